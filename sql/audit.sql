@@ -1,0 +1,61 @@
+-- audit.sql: the invariants of DESIGN.md as one query.  Every row it returns
+-- is a broken invariant, named by `problem`; an empty result is a healthy
+-- database.  The integration tests run it after every test; operators can
+-- run it any time:  psql -X -f sql/audit.sql
+--
+-- 1. Stock: for every option, stock >= 0 and stock = the sum of its
+--    movements (initial + restocks - reserved/sold + restored).
+-- 2. Orders: every order's 'order' movements take exactly its items; a
+--    canceled or expired order gave back exactly what it took, once, with
+--    the matching reason; a pending or paid order gave nothing back; an
+--    order's total is the sum of its lines.
+
+SELECT 'stock_differs_from_movements' AS problem, po.id AS subject,
+       po.stock || ' in stock, movements sum to ' || COALESCE(sum(m.delta), 0)
+           AS detail
+FROM product_options po
+LEFT JOIN stock_movements m ON m.option_id = po.id
+GROUP BY po.id
+HAVING po.stock <> COALESCE(sum(m.delta), 0) OR po.stock < 0
+
+UNION ALL
+SELECT 'order_line_movements_wrong', o.id,
+       'option ' || i.option_id || ' (' || o.status || '): took '
+           || COALESCE(mv.taken, 0) || ' of ' || i.quantity || ', gave back '
+           || COALESCE(mv.given, 0) || ' in ' || mv.restores || ' movements'
+FROM orders o
+JOIN order_items i ON i.order_id = o.id
+CROSS JOIN LATERAL (
+    SELECT -sum(m.delta) FILTER (WHERE m.reason = 'order') AS taken,
+           sum(m.delta) FILTER (WHERE m.reason IN ('cancel', 'expire')) AS given,
+           count(*) FILTER (WHERE m.reason IN ('cancel', 'expire')) AS restores
+    FROM stock_movements m
+    WHERE m.order_id = o.id AND m.option_id = i.option_id) mv
+WHERE mv.taken IS DISTINCT FROM i.quantity
+   OR (o.status IN ('canceled', 'expired')
+       AND (mv.given IS DISTINCT FROM i.quantity OR mv.restores <> 1))
+   OR (o.status IN ('pending', 'paid') AND mv.restores <> 0)
+
+UNION ALL
+SELECT 'restore_reason_mismatch', m.id,
+       m.reason || ' movement for a ' || o.status || ' order ' || o.id
+FROM stock_movements m
+JOIN orders o ON o.id = m.order_id
+WHERE (m.reason = 'cancel' AND o.status <> 'canceled')
+   OR (m.reason = 'expire' AND o.status <> 'expired')
+
+UNION ALL
+SELECT 'movement_for_option_not_in_order', m.id,
+       'order ' || m.order_id || ' option ' || m.option_id
+FROM stock_movements m
+WHERE m.order_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM order_items i
+                  WHERE i.order_id = m.order_id AND i.option_id = m.option_id)
+
+UNION ALL
+SELECT 'order_total_differs', o.id,
+       o.total || ' <> ' || COALESCE(s.total, 0)
+FROM orders o
+LEFT JOIN (SELECT order_id, sum(quantity * unit_price) AS total
+           FROM order_items GROUP BY order_id) s ON s.order_id = o.id
+WHERE o.total <> COALESCE(s.total, 0) OR s.order_id IS NULL;

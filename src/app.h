@@ -1,0 +1,26 @@
+/*
+ * app: what a request handler may use, handed down by the worker: the
+ * configuration, the signing secret, this worker's database and Redis
+ * connections, and the shared scoreboard (read-only outside its own slot).
+ */
+#ifndef STOCKADE_APP_H
+#define STOCKADE_APP_H
+
+#include <stddef.h>
+
+struct config;
+struct db;
+struct gate;
+struct scoreboard;
+
+struct app {
+	const struct config *cfg;
+	const unsigned char *secret;
+	size_t secret_len;
+	struct db *db;
+	struct gate *gate;
+	struct scoreboard *scoreboard;
+	int slot;		/* this worker's scoreboard slot */
+};
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * config: the daemon's settings, read from a "key = value" file.  Every key
+ * is declared once, in a table in config.c, with its type, bounds, default
+ * and help text (in the spirit of kcgi's struct kvalid), so that a value is
+ * validated and stored typed the moment it is read and a bad file is refused
+ * with a message naming the file, line and key.  docs/configuration.md
+ * describes each key; etc/stockade.conf.sample lists them all.
+ */
+#ifndef STOCKADE_CONFIG_H
+#define STOCKADE_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "log.h"
+
+/* Size of every string setting, terminating NUL included. */
+#define CONFIG_STRING_MAX 1024
+
+enum listen_kind { LISTEN_UNIX, LISTEN_TCP, LISTEN__MAX };
+
+/* "unix" and "tcp", for log lines. */
+extern const char *const listen_kind_names[LISTEN__MAX];
+
+/*
+ * How an order takes stock (stock.c).  STOCK_PESSIMISTIC locks the options
+ * FOR UPDATE in ascending id order, checks, then deducts; STOCK_CONDITIONAL
+ * runs one UPDATE ... SET stock = stock - q WHERE stock >= q and rolls the
+ * whole order back if any item was short.
+ */
+enum stock_strategy {
+	STOCK_PESSIMISTIC,
+	STOCK_CONDITIONAL,
+	STOCK_STRATEGY__MAX
+};
+
+/* "pessimistic" and "conditional", as written in the config file. */
+extern const char *const stock_strategy_names[STOCK_STRATEGY__MAX];
+
+/*
+ * A flat struct of fixed-size fields holding no pointers, so a reload can
+ * build a new one and swap it in whole.  Strings are zero-padded and the
+ * struct is zeroed at creation, so two configs holding the same values
+ * compare equal with memcmp.  Fields marked "derived" are filled in when the
+ * key they come from is set; set keys with config_set, never the fields.
+ * Keys that name one of a fixed set of values are stored as an int holding
+ * an index of that set's name table (an enum value), never out of range.
+ */
+struct config {
+	/* FastCGI socket: an absolute unix path, IPV4:PORT or [IPV6]:PORT. */
+	char listen[CONFIG_STRING_MAX];
+	enum listen_kind listen_kind; /* derived */
+	char listen_host[64]; /* derived, TCP only, no brackets */
+	int listen_port; /* derived, TCP only, 1..65535 */
+	unsigned socket_mode; /* unix socket permissions */
+	int listen_backlog;
+	int workers;
+	int max_requests; /* 0: never recycle a worker */
+	char database_url[CONFIG_STRING_MAX]; /* libpq conninfo or URI */
+	char redis_url[CONFIG_STRING_MAX]; /* redis://HOST:PORT or unix:/PATH */
+	char redis_host[256]; /* derived; "" for unix */
+	int redis_port; /* derived; 0 for unix */
+	char redis_unix_path[CONFIG_STRING_MAX]; /* derived; "" for tcp */
+	int redis_timeout_ms;
+	char auth_secret_file[CONFIG_STRING_MAX]; /* "" until set */
+	size_t max_body;
+	int log_level; /* enum log_level */
+	int statement_timeout_ms;
+	int lock_timeout_ms;
+	int idle_in_transaction_timeout_ms;
+	int db_retries; /* retries of SQLSTATE 40001/40P01 */
+	int retry_after_s; /* Retry-After on a 503 */
+	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
+	int stock_strategy; /* enum stock_strategy */
+	int reservation_ttl_ms; /* a pending order's hold on its stock */
+	int reaper_interval_ms; /* how often the reaper looks */
+	int reaper_batch; /* pending orders expired per transaction */
+	int idempotency_ttl_ms; /* Idempotency-Key records kept, >= 24h */
+};
+
+/*
+ * Returns a new config holding every key's default.  Never returns NULL
+ * (it allocates with xmalloc).  The caller frees it with config_free.
+ */
+struct config *config_create(void);
+
+/* Frees a config from config_create.  Accepts NULL. */
+void config_free(struct config *cfg);
+
+/*
+ * Sets one key from its text value, validating it and any field derived from
+ * it.  Returns 0, or -1 with "key: why" in err (always NUL-terminated,
+ * truncated to errlen) and cfg unchanged.
+ */
+int config_set(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen);
+
+/*
+ * Reads the config file at path on top of the current values.  All or
+ * nothing: returns 0, or -1 with cfg unchanged and "path:line: key: why" (or
+ * "path: strerror") in err.  A file may give each key at most once.
+ */
+int config_load_file(
+    struct config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * Parses a whole config text of len bytes (it need not be NUL-terminated),
+ * as config_load_file does; name stands for the file in error messages.
+ * Returns 0, or -1 with cfg unchanged and "name:line: key: why" in err.
+ */
+int config_load_string(struct config *cfg, const char *name, const char *text,
+    size_t len, char *err, size_t errlen);
+
+/*
+ * Reads the token signing secret from cfg->auth_secret_file, strips one
+ * trailing newline (and a \r before it) and requires 32 to 4096 bytes to be
+ * left.  Logs a warning if the file is readable by group or others.  Returns
+ * 0 with *secret (malloc'd; the caller wipes it with explicit_bzero and frees
+ * it) and *len set, or -1 with err set; an unset auth_secret_file is an error
+ * whose message says how to create one.
+ */
+int config_read_secret(const struct config *cfg, unsigned char **secret,
+    size_t *len, char *err, size_t errlen);
+
+/*
+ * Writes every key with its current value, one "key = value" per line, in a
+ * form config_load_string reads back, for `stockade config-check`.  A
+ * password inside database_url is written as "****" so that the output can
+ * be pasted into a bug report or a log.
+ */
+void config_dump(const struct config *cfg, FILE *f);
+
+/*
+ * Writes every key with its default, a line of help, its type and bounds,
+ * for a command-line help listing.
+ */
+void config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,378 @@
+/*
+ * db: see db.h.  Error handling follows pgbench: every PGresult is checked
+ * against the status we expect and cleared on every path, SQLSTATE decides
+ * what is retried, and a connection whose status is CONNECTION_BAD is dropped
+ * at once rather than reused.
+ */
+#include "db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+#define DB_PREPARED_MAX 128
+#define DB_BACKOFF_BASE_MS 2
+#define DB_BACKOFF_MAX_MS 100
+
+const char *const db_status_names[DB_STATUS__MAX] = {
+	"ok", "retry", "not found", "conflict", "timeout", "unavailable",
+	"error", "abort",
+};
+
+struct db {
+	char *conninfo;
+	char *application_name;
+	int statement_timeout_ms;
+	int lock_timeout_ms;
+	int idle_in_transaction_timeout_ms;
+	int retries;
+	PGconn *conn;
+	int64_t last_attempt_ms;
+	/* Statements prepared in the current connection. */
+	const struct db_stmt *prepared[DB_PREPARED_MAX];
+	size_t nprepared;
+	char errmsg[512];
+	char sqlstate[6];
+	unsigned long retried;
+	/*
+	 * Set between BEGIN and its end: a connection lost inside a
+	 * transaction must not be silently replaced, or the rest of the
+	 * transaction would run in autocommit on the new one.
+	 */
+	int in_transaction;
+};
+
+static int64_t db_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct db *db_create(const struct db_options *opts)
+{
+	struct db *db = xcalloc(1, sizeof(*db));
+
+	db->conninfo = xstrdup(opts->conninfo);
+	db->application_name = xstrdup(opts->application_name);
+	db->statement_timeout_ms = opts->statement_timeout_ms;
+	db->lock_timeout_ms = opts->lock_timeout_ms;
+	db->idle_in_transaction_timeout_ms = opts->idle_in_transaction_timeout_ms;
+	db->retries = opts->retries;
+	db->last_attempt_ms = -DB_RECONNECT_INTERVAL_MS;
+	return db;
+}
+
+static void db_disconnect(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->nprepared = 0;
+}
+
+void db_free(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db->conninfo);
+	free(db->application_name);
+	free(db);
+}
+
+static void db_set_error(struct db *db, const char *sqlstate, const char *msg)
+{
+	size_t n;
+
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s",
+	    sqlstate != NULL ? sqlstate : "");
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg != NULL ? msg : "");
+	n = strlen(db->errmsg);
+	while (n > 0 && db->errmsg[n - 1] == '\n')
+		db->errmsg[--n] = '\0';
+}
+
+enum db_status db_status_from_sqlstate(const char *sqlstate)
+{
+	if (sqlstate == NULL || strlen(sqlstate) != 5)
+		return DB_ERROR;
+	if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
+		return DB_RETRY;
+	if (strcmp(sqlstate, "55P03") == 0 || strcmp(sqlstate, "57014") == 0)
+		return DB_TIMEOUT;
+	if (strcmp(sqlstate, "23505") == 0 || strcmp(sqlstate, "23514") == 0)
+		return DB_CONFLICT;
+	/* Class 08 connection exceptions; 57P01-57P03 server going away. */
+	if (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 ||
+	    strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0 ||
+	    strcmp(sqlstate, "25P03") == 0)
+		return DB_UNAVAILABLE;
+	return DB_ERROR;
+}
+
+/* Session settings, so a stuck statement or lock cannot hold a worker. */
+static int db_configure_session(struct db *db)
+{
+	char sql[256];
+	PGresult *r;
+	int ok;
+
+	/* UTC so timestamps in JSON read the same from every server. */
+	snprintf(sql, sizeof(sql), "SET TimeZone = 'UTC'; "
+	    "SET statement_timeout = %d; "
+	    "SET lock_timeout = %d; "
+	    "SET idle_in_transaction_session_timeout = %d",
+	    db->statement_timeout_ms, db->lock_timeout_ms,
+	    db->idle_in_transaction_timeout_ms);
+	r = PQexec(db->conn, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		db_set_error(db, PQresultErrorField(r, PG_DIAG_SQLSTATE),
+		    PQerrorMessage(db->conn));
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+enum db_status db_connect(struct db *db)
+{
+	const char *keys[] = { "connect_timeout", "dbname",
+	    "application_name", NULL };
+	const char *values[] = { "3", db->conninfo, db->application_name,
+	    NULL };
+	int64_t now = db_now_ms();
+
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
+		return DB_OK;
+	db_disconnect(db);
+	if (db->in_transaction) {
+		db_set_error(db, "08006", "connection lost inside a transaction");
+		return DB_UNAVAILABLE;
+	}
+	if (now - db->last_attempt_ms < DB_RECONNECT_INTERVAL_MS) {
+		db_set_error(db, "08006", "not connected (reconnect throttled)");
+		return DB_UNAVAILABLE;
+	}
+	db->last_attempt_ms = now;
+	/* expand_dbname: the conninfo may be "key=value ..." or a URI. */
+	db->conn = PQconnectdbParams(keys, values, 1);
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		db_set_error(db, "08006", db->conn ? PQerrorMessage(db->conn) :
+		    "out of memory");
+		log_warn("database connection failed: %s", db->errmsg);
+		db_disconnect(db);
+		return DB_UNAVAILABLE;
+	}
+	if (db_configure_session(db) < 0) {
+		log_error("database session setup failed: %s", db->errmsg);
+		db_disconnect(db);
+		return DB_UNAVAILABLE;
+	}
+	log_info("connected to the database as %s", db->application_name);
+	return DB_OK;
+}
+
+/*
+ * Turns a failed result into a status, recording the error and dropping a
+ * connection that is no longer usable.
+ */
+static enum db_status db_fail(struct db *db, PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	enum db_status st;
+
+	db_set_error(db, state, PQerrorMessage(db->conn));
+	st = db_status_from_sqlstate(state);
+	if (PQstatus(db->conn) == CONNECTION_BAD) {
+		log_warn("database connection lost: %s", db->errmsg);
+		db_disconnect(db);
+		st = DB_UNAVAILABLE;
+	}
+	return st;
+}
+
+static int db_is_prepared(const struct db *db, const struct db_stmt *stmt)
+{
+	for (size_t i = 0; i < db->nprepared; i++) {
+		if (db->prepared[i] == stmt)
+			return 1;
+	}
+	return 0;
+}
+
+static enum db_status db_prepare(struct db *db, const struct db_stmt *stmt)
+{
+	enum db_status st = DB_OK;
+	PGresult *r;
+
+	if (db_is_prepared(db, stmt))
+		return DB_OK;
+	if (db->nprepared >= DB_PREPARED_MAX) {
+		db_set_error(db, "", "too many prepared statements");
+		return DB_ERROR;
+	}
+	r = PQprepare(db->conn, stmt->name, stmt->sql, stmt->nparams, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		st = db_fail(db, r);
+		log_error("prepare %s failed: %s", stmt->name, db->errmsg);
+	} else {
+		db->prepared[db->nprepared++] = stmt;
+	}
+	PQclear(r);
+	return st;
+}
+
+PGresult *db_query(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, enum db_status *status)
+{
+	ExecStatusType est;
+	PGresult *r;
+
+	if ((*status = db_connect(db)) != DB_OK)
+		return NULL;
+	if ((*status = db_prepare(db, stmt)) != DB_OK)
+		return NULL;
+	r = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, NULL,
+	    NULL, 0);
+	est = PQresultStatus(r);
+	if (est == PGRES_TUPLES_OK || est == PGRES_COMMAND_OK)
+		return r;
+	*status = db_fail(db, r);
+	if (*status == DB_ERROR)
+		log_error("%s failed: %s (SQLSTATE %s)", stmt->name, db->errmsg,
+		    db->sqlstate);
+	PQclear(r);
+	return NULL;
+}
+
+enum db_status db_command(struct db *db, const struct db_stmt *stmt,
+    const char *const *params)
+{
+	enum db_status st;
+	PGresult *r;
+
+	if ((r = db_query(db, stmt, params, &st)) != NULL)
+		PQclear(r);
+	return st;
+}
+
+enum db_status db_exec(struct db *db, const char *sql)
+{
+	enum db_status st = DB_OK;
+	ExecStatusType est;
+	PGresult *r;
+
+	if ((st = db_connect(db)) != DB_OK)
+		return st;
+	r = PQexec(db->conn, sql);
+	est = PQresultStatus(r);
+	if (est != PGRES_COMMAND_OK && est != PGRES_TUPLES_OK)
+		st = db_fail(db, r);
+	PQclear(r);
+	return st;
+}
+
+/* Ends a failed transaction; a broken connection has ended it already. */
+static void db_rollback(struct db *db)
+{
+	PGresult *r;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return;
+	if (PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+		return;
+	r = PQexec(db->conn, "ROLLBACK");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		log_error("ROLLBACK failed: %s", PQerrorMessage(db->conn));
+		db_disconnect(db);	/* never reuse a connection in doubt */
+	}
+	PQclear(r);
+}
+
+/* Sleeps a random time in [cap/2, cap], cap doubling per attempt. */
+static void db_backoff(int attempt)
+{
+	long cap = DB_BACKOFF_BASE_MS << (attempt < 6 ? attempt : 6);
+	struct timespec ts;
+	long ms;
+
+	if (cap > DB_BACKOFF_MAX_MS)
+		cap = DB_BACKOFF_MAX_MS;
+	ms = cap / 2 + random() % (cap / 2 + 1);
+	ts.tv_sec = 0;
+	ts.tv_nsec = ms * 1000000L;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * COMMITs only a healthy transaction on the connection that began it: in an
+ * aborted transaction PostgreSQL answers COMMIT with a successful ROLLBACK,
+ * which must not be mistaken for success.
+ */
+static enum db_status db_commit(struct db *db)
+{
+	if (db->conn == NULL ||
+	    PQtransactionStatus(db->conn) != PQTRANS_INTRANS) {
+		db_set_error(db, "", "transaction not committable");
+		log_error("COMMIT refused: the transaction failed earlier");
+		return DB_ERROR;
+	}
+	return db_exec(db, "COMMIT");
+}
+
+static enum db_status db_transaction_once(struct db *db, db_tx_fn fn,
+    void *arg)
+{
+	enum db_status st;
+
+	if ((st = db_exec(db, "BEGIN")) != DB_OK)
+		return st;
+	db->in_transaction = 1;
+	st = fn(db, arg);
+	if (st == DB_OK)
+		st = db_commit(db);
+	if (st != DB_OK)
+		db_rollback(db);
+	db->in_transaction = 0;
+	return st;
+}
+
+enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg)
+{
+	enum db_status st;
+
+	for (int attempt = 0;; attempt++) {
+		st = db_transaction_once(db, fn, arg);
+		if (st != DB_RETRY || attempt >= db->retries)
+			return st;
+		db->retried++;
+		log_debug("transaction retry %d after SQLSTATE %s", attempt + 1,
+		    db->sqlstate);
+		db_backoff(attempt);
+	}
+}
+
+const char *db_errmsg(const struct db *db)
+{
+	return db->errmsg;
+}
+
+const char *db_sqlstate(const struct db *db)
+{
+	return db->sqlstate;
+}
+
+unsigned long db_retry_count(const struct db *db)
+{
+	return db->retried;
+}
+
+int db_ping(struct db *db)
+{
+	return db_exec(db, "SELECT 1") == DB_OK;
+}

@@ -1,0 +1,91 @@
+/*
+ * db: one worker's PostgreSQL connection, its prepared statements and its
+ * transactions.
+ *
+ * The connection is opened lazily and re-opened after any failure, never
+ * reused once broken (a later call reconnects, at most every
+ * DB_RECONNECT_INTERVAL_MS so a dead server is not hammered).  Statements are
+ * declared once as static struct db_stmt and prepared on first use in each
+ * connection, so a reconnect re-prepares them without anyone noticing.
+ * Errors stick to the handle (db_errmsg, db_sqlstate) and are mapped from
+ * SQLSTATE to enum db_status so callers decide by outcome, not by text.
+ */
+#ifndef STOCKADE_DB_H
+#define STOCKADE_DB_H
+
+#include <libpq-fe.h>
+
+#define DB_RECONNECT_INTERVAL_MS 250
+#define DB_PARAMS_MAX 16
+
+enum db_status {
+	DB_OK,
+	DB_RETRY,	/* 40001 serialization, 40P01 deadlock: safe to retry */
+	DB_NOTFOUND,	/* no row where one was required */
+	DB_CONFLICT,	/* 23505 unique or 23514 check violation, or a refusal */
+	DB_TIMEOUT,	/* 55P03 lock timeout, 57014 statement timeout */
+	DB_UNAVAILABLE,	/* no connection, or it broke */
+	DB_ERROR,	/* anything else: a bug or a schema mismatch */
+	DB_ABORT,	/* a transaction callback refused: roll back, no error */
+	DB_STATUS__MAX
+};
+
+extern const char *const db_status_names[DB_STATUS__MAX];
+
+struct db_stmt {
+	const char *name;	/* unique per process */
+	const char *sql;
+	int nparams;
+};
+
+struct db_options {
+	const char *conninfo;		/* libpq conninfo or URI */
+	const char *application_name;	/* shows in pg_stat_activity */
+	int statement_timeout_ms;
+	int lock_timeout_ms;
+	int idle_in_transaction_timeout_ms;
+	int retries;			/* of DB_RETRY in db_transaction */
+};
+
+struct db;
+
+/* Creates an unconnected handle (strings copied).  Never NULL. */
+struct db *db_create(const struct db_options *opts);
+void db_free(struct db *db);	/* accepts NULL; closes the connection */
+
+/* Connects if not connected.  Returns DB_OK or DB_UNAVAILABLE. */
+enum db_status db_connect(struct db *db);
+/* Returns 1 if the server answers a trivial query now, else 0. */
+int db_ping(struct db *db);
+
+/*
+ * Runs a prepared statement with text parameters (NULL for SQL NULL).  On
+ * DB_OK returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), owned by
+ * the caller (PQclear); otherwise returns NULL and sets *status.
+ */
+PGresult *db_query(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, enum db_status *status);
+/* Runs a statement whose result is not needed (and clears it). */
+enum db_status db_command(struct db *db, const struct db_stmt *stmt,
+    const char *const *params);
+/* Runs literal SQL (no parameters, may hold several statements). */
+enum db_status db_exec(struct db *db, const char *sql);
+
+/*
+ * Runs fn(db, arg) inside BEGIN ... COMMIT.  fn returns DB_OK to commit;
+ * anything else rolls back and is returned.  DB_RETRY (from fn or COMMIT)
+ * restarts the whole transaction up to the configured retries with jittered
+ * exponential back-off.  The transaction is always ended, on every path.
+ */
+typedef enum db_status (*db_tx_fn)(struct db *db, void *arg);
+enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg);
+
+/* The last error's message and SQLSTATE ("" when none). */
+const char *db_errmsg(const struct db *db);
+const char *db_sqlstate(const struct db *db);
+/* Maps a SQLSTATE to a status (used by db and unit tests). */
+enum db_status db_status_from_sqlstate(const char *sqlstate);
+/* Transactions retried since start, for /metrics. */
+unsigned long db_retry_count(const struct db *db);
+
+#endif

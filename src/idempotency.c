@@ -1,0 +1,182 @@
+/*
+ * idempotency: see idempotency.h.
+ *
+ * Why an advisory lock and not just the primary key: a second request with
+ * the key must answer 409 at once while the first is running, not wait on
+ * the first one's uncommitted row.  pg_try_advisory_xact_lock answers
+ * without waiting and is released by COMMIT or ROLLBACK, so it can never
+ * leak.  The lock key is a 64-bit hash of (user, key); a collision between
+ * two live keys would only cause a spurious 409 for the later one.  If the
+ * first request commits between our snapshot and our lock, our own INSERT
+ * of the key hits the primary key (23505) and the transaction is retried,
+ * and the retry sees the stored answer.
+ */
+#include "idempotency.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "problem.h"
+
+static const struct db_stmt idempotency_lookup_stmt = {
+	"idempotency_lookup",
+	"SELECT l.locked, k.request_hash, k.status, k.body "
+	"FROM (SELECT pg_try_advisory_xact_lock(hashtextextended("
+	"$1::text || ':' || $2, 0)) AS locked) l "
+	"LEFT JOIN idempotency_keys k ON k.user_id = $1::bigint "
+	"AND k.key = $2", 2,
+};
+static const struct db_stmt idempotency_store_stmt = {
+	"idempotency_store",
+	"INSERT INTO idempotency_keys (user_id, key, request_hash, status, body) "
+	"VALUES ($1::bigint, $2, $3, $4::int, $5)", 5,
+};
+
+static const struct db_stmt idempotency_purge_stmt = {
+	"idempotency_purge",
+	"DELETE FROM idempotency_keys WHERE created_at < "
+	"now() - make_interval(secs => $1::bigint / 1000.0)", 1,
+};
+
+struct idempotency_tx {
+	const struct request *req;
+	struct response *res;
+	idempotency_effect_fn effect;
+	void *arg;
+	char user[24];
+	char hash[65];
+};
+
+void idempotency_request_hash(const struct request *req, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, req->method_name,
+	    strlen(req->method_name) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, req->path, strlen(req->path) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, req->body != NULL ? req->body : "",
+	    req->body_len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
+		fatal("SHA-256 failed");
+	EVP_MD_CTX_free(ctx);
+	for (unsigned i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	hex[64] = '\0';
+}
+
+/* Answers from a stored row: replay, or 422 for a different request. */
+static void idempotency_answer_stored(struct idempotency_tx *tx,
+    PGresult *r)
+{
+	const char *body = PQgetvalue(r, 0, 3);
+
+	if (strcmp(PQgetvalue(r, 0, 1), tx->hash) != 0) {
+		problem_write(tx->res, 422, "idempotency_key_reused",
+		    "this Idempotency-Key was used with a different request");
+		return;
+	}
+	json_write_raw(response_json(tx->res, atoi(PQgetvalue(r, 0, 2))), body,
+	    strlen(body));
+	response_header(tx->res, "Idempotent-Replayed", "true");
+}
+
+/*
+ * Looks the key up under its lock.  Returns DB_OK to go on with the
+ * effect, DB_ABORT when res already holds the answer, or a failure.
+ */
+static enum db_status idempotency_claim(struct db *db,
+    struct idempotency_tx *tx)
+{
+	const char *params[] = { tx->user, tx->req->idempotency_key };
+	enum db_status st;
+	PGresult *r;
+
+	if ((r = db_query(db, &idempotency_lookup_stmt, params, &st)) == NULL)
+		return st;
+	if (!PQgetisnull(r, 0, 1)) {
+		idempotency_answer_stored(tx, r);
+		st = DB_ABORT;
+	} else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		problem_write(tx->res, 409, "request_in_progress",
+		    "a request with this Idempotency-Key is still running");
+		response_header(tx->res, "Retry-After", "1");
+		st = DB_ABORT;
+	}
+	PQclear(r);
+	return st;
+}
+
+static enum db_status idempotency_store(struct db *db,
+    struct idempotency_tx *tx)
+{
+	const char *body;
+	size_t len;
+	char status[8];
+	const char *params[] = { tx->user, tx->req->idempotency_key, tx->hash,
+	    status, NULL };
+	enum db_status st;
+
+	if (json_writer_result(tx->res->json, &body, &len) < 0)
+		return DB_ERROR;
+	snprintf(status, sizeof(status), "%d", tx->res->status);
+	params[4] = body;
+	st = db_command(db, &idempotency_store_stmt, params);
+	/* Someone committed this key after our lookup: rerun and replay. */
+	return st == DB_CONFLICT ? DB_RETRY : st;
+}
+
+static enum db_status idempotency_in_tx(struct db *db, void *arg)
+{
+	struct idempotency_tx *tx = arg;
+	enum db_status st;
+
+	if (tx->req->idempotency_key != NULL &&
+	    (st = idempotency_claim(db, tx)) != DB_OK)
+		return st;
+	if ((st = tx->effect(db, tx->res, tx->arg)) != DB_OK)
+		return st;
+	if (tx->req->idempotency_key == NULL)
+		return DB_OK;
+	return idempotency_store(db, tx);
+}
+
+enum db_status idempotency_transaction(struct db *db,
+    const struct request *req, struct response *res,
+    idempotency_effect_fn effect, void *arg)
+{
+	struct idempotency_tx tx = {
+		.req = req, .res = res, .effect = effect, .arg = arg,
+	};
+
+	snprintf(tx.user, sizeof(tx.user), "%" PRId64, req->identity.user_id);
+	if (req->idempotency_key != NULL)
+		idempotency_request_hash(req, tx.hash);
+	return db_transaction(db, idempotency_in_tx, &tx);
+}
+
+enum db_status idempotency_purge(struct db *db, int ttl_ms, long *deleted)
+{
+	char ttl[16];
+	const char *params[] = { ttl };
+	enum db_status st;
+	PGresult *r;
+
+	snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
+	*deleted = 0;
+	if ((r = db_query(db, &idempotency_purge_stmt, params, &st)) == NULL)
+		return st;
+	*deleted = atol(PQcmdTuples(r));
+	PQclear(r);
+	return DB_OK;
+}

@@ -1,0 +1,47 @@
+/*
+ * idempotency: at-most-once execution of value-moving POSTs per
+ * (user, Idempotency-Key), shared by orders, points and coupons.
+ *
+ * idempotency_transaction runs the caller's effect inside one database
+ * transaction that also (first) takes a transaction-scoped advisory lock on
+ * the key and looks for a stored answer, and (last) stores the effect's 2xx
+ * answer.  So the key is recorded exactly when the effect commits, and:
+ *   - a retry with the same body gets the stored status and body again,
+ *     marked "Idempotent-Replayed: true";
+ *   - the same key with another body gets 422 idempotency_key_reused;
+ *   - a retry while the first still runs gets 409 request_in_progress;
+ *   - an effect that fails or refuses (4xx) stores nothing, so a retry runs
+ *     it again: only a success is an execution.
+ * Without a key the effect simply runs in a transaction.
+ */
+#ifndef STOCKADE_IDEMPOTENCY_H
+#define STOCKADE_IDEMPOTENCY_H
+
+#include "db.h"
+#include "http.h"
+
+/*
+ * The effect: runs inside the transaction and fills res.  Returns DB_OK to
+ * commit (res holds the 2xx answer), DB_ABORT to roll back after writing a
+ * problem into res, or another status for a database failure (res unset).
+ */
+typedef enum db_status (*idempotency_effect_fn)(struct db *db,
+    struct response *res, void *arg);
+
+/*
+ * Runs effect as described above.  On DB_OK (committed) and DB_ABORT
+ * (rolled back: a replay, a key problem or the effect's refusal) res holds
+ * the answer; any other status is a database failure for the caller to
+ * report (problem_from_db).
+ */
+enum db_status idempotency_transaction(struct db *db,
+    const struct request *req, struct response *res,
+    idempotency_effect_fn effect, void *arg);
+
+/* The SHA-256 (hex) of method, path and body that identifies a request. */
+void idempotency_request_hash(const struct request *req, char hex[65]);
+
+/* Deletes records older than ttl_ms; sets *deleted.  Used by the reaper. */
+enum db_status idempotency_purge(struct db *db, int ttl_ms, long *deleted);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * log: see log.h.  Lines are formatted into a bounded buffer and written with
+ * a single write(2) so that lines from concurrent processes sharing stderr do
+ * not interleave mid-line (writes up to PIPE_BUF are atomic on pipes).
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <errno.h>
+
+#define LOG_LINE_MAX 2048
+
+const char *const log_level_names[LOG_LEVEL__MAX] = {
+	"error", "warn", "info", "debug",
+};
+
+static enum log_level log_threshold = LOG_LEVEL_INFO;
+static char log_role[32] = "stockade";
+
+int log_level_parse(const char *name, enum log_level *out)
+{
+	for (int i = 0; i < LOG_LEVEL__MAX; i++) {
+		if (strcmp(name, log_level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void log_init(enum log_level level, const char *role)
+{
+	log_threshold = level;
+	log_set_role(role);
+}
+
+void log_set_role(const char *role)
+{
+	snprintf(log_role, sizeof(log_role), "%s", role);
+}
+
+enum log_level log_get_level(void)
+{
+	return log_threshold;
+}
+
+static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+	int saved_errno = errno;
+	int r;
+
+	if (level > log_threshold)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s [%ld] %s: ",
+	    ts.tv_nsec / 1000000, log_level_names[level], (long)getpid(),
+	    log_role);
+	if (r > 0 && (size_t)r < sizeof(line) - n)
+		n += (size_t)r;
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (r < 0)
+		r = 0;
+	n += (size_t)r;
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* Nothing sensible to do if stderr is gone; the line is lost. */
+	if (write(STDERR_FILENO, line, n) < 0)
+		(void)0;
+	errno = saved_errno;
+}
+
+#define LOG_DEFINE(name, level)				\
+	void name(const char *fmt, ...)			\
+	{						\
+		va_list ap;				\
+		va_start(ap, fmt);			\
+		log_vwrite(level, fmt, ap);		\
+		va_end(ap);				\
+	}
+
+LOG_DEFINE(log_error, LOG_LEVEL_ERROR)
+LOG_DEFINE(log_warn, LOG_LEVEL_WARN)
+LOG_DEFINE(log_info, LOG_LEVEL_INFO)
+LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
+
+noreturn void fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LEVEL_ERROR, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (dstlen < 4) {		/* no room for even "..." */
+		if (dstlen > 0)
+			dst[0] = '\0';
+		return;
+	}
+	for (size_t i = 0; i < srclen; i++) {
+		unsigned char c = (unsigned char)src[i];
+		int plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+		size_t need = plain ? 1 : 4;
+
+		if (o + need + 4 > dstlen) {	/* room for "..." and NUL */
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (plain) {
+			dst[o++] = (char)c;
+		} else {
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 0xf];
+		}
+	}
+	dst[o] = '\0';
+}

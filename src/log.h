@@ -1,0 +1,45 @@
+/*
+ * log: leveled logging to stderr, one line per event, in the spirit of
+ * OpenBSD's log.c.  Each line carries a UTC timestamp, the level, the pid and
+ * the process role ("master", "worker 3", "reaper") so that interleaved lines
+ * from many processes can be told apart at 3 a.m.
+ */
+#ifndef STOCKADE_LOG_H
+#define STOCKADE_LOG_H
+
+#include <stddef.h>
+#include <stdnoreturn.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG,
+	LOG_LEVEL__MAX
+};
+
+extern const char *const log_level_names[LOG_LEVEL__MAX];
+
+/* Parses "error", "warn", "info" or "debug".  Returns 0, or -1 if unknown. */
+int log_level_parse(const char *name, enum log_level *out);
+
+/* Sets the threshold and the role shown on every line (copied). */
+void log_init(enum log_level level, const char *role);
+void log_set_role(const char *role);
+enum log_level log_get_level(void);
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Logs at error level and exits with status 1. */
+noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Copies src into dst (of dstlen bytes, always NUL-terminated), escaping
+ * control characters, quotes, backslashes and bytes >= 0x7f as \xNN, so that
+ * client data can never forge or break a log line.  Truncates with "...".
+ */
+void log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
+
+#endif

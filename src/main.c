@@ -1,0 +1,234 @@
+/*
+ * main: parses the command line, loads the configuration, starts logging,
+ * and hands over to the subcommand: serve (master and workers), migrate
+ * (apply sql/ migrations) or token (mint a bearer token for operators and
+ * tests).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "master.h"
+#include "migrate.h"
+
+#define MAIN_DEFAULT_CONFIG "/etc/stockade/stockade.conf"
+#define MAIN_TOKEN_TTL_DEFAULT 3600
+#define MAIN_TOKEN_TTL_MAX (10LL * 365 * 24 * 3600)
+
+static const char main_usage[] =
+    "usage: stockade serve   [-c FILE]\n"
+    "       stockade migrate [-c FILE]\n"
+    "       stockade token   [-c FILE] --user ID [--role user|admin] "
+    "[--ttl SECONDS]\n"
+    "       stockade --version | --help\n"
+    "\n"
+    "  serve    run the FastCGI master and its workers in the foreground,\n"
+    "           logging to stderr (SIGTERM/SIGINT: fast stop, SIGQUIT:\n"
+    "           graceful stop)\n"
+    "  migrate  apply the SQL migrations the database has not seen yet\n"
+    "  token    print a signed bearer token (HS256) for a user\n"
+    "\n"
+    "  -c, --config FILE  configuration file (default " MAIN_DEFAULT_CONFIG ")\n";
+
+struct main_args {
+	const char *command;
+	const char *config_path;
+	int64_t user_id;
+	enum auth_role role;
+	int64_t ttl;
+};
+
+/* Strict decimal in [min, max]; 0 or -1. */
+static int main_parse_int(const char *s, int64_t min, int64_t max,
+    int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '+' ||
+	    s[0] == ' ' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int main_parse_option(struct main_args *a, int opt)
+{
+	switch (opt) {
+	case 'c':
+		a->config_path = optarg;
+		return 0;
+	case 'u':
+		if (main_parse_int(optarg, 1, INT64_MAX, &a->user_id) == 0)
+			return 0;
+		fprintf(stderr, "stockade: --user must be a positive integer\n");
+		return -1;
+	case 'r':
+		if (auth_role_parse(optarg, &a->role) == 0)
+			return 0;
+		fprintf(stderr, "stockade: --role must be user or admin\n");
+		return -1;
+	case 't':
+		if (main_parse_int(optarg, 1, MAIN_TOKEN_TTL_MAX, &a->ttl) == 0)
+			return 0;
+		fprintf(stderr, "stockade: --ttl must be 1 to %lld seconds\n",
+		    MAIN_TOKEN_TTL_MAX);
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+/* Returns 0 to go on, 1 when done (help, version), -1 on a usage error. */
+static int main_parse_args(int argc, char **argv, struct main_args *a)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	a->config_path = MAIN_DEFAULT_CONFIG;
+	a->role = AUTH_ROLE_USER;
+	a->ttl = MAIN_TOKEN_TTL_DEFAULT;
+	while ((opt = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1 ||
+	    (optind < argc && a->command == NULL)) {
+		if (opt == -1) {	/* the subcommand; options may follow */
+			a->command = argv[optind++];
+			continue;
+		}
+		if (opt == 'h' || opt == 'V') {
+			if (opt == 'h')
+				fputs(main_usage, stdout);
+			else
+				printf("stockade %s\n", PACKAGE_VERSION);
+			return 1;
+		}
+		if (main_parse_option(a, opt) < 0)
+			return -1;
+	}
+	if (a->command == NULL || optind != argc) {
+		fputs(main_usage, stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static struct config *main_load_config(const char *path)
+{
+	struct config *cfg = config_create();
+	char err[512];
+
+	if (config_load_file(cfg, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "stockade: %s\n", err);
+		config_free(cfg);
+		return NULL;
+	}
+	log_init(cfg->log_level, "main");
+	return cfg;
+}
+
+static int main_token(const struct config *cfg, const struct main_args *a)
+{
+	unsigned char *secret = NULL;
+	size_t secret_len = 0;
+	char err[512], *token;
+	int64_t now = (int64_t)time(NULL);
+
+	if (a->user_id == 0) {
+		fprintf(stderr, "stockade: token needs --user ID\n");
+		return 2;
+	}
+	if (config_read_secret(cfg, &secret, &secret_len, err, sizeof(err)) < 0) {
+		fprintf(stderr, "stockade: %s\n", err);
+		return 1;
+	}
+	token = auth_token_mint(secret, secret_len, a->user_id, a->role, now,
+	    now + a->ttl);
+	free(secret);
+	if (token == NULL) {
+		fprintf(stderr, "stockade: cannot sign the token\n");
+		return 1;
+	}
+	printf("%s\n", token);
+	free(token);
+	return 0;
+}
+
+static int main_migrate(const struct config *cfg)
+{
+	struct db *db;
+	int rc;
+
+	log_set_role("migrate");
+	db = db_create(&(struct db_options){
+	    .conninfo = cfg->database_url,
+	    .application_name = "stockade migrate",
+	    /* DDL may wait for locks held by running workers. */
+	    .statement_timeout_ms = 0,
+	    .lock_timeout_ms = 0,
+	    .idle_in_transaction_timeout_ms = 0,
+	    .retries = 0,
+	});
+	rc = migrate_run(db);
+	db_free(db);
+	return rc == 0 ? 0 : 1;
+}
+
+static int main_serve(const struct config *cfg)
+{
+	unsigned char *secret = NULL;
+	size_t secret_len = 0;
+	char err[512];
+	int rc;
+
+	if (config_read_secret(cfg, &secret, &secret_len, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	rc = master_run(cfg, secret, secret_len);
+	free(secret);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct main_args args = { 0 };
+	struct config *cfg;
+	int rc;
+
+	if ((rc = main_parse_args(argc, argv, &args)) != 0)
+		return rc > 0 ? 0 : 2;
+	if (strcmp(args.command, "serve") != 0 &&
+	    strcmp(args.command, "migrate") != 0 &&
+	    strcmp(args.command, "token") != 0) {
+		fprintf(stderr, "stockade: unknown command '%s'\n%s",
+		    args.command, main_usage);
+		return 2;
+	}
+	if ((cfg = main_load_config(args.config_path)) == NULL)
+		return 1;
+	if (strcmp(args.command, "serve") == 0)
+		rc = main_serve(cfg);
+	else if (strcmp(args.command, "migrate") == 0)
+		rc = main_migrate(cfg);
+	else
+		rc = main_token(cfg, &args);
+	config_free(cfg);
+	return rc;
+}

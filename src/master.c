@@ -1,0 +1,338 @@
+/*
+ * master: see master.h.
+ *
+ * Signals are handled synchronously: the master blocks them all before the
+ * first fork and collects them with sigtimedwait(), whose timeout doubles as
+ * the timer for throttled respawns and stop deadlines.  No handler runs, so
+ * no state is shared with one (the race-free equivalent of nginx's flags plus
+ * sigsuspend).  Children inherit the blocked mask and unblock after
+ * installing their own handlers (signals_child_init).
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "scoreboard.h"
+#include "reaper.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+#define MASTER_FAST_STOP_MS 1000
+#define MASTER_QUICK_DEATH_MS 1000
+#define MASTER_BACKOFF_MAX_MS 10000
+#define MASTER_TICK_MS 1000
+
+enum master_phase { MASTER_RUNNING, MASTER_STOPPING };
+
+struct master_slot {
+	pid_t pid;
+	int64_t spawned_ms;
+	int64_t respawn_at_ms;	/* when empty: earliest respawn */
+	unsigned quick_deaths;	/* consecutive deaths within a second */
+};
+
+struct master {
+	const struct config *cfg;
+	const unsigned char *secret;
+	size_t secret_len;
+	int listen_fd;
+	struct scoreboard *sb;
+	struct master_slot *slots;
+	enum master_phase phase;
+	int64_t stop_deadline_ms;
+	int killed;
+	sigset_t signals;
+};
+
+static int64_t master_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void master_spawn(struct master *m, int i)
+{
+	struct worker_params params = {
+		.cfg = m->cfg, .secret = m->secret, .secret_len = m->secret_len,
+		.scoreboard = m->sb, .slot = i, .listen_fd = m->listen_fd,
+	};
+	struct master_slot *s = &m->slots[i];
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0 && i == m->cfg->workers)
+		reaper_run(m->cfg, &m->sb->slots[i]);
+	if (pid == 0)
+		worker_run(&params);
+	if (pid < 0) {
+		log_error("fork for worker %d failed: %s; retrying in 1s", i,
+		    strerror(errno));
+		s->respawn_at_ms = master_now_ms() + 1000;
+		return;
+	}
+	if (s->spawned_ms != 0)
+		m->sb->slots[i].restarts++;
+	s->pid = pid;
+	s->spawned_ms = master_now_ms();
+	m->sb->slots[i].pid = pid;
+	log_debug("worker %d started as pid %ld", i, (long)pid);
+}
+
+/* Slots 0 .. workers-1 are workers; slot `workers` is the reaper. */
+static int master_nslots(const struct master *m)
+{
+	return m->cfg->workers + 1;
+}
+
+static int master_slot_of(const struct master *m, pid_t pid)
+{
+	for (int i = 0; i < master_nslots(m); i++) {
+		if (m->slots[i].pid == pid)
+			return i;
+	}
+	return -1;
+}
+
+static void master_describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d (%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, len, "stopped (status %#x)", status);
+}
+
+/*
+ * Decides when a dead slot is refilled: at once after a worker that lived,
+ * then 100 ms, 200 ms, ... up to 10 s while workers keep dying within a
+ * second of their start (a crash loop should not eat the CPU or the log).
+ */
+static void master_schedule_respawn(struct master *m, int i, int64_t now)
+{
+	struct master_slot *s = &m->slots[i];
+	int64_t delay = 0;
+
+	if (now - s->spawned_ms < MASTER_QUICK_DEATH_MS)
+		s->quick_deaths++;
+	else
+		s->quick_deaths = 0;
+	if (s->quick_deaths > 1) {
+		unsigned shift = s->quick_deaths - 2 < 7 ? s->quick_deaths - 2 : 7;
+
+		delay = (int64_t)100 << shift;
+		if (delay > MASTER_BACKOFF_MAX_MS)
+			delay = MASTER_BACKOFF_MAX_MS;
+		log_warn("worker %d keeps dying; next start in %lld ms", i,
+		    (long long)delay);
+	}
+	s->respawn_at_ms = now + delay;
+}
+
+static void master_reap(struct master *m)
+{
+	int64_t now = master_now_ms();
+	char how[96];
+	int status, i;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((i = master_slot_of(m, pid)) < 0)
+			continue;
+		master_describe_exit(status, how, sizeof(how));
+		m->slots[i].pid = 0;
+		m->sb->slots[i].pid = 0;
+		m->sb->slots[i].state = WORKER_EMPTY;
+		if (m->phase != MASTER_RUNNING) {
+			log_debug("worker %d (pid %ld) %s", i, (long)pid, how);
+			continue;
+		}
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			log_info("worker %d (pid %ld) %s; replacing it", i,
+			    (long)pid, how);
+		else
+			log_error("worker %d (pid %ld) %s; replacing it", i,
+			    (long)pid, how);
+		master_schedule_respawn(m, i, now);
+	}
+}
+
+static void master_signal_all(struct master *m, int signo)
+{
+	for (int i = 0; i < master_nslots(m); i++) {
+		if (m->slots[i].pid > 0 && kill(m->slots[i].pid, signo) < 0 &&
+		    errno != ESRCH)
+			log_warn("kill %ld: %s", (long)m->slots[i].pid,
+			    strerror(errno));
+	}
+}
+
+static int master_live_workers(const struct master *m)
+{
+	int n = 0;
+
+	for (int i = 0; i < master_nslots(m); i++)
+		n += m->slots[i].pid > 0;
+	return n;
+}
+
+static void master_begin_stop(struct master *m, int graceful)
+{
+	int64_t grace = graceful ? m->cfg->shutdown_timeout_ms :
+	    MASTER_FAST_STOP_MS;
+
+	if (m->phase == MASTER_STOPPING && !graceful)
+		grace = 0;	/* a second TERM: stop waiting */
+	else if (m->phase == MASTER_STOPPING)
+		return;
+	log_info("%s stop: waiting up to %lld ms for %d children",
+	    graceful ? "graceful" : "fast", (long long)grace,
+	    master_live_workers(m));
+	m->phase = MASTER_STOPPING;
+	m->stop_deadline_ms = master_now_ms() + grace;
+	/* No new connection may queue behind the workers' drain: without the
+	 * path, nginx's connect() fails at once (and it answers 502 itself),
+	 * while what is already queued gets served (see worker.c). */
+	if (graceful)
+		listener_unlink(m->cfg);
+	master_signal_all(m, graceful ? SIGQUIT : SIGTERM);
+}
+
+static void master_handle_signal(struct master *m, int signo)
+{
+	switch (signo) {
+	case SIGCHLD:
+		master_reap(m);
+		break;
+	case SIGTERM:
+	case SIGINT:
+		master_begin_stop(m, 0);
+		break;
+	case SIGQUIT:
+		master_begin_stop(m, 1);
+		break;
+	case SIGHUP:
+		log_warn("SIGHUP: configuration reload is not supported yet; "
+		    "restart stockade to apply a new configuration");
+		break;
+	case SIGUSR1:
+		log_info("SIGUSR1: logs go to stderr; nothing to reopen");
+		break;
+	default:
+		break;
+	}
+}
+
+/* Respawns due slots and returns how long the loop may sleep. */
+static int64_t master_tick(struct master *m)
+{
+	int64_t now = master_now_ms(), wait = MASTER_TICK_MS;
+
+	if (m->phase == MASTER_STOPPING) {
+		if (now >= m->stop_deadline_ms && !m->killed) {
+			log_warn("stop deadline passed; killing %d workers",
+			    master_live_workers(m));
+			master_signal_all(m, SIGKILL);
+			m->killed = 1;
+		}
+		return m->stop_deadline_ms > now ? m->stop_deadline_ms - now :
+		    MASTER_TICK_MS;
+	}
+	for (int i = 0; i < master_nslots(m); i++) {
+		struct master_slot *s = &m->slots[i];
+
+		if (s->pid > 0)
+			continue;
+		if (s->respawn_at_ms <= now)
+			master_spawn(m, i);
+		else if (s->respawn_at_ms - now < wait)
+			wait = s->respawn_at_ms - now;
+	}
+	return wait;
+}
+
+static void master_loop(struct master *m)
+{
+	struct timespec ts;
+	siginfo_t info;
+	int64_t wait;
+	int signo;
+
+	for (;;) {
+		wait = master_tick(m);
+		if (m->phase == MASTER_STOPPING && master_live_workers(m) == 0)
+			return;
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (wait % 1000) * 1000000L;
+		signo = sigtimedwait(&m->signals, &info, &ts);
+		if (signo < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_error("sigtimedwait: %s", strerror(errno));
+			continue;
+		}
+		master_handle_signal(m, signo);
+	}
+}
+
+static int master_block_signals(struct master *m)
+{
+	static const int handled[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
+	    SIGHUP, SIGUSR1 };
+
+	sigemptyset(&m->signals);
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigaddset(&m->signals, handled[i]);
+	if (sigprocmask(SIG_BLOCK, &m->signals, NULL) < 0) {
+		log_error("sigprocmask: %s", strerror(errno));
+		return -1;
+	}
+	/* A write to a closed pipe is an error to handle, not a death. */
+	(void)signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int master_run(const struct config *cfg, const unsigned char *secret,
+    size_t secret_len)
+{
+	struct master m;
+	int status = 1;
+
+	memset(&m, 0, sizeof(m));
+	m.cfg = cfg;
+	m.secret = secret;
+	m.secret_len = secret_len;
+	m.listen_fd = -1;
+	log_set_role("master");
+	if (master_block_signals(&m) < 0)
+		goto out;
+	if ((m.listen_fd = listener_open(cfg)) < 0)
+		goto out;
+	if ((m.sb = scoreboard_create(cfg->workers + 1)) == NULL) {
+		log_error("cannot map the scoreboard: %s", strerror(errno));
+		goto out;
+	}
+	m.slots = xcalloc((size_t)cfg->workers + 1, sizeof(*m.slots));
+	log_info("stockade %s listening on %s with %d workers", PACKAGE_VERSION,
+	    cfg->listen, cfg->workers);
+	master_loop(&m);
+	log_info("stopped");
+	status = 0;
+out:
+	free(m.slots);
+	scoreboard_free(m.sb);
+	listener_close(m.listen_fd, cfg);
+	return status;
+}

@@ -1,0 +1,105 @@
+/*
+ * reaper: see reaper.h.
+ */
+#include "reaper.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "idempotency.h"
+#include "log.h"
+#include "order.h"
+#include "scoreboard.h"
+#include "signals.h"
+
+#define REAPER_PURGE_INTERVAL_MS 60000
+
+static volatile sig_atomic_t reaper_stop_requested;
+
+static void reaper_on_stop(int signo)
+{
+	(void)signo;
+	reaper_stop_requested = 1;
+}
+
+/* Expires batches until one comes back short (nothing more is due). */
+static void reaper_expire(struct db *db, const struct config *cfg,
+    struct scoreboard_slot *slot)
+{
+	enum db_status st;
+	int expired;
+
+	do {
+		slot->state = WORKER_BUSY;
+		st = order_expire_batch(db, cfg->reaper_batch, &expired);
+		slot->state = WORKER_IDLE;
+		if (st != DB_OK) {
+			log_warn("expiring orders failed (%s): %s",
+			    db_status_names[st], db_errmsg(db));
+			return;
+		}
+		if (expired > 0) {
+			slot->requests += (uint64_t)expired;
+			log_info("expired %d pending orders; stock restored",
+			    expired);
+		}
+	} while (expired == cfg->reaper_batch && !reaper_stop_requested);
+}
+
+static void reaper_purge(struct db *db, const struct config *cfg)
+{
+	long deleted = 0;
+
+	if (idempotency_purge(db, cfg->idempotency_ttl_ms, &deleted) != DB_OK)
+		log_warn("purging idempotency keys failed: %s", db_errmsg(db));
+	else if (deleted > 0)
+		log_info("purged %ld idempotency keys", deleted);
+}
+
+static void reaper_sleep(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	/* A stop signal interrupts the sleep (no SA_RESTART here). */
+	(void)nanosleep(&ts, NULL);
+}
+
+noreturn void reaper_run(const struct config *cfg,
+    struct scoreboard_slot *slot)
+{
+	struct db *db;
+	int since_purge = REAPER_PURGE_INTERVAL_MS;
+
+	log_set_role("reaper");
+	signals_child_init(reaper_on_stop, reaper_on_stop, 0);
+	slot->state = WORKER_STARTING;
+	slot->requests = 0;
+	slot->started_ms = scoreboard_now_ms();
+	db = db_create(&(struct db_options){
+	    .conninfo = cfg->database_url,
+	    .application_name = "stockade reaper",
+	    .statement_timeout_ms = cfg->statement_timeout_ms,
+	    .lock_timeout_ms = cfg->lock_timeout_ms,
+	    .idle_in_transaction_timeout_ms = cfg->idle_in_transaction_timeout_ms,
+	    .retries = cfg->db_retries,
+	});
+	slot->state = WORKER_IDLE;
+	while (!reaper_stop_requested) {
+		reaper_expire(db, cfg, slot);
+		if (since_purge >= REAPER_PURGE_INTERVAL_MS) {
+			reaper_purge(db, cfg);
+			since_purge = 0;
+		}
+		reaper_sleep(cfg->reaper_interval_ms);
+		since_purge += cfg->reaper_interval_ms;
+	}
+	slot->state = WORKER_STOPPING;
+	db_free(db);
+	_exit(0);
+}

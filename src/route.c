@@ -1,0 +1,211 @@
+/*
+ * route: see route.h.  The table is small and matched linearly: a few dozen
+ * string compares cost far less than the database round trip every endpoint
+ * makes, and a flat table is what a newcomer reads to learn the API.
+ */
+#include "route.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "auth.h"
+#include "log.h"
+#include "order.h"
+#include "problem.h"
+#include "product.h"
+#include "system.h"
+
+const struct route route_table[] = {
+	{ HTTP_GET, "/healthz", system_healthz, 0, "healthz" },
+	{ HTTP_GET, "/readyz", system_readyz, 0, "readyz" },
+	{ HTTP_GET, "/status", system_status, 0, "status" },
+	{ HTTP_GET, "/api/v1/whoami", system_whoami, ROUTE_AUTH, "whoami" },
+	{ HTTP_GET, "/api/v1/products", product_list, 0, "product_list" },
+	{ HTTP_GET, "/api/v1/products/popular", product_popular, 0,
+	    "product_popular" },
+	{ HTTP_GET, "/api/v1/products/{id}", product_get, 0, "product_get" },
+	{ HTTP_POST, "/api/v1/admin/products", product_create,
+	    ROUTE_ADMIN | ROUTE_BODY, "product_create" },
+	{ HTTP_POST, "/api/v1/admin/options/{id}/restock", product_restock,
+	    ROUTE_ADMIN | ROUTE_BODY, "product_restock" },
+	{ HTTP_POST, "/api/v1/orders", order_create, ROUTE_AUTH | ROUTE_BODY,
+	    "order_create" },
+	{ HTTP_GET, "/api/v1/orders", order_list, ROUTE_AUTH, "order_list" },
+	{ HTTP_GET, "/api/v1/orders/{id}", order_get, ROUTE_AUTH, "order_get" },
+	{ HTTP_POST, "/api/v1/orders/{id}/cancel", order_cancel, ROUTE_AUTH,
+	    "order_cancel" },
+};
+const size_t route_table_len = sizeof(route_table) / sizeof(route_table[0]);
+
+int route_parse_id(const char *s, size_t len, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (len == 0 || len > 19 || s[0] == '0')
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		int digit = s[i] - '0';
+
+		if (digit < 0 || digit > 9 || v > (INT64_MAX - digit) / 10)
+			return -1;
+		v = v * 10 + digit;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Compares one pattern with a path, segment by segment.  Returns 1 on a
+ * match (params filled), 0 otherwise.
+ */
+static int route_path_matches(const char *pattern, const char *path,
+    int64_t *params, size_t *nparams)
+{
+	size_t n = 0;
+
+	while (*pattern != '\0' && *path != '\0') {
+		size_t plen = strcspn(pattern + 1, "/") + 1;
+		size_t slen = strcspn(path + 1, "/") + 1;
+
+		if (pattern[0] != '/' || path[0] != '/')
+			return 0;
+		if (pattern[1] == '{') {
+			if (n >= HTTP_PARAMS_MAX ||
+			    route_parse_id(path + 1, slen - 1, &params[n]) < 0)
+				return 0;
+			n++;
+		} else if (plen != slen || memcmp(pattern, path, plen) != 0) {
+			return 0;
+		}
+		pattern += plen;
+		path += slen;
+	}
+	if (*pattern != '\0' || *path != '\0')
+		return 0;
+	*nparams = n;
+	return 1;
+}
+
+static void route_allow_add(char *allow, size_t allowlen, const char *method)
+{
+	size_t used = strlen(allow);
+
+	if (strstr(allow, method) != NULL)
+		return;
+	snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "",
+	    method);
+}
+
+enum route_result route_match(const struct route *table, size_t n,
+    enum http_method method, const char *path, const struct route **found,
+    int64_t *params, size_t *nparams, char *allow, size_t allowlen)
+{
+	enum route_result result = ROUTE_NOT_FOUND;
+	int64_t scratch[HTTP_PARAMS_MAX];
+	size_t nscratch;
+
+	if (allowlen > 0)
+		allow[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (!route_path_matches(table[i].pattern, path, scratch,
+		    &nscratch))
+			continue;
+		if (table[i].method == method) {
+			*found = &table[i];
+			memcpy(params, scratch, sizeof(scratch));
+			*nparams = nscratch;
+			return ROUTE_FOUND;
+		}
+		result = ROUTE_METHOD_NOT_ALLOWED;
+		route_allow_add(allow, allowlen,
+		    http_method_names[table[i].method]);
+	}
+	return result;
+}
+
+static int route_authenticate(struct request *req, struct response *res,
+    const struct app *app, unsigned flags)
+{
+	enum auth_status st;
+
+	st = auth_verify_header(req->authorization, app->secret,
+	    app->secret_len, (int64_t)time(NULL), &req->identity);
+	if (st != AUTH_OK) {
+		problem_write(res, 401, "unauthorized", auth_status_describe(st));
+		/* RFC 6750 section 3: tell the client which scheme to use. */
+		response_header(res, "WWW-Authenticate", "Bearer realm=\"stockade\"%s",
+		    st == AUTH_MISSING ? "" : ", error=\"invalid_token\"");
+		return -1;
+	}
+	req->authenticated = 1;
+	if ((flags & ROUTE_ADMIN) && req->identity.role != AUTH_ROLE_ADMIN) {
+		problem_write(res, 403, "forbidden", "this endpoint needs the admin role");
+		return -1;
+	}
+	return 0;
+}
+
+/* application/json, optionally with parameters such as charset. */
+static int route_is_json(const char *content_type)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+
+	return content_type != NULL && strncasecmp(content_type, json, n) == 0 &&
+	    (content_type[n] == '\0' || content_type[n] == ';' ||
+	    content_type[n] == ' ');
+}
+
+static int route_parse_body(struct request *req, struct response *res)
+{
+	char err[128], detail[192];
+
+	if (!route_is_json(req->content_type)) {
+		problem_write(res, 415, "unsupported_media_type",
+		    "the body must be sent as application/json");
+		return -1;
+	}
+	req->json = json_parse(req->body, req->body_len, &json_default_limits,
+	    err, sizeof(err));
+	if (req->json == NULL) {
+		snprintf(detail, sizeof(detail), "the body is not valid JSON: %s",
+		    err);
+		problem_write(res, 400, "malformed_json", detail);
+		return -1;
+	}
+	if (req->json->type != JSON_OBJECT) {
+		problem_write(res, 400, "invalid_body",
+		    "the body must be a JSON object");
+		return -1;
+	}
+	return 0;
+}
+
+void route_serve(struct request *req, struct response *res, struct app *app)
+{
+	const struct route *route = NULL;
+	char allow[64];
+
+	switch (route_match(route_table, route_table_len, req->method,
+	    req->path, &route, req->params, &req->nparams, allow,
+	    sizeof(allow))) {
+	case ROUTE_FOUND:
+		break;
+	case ROUTE_METHOD_NOT_ALLOWED:
+		problem_write(res, 405, "method_not_allowed",
+		    "this resource does not accept that method");
+		response_header(res, "Allow", "%s", allow);
+		return;
+	default:
+		problem_write(res, 404, "not_found", "there is no such resource");
+		return;
+	}
+	if ((route->flags & (ROUTE_AUTH | ROUTE_ADMIN)) &&
+	    route_authenticate(req, res, app, route->flags) < 0)
+		return;
+	if ((route->flags & ROUTE_BODY) && route_parse_body(req, res) < 0)
+		return;
+	route->handler(req, res, app);
+}

@@ -1,0 +1,48 @@
+/*
+ * scoreboard: see scoreboard.h.  The region is mapped before the first fork,
+ * so every child inherits the same pages (MAP_SHARED | MAP_ANONYMOUS).
+ */
+#include "scoreboard.h"
+
+#include <stddef.h>
+#include <sys/mman.h>
+#include <time.h>
+
+const char *const worker_state_names[WORKER_STATE__MAX] = {
+	"empty", "starting", "idle", "busy", "stopping",
+};
+
+static size_t scoreboard_size(int nslots)
+{
+	return sizeof(struct scoreboard) +
+	    (size_t)nslots * sizeof(struct scoreboard_slot);
+}
+
+struct scoreboard *scoreboard_create(int nslots)
+{
+	struct scoreboard *sb;
+
+	if (nslots < 1)
+		return NULL;
+	sb = mmap(NULL, scoreboard_size(nslots), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sb == MAP_FAILED)
+		return NULL;
+	sb->nslots = nslots;
+	sb->started_ms = scoreboard_now_ms();
+	return sb;
+}
+
+void scoreboard_free(struct scoreboard *sb)
+{
+	if (sb != NULL)
+		munmap(sb, scoreboard_size(sb->nslots));
+}
+
+int64_t scoreboard_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,43 @@
+/*
+ * signals: see signals.h.  The order matters: handlers are in place before
+ * the mask inherited from the master is lifted, so a signal that arrived
+ * between fork and here is delivered to our handler, not to the default.
+ */
+#include "signals.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "log.h"
+
+static void signals_set(int signo, void (*handler)(int), int flags)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = flags;
+	sa.sa_handler = handler;
+	if (sigaction(signo, &sa, NULL) < 0)
+		fatal("sigaction %d: %s", signo, strerror(errno));
+}
+
+void signals_child_init(void (*on_quit)(int), void (*on_term)(int),
+    int restart)
+{
+	int flags = restart ? SA_RESTART : 0;
+	sigset_t none;
+
+	signals_set(SIGQUIT, on_quit, flags);
+	signals_set(SIGTERM, on_term, flags);
+	signals_set(SIGINT, on_term, flags);
+	/* A client gone mid-write must cost an EPIPE, not the process. */
+	signals_set(SIGPIPE, SIG_IGN, 0);
+	signals_set(SIGHUP, SIG_IGN, 0);
+	signals_set(SIGUSR1, SIG_IGN, 0);
+	signals_set(SIGCHLD, SIG_DFL, 0);
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		fatal("sigprocmask: %s", strerror(errno));
+}

@@ -1,0 +1,748 @@
+/*
+ * check_auth: HS256 bearer tokens.  Tokens for the negative cases are built
+ * here by an encoder independent of auth.c (OpenSSL's EVP_EncodeBlock, made
+ * url-safe) and signed with HMAC-SHA-256 like an honest issuer would, so each
+ * case breaks exactly one rule and the verdict names that rule.  GOOD is a
+ * payload that passes every rule at NOW; cases change one member of it.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "auth.h"
+
+#define SECRET "0123456789abcdef0123456789abcdef"
+#define NOW INT64_C(1700000000)
+#define HS256 "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
+#define HS256_B64 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+#define GOOD "{\"sub\":\"42\",\"role\":\"user\",\"exp\":1700003600}"
+#define TOKEN_BUF (2 * AUTH_TOKEN_MAX)
+
+#define EXPECT(header, payload, want) \
+	expect_at(__LINE__, header, payload, want)
+#define EXPECT_TOKEN(token, want) expect_token_at(__LINE__, token, want)
+
+static const char *status_name(enum auth_status st)
+{
+	return (unsigned)st < AUTH_STATUS__MAX ? auth_status_names[st] : "?";
+}
+
+/* Appends the unpadded base64url (RFC 4648 section 5) of src to dst. */
+static void b64url_cat(char *dst, const void *src, size_t len)
+{
+	unsigned char enc[TOKEN_BUF];
+	char *o = dst + strlen(dst);
+	int n;
+
+	ck_assert_uint_lt(len, sizeof(enc) / 4 * 3 - 3);
+	n = EVP_EncodeBlock(enc, src, (int)len);
+	ck_assert_uint_lt(strlen(dst) + (size_t)n, TOKEN_BUF);
+	for (int i = 0; i < n && enc[i] != '='; i++)
+		*o++ = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : (char)enc[i];
+	*o = '\0';
+}
+
+/* Appends "." and the MAC of tok so far under key; no MAC when key is NULL. */
+static void sign_cat(char tok[TOKEN_BUF], const char *key)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	size_t n = strlen(tok);
+
+	if (key != NULL)
+		ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)strlen(key),
+		    (const unsigned char *)tok, n, mac, &mac_len));
+	strcat(tok, ".");
+	b64url_cat(tok, mac, mac_len);
+}
+
+/* Builds header.payload.signature from two JSON texts. */
+static void forge(char tok[TOKEN_BUF], const char *header,
+    const char *payload, const char *key)
+{
+	tok[0] = '\0';
+	b64url_cat(tok, header, strlen(header));
+	strcat(tok, ".");
+	b64url_cat(tok, payload, strlen(payload));
+	sign_cat(tok, key);
+}
+
+/* Builds a token from two segments taken as they are, signed under key. */
+static void forge_raw(char tok[TOKEN_BUF], const char *hseg, const char *pseg,
+    const char *key)
+{
+	snprintf(tok, TOKEN_BUF, "%s.%s", hseg, pseg);
+	sign_cat(tok, key);
+}
+
+static enum auth_status verify(const char *tok, int64_t now,
+    struct auth_identity *id)
+{
+	return auth_verify_token(tok, strlen(tok),
+	    (const unsigned char *)SECRET, strlen(SECRET), now, id);
+}
+
+static void expect_token_at(int line, const char *tok, enum auth_status want)
+{
+	struct auth_identity id;
+	enum auth_status got = verify(tok, NOW, &id);
+
+	ck_assert_msg(got == want, "line %d: %.200s: got %s, want %s", line,
+	    tok, status_name(got), status_name(want));
+}
+
+/* Signs header and payload with SECRET and checks the verdict at NOW. */
+static void expect_at(int line, const char *header, const char *payload,
+    enum auth_status want)
+{
+	char tok[TOKEN_BUF];
+	struct auth_identity id;
+	enum auth_status got;
+
+	forge(tok, header, payload, SECRET);
+	got = verify(tok, NOW, &id);
+	ck_assert_msg(got == want, "line %d: %s . %s: got %s, want %s", line,
+	    header, payload, status_name(got), status_name(want));
+}
+
+static char *mint(int64_t user_id, enum auth_role role, int64_t iat,
+    int64_t exp)
+{
+	return auth_token_mint((const unsigned char *)SECRET, strlen(SECRET),
+	    user_id, role, iat, exp);
+}
+
+START_TEST(test_round_trip)
+{
+	static const enum auth_role roles[] = {
+		AUTH_ROLE_USER, AUTH_ROLE_ADMIN,
+	};
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+		struct auth_identity id = { 0, AUTH_ROLE__MAX, 0 };
+		char *tok = mint(42, roles[i], NOW - 10, NOW + 3600);
+
+		ck_assert_ptr_nonnull(tok);
+		ck_assert_int_eq(strncmp(tok, HS256_B64 ".", 37), 0);
+		ck_assert_int_eq(verify(tok, NOW, &id), AUTH_OK);
+		ck_assert(id.user_id == 42);
+		ck_assert_int_eq(id.role, roles[i]);
+		ck_assert(id.expires_at == NOW + 3600);
+		free(tok);
+	}
+}
+END_TEST
+
+START_TEST(test_round_trip_largest_id)
+{
+	struct auth_identity id;
+	char *tok = mint(INT64_MAX, AUTH_ROLE_ADMIN, 0, INT64_MAX);
+
+	ck_assert_ptr_nonnull(tok);
+	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_OK);
+	ck_assert(id.user_id == INT64_MAX);
+	free(tok);
+}
+END_TEST
+
+/* Minting and the independent builder must agree byte for byte. */
+START_TEST(test_mint_matches_independent_encoder)
+{
+	char want[TOKEN_BUF];
+	char *tok = mint(42, AUTH_ROLE_USER, NOW, NOW + 3600);
+
+	forge(want, HS256, "{\"sub\":\"42\",\"role\":\"user\","
+	    "\"iat\":1700000000,\"exp\":1700003600}", SECRET);
+	ck_assert_ptr_nonnull(tok);
+	ck_assert_str_eq(tok, want);
+	free(tok);
+	EXPECT(HS256, GOOD, AUTH_OK);
+}
+END_TEST
+
+/* The example token from jwt.io: its signature verifies, its claims do not. */
+START_TEST(test_reference_vector)
+{
+	static const char tok[] = HS256_B64 "."
+	    "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
+	    "IjoxNTE2MjM5MDIyfQ."
+	    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+	static const char key[] = "your-256-bit-secret";
+	struct auth_identity id;
+
+	ck_assert_int_eq(auth_verify_token(tok, strlen(tok),
+	    (const unsigned char *)key, strlen(key), NOW, &id),
+	    AUTH_BAD_CLAIMS);
+	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
+}
+END_TEST
+
+START_TEST(test_mint_refuses)
+{
+	const unsigned char *s = (const unsigned char *)SECRET;
+	size_t n = strlen(SECRET);
+	enum auth_role user = AUTH_ROLE_USER;
+
+	ck_assert_ptr_null(mint(0, user, NOW, NOW + 1));
+	ck_assert_ptr_null(mint(-1, user, NOW, NOW + 1));
+	ck_assert_ptr_null(mint(1, user, NOW, NOW));
+	ck_assert_ptr_null(mint(1, user, NOW, NOW - 1));
+	ck_assert_ptr_null(mint(1, AUTH_ROLE__MAX, NOW, NOW + 1));
+	ck_assert_ptr_null(auth_token_mint(s, 0, 1, user, NOW, NOW + 1));
+	ck_assert_ptr_null(auth_token_mint(NULL, 0, 1, user, NOW, NOW + 1));
+	ck_assert_ptr_null(auth_token_mint(NULL, n, 1, user, NOW, NOW + 1));
+}
+END_TEST
+
+START_TEST(test_expired)
+{
+	struct auth_identity id = { 7, AUTH_ROLE_USER, 7 };
+	char *tok = mint(42, AUTH_ROLE_USER, NOW - 7200, NOW - 3600);
+
+	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_EXPIRED);
+	ck_assert(id.user_id == 7 && id.expires_at == 7);	/* untouched */
+	free(tok);
+	/* RFC 7519 section 4.1.4: "on or after" exp. */
+	tok = mint(42, AUTH_ROLE_USER, NOW, NOW + 3600);
+	ck_assert_int_eq(verify(tok, NOW + 3600, &id), AUTH_EXPIRED);
+	ck_assert_int_eq(verify(tok, NOW + 3599, &id), AUTH_OK);
+	free(tok);
+}
+END_TEST
+
+START_TEST(test_forged_payload)
+{
+	char *user = mint(42, AUTH_ROLE_USER, NOW, NOW + 3600);
+	char *admin = mint(42, AUTH_ROLE_ADMIN, NOW, NOW + 3600);
+	char tok[TOKEN_BUF];
+	const char *user_sig = strrchr(user, '.');
+
+	/* The admin payload under the user token's signature. */
+	snprintf(tok, sizeof(tok), "%.*s%s", (int)(strrchr(admin, '.') - admin),
+	    admin, user_sig);
+	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
+	free(user);
+	free(admin);
+}
+END_TEST
+
+START_TEST(test_other_secret)
+{
+	char tok[TOKEN_BUF];
+
+	forge(tok, HS256, GOOD, "not the secret, but just as long!");
+	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
+}
+END_TEST
+
+START_TEST(test_signature_tampered)
+{
+	char tok[TOKEN_BUF];
+	char *sig;
+
+	forge(tok, HS256, GOOD, SECRET);
+	sig = strrchr(tok, '.') + 1;
+	sig[0] = sig[0] == 'A' ? 'B' : 'A';
+	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
+	sig[0] = '\0';			/* empty signature */
+	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
+	forge(tok, HS256, GOOD, SECRET);
+	sig = strrchr(tok, '.') + 1;
+	sig[40] = '\0';			/* 30 bytes: canonical but short */
+	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
+}
+END_TEST
+
+/* Anyone can MAC under the empty key; a missing secret must not accept it. */
+START_TEST(test_empty_secret)
+{
+	struct auth_identity id;
+	char tok[TOKEN_BUF];
+
+	forge(tok, HS256, GOOD, "");
+	ck_assert_int_eq(auth_verify_token(tok, strlen(tok),
+	    (const unsigned char *)"", 0, NOW, &id), AUTH_BAD_SIGNATURE);
+	ck_assert_int_eq(auth_verify_token(tok, strlen(tok), NULL, 0, NOW,
+	    &id), AUTH_BAD_SIGNATURE);
+	forge(tok, HS256, GOOD, SECRET);
+	ck_assert_int_eq(auth_verify_token(tok, strlen(tok),
+	    (const unsigned char *)SECRET, 0, NOW, &id), AUTH_BAD_SIGNATURE);
+}
+END_TEST
+
+START_TEST(test_alg_none)
+{
+	static const char *const headers[] = {
+		"{\"alg\":\"none\",\"typ\":\"JWT\"}",
+		"{\"alg\":\"None\"}",
+		"{\"alg\":\"NONE\"}",
+	};
+	char tok[TOKEN_BUF];
+
+	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+		forge(tok, headers[i], GOOD, NULL);	/* "h.p." */
+		EXPECT_TOKEN(tok, AUTH_UNSUPPORTED_ALG);
+		EXPECT(headers[i], GOOD, AUTH_UNSUPPORTED_ALG);
+	}
+}
+END_TEST
+
+START_TEST(test_alg_other)
+{
+	EXPECT("{\"alg\":\"HS512\",\"typ\":\"JWT\"}", GOOD,
+	    AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", GOOD,
+	    AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":\"ES256\"}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":\"hs256\"}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":\"HS256 \"}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":\"\"}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":256}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":null}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":[\"HS256\"]}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":\"HS256\"}", GOOD, AUTH_OK);	/* typ is optional */
+}
+END_TEST
+
+START_TEST(test_alg_missing)
+{
+	EXPECT("{\"typ\":\"JWT\"}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{}", GOOD, AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"hdr\":{\"alg\":\"HS256\"}}", GOOD, AUTH_UNSUPPORTED_ALG);
+}
+END_TEST
+
+START_TEST(test_crit)
+{
+	EXPECT("{\"alg\":\"HS256\",\"crit\":[\"exp\"],\"exp\":1}", GOOD,
+	    AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":\"HS256\",\"b64\":false,\"crit\":[\"b64\"]}", GOOD,
+	    AUTH_UNSUPPORTED_ALG);
+	EXPECT("{\"alg\":\"HS256\",\"crit\":[]}", GOOD, AUTH_UNSUPPORTED_ALG);
+}
+END_TEST
+
+START_TEST(test_malformed_segments)
+{
+	char tok[TOKEN_BUF], bad[2 * TOKEN_BUF];
+
+	forge(tok, HS256, GOOD, SECRET);
+	snprintf(bad, sizeof(bad), "%.*s", (int)(strrchr(tok, '.') - tok), tok);
+	EXPECT_TOKEN(bad, AUTH_MALFORMED);		/* two segments */
+	snprintf(bad, sizeof(bad), "%s.%s", tok, strrchr(tok, '.') + 1);
+	EXPECT_TOKEN(bad, AUTH_MALFORMED);		/* four segments */
+	snprintf(bad, sizeof(bad), "%s.", tok);
+	EXPECT_TOKEN(bad, AUTH_MALFORMED);		/* empty fourth */
+	EXPECT_TOKEN("", AUTH_MALFORMED);
+	EXPECT_TOKEN(HS256_B64, AUTH_MALFORMED);
+	EXPECT_TOKEN("..", AUTH_MALFORMED);
+	EXPECT_TOKEN("...", AUTH_MALFORMED);
+}
+END_TEST
+
+/* A character from outside the alphabet in each segment in turn. */
+START_TEST(test_malformed_base64_chars)
+{
+	static const char bad[] = { '+', '/', '*', ' ', '%', '\x80' };
+	char tok[TOKEN_BUF];
+
+	for (size_t i = 0; i < sizeof(bad); i++) {
+		char *dot1, *dot2;
+
+		forge(tok, HS256, GOOD, SECRET);
+		dot1 = strchr(tok, '.');
+		dot2 = strrchr(tok, '.');
+		tok[1] = bad[i];
+		EXPECT_TOKEN(tok, AUTH_MALFORMED);
+		forge(tok, HS256, GOOD, SECRET);
+		dot1[5] = bad[i];
+		EXPECT_TOKEN(tok, AUTH_MALFORMED);
+		forge(tok, HS256, GOOD, SECRET);
+		dot2[5] = bad[i];
+		EXPECT_TOKEN(tok, AUTH_MALFORMED);
+	}
+}
+END_TEST
+
+START_TEST(test_malformed_embedded_nul)
+{
+	struct auth_identity id;
+	char tok[TOKEN_BUF];
+	size_t len;
+
+	forge(tok, HS256, GOOD, SECRET);
+	len = strlen(tok);
+	tok[len - 1] = '\0';
+	ck_assert_int_eq(auth_verify_token(tok, len,
+	    (const unsigned char *)SECRET, strlen(SECRET), NOW, &id),
+	    AUTH_MALFORMED);
+}
+END_TEST
+
+START_TEST(test_malformed_padding)
+{
+	char tok[TOKEN_BUF], pseg[TOKEN_BUF] = "";
+
+	/* A 44-byte payload encodes to 59 characters; padded it is 60. */
+	b64url_cat(pseg,
+	    "{\"sub\":\"42\",\"role\":\"user\",\"exp\":1700003600 }", 44);
+	ck_assert_uint_eq(strlen(pseg), 59);
+	forge_raw(tok, HS256_B64, pseg, SECRET);
+	EXPECT_TOKEN(tok, AUTH_OK);
+	forge_raw(tok, HS256_B64 "==", pseg, SECRET);
+	EXPECT_TOKEN(tok, AUTH_MALFORMED);
+	strcat(pseg, "=");
+	forge_raw(tok, HS256_B64, pseg, SECRET);
+	EXPECT_TOKEN(tok, AUTH_MALFORMED);
+	/* The signature (32 bytes, 43 characters) with its padding. */
+	forge(tok, HS256, GOOD, SECRET);
+	strcat(tok, "=");
+	EXPECT_TOKEN(tok, AUTH_MALFORMED);
+}
+END_TEST
+
+/* Bits past the last byte must be zero, or a MAC would have four spellings. */
+START_TEST(test_malformed_noncanonical)
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	char tok[TOKEN_BUF], *last;
+
+	forge(tok, HS256, GOOD, SECRET);
+	last = tok + strlen(tok) - 1;
+	*last = alphabet[strchr(alphabet, *last) - alphabet + 1];
+	EXPECT_TOKEN(tok, AUTH_MALFORMED);
+	/* Five characters encode no whole number of bytes. */
+	forge_raw(tok, HS256_B64 "A", "e30", SECRET);
+	EXPECT_TOKEN(tok, AUTH_MALFORMED);
+}
+END_TEST
+
+START_TEST(test_malformed_json)
+{
+	EXPECT("not json", GOOD, AUTH_MALFORMED);
+	EXPECT("", GOOD, AUTH_MALFORMED);
+	EXPECT("[\"HS256\"]", GOOD, AUTH_MALFORMED);
+	EXPECT("\"HS256\"", GOOD, AUTH_MALFORMED);
+	EXPECT("{\"alg\":\"none\",\"alg\":\"HS256\"}", GOOD, AUTH_MALFORMED);
+	EXPECT("{\"alg\":\"HS256\"/* c */}", GOOD, AUTH_MALFORMED);
+	EXPECT("{\"alg\":\"HS256\\u0000\"}", GOOD, AUTH_MALFORMED);
+	EXPECT(HS256, "not json", AUTH_MALFORMED);
+	EXPECT(HS256, "", AUTH_MALFORMED);
+	EXPECT(HS256, "[\"42\",\"user\",1700003600]", AUTH_MALFORMED);
+	EXPECT(HS256, "42", AUTH_MALFORMED);
+	EXPECT(HS256, GOOD " x", AUTH_MALFORMED);
+	EXPECT(HS256, "{\"sub\":\"42\",\"role\":\"user\",\"role\":\"admin\","
+	    "\"exp\":1700003600}", AUTH_MALFORMED);
+}
+END_TEST
+
+/* A payload of payload_len bytes: GOOD plus a "pad" member. */
+static void padded_payload(char *dst, size_t payload_len)
+{
+	static const char head[] =
+	    "{\"sub\":\"42\",\"role\":\"user\",\"exp\":1700003600,\"pad\":\"";
+	size_t pad = payload_len - (sizeof(head) - 1) - 2;
+
+	memcpy(dst, head, sizeof(head) - 1);
+	memset(dst + sizeof(head) - 1, 'x', pad);
+	memcpy(dst + sizeof(head) - 1 + pad, "\"}", 3);
+}
+
+START_TEST(test_huge)
+{
+	char payload[TOKEN_BUF], tok[TOKEN_BUF];
+
+	/* 36 + 1 + 4015 + 1 + 43 = 4096; 4015 characters hold 3011 bytes. */
+	padded_payload(payload, 3011);
+	forge(tok, HS256, payload, SECRET);
+	ck_assert_uint_eq(strlen(tok), AUTH_TOKEN_MAX);
+	EXPECT_TOKEN(tok, AUTH_OK);
+	padded_payload(payload, 3012);
+	forge(tok, HS256, payload, SECRET);
+	ck_assert_uint_eq(strlen(tok), AUTH_TOKEN_MAX + 1);
+	EXPECT_TOKEN(tok, AUTH_MALFORMED);
+}
+END_TEST
+
+START_TEST(test_huge_header)
+{
+	size_t len = 1 << 20;
+	char *hdr = malloc(len + 1);
+	struct auth_identity id;
+
+	ck_assert_ptr_nonnull(hdr);
+	memcpy(hdr, "Bearer ", 7);
+	memset(hdr + 7, 'A', len - 7);
+	hdr[len] = '\0';
+	ck_assert_int_eq(auth_verify_header(hdr, (const unsigned char *)SECRET,
+	    strlen(SECRET), NOW, &id), AUTH_MALFORMED);
+	free(hdr);
+}
+END_TEST
+
+static const struct claim_case {
+	const char *json;
+	enum auth_status want;
+} sub_cases[] = {
+	{ "\"1\"", AUTH_OK },
+	{ "1", AUTH_OK },
+	{ "\"9223372036854775807\"", AUTH_OK },
+	{ "9223372036854775807", AUTH_OK },
+	{ "\"0\"", AUTH_BAD_CLAIMS },
+	{ "0", AUTH_BAD_CLAIMS },
+	{ "\"-1\"", AUTH_BAD_CLAIMS },
+	{ "-1", AUTH_BAD_CLAIMS },
+	{ "\"00\"", AUTH_BAD_CLAIMS },
+	{ "\"01\"", AUTH_BAD_CLAIMS },
+	{ "\"9223372036854775808\"", AUTH_BAD_CLAIMS },
+	{ "9223372036854775808", AUTH_BAD_CLAIMS },
+	{ "\"18446744073709551617\"", AUTH_BAD_CLAIMS },
+	{ "\"abc\"", AUTH_BAD_CLAIMS },
+	{ "\"12a\"", AUTH_BAD_CLAIMS },
+	{ "\"\"", AUTH_BAD_CLAIMS },
+	{ "\"1.0\"", AUTH_BAD_CLAIMS },
+	{ "1.0", AUTH_BAD_CLAIMS },
+	{ "1e3", AUTH_BAD_CLAIMS },
+	{ "\" 1\"", AUTH_BAD_CLAIMS },
+	{ "\"+1\"", AUTH_BAD_CLAIMS },
+	{ "null", AUTH_BAD_CLAIMS },
+	{ "true", AUTH_BAD_CLAIMS },
+	{ "[1]", AUTH_BAD_CLAIMS },
+	{ "{}", AUTH_BAD_CLAIMS },
+};
+
+START_TEST(test_sub)
+{
+	char payload[256];
+
+	for (size_t i = 0; i < sizeof(sub_cases) / sizeof(sub_cases[0]); i++) {
+		snprintf(payload, sizeof(payload),
+		    "{\"sub\":%s,\"role\":\"user\",\"exp\":1700003600}",
+		    sub_cases[i].json);
+		EXPECT(HS256, payload, sub_cases[i].want);
+	}
+	EXPECT(HS256, "{\"role\":\"user\",\"exp\":1700003600}",
+	    AUTH_BAD_CLAIMS);
+}
+END_TEST
+
+START_TEST(test_sub_value)
+{
+	struct auth_identity id;
+	char tok[TOKEN_BUF];
+
+	forge(tok, HS256, "{\"sub\":\"9223372036854775807\",\"role\":\"admin\","
+	    "\"exp\":1700003600}", SECRET);
+	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_OK);
+	ck_assert(id.user_id == INT64_MAX);
+	ck_assert_int_eq(id.role, AUTH_ROLE_ADMIN);
+	forge(tok, HS256, "{\"sub\":7,\"role\":\"user\",\"exp\":1700003600}",
+	    SECRET);
+	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_OK);
+	ck_assert(id.user_id == 7);
+}
+END_TEST
+
+static const struct claim_case role_cases[] = {
+	{ "\"user\"", AUTH_OK },
+	{ "\"admin\"", AUTH_OK },
+	{ "\"root\"", AUTH_BAD_CLAIMS },
+	{ "\"Admin\"", AUTH_BAD_CLAIMS },
+	{ "\"USER\"", AUTH_BAD_CLAIMS },
+	{ "\"admin \"", AUTH_BAD_CLAIMS },
+	{ "\"\"", AUTH_BAD_CLAIMS },
+	{ "1", AUTH_BAD_CLAIMS },
+	{ "null", AUTH_BAD_CLAIMS },
+	{ "[\"admin\"]", AUTH_BAD_CLAIMS },
+};
+
+START_TEST(test_role)
+{
+	char payload[256];
+
+	for (size_t i = 0; i < sizeof(role_cases) / sizeof(*role_cases); i++) {
+		snprintf(payload, sizeof(payload),
+		    "{\"sub\":\"42\",\"role\":%s,\"exp\":1700003600}",
+		    role_cases[i].json);
+		EXPECT(HS256, payload, role_cases[i].want);
+	}
+	/* Missing role: refused, never taken to mean "user". */
+	EXPECT(HS256, "{\"sub\":\"42\",\"exp\":1700003600}", AUTH_BAD_CLAIMS);
+}
+END_TEST
+
+static const struct claim_case exp_cases[] = {
+	{ "1700003600", AUTH_OK },
+	{ "1700000001", AUTH_OK },
+	{ "1700000000", AUTH_EXPIRED },
+	{ "1", AUTH_EXPIRED },
+	{ "-1", AUTH_EXPIRED },
+	{ "\"1700003600\"", AUTH_BAD_CLAIMS },
+	{ "1700003600.0", AUTH_BAD_CLAIMS },
+	{ "1.7e9", AUTH_BAD_CLAIMS },
+	{ "9223372036854775808", AUTH_BAD_CLAIMS },
+	{ "null", AUTH_BAD_CLAIMS },
+};
+
+START_TEST(test_exp)
+{
+	char payload[256];
+
+	for (size_t i = 0; i < sizeof(exp_cases) / sizeof(exp_cases[0]); i++) {
+		snprintf(payload, sizeof(payload),
+		    "{\"sub\":\"42\",\"role\":\"user\",\"exp\":%s}",
+		    exp_cases[i].json);
+		EXPECT(HS256, payload, exp_cases[i].want);
+	}
+	EXPECT(HS256, "{\"sub\":\"42\",\"role\":\"user\"}", AUTH_BAD_CLAIMS);
+}
+END_TEST
+
+static const struct claim_case nbf_cases[] = {
+	{ "1700000001", AUTH_BAD_CLAIMS },
+	{ "1700000000", AUTH_OK },
+	{ "1699999900", AUTH_OK },
+	{ "\"1600000000\"", AUTH_BAD_CLAIMS },
+	{ "1.5", AUTH_BAD_CLAIMS },
+	{ "null", AUTH_BAD_CLAIMS },
+};
+
+START_TEST(test_nbf)
+{
+	char payload[256];
+
+	for (size_t i = 0; i < sizeof(nbf_cases) / sizeof(nbf_cases[0]); i++) {
+		snprintf(payload, sizeof(payload),
+		    "{\"sub\":\"42\",\"role\":\"user\",\"exp\":1700003600,"
+		    "\"nbf\":%s}", nbf_cases[i].json);
+		EXPECT(HS256, payload, nbf_cases[i].want);
+	}
+}
+END_TEST
+
+/* Verifies the header value prefix followed by tok. */
+static enum auth_status header_verdict(const char *prefix, const char *tok)
+{
+	char hdr[TOKEN_BUF];
+	struct auth_identity id;
+
+	snprintf(hdr, sizeof(hdr), "%s%s", prefix, tok);
+	return auth_verify_header(hdr, (const unsigned char *)SECRET,
+	    strlen(SECRET), NOW, &id);
+}
+
+START_TEST(test_header_scheme)
+{
+	char *tok = mint(42, AUTH_ROLE_USER, NOW, NOW + 3600);
+	struct auth_identity id;
+
+	ck_assert_int_eq(auth_verify_header(NULL, (const unsigned char *)SECRET,
+	    strlen(SECRET), NOW, &id), AUTH_MISSING);
+	ck_assert_int_eq(header_verdict("", ""), AUTH_MISSING);
+	ck_assert_int_eq(header_verdict("Bearer ", tok), AUTH_OK);
+	ck_assert_int_eq(header_verdict("bearer ", tok), AUTH_OK);
+	ck_assert_int_eq(header_verdict("BEARER   ", tok), AUTH_OK);
+	ck_assert_int_eq(header_verdict("Basic dXNlcg==", ""), AUTH_MISSING);
+	ck_assert_int_eq(header_verdict("Basic ", tok), AUTH_MISSING);
+	ck_assert_int_eq(header_verdict("Bearerx ", tok), AUTH_MISSING);
+	ck_assert_int_eq(header_verdict("Bea", ""), AUTH_MISSING);
+	/* RFC 7235 section 2.1 puts 1*SP after the scheme, not a tab. */
+	ck_assert_int_eq(header_verdict("Bearer\t", tok), AUTH_MISSING);
+	ck_assert_int_eq(header_verdict("Bearer", ""), AUTH_MALFORMED);
+	ck_assert_int_eq(header_verdict("Bearer ", ""), AUTH_MALFORMED);
+	ck_assert_int_eq(header_verdict("bearer x", ""), AUTH_MALFORMED);
+	free(tok);
+}
+END_TEST
+
+START_TEST(test_describe)
+{
+	for (int i = 0; i < AUTH_STATUS__MAX; i++) {
+		const char *s = auth_status_describe((enum auth_status)i);
+
+		ck_assert_ptr_nonnull(s);
+		ck_assert_uint_gt(strlen(s), 0);
+		ck_assert_ptr_nonnull(auth_status_names[i]);
+	}
+	ck_assert_ptr_nonnull(auth_status_describe(AUTH_STATUS__MAX));
+	ck_assert_ptr_nonnull(auth_status_describe((enum auth_status)-1));
+	ck_assert_str_eq(auth_status_describe(AUTH_EXPIRED),
+	    "the token has expired");
+}
+END_TEST
+
+START_TEST(test_role_parse)
+{
+	enum auth_role r = AUTH_ROLE__MAX;
+
+	ck_assert_int_eq(auth_role_parse("user", &r), 0);
+	ck_assert_int_eq(r, AUTH_ROLE_USER);
+	ck_assert_int_eq(auth_role_parse("admin", &r), 0);
+	ck_assert_int_eq(r, AUTH_ROLE_ADMIN);
+	ck_assert_int_eq(auth_role_parse("Admin", &r), -1);
+	ck_assert_int_eq(auth_role_parse("", &r), -1);
+	ck_assert_int_eq(auth_role_parse(NULL, &r), -1);
+	ck_assert_str_eq(auth_role_names[AUTH_ROLE_USER], "user");
+	ck_assert_str_eq(auth_role_names[AUTH_ROLE_ADMIN], "admin");
+}
+END_TEST
+
+static Suite *auth_suite(void)
+{
+	Suite *s = suite_create("auth");
+	TCase *ok = tcase_create("issue"), *bad = tcase_create("refuse");
+	TCase *claims = tcase_create("claims"), *misc = tcase_create("misc");
+
+	tcase_add_test(ok, test_round_trip);
+	tcase_add_test(ok, test_round_trip_largest_id);
+	tcase_add_test(ok, test_mint_matches_independent_encoder);
+	tcase_add_test(ok, test_reference_vector);
+	tcase_add_test(ok, test_mint_refuses);
+	tcase_add_test(bad, test_expired);
+	tcase_add_test(bad, test_forged_payload);
+	tcase_add_test(bad, test_other_secret);
+	tcase_add_test(bad, test_signature_tampered);
+	tcase_add_test(bad, test_empty_secret);
+	tcase_add_test(bad, test_alg_none);
+	tcase_add_test(bad, test_alg_other);
+	tcase_add_test(bad, test_alg_missing);
+	tcase_add_test(bad, test_crit);
+	tcase_add_test(bad, test_malformed_segments);
+	tcase_add_test(bad, test_malformed_base64_chars);
+	tcase_add_test(bad, test_malformed_embedded_nul);
+	tcase_add_test(bad, test_malformed_padding);
+	tcase_add_test(bad, test_malformed_noncanonical);
+	tcase_add_test(bad, test_malformed_json);
+	tcase_add_test(bad, test_huge);
+	tcase_add_test(bad, test_huge_header);
+	tcase_add_test(claims, test_sub);
+	tcase_add_test(claims, test_sub_value);
+	tcase_add_test(claims, test_role);
+	tcase_add_test(claims, test_exp);
+	tcase_add_test(claims, test_nbf);
+	tcase_add_test(misc, test_header_scheme);
+	tcase_add_test(misc, test_describe);
+	tcase_add_test(misc, test_role_parse);
+	suite_add_tcase(s, ok);
+	suite_add_tcase(s, bad);
+	suite_add_tcase(s, claims);
+	suite_add_tcase(s, misc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(auth_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+#
+# t/lib/shop.sh: helpers the domain integration tests share, on top of
+# t/lib/stack.sh and t/lib/assert.sh: the invariant audit, tokens for many
+# users at once, a snapshot of the tables a refused request must not touch,
+# and creating products through the admin API.
+
+# audit_clean NAME: runs sql/audit.sql; passes when it returns no row.
+audit_clean() {
+	local rows
+	rows=$(stack_psql_file "$STOCKADE_SRCDIR/sql/audit.sql" 2>&1)
+	is "$rows" "" "audit: $1"
+}
+
+# mint_tokens FIRST LAST: prints "USER<TAB>TOKEN" for users FIRST..LAST.
+mint_tokens() {
+	local u
+	for ((u = $1; u <= $2; u++)); do
+		printf '%s\t%s\n' "$u" "$(stack_token "$u")"
+	done
+}
+
+# db_snapshot: one line summing up every table a request can change;
+# two equal snapshots mean nothing moved.
+db_snapshot() {
+	stack_psql "SELECT (SELECT count(*) FROM orders) || '/' ||
+	    (SELECT count(*) FROM order_items) || '/' ||
+	    (SELECT count(*) FROM stock_movements) || '/' ||
+	    (SELECT COALESCE(sum(stock), 0) FROM product_options) || '/' ||
+	    (SELECT count(*) FROM idempotency_keys) || '/' ||
+	    (SELECT count(*) FROM products) || '/' ||
+	    (SELECT string_agg(id || status, ',' ORDER BY id) FROM orders)"
+}
+
+# create_product ADMIN_TOKEN NAME STOCK...: creates a product with one
+# option per STOCK (price 100 each) and prints the option ids, one a line.
+create_product() {
+	local token=$1 name=$2 opts="" s
+	shift 2
+	for s in "$@"; do
+		opts="$opts${opts:+,}{\"name\":\"o$s\",\"price\":100,\"stock\":$s}"
+	done
+	http POST /api/v1/admin/products "{\"name\":\"$name\",\"options\":[$opts]}" "$token"
+	if [ "$HTTP_STATUS" != 201 ]; then
+		diag "create_product: $HTTP_STATUS $HTTP_BODY"
+		return 1
+	fi
+	jq -r '.options[].id' <<<"$HTTP_BODY"
+}
+
+# count_status STATUS FILE: lines of http_parallel output with STATUS.
+count_status() {
+	grep -c "^$1	" "$2" || true
+}

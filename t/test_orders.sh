@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# t/test_orders.sh: stock and orders against a real stack, once per stock
+# strategy (pessimistic, conditional): no oversell under a rush, no deadlock
+# reaching a client, cancel and expiry restoring exactly once, bad input
+# refused without a trace, Idempotency-Key, and the audit of DESIGN.md's
+# invariants 1 and 2 after every part.
+#
+# Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
+
+here=$(cd "$(dirname "$0")" && pwd)
+: "${STOCKADE_SRCDIR:=$(cd "$here/.." && pwd)}"
+: "${STOCKADE_BIN:=$STOCKADE_SRCDIR/src/stockade}"
+export STOCKADE_SRCDIR STOCKADE_BIN
+# shellcheck source=t/lib/stack.sh
+. "$here/lib/stack.sh"
+# shellcheck source=t/lib/assert.sh
+. "$here/lib/assert.sh"
+# shellcheck source=t/lib/shop.sh
+. "$here/lib/shop.sh"
+
+[ -x "$STOCKADE_BIN" ] || { echo "not built: $STOCKADE_BIN" >&2; exit 99; }
+command -v jq >/dev/null || { echo "jq is missing (scripts/install-deps)" >&2; exit 99; }
+
+# order_body OPTION QTY [OPTION QTY]...: an order's JSON body.
+order_body() {
+	local items=""
+	while [ "$#" -ge 2 ]; do
+		items="$items${items:+,}{\"option_id\":$1,\"quantity\":$2}"
+		shift 2
+	done
+	printf '{"items":[%s]}' "$items"
+}
+
+stock_of() {
+	stack_psql "SELECT stock FROM product_options WHERE id = $1"
+}
+
+# rush: 200 distinct users each order 1 unit of an option with stock 50.
+test_rush() {
+	local opt spec out
+	opt=$(create_product "$ADMIN" "rush" 50) || return
+	spec=$(_assert_tmp)/rush.spec
+	while IFS=$'\t' read -r user token; do
+		printf 'POST\t/api/v1/orders\t%s\t%s\n' "$token" "$(order_body "$opt" 1)"
+	done <"$TOKENS" >"$spec"
+	out=$(_assert_tmp)/rush.out
+	http_parallel 200 "$spec" >"$out"
+	is "$(count_status 201 "$out")" 50 "rush: exactly 50 orders created"
+	is "$(count_status 409 "$out")" 150 "rush: exactly 150 refused"
+	is "$(grep '^409' "$out" | grep -vc '"code":"out_of_stock"')" 0 \
+		"rush: every refusal says out_of_stock"
+	is "$(stock_of "$opt")" 0 "rush: stock is 0, never negative"
+	is "$(stack_psql "SELECT count(*) FROM stock_movements
+	    WHERE option_id = $opt AND reason = 'order'")" 50 "rush: 50 order movements"
+	is "$(stack_psql "SELECT count(DISTINCT user_id) FROM orders o
+	    JOIN order_items i ON i.order_id = o.id WHERE i.option_id = $opt")" 50 \
+		"rush: 50 distinct buyers"
+	audit_clean "after the rush"
+}
+
+# crossing: 100 two-item orders over the same two options, half of them
+# listing the options in reverse order.
+test_crossing() {
+	local ids a b spec out i=0
+	ids=$(create_product "$ADMIN" "crossing" 1000 1000) || return
+	a=$(sed -n 1p <<<"$ids")
+	b=$(sed -n 2p <<<"$ids")
+	spec=$(_assert_tmp)/cross.spec
+	while IFS=$'\t' read -r user token; do
+		[ "$i" -lt 100 ] || break
+		if [ $((i % 2)) -eq 0 ]; then
+			body=$(order_body "$a" 2 "$b" 3)
+		else
+			body=$(order_body "$b" 3 "$a" 2)
+		fi
+		printf 'POST\t/api/v1/orders\t%s\t%s\n' "$token" "$body"
+		i=$((i + 1))
+	done <"$TOKENS" >"$spec"
+	out=$(_assert_tmp)/cross.out
+	http_parallel 100 "$spec" >"$out"
+	is "$(count_status 201 "$out")" 100 "crossing: all 100 orders created (no deadlock reached a client)"
+	is "$(stock_of "$a")" $((1000 - 200)) "crossing: first option down by 200"
+	is "$(stock_of "$b")" $((1000 - 300)) "crossing: second option down by 300"
+	audit_clean "after crossing orders"
+}
+
+test_cancel() {
+	local opt id spec out i
+	opt=$(create_product "$ADMIN" "cancel" 10) || return
+	http POST /api/v1/orders "$(order_body "$opt" 4)" "$USER1"
+	is "$HTTP_STATUS" 201 "cancel: order created"
+	id=$(jq -r .id <<<"$HTTP_BODY")
+	is "$(jq -r .status <<<"$HTTP_BODY")" pending "cancel: order is pending"
+	like "$(jq -r .expires_at <<<"$HTTP_BODY")" '^20[0-9][0-9]-' "cancel: order has expires_at"
+	is "$(jq -r .total <<<"$HTTP_BODY")" 400 "cancel: total = 4 x 100"
+	is "$(stock_of "$opt")" 6 "cancel: 4 units reserved"
+	http POST "/api/v1/orders/$id/cancel" "" "$USER2"
+	is "$HTTP_STATUS" 404 "cancel: another user's order is 404"
+	is "$(stock_of "$opt")" 6 "cancel: another user's cancel changed nothing"
+	spec=$(_assert_tmp)/cancel.spec
+	for ((i = 0; i < 50; i++)); do
+		printf 'POST\t/api/v1/orders/%s/cancel\t%s\t\n' "$id" "$USER1"
+	done >"$spec"
+	out=$(_assert_tmp)/cancel.out
+	http_parallel 50 "$spec" >"$out"
+	is "$(count_status 200 "$out")" 1 "cancel: 50 concurrent cancels, exactly one 200"
+	is "$(count_status 409 "$out")" 49 "cancel: the other 49 are 409"
+	is "$(grep '^409' "$out" | grep -vc order_not_cancelable)" 0 \
+		"cancel: refusals say order_not_cancelable"
+	is "$(stock_of "$opt")" 10 "cancel: units restored once"
+	is "$(stack_psql "SELECT status FROM orders WHERE id = $id")" canceled "cancel: order canceled"
+	audit_clean "after cancels"
+}
+
+# expiry: the reaper (every 100 ms in this stack) expires an order whose
+# reservation has run out; time is moved forward by editing expires_at.
+test_expiry() {
+	local opt id i
+	opt=$(create_product "$ADMIN" "expiry" 5) || return
+	http POST /api/v1/orders "$(order_body "$opt" 5)" "$USER1"
+	id=$(jq -r .id <<<"$HTTP_BODY")
+	is "$(stock_of "$opt")" 0 "expiry: all 5 units reserved"
+	stack_psql "UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $id" >/dev/null
+	for ((i = 0; i < 50; i++)); do
+		[ "$(stack_psql "SELECT status FROM orders WHERE id = $id")" = expired ] && break
+		sleep 0.1
+	done
+	is "$(stack_psql "SELECT status FROM orders WHERE id = $id")" expired "expiry: the reaper expired the order"
+	is "$(stock_of "$opt")" 5 "expiry: units restored"
+	http POST "/api/v1/orders/$id/cancel" "" "$USER1"
+	is "$HTTP_STATUS" 409 "expiry: an expired order cannot be canceled"
+	audit_clean "after expiry"
+}
+
+# cancel racing expiry: 40 orders past their reservation are canceled
+# while the reaper expires them; each must end canceled or expired, with
+# its units back exactly once.
+test_cancel_vs_expiry() {
+	local opt spec out ids i
+	opt=$(create_product "$ADMIN" "race" 40) || return
+	for ((i = 0; i < 40; i++)); do
+		http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
+	done
+	is "$(stock_of "$opt")" 0 "race: 40 units reserved"
+	ids=$(stack_psql "SELECT o.id FROM orders o JOIN order_items i ON i.order_id = o.id
+	    WHERE i.option_id = $opt ORDER BY o.id")
+	spec=$(_assert_tmp)/race.spec
+	for i in $ids; do
+		printf 'POST\t/api/v1/orders/%s/cancel\t%s\t\n' "$i" "$USER1"
+	done >"$spec"
+	stack_psql "UPDATE orders SET expires_at = now() WHERE id IN (SELECT order_id
+	    FROM order_items WHERE option_id = $opt)" >/dev/null
+	out=$(_assert_tmp)/race.out
+	http_parallel 40 "$spec" >"$out"
+	sleep 0.5
+	is "$(stack_psql "SELECT count(*) FROM orders o JOIN order_items i ON i.order_id = o.id
+	    WHERE i.option_id = $opt AND o.status IN ('canceled', 'expired')")" 40 \
+		"race: all 40 orders ended canceled or expired"
+	is "$(( $(count_status 200 "$out") + $(count_status 409 "$out") ))" 40 \
+		"race: every cancel got 200 or 409"
+	is "$(stock_of "$opt")" 40 "race: every unit back exactly once"
+	audit_clean "after cancel racing expiry"
+}
+
+# bad_request NAME STATUS CODE METHOD PATH BODY [TOKEN]: the request is
+# refused with STATUS and CODE and leaves the database as it was.
+bad_request() {
+	local name=$1 status=$2 code=$3 before
+	before=$(db_snapshot)
+	http "$4" "$5" "$6" "${7-$USER1}" "${@:8}"
+	is "$HTTP_STATUS" "$status" "bad input: $name: $status"
+	is "$(jq -r .code <<<"$HTTP_BODY" 2>/dev/null)" "$code" "bad input: $name: code $code"
+	like "$HTTP_CONTENT_TYPE" '^application/problem\+json' "bad input: $name: problem+json"
+	is "$(db_snapshot)" "$before" "bad input: $name: nothing changed"
+}
+
+test_bad_input() {
+	local opt id many="" i
+	opt=$(create_product "$ADMIN" "bad" 3) || return
+	http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
+	id=$(jq -r .id <<<"$HTTP_BODY")
+	for ((i = 1; i <= 51; i++)); do
+		many="$many${many:+,}{\"option_id\":$i,\"quantity\":1}"
+	done
+	bad_request "malformed JSON" 400 malformed_json POST /api/v1/orders '{"items":[{"option_id":'
+	bad_request "not an object" 400 invalid_body POST /api/v1/orders '[1,2]'
+	bad_request "items missing" 400 missing_field POST /api/v1/orders '{}'
+	bad_request "items empty" 400 invalid_field POST /api/v1/orders '{"items":[]}'
+	bad_request "items not an array" 400 invalid_field POST /api/v1/orders '{"items":{"option_id":1}}'
+	bad_request "over 50 items" 400 invalid_field POST /api/v1/orders "{\"items\":[$many]}"
+	bad_request "quantity 0" 400 invalid_field POST /api/v1/orders "$(order_body "$opt" 0)"
+	bad_request "quantity negative" 400 invalid_field POST /api/v1/orders "$(order_body "$opt" -1)"
+	bad_request "quantity 1.5" 400 invalid_field POST /api/v1/orders "$(order_body "$opt" 1.5)"
+	bad_request "quantity \"1\"" 400 invalid_field POST /api/v1/orders "{\"items\":[{\"option_id\":$opt,\"quantity\":\"1\"}]}"
+	bad_request "quantity 2^63" 400 invalid_field POST /api/v1/orders "$(order_body "$opt" 9223372036854775808)"
+	bad_request "quantity 1001" 400 invalid_field POST /api/v1/orders "$(order_body "$opt" 1001)"
+	bad_request "option twice" 400 duplicate_option POST /api/v1/orders "$(order_body "$opt" 1 "$opt" 1)"
+	bad_request "unknown field" 400 unknown_field POST /api/v1/orders "{\"items\":[],\"coupon\":1}"
+	bad_request "unknown option" 404 option_not_found POST /api/v1/orders "$(order_body 999999999 1)"
+	bad_request "more than in stock" 409 out_of_stock POST /api/v1/orders "$(order_body "$opt" 3)"
+	bad_request "unknown order" 404 order_not_found GET /api/v1/orders/999999999 ""
+	bad_request "cancel unknown order" 404 order_not_found POST /api/v1/orders/999999999/cancel ""
+	bad_request "another user's order" 404 order_not_found GET "/api/v1/orders/$id" "" "$USER2"
+	bad_request "cancel another user's order" 404 order_not_found POST "/api/v1/orders/$id/cancel" "" "$USER2"
+	bad_request "no token" 401 unauthorized POST /api/v1/orders "$(order_body "$opt" 1)" ""
+	bad_request "forged token" 401 unauthorized POST /api/v1/orders "$(order_body "$opt" 1)" "${USER1%?}x"
+	bad_request "admin route as user" 403 forbidden POST "/api/v1/admin/options/$opt/restock" '{"quantity":5}'
+	bad_request "restock 0" 400 invalid_field POST "/api/v1/admin/options/$opt/restock" '{"quantity":0}' "$ADMIN"
+	bad_request "restock unknown option" 404 option_not_found POST /api/v1/admin/options/999999999/restock '{"quantity":1}' "$ADMIN"
+	bad_request "product with no options" 400 invalid_field POST /api/v1/admin/products '{"name":"x","options":[]}' "$ADMIN"
+	bad_request "product price 1.5" 400 invalid_field POST /api/v1/admin/products '{"name":"x","options":[{"name":"a","price":1.5}]}' "$ADMIN"
+	bad_request "wrong content type" 415 unsupported_media_type POST /api/v1/orders "" "$USER1" \
+		-H 'Content-Type: text/plain' --data-binary "$(order_body "$opt" 1)"
+	audit_clean "after bad input"
+}
+
+test_idempotency() {
+	local opt body first spec out key
+	opt=$(create_product "$ADMIN" "idem" 100) || return
+	body=$(order_body "$opt" 2)
+	http POST /api/v1/orders "$body" "$USER1" -H 'Idempotency-Key: idem-one'
+	is "$HTTP_STATUS" 201 "idempotency: first request creates"
+	first=$HTTP_BODY
+	http POST /api/v1/orders "$body" "$USER1" -H 'Idempotency-Key: idem-one'
+	is "$HTTP_STATUS" 201 "idempotency: retry answers the first status"
+	is "$HTTP_BODY" "$first" "idempotency: retry answers the first body"
+	is "$(http_header Idempotent-Replayed)" true "idempotency: retry is marked replayed"
+	is "$(stock_of "$opt")" 98 "idempotency: stock taken once"
+	http POST /api/v1/orders "$(order_body "$opt" 3)" "$USER1" -H 'Idempotency-Key: idem-one'
+	is "$HTTP_STATUS" 422 "idempotency: same key, other body: 422"
+	is "$(jq -r .code <<<"$HTTP_BODY")" idempotency_key_reused "idempotency: code idempotency_key_reused"
+	http POST /api/v1/orders "$body" "$USER2" -H 'Idempotency-Key: idem-one'
+	is "$HTTP_STATUS" 201 "idempotency: keys belong to one user"
+	is "$(stock_of "$opt")" 96 "idempotency: the other user's order took its own stock"
+	# 30 concurrent requests with one key: one order.
+	key="idem-burst-$RANDOM"
+	spec=$(_assert_tmp)/idem.spec
+	for ((i = 0; i < 30; i++)); do
+		printf 'POST\t/api/v1/orders\t%s\t%s\t%s\n' "$USER1" "$body" "Idempotency-Key: $key"
+	done >"$spec"
+	out=$(_assert_tmp)/idem.out
+	http_parallel 30 "$spec" >"$out"
+	is "$(stack_psql "SELECT count(*) FROM idempotency_keys WHERE key = '$key'")" 1 \
+		"idempotency: 30 concurrent requests, one key recorded"
+	is "$(stock_of "$opt")" 94 "idempotency: 30 concurrent requests took stock once"
+	is "$(( $(count_status 201 "$out") + $(count_status 409 "$out") ))" 30 \
+		"idempotency: each concurrent request got 201 or 409 request_in_progress"
+	is "$(grep '^409' "$out" | grep -vc request_in_progress)" 0 \
+		"idempotency: 409s say request_in_progress"
+	audit_clean "after idempotency"
+}
+
+test_catalogue() {
+	local ids opt pid
+	ids=$(create_product "$ADMIN" "catalogue" 7 8) || return
+	opt=$(head -1 <<<"$ids")
+	pid=$(stack_psql "SELECT product_id FROM product_options WHERE id = $opt")
+	http GET "/api/v1/products/$pid"
+	is "$HTTP_STATUS" 200 "catalogue: product by id"
+	is "$(jq -r '[.options[].stock] | join(",")' <<<"$HTTP_BODY")" "7,8" "catalogue: options with stock"
+	http GET /api/v1/products/999999999
+	is "$HTTP_STATUS" 404 "catalogue: unknown product is 404"
+	http GET "/api/v1/products?limit=2"
+	is "$(jq '.items | length' <<<"$HTTP_BODY")" 2 "catalogue: a page of 2"
+	after=$(jq -r .next_after <<<"$HTTP_BODY")
+	http GET "/api/v1/products?limit=2&after=$after"
+	is "$(jq -r ".items[0].id > $after" <<<"$HTTP_BODY")" true "catalogue: next page starts after the cursor"
+	http GET "/api/v1/products?limit=0"
+	is "$HTTP_STATUS" 400 "catalogue: limit 0 refused"
+	http POST "/api/v1/admin/options/$opt/restock" '{"quantity":5}' "$ADMIN"
+	is "$HTTP_STATUS" 200 "catalogue: restock"
+	is "$(jq -r .stock <<<"$HTTP_BODY")" 12 "catalogue: restock adds"
+	is "$(stack_psql "SELECT count(*) FROM stock_movements WHERE option_id = $opt AND reason = 'restock'")" 1 \
+		"catalogue: restock recorded as a movement"
+	http GET "/api/v1/orders?limit=1" "" "$USER1"
+	is "$HTTP_STATUS" 200 "catalogue: list my orders"
+	is "$(jq -r '.items[0].user_id' <<<"$HTTP_BODY")" 1 "catalogue: only my orders"
+	audit_clean "after catalogue"
+}
+
+# popular: paid orders are made paid in SQL (payment is another module's
+# job); the ranking is quantity, then revenue, then product id.
+test_popular() {
+	local a b c
+	a=$(create_product "$ADMIN" "pop-a" 100) || return
+	b=$(create_product "$ADMIN" "pop-b" 100) || return
+	c=$(create_product "$ADMIN" "pop-c" 100) || return
+	for spec in "$a 5" "$b 9" "$c 5"; do
+		# shellcheck disable=SC2086
+		http POST /api/v1/orders "$(order_body $spec)" "$USER2"
+	done
+	stack_psql "UPDATE orders SET status = 'canceled' WHERE status = 'paid';
+	    UPDATE orders SET status = 'paid', paid_at = now() WHERE user_id = 2 AND status = 'pending'" >/dev/null
+	http GET "/api/v1/products/popular?days=3&limit=3"
+	is "$HTTP_STATUS" 200 "popular: 200"
+	is "$(jq -r '[.items[].quantity] | join(",")' <<<"$HTTP_BODY")" "9,5,5" "popular: by quantity"
+	is "$(jq -r '.items[1].id < .items[2].id' <<<"$HTTP_BODY")" true "popular: ties by product id"
+	http GET "/api/v1/products/popular?days=31"
+	is "$HTTP_STATUS" 400 "popular: days over 30 refused"
+	http GET "/api/v1/products/popular?limit=51"
+	is "$HTTP_STATUS" 400 "popular: limit over 50 refused"
+}
+
+run_suite() {
+	local strategy=$1
+	diag "--- stock_strategy = $strategy"
+	STACK_EXTRA_CONF="stock_strategy = $strategy
+reaper_interval = 100ms"
+	export STACK_EXTRA_CONF
+	stack_init || exit 99
+	stack_start || exit 99
+	ADMIN=$(stack_token 1000 admin)
+	USER1=$(stack_token 1)
+	USER2=$(stack_token 2)
+	TOKENS=$(_assert_tmp)/tokens
+	mint_tokens 1 200 >"$TOKENS"
+	test_rush
+	test_crossing
+	test_cancel
+	test_expiry
+	test_cancel_vs_expiry
+	test_bad_input
+	test_idempotency
+	test_catalogue
+	test_popular
+	stack_cleanup
+}
+
+trap stack_cleanup EXIT
+run_suite pessimistic
+run_suite conditional
+done_testing
