@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,6 +37,8 @@ static void reaper_expire(struct db *db, const struct config *cfg,
 	int expired;
 
 	do {
+		snprintf(slot->request, sizeof(slot->request), "expire orders");
+		slot->request_started_ms = scoreboard_now_ms();
 		slot->state = WORKER_BUSY;
 		st = order_expire_batch(db, cfg->reaper_batch, &expired);
 		slot->state = WORKER_IDLE;

@@ -1,0 +1,44 @@
+-- demo.sql: a small catalogue for trying stockade by hand (scripts/demo
+-- loads it once).  Stock enters through 'initial' movements, exactly as the
+-- admin API would record it, so sql/audit.sql stays clean.
+
+WITH p AS (
+    INSERT INTO products (name, description)
+    VALUES ('Linen shirt', 'Washed linen, relaxed fit.')
+    RETURNING id
+), o AS (
+    INSERT INTO product_options (product_id, name, price, stock)
+    SELECT p.id, x.name, x.price, x.stock
+    FROM p, (VALUES ('S', 39000, 20), ('M', 39000, 50), ('L', 41000, 5))
+        AS x(name, price, stock)
+    RETURNING id, stock
+)
+INSERT INTO stock_movements (option_id, delta, reason)
+SELECT id, stock, 'initial' FROM o WHERE stock > 0;
+
+WITH p AS (
+    INSERT INTO products (name, description)
+    VALUES ('Limited sneakers', 'One hundred pairs, then gone.')
+    RETURNING id
+), o AS (
+    INSERT INTO product_options (product_id, name, price, stock)
+    SELECT p.id, x.name, x.price, x.stock
+    FROM p, (VALUES ('EU 42', 129000, 100)) AS x(name, price, stock)
+    RETURNING id, stock
+)
+INSERT INTO stock_movements (option_id, delta, reason)
+SELECT id, stock, 'initial' FROM o WHERE stock > 0;
+
+WITH p AS (
+    INSERT INTO products (name, description)
+    VALUES ('Coffee beans', 'Single origin, 250 g.')
+    RETURNING id
+), o AS (
+    INSERT INTO product_options (product_id, name, price, stock)
+    SELECT p.id, x.name, x.price, x.stock
+    FROM p, (VALUES ('Whole bean', 12000, 300), ('Ground', 12000, 0))
+        AS x(name, price, stock)
+    RETURNING id, stock
+)
+INSERT INTO stock_movements (option_id, delta, reason)
+SELECT id, stock, 'initial' FROM o WHERE stock > 0;
