@@ -20,7 +20,7 @@ struct app {
 	struct db *db;
 	struct gate *gate;
 	struct scoreboard *scoreboard;
-	int slot;		/* this worker's scoreboard slot */
+	int slot; /* this worker's scoreboard slot */
 };
 
 #endif

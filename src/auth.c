@@ -21,11 +21,11 @@
 
 #include "json.h"
 
-#define AUTH_MAC_LEN 32		/* HMAC-SHA-256 */
+#define AUTH_MAC_LEN 32 /* HMAC-SHA-256 */
 /* No segment of an AUTH_TOKEN_MAX token decodes to more than this. */
 #define AUTH_PART_MAX (AUTH_TOKEN_MAX / 4 * 3)
 /* Encoded length of n bytes of unpadded base64url. */
-#define AUTH_B64_LEN(n) (((n) * 4 + 2) / 3)
+#define AUTH_B64_LEN(n) (((n)*4 + 2) / 3)
 
 static const char auth_b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -44,12 +44,18 @@ static const struct json_limits auth_json_limits = {
 };
 
 const char *const auth_role_names[AUTH_ROLE__MAX] = {
-	"user", "admin",
+	"user",
+	"admin",
 };
 
 const char *const auth_status_names[AUTH_STATUS__MAX] = {
-	"ok", "missing", "malformed", "unsupported_alg", "bad_signature",
-	"expired", "bad_claims",
+	"ok",
+	"missing",
+	"malformed",
+	"unsupported_alg",
+	"bad_signature",
+	"expired",
+	"bad_claims",
 };
 
 static const char *const auth_status_text[AUTH_STATUS__MAX] = {
@@ -68,7 +74,7 @@ struct auth_parts {
 	unsigned char payload[AUTH_PART_MAX];
 	unsigned char sig[AUTH_PART_MAX];
 	size_t header_len, payload_len, sig_len;
-	size_t signed_len;	/* "header.payload": the bytes the MAC covers */
+	size_t signed_len; /* "header.payload": the bytes the MAC covers */
 };
 
 int auth_role_parse(const char *name, enum auth_role *out)
@@ -182,7 +188,8 @@ static int auth_mac(const unsigned char *secret, size_t secret_len,
 	if (secret == NULL || secret_len == 0 || secret_len > INT_MAX)
 		return -1;
 	if (HMAC(EVP_sha256(), secret, (int)secret_len, data, len, mac,
-	    &mac_len) == NULL || mac_len != AUTH_MAC_LEN)
+	        &mac_len) == NULL ||
+	    mac_len != AUTH_MAC_LEN)
 		return -1;
 	return 0;
 }
@@ -198,11 +205,11 @@ static int auth_split(const char *token, size_t len, struct auth_parts *p)
 		return -1;
 	p->signed_len = (size_t)(dot2 - token);
 	if (auth_b64_decode(token, (size_t)(dot1 - token), p->header,
-	    sizeof(p->header), &p->header_len) < 0 ||
+	        sizeof(p->header), &p->header_len) < 0 ||
 	    auth_b64_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), p->payload,
-	    sizeof(p->payload), &p->payload_len) < 0 ||
+	        sizeof(p->payload), &p->payload_len) < 0 ||
 	    auth_b64_decode(dot2 + 1, (size_t)(end - dot2 - 1), p->sig,
-	    sizeof(p->sig), &p->sig_len) < 0)
+	        sizeof(p->sig), &p->sig_len) < 0)
 		return -1;
 	return 0;
 }
@@ -236,8 +243,7 @@ static enum auth_status auth_check_header(const struct auth_parts *p)
 }
 
 static enum auth_status auth_check_signature(const char *token,
-    const struct auth_parts *p, const unsigned char *secret,
-    size_t secret_len)
+    const struct auth_parts *p, const unsigned char *secret, size_t secret_len)
 {
 	unsigned char mac[AUTH_MAC_LEN];
 	enum auth_status st = AUTH_BAD_SIGNATURE;
@@ -296,9 +302,8 @@ static enum auth_status auth_read_claims(const struct json_value *claims,
 	/* A missing role is an error, not "user": we never guess privileges. */
 	if (auth_read_sub(json_get(claims, "sub"), &id.user_id) < 0 ||
 	    role == NULL || role->type != JSON_STRING ||
-	    auth_role_parse(role->u.string.ptr, &id.role) < 0 ||
-	    exp == NULL || exp->type != JSON_INT ||
-	    (nbf != NULL && nbf->type != JSON_INT))
+	    auth_role_parse(role->u.string.ptr, &id.role) < 0 || exp == NULL ||
+	    exp->type != JSON_INT || (nbf != NULL && nbf->type != JSON_INT))
 		return AUTH_BAD_CLAIMS;
 	id.expires_at = exp->u.integer;
 	/* RFC 7519 section 4.1.4: not accepted "on or after" exp. */
@@ -343,8 +348,8 @@ enum auth_status auth_verify_token(const char *token, size_t token_len,
 	if ((st = auth_check_header(&parts)) != AUTH_OK)
 		return st;
 	/* Only a payload we signed ourselves is worth parsing. */
-	if ((st = auth_check_signature(token, &parts, secret,
-	    secret_len)) != AUTH_OK)
+	if ((st = auth_check_signature(token, &parts, secret, secret_len)) !=
+	    AUTH_OK)
 		return st;
 	return auth_check_claims(&parts, now, out);
 }
@@ -363,7 +368,7 @@ enum auth_status auth_verify_header(const char *authorization,
 		return AUTH_MISSING;
 	token = authorization + sizeof(scheme) - 1;
 	if (*token != ' ' && *token != '\0')
-		return AUTH_MISSING;	/* "Bearerfoo" is another scheme */
+		return AUTH_MISSING; /* "Bearerfoo" is another scheme */
 	while (*token == ' ')
 		token++;
 	/* strnlen: a megabyte of header costs no more than AUTH_TOKEN_MAX. */
@@ -372,8 +377,7 @@ enum auth_status auth_verify_header(const char *authorization,
 }
 
 char *auth_token_mint(const unsigned char *secret, size_t secret_len,
-    int64_t user_id, enum auth_role role, int64_t issued_at,
-    int64_t expires_at)
+    int64_t user_id, enum auth_role role, int64_t issued_at, int64_t expires_at)
 {
 	/* At most 36 + 1 + 340 + 1 + 43 characters and a NUL; appends check. */
 	char payload[256], token[512];
@@ -391,12 +395,12 @@ char *auth_token_mint(const unsigned char *secret, size_t secret_len,
 	if (r < 0 || (size_t)r >= sizeof(payload))
 		return NULL;
 	if (auth_b64_append(token, sizeof(token), &n,
-	    (const unsigned char *)auth_mint_header,
-	    sizeof(auth_mint_header) - 1) < 0)
+	        (const unsigned char *)auth_mint_header,
+	        sizeof(auth_mint_header) - 1) < 0)
 		return NULL;
 	token[n++] = '.';
 	if (auth_b64_append(token, sizeof(token), &n,
-	    (const unsigned char *)payload, (size_t)r) < 0 ||
+	        (const unsigned char *)payload, (size_t)r) < 0 ||
 	    auth_mac(secret, secret_len, token, n, mac) < 0)
 		return NULL;
 	token[n++] = '.';

@@ -17,11 +17,7 @@
 /* Longer tokens are refused as malformed before any work. */
 #define AUTH_TOKEN_MAX 4096
 
-enum auth_role {
-	AUTH_ROLE_USER,
-	AUTH_ROLE_ADMIN,
-	AUTH_ROLE__MAX
-};
+enum auth_role { AUTH_ROLE_USER, AUTH_ROLE_ADMIN, AUTH_ROLE__MAX };
 
 /* "user", "admin": the spelling in the token's role claim. */
 extern const char *const auth_role_names[AUTH_ROLE__MAX];
@@ -31,19 +27,19 @@ int auth_role_parse(const char *name, enum auth_role *out);
 
 /* Who a verified token speaks for. */
 struct auth_identity {
-	int64_t user_id;	/* the sub claim, 1..INT64_MAX */
+	int64_t user_id; /* the sub claim, 1..INT64_MAX */
 	enum auth_role role;
-	int64_t expires_at;	/* the exp claim, Unix seconds */
+	int64_t expires_at; /* the exp claim, Unix seconds */
 };
 
 enum auth_status {
 	AUTH_OK,
-	AUTH_MISSING,		/* no header, or a scheme other than Bearer */
-	AUTH_MALFORMED,		/* not 3 base64url segments; not JSON objects */
-	AUTH_UNSUPPORTED_ALG,	/* alg is not exactly "HS256", or crit is set */
-	AUTH_BAD_SIGNATURE,	/* the MAC does not verify, or no secret */
-	AUTH_EXPIRED,		/* now >= exp */
-	AUTH_BAD_CLAIMS,	/* sub, role, exp or nbf missing or invalid */
+	AUTH_MISSING, /* no header, or a scheme other than Bearer */
+	AUTH_MALFORMED, /* not 3 base64url segments; not JSON objects */
+	AUTH_UNSUPPORTED_ALG, /* alg is not exactly "HS256", or crit is set */
+	AUTH_BAD_SIGNATURE, /* the MAC does not verify, or no secret */
+	AUTH_EXPIRED, /* now >= exp */
+	AUTH_BAD_CLAIMS, /* sub, role, exp or nbf missing or invalid */
 	AUTH_STATUS__MAX
 };
 

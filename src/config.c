@@ -48,12 +48,12 @@ enum config_type {
 };
 
 static const char *const config_type_names[CONFIG__MAX] = {
-    "integer",
-    "octal mode",
-    "string",
-    "duration",
-    "size",
-    "choice",
+	"integer",
+	"octal mode",
+	"string",
+	"duration",
+	"size",
+	"choice",
 };
 
 /*
@@ -62,19 +62,19 @@ static const char *const config_type_names[CONFIG__MAX] = {
  * signedness C leaves to the compiler.
  */
 static const size_t config_type_sizes[CONFIG__MAX] = {
-    sizeof(int),
-    sizeof(unsigned),
-    0,
-    sizeof(int),
-    sizeof(size_t),
-    sizeof(int),
+	sizeof(int),
+	sizeof(unsigned),
+	0,
+	sizeof(int),
+	sizeof(size_t),
+	sizeof(int),
 };
 
-const char *const listen_kind_names[LISTEN__MAX] = {"unix", "tcp"};
+const char *const listen_kind_names[LISTEN__MAX] = { "unix", "tcp" };
 
 const char *const stock_strategy_names[STOCK_STRATEGY__MAX] = {
-    "pessimistic",
-    "conditional",
+	"pessimistic",
+	"conditional",
 };
 
 /*
@@ -108,22 +108,22 @@ struct config_unit {
  * an int of milliseconds runs out at 24.8 days anyway.
  */
 static const struct config_unit config_duration_units[] = {
-    {"", 1},
-    {"ms", 1},
-    {"s", 1000},
-    {"min", MS_PER_MIN},
-    {"h", MS_PER_HOUR},
-    {NULL, 0},
+	{ "", 1 },
+	{ "ms", 1 },
+	{ "s", 1000 },
+	{ "min", MS_PER_MIN },
+	{ "h", MS_PER_HOUR },
+	{ NULL, 0 },
 };
 
 /* Both cases, as nginx accepts, since sizes are often copied from there. */
 static const struct config_unit config_size_units[] = {
-    {"", 1},
-    {"k", 1024},
-    {"K", 1024},
-    {"M", 1048576},
-    {"m", 1048576},
-    {NULL, 0},
+	{ "", 1 },
+	{ "k", 1024 },
+	{ "K", 1024 },
+	{ "M", 1048576 },
+	{ "m", 1048576 },
+	{ NULL, 0 },
 };
 
 static int config_derive_listen(struct config *, const char *, char *, size_t);
@@ -138,176 +138,178 @@ static int config_derive_redis(struct config *, const char *, char *, size_t);
 
 /* Grouped as in etc/stockade.conf.sample; config_dump keeps this order. */
 static const struct config_key config_keys[] = {
-    /* process */
-    {.name = "workers",
-        .type = CONFIG_INT,
-        FIELD(workers),
-        .min = 1,
-        .max = 256,
-        .dflt = "8",
-        .help = "worker processes; each holds one PostgreSQL and one Redis "
-                "connection"},
-    {.name = "max_requests",
-        .type = CONFIG_INT,
-        FIELD(max_requests),
-        .min = 0,
-        .max = 100000000,
-        .dflt = "0",
-        .help = "requests a worker serves before it is replaced (0: never)"},
-    {.name = "shutdown_timeout",
-        .type = CONFIG_DURATION,
-        FIELD(shutdown_timeout_ms),
-        .min = 100,
-        .max = 10 * MS_PER_MIN,
-        .dflt = "10s",
-        .help = "how long a graceful stop waits for requests before "
-                "SIGKILL"},
-    /* FastCGI socket */
-    {.name = "listen",
-        .type = CONFIG_STRING,
-        FIELD(listen),
-        .min = 1,
-        .max = STRMAX,
-        .dflt = "/run/stockade/stockade.sock",
-        .derive = config_derive_listen,
-        .help = "FastCGI socket: absolute unix path, IPV4:PORT or "
-                "[IPV6]:PORT"},
-    {.name = "socket_mode",
-        .type = CONFIG_MODE,
-        FIELD(socket_mode),
-        .min = 0,
-        .max = 0777,
-        .dflt = "0660",
-        .help = "permissions of a unix socket"},
-    {.name = "listen_backlog",
-        .type = CONFIG_INT,
-        FIELD(listen_backlog),
-        .min = 1,
-        .max = 65535,
-        .dflt = "1024",
-        .help = "connections the kernel queues while every worker is busy"},
-    /* database */
-    {.name = "database_url",
-        .type = CONFIG_STRING,
-        FIELD(database_url),
-        .min = 0,
-        .max = STRMAX,
-        .dflt = "dbname=stockade",
-        .help = "libpq connection string or URI, passed to libpq as is"},
-    {.name = "statement_timeout",
-        .type = CONFIG_DURATION,
-        FIELD(statement_timeout_ms),
-        .min = 1,
-        .max = 10 * MS_PER_MIN,
-        .dflt = "5s",
-        .help = "PostgreSQL statement_timeout of every worker session"},
-    {.name = "lock_timeout",
-        .type = CONFIG_DURATION,
-        FIELD(lock_timeout_ms),
-        .min = 1,
-        .max = 10 * MS_PER_MIN,
-        .dflt = "2s",
-        .help = "PostgreSQL lock_timeout of every worker session"},
-    {.name = "idle_in_transaction_timeout",
-        .type = CONFIG_DURATION,
-        FIELD(idle_in_transaction_timeout_ms),
-        .min = 1,
-        .max = MS_PER_HOUR,
-        .dflt = "10s",
-        .help = "PostgreSQL idle_in_transaction_session_timeout"},
-    {.name = "db_retries",
-        .type = CONFIG_INT,
-        FIELD(db_retries),
-        .min = 0,
-        .max = 20,
-        .dflt = "3",
-        .help = "retries of a transaction that hit SQLSTATE 40001 or "
-                "40P01"},
-    /* redis */
-    {.name = "redis_url",
-        .type = CONFIG_STRING,
-        FIELD(redis_url),
-        .min = 1,
-        .max = STRMAX,
-        .dflt = "redis://127.0.0.1:6379",
-        .derive = config_derive_redis,
-        .help = "Redis server: redis://HOST:PORT or unix:/PATH"},
-    {.name = "redis_timeout",
-        .type = CONFIG_DURATION,
-        FIELD(redis_timeout_ms),
-        .min = 1,
-        .max = MS_PER_MIN,
-        .dflt = "250ms",
-        .help = "Redis connect and command timeout"},
-    /* auth */
-    {.name = "auth_secret_file",
-        .type = CONFIG_STRING,
-        FIELD(auth_secret_file),
-        .min = 0,
-        .max = STRMAX,
-        .dflt = "",
-        .help = "file holding the token signing secret (32 to 4096 "
-                "bytes)"},
-    /* http */
-    {.name = "max_body",
-        .type = CONFIG_SIZE,
-        FIELD(max_body),
-        .min = 1,
-        .max = 16 * 1048576,
-        .dflt = "64k",
-        .help = "largest request body read"},
-    {.name = "retry_after",
-        .type = CONFIG_INT,
-        FIELD(retry_after_s),
-        .min = 1,
-        .max = 3600,
-        .dflt = "1",
-        .help = "seconds sent in Retry-After with a 503"},
-    /* orders and stock */
-    {.name = "stock_strategy",
-        .type = CONFIG_ENUM,
-        FIELD(stock_strategy),
-        NAMES(stock_strategy_names),
-        .dflt = "pessimistic",
-        .help = "how an order takes stock: lock the options, or one "
-                "conditional UPDATE"},
-    {.name = "reservation_ttl",
-        .type = CONFIG_DURATION,
-        FIELD(reservation_ttl_ms),
-        .min = 1000,
-        .max = 24 * MS_PER_HOUR,
-        .dflt = "10min",
-        .help = "how long a pending order holds its stock before it "
-                "expires"},
-    {.name = "reaper_interval",
-        .type = CONFIG_DURATION,
-        FIELD(reaper_interval_ms),
-        .min = 10,
-        .max = MS_PER_MIN,
-        .dflt = "1s",
-        .help = "how often the reaper looks for expired reservations"},
-    {.name = "reaper_batch",
-        .type = CONFIG_INT,
-        FIELD(reaper_batch),
-        .min = 1,
-        .max = 10000,
-        .dflt = "100",
-        .help = "pending orders the reaper expires per transaction"},
-    {.name = "idempotency_ttl",
-        .type = CONFIG_DURATION,
-        FIELD(idempotency_ttl_ms),
-        .min = 24 * MS_PER_HOUR,
-        .max = 480 * MS_PER_HOUR,
-        .dflt = "24h",
-        .help = "how long Idempotency-Key records are kept (at least 24h, "
-                "as promised to clients)"},
-    /* logging */
-    {.name = "log_level",
-        .type = CONFIG_ENUM,
-        FIELD(log_level),
-        NAMES(log_level_names),
-        .dflt = "info",
-        .help = "least severe level written to stderr"},
+	/* process */
+	{ .name = "workers",
+	    .type = CONFIG_INT,
+	    FIELD(workers),
+	    .min = 1,
+	    .max = 256,
+	    .dflt = "8",
+	    .help = "worker processes; each holds one PostgreSQL and one Redis "
+	            "connection" },
+	{ .name = "max_requests",
+	    .type = CONFIG_INT,
+	    FIELD(max_requests),
+	    .min = 0,
+	    .max = 100000000,
+	    .dflt = "0",
+	    .help =
+	        "requests a worker serves before it is replaced (0: never)" },
+	{ .name = "shutdown_timeout",
+	    .type = CONFIG_DURATION,
+	    FIELD(shutdown_timeout_ms),
+	    .min = 100,
+	    .max = 10 * MS_PER_MIN,
+	    .dflt = "10s",
+	    .help = "how long a graceful stop waits for requests before "
+	            "SIGKILL" },
+	/* FastCGI socket */
+	{ .name = "listen",
+	    .type = CONFIG_STRING,
+	    FIELD(listen),
+	    .min = 1,
+	    .max = STRMAX,
+	    .dflt = "/run/stockade/stockade.sock",
+	    .derive = config_derive_listen,
+	    .help = "FastCGI socket: absolute unix path, IPV4:PORT or "
+	            "[IPV6]:PORT" },
+	{ .name = "socket_mode",
+	    .type = CONFIG_MODE,
+	    FIELD(socket_mode),
+	    .min = 0,
+	    .max = 0777,
+	    .dflt = "0660",
+	    .help = "permissions of a unix socket" },
+	{ .name = "listen_backlog",
+	    .type = CONFIG_INT,
+	    FIELD(listen_backlog),
+	    .min = 1,
+	    .max = 65535,
+	    .dflt = "1024",
+	    .help =
+	        "connections the kernel queues while every worker is busy" },
+	/* database */
+	{ .name = "database_url",
+	    .type = CONFIG_STRING,
+	    FIELD(database_url),
+	    .min = 0,
+	    .max = STRMAX,
+	    .dflt = "dbname=stockade",
+	    .help = "libpq connection string or URI, passed to libpq as is" },
+	{ .name = "statement_timeout",
+	    .type = CONFIG_DURATION,
+	    FIELD(statement_timeout_ms),
+	    .min = 1,
+	    .max = 10 * MS_PER_MIN,
+	    .dflt = "5s",
+	    .help = "PostgreSQL statement_timeout of every worker session" },
+	{ .name = "lock_timeout",
+	    .type = CONFIG_DURATION,
+	    FIELD(lock_timeout_ms),
+	    .min = 1,
+	    .max = 10 * MS_PER_MIN,
+	    .dflt = "2s",
+	    .help = "PostgreSQL lock_timeout of every worker session" },
+	{ .name = "idle_in_transaction_timeout",
+	    .type = CONFIG_DURATION,
+	    FIELD(idle_in_transaction_timeout_ms),
+	    .min = 1,
+	    .max = MS_PER_HOUR,
+	    .dflt = "10s",
+	    .help = "PostgreSQL idle_in_transaction_session_timeout" },
+	{ .name = "db_retries",
+	    .type = CONFIG_INT,
+	    FIELD(db_retries),
+	    .min = 0,
+	    .max = 20,
+	    .dflt = "3",
+	    .help = "retries of a transaction that hit SQLSTATE 40001 or "
+	            "40P01" },
+	/* redis */
+	{ .name = "redis_url",
+	    .type = CONFIG_STRING,
+	    FIELD(redis_url),
+	    .min = 1,
+	    .max = STRMAX,
+	    .dflt = "redis://127.0.0.1:6379",
+	    .derive = config_derive_redis,
+	    .help = "Redis server: redis://HOST:PORT or unix:/PATH" },
+	{ .name = "redis_timeout",
+	    .type = CONFIG_DURATION,
+	    FIELD(redis_timeout_ms),
+	    .min = 1,
+	    .max = MS_PER_MIN,
+	    .dflt = "250ms",
+	    .help = "Redis connect and command timeout" },
+	/* auth */
+	{ .name = "auth_secret_file",
+	    .type = CONFIG_STRING,
+	    FIELD(auth_secret_file),
+	    .min = 0,
+	    .max = STRMAX,
+	    .dflt = "",
+	    .help = "file holding the token signing secret (32 to 4096 "
+	            "bytes)" },
+	/* http */
+	{ .name = "max_body",
+	    .type = CONFIG_SIZE,
+	    FIELD(max_body),
+	    .min = 1,
+	    .max = 16 * 1048576,
+	    .dflt = "64k",
+	    .help = "largest request body read" },
+	{ .name = "retry_after",
+	    .type = CONFIG_INT,
+	    FIELD(retry_after_s),
+	    .min = 1,
+	    .max = 3600,
+	    .dflt = "1",
+	    .help = "seconds sent in Retry-After with a 503" },
+	/* orders and stock */
+	{ .name = "stock_strategy",
+	    .type = CONFIG_ENUM,
+	    FIELD(stock_strategy),
+	    NAMES(stock_strategy_names),
+	    .dflt = "pessimistic",
+	    .help = "how an order takes stock: lock the options, or one "
+	            "conditional UPDATE" },
+	{ .name = "reservation_ttl",
+	    .type = CONFIG_DURATION,
+	    FIELD(reservation_ttl_ms),
+	    .min = 1000,
+	    .max = 24 * MS_PER_HOUR,
+	    .dflt = "10min",
+	    .help = "how long a pending order holds its stock before it "
+	            "expires" },
+	{ .name = "reaper_interval",
+	    .type = CONFIG_DURATION,
+	    FIELD(reaper_interval_ms),
+	    .min = 10,
+	    .max = MS_PER_MIN,
+	    .dflt = "1s",
+	    .help = "how often the reaper looks for expired reservations" },
+	{ .name = "reaper_batch",
+	    .type = CONFIG_INT,
+	    FIELD(reaper_batch),
+	    .min = 1,
+	    .max = 10000,
+	    .dflt = "100",
+	    .help = "pending orders the reaper expires per transaction" },
+	{ .name = "idempotency_ttl",
+	    .type = CONFIG_DURATION,
+	    FIELD(idempotency_ttl_ms),
+	    .min = 24 * MS_PER_HOUR,
+	    .max = 480 * MS_PER_HOUR,
+	    .dflt = "24h",
+	    .help = "how long Idempotency-Key records are kept (at least 24h, "
+	            "as promised to clients)" },
+	/* logging */
+	{ .name = "log_level",
+	    .type = CONFIG_ENUM,
+	    FIELD(log_level),
+	    NAMES(log_level_names),
+	    .dflt = "info",
+	    .help = "least severe level written to stderr" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -322,8 +324,8 @@ static void *config_field(struct config *cfg, const struct config_key *k)
 	return (char *)cfg + k->offset;
 }
 
-static const void *config_cfield(
-    const struct config *cfg, const struct config_key *k)
+static const void *config_cfield(const struct config *cfg,
+    const struct config_key *k)
 {
 	return (const char *)cfg + k->offset;
 }
@@ -382,8 +384,8 @@ static void config_format_bytes(char *buf, size_t len, long long n)
 }
 
 /* Writes "one of a, b, c" from the name table of the enum k. */
-static void config_describe_names(
-    const struct config_key *k, char *buf, size_t len)
+static void config_describe_names(const struct config_key *k, char *buf,
+    size_t len)
 {
 	size_t o = 0;
 
@@ -404,8 +406,8 @@ static void config_describe(const struct config_key *k, char *buf, size_t len)
 
 	switch (k->type) {
 	case CONFIG_INT:
-		snprintf(
-		    buf, len, "an integer from %lld to %lld", k->min, k->max);
+		snprintf(buf, len, "an integer from %lld to %lld", k->min,
+		    k->max);
 		break;
 	case CONFIG_MODE:
 		snprintf(buf, len, "an octal mode from %04llo to %04llo",
@@ -439,8 +441,8 @@ static void config_describe(const struct config_key *k, char *buf, size_t len)
 }
 
 /* Formats the one message every bad number, mode or name gets. */
-static int config_bad(
-    const struct config_key *k, const char *value, char *why, size_t whylen)
+static int config_bad(const struct config_key *k, const char *value, char *why,
+    size_t whylen)
 {
 	char what[CONFIG_WHY_MAX / 2], shown[CONFIG_SHOW_MAX];
 
@@ -479,8 +481,8 @@ static int config_digits(const char **sp, unsigned base, unsigned long long cap,
  * Parses a decimal integer in min..max: digits only, a '-' only when min is
  * negative, no '+', no blanks.  Returns 0, or -1.
  */
-static int config_parse_int(
-    const char *s, long long min, long long max, long long *out)
+static int config_parse_int(const char *s, long long min, long long max,
+    long long *out)
 {
 	unsigned long long v, cap;
 	long long n;
@@ -524,8 +526,8 @@ static int config_parse_scaled(const char *s, const struct config_unit *units,
 }
 
 /* Parses an octal mode such as 0660 (the leading 0 is optional). */
-static int config_parse_mode(
-    const char *s, long long min, long long max, long long *out)
+static int config_parse_mode(const char *s, long long min, long long max,
+    long long *out)
 {
 	unsigned long long v;
 
@@ -540,8 +542,8 @@ static int config_parse_mode(
  * Parses one of the names of the enum k, exactly as written in its table (so
  * in lower case), into its index.  Returns 0, or -1.
  */
-static int config_parse_name(
-    const struct config_key *k, const char *s, long long *out)
+static int config_parse_name(const struct config_key *k, const char *s,
+    long long *out)
 {
 	for (int i = 0; i < k->nnames; i++) {
 		if (strcmp(s, k->names[i]) == 0) {
@@ -553,8 +555,8 @@ static int config_parse_name(
 }
 
 /* Parses a value of any type but string into n.  Returns 0 or -1. */
-static int config_parse_number(
-    const struct config_key *k, const char *value, long long *n)
+static int config_parse_number(const struct config_key *k, const char *value,
+    long long *n)
 {
 	switch (k->type) {
 	case CONFIG_INT:
@@ -562,11 +564,11 @@ static int config_parse_number(
 	case CONFIG_MODE:
 		return config_parse_mode(value, k->min, k->max, n);
 	case CONFIG_DURATION:
-		return config_parse_scaled(
-		    value, config_duration_units, k->min, k->max, n);
+		return config_parse_scaled(value, config_duration_units, k->min,
+		    k->max, n);
 	case CONFIG_SIZE:
-		return config_parse_scaled(
-		    value, config_size_units, k->min, k->max, n);
+		return config_parse_scaled(value, config_size_units, k->min,
+		    k->max, n);
 	case CONFIG_ENUM:
 		return config_parse_name(k, value, n);
 	default:
@@ -575,8 +577,8 @@ static int config_parse_number(
 }
 
 /* Stores n, already range-checked, in the field of k's type. */
-static void config_store(
-    struct config *cfg, const struct config_key *k, long long n)
+static void config_store(struct config *cfg, const struct config_key *k,
+    long long n)
 {
 	void *field = config_field(cfg, k);
 
@@ -722,8 +724,8 @@ static int config_check_sun_path(const char *path, char *why, size_t whylen)
  * refused: a socket bound to whatever a name resolved to at start-up would
  * change meaning silently when DNS or /etc/hosts does.
  */
-static int config_derive_listen(
-    struct config *cfg, const char *value, char *why, size_t whylen)
+static int config_derive_listen(struct config *cfg, const char *value,
+    char *why, size_t whylen)
 {
 	char host[sizeof(cfg->listen_host)], shown[CONFIG_SHOW_MAX];
 	unsigned char addr[sizeof(struct in6_addr)];
@@ -734,8 +736,8 @@ static int config_derive_listen(
 		if (config_check_sun_path(value, why, whylen) == -1)
 			return -1;
 		cfg->listen_kind = LISTEN_UNIX;
-		config_copy_string(
-		    cfg->listen_host, sizeof(cfg->listen_host), "");
+		config_copy_string(cfg->listen_host, sizeof(cfg->listen_host),
+		    "");
 		cfg->listen_port = 0;
 		return 0;
 	}
@@ -746,8 +748,8 @@ static int config_derive_listen(
 		    shown);
 		return -1;
 	}
-	if (config_split_hostport(
-	        value, 0, host, sizeof(host), &port, &v6, why, whylen) == -1)
+	if (config_split_hostport(value, 0, host, sizeof(host), &port, &v6, why,
+	        whylen) == -1)
 		return -1;
 	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) != 1) {
 		snprintf(why, whylen,
@@ -791,8 +793,8 @@ static int config_is_hostname(const char *s)
 }
 
 /* Checks a redis:// host: a bracketed IPv6, a dotted IPv4 or a name. */
-static int config_check_redis_host(
-    const char *host, int v6, char *why, size_t whylen)
+static int config_check_redis_host(const char *host, int v6, char *why,
+    size_t whylen)
 {
 	unsigned char addr[sizeof(struct in6_addr)];
 	int numeric = strspn(host, "0123456789.") == strlen(host);
@@ -812,15 +814,15 @@ static int config_check_redis_host(
 }
 
 /* Fills the redis_* fields for "unix:/PATH". */
-static int config_derive_redis_unix(
-    struct config *cfg, const char *path, char *why, size_t whylen)
+static int config_derive_redis_unix(struct config *cfg, const char *path,
+    char *why, size_t whylen)
 {
 	if (config_check_sun_path(path, why, whylen) == -1)
 		return -1;
 	config_copy_string(cfg->redis_host, sizeof(cfg->redis_host), "");
 	cfg->redis_port = 0;
-	config_copy_string(
-	    cfg->redis_unix_path, sizeof(cfg->redis_unix_path), path);
+	config_copy_string(cfg->redis_unix_path, sizeof(cfg->redis_unix_path),
+	    path);
 	return 0;
 }
 
@@ -828,8 +830,8 @@ static int config_derive_redis_unix(
  * redis_url: "redis://HOST[:PORT][/]" or "unix:/PATH".  The URL is never
  * quoted back: a later version may accept a password in it.
  */
-static int config_derive_redis(
-    struct config *cfg, const char *value, char *why, size_t whylen)
+static int config_derive_redis(struct config *cfg, const char *value, char *why,
+    size_t whylen)
 {
 	char authority[CONFIG_STRING_MAX], host[sizeof(cfg->redis_host)];
 	const char *s, *end;
@@ -860,8 +862,8 @@ static int config_derive_redis(
 		return -1;
 	config_copy_string(cfg->redis_host, sizeof(cfg->redis_host), host);
 	cfg->redis_port = port;
-	config_copy_string(
-	    cfg->redis_unix_path, sizeof(cfg->redis_unix_path), "");
+	config_copy_string(cfg->redis_unix_path, sizeof(cfg->redis_unix_path),
+	    "");
 	return 0;
 }
 
@@ -953,8 +955,8 @@ static void config_rtrim(char *s)
  * are escapes, so that a Windows path or a regex is not silently changed.
  * Returns 0, or -1 with why.
  */
-static int config_unquote(
-    char *s, const char *key, char **value, char *why, size_t whylen)
+static int config_unquote(char *s, const char *key, char **value, char *why,
+    size_t whylen)
 {
 	char *r = s + 1, *w = s + 1;
 
@@ -1005,8 +1007,8 @@ static void config_strip_comment(char *value)
  * Splits one line, in place, into key and value.  Returns 1 for a setting,
  * 0 for a blank or comment line, -1 with why for a malformed line.
  */
-static int config_split(
-    char *line, char **key, char **value, char *why, size_t whylen)
+static int config_split(char *line, char **key, char **value, char *why,
+    size_t whylen)
 {
 	char shown[CONFIG_SHOW_MAX];
 	char *s = line, *end;
@@ -1086,7 +1088,7 @@ static int config_line(struct config *cfg, unsigned *seen, const char *line,
 int config_load_string(struct config *cfg, const char *name, const char *text,
     size_t len, char *err, size_t errlen)
 {
-	unsigned seen[CONFIG_NKEYS] = {0};
+	unsigned seen[CONFIG_NKEYS] = { 0 };
 	char why[CONFIG_WHY_MAX];
 	const char *p = text, *end = text + len;
 	struct config *next;
@@ -1137,8 +1139,8 @@ static int config_read_all(int fd, void *buf, size_t cap, size_t *len)
  * growing the buffer up to one byte more than allowed, to tell a file that
  * just fits from one that is too big.
  */
-static int config_slurp(
-    const char *path, char **text, size_t *len, char *err, size_t errlen)
+static int config_slurp(const char *path, char **text, size_t *len, char *err,
+    size_t errlen)
 {
 	size_t cap = 16384, n;
 	char *buf;
@@ -1176,8 +1178,8 @@ fail:
 	return -1;
 }
 
-int config_load_file(
-    struct config *cfg, const char *path, char *err, size_t errlen)
+int config_load_file(struct config *cfg, const char *path, char *err,
+    size_t errlen)
 {
 	char *text;
 	size_t len;
@@ -1298,8 +1300,8 @@ static int config_param_start(const char *src, size_t i, int uri)
  * value and sets *keylen to the length of the text before the value.
  * Returns 0 otherwise.
  */
-static size_t config_password_param(
-    const char *src, size_t i, int uri, size_t *keylen)
+static size_t config_password_param(const char *src, size_t i, int uri,
+    size_t *keylen)
 {
 	const char *s = src + i, *v = s + 8;
 
@@ -1335,8 +1337,8 @@ static void config_uri_password(const char *src, size_t *from, size_t *to)
 }
 
 /* Appends s to dst[*o], leaving room for the NUL; truncates. */
-static void config_append(
-    char *dst, size_t dstlen, size_t *o, const char *s, size_t n)
+static void config_append(char *dst, size_t dstlen, size_t *o, const char *s,
+    size_t n)
 {
 	for (size_t i = 0; i < n && *o + 1 < dstlen; i++)
 		dst[(*o)++] = s[i];
@@ -1355,8 +1357,8 @@ static void config_redact(char *dst, size_t dstlen, const char *src)
 		if (to > from && i == from) {
 			config_append(dst, dstlen, &o, "****", 4);
 			i = to;
-		} else if ((vlen = config_password_param(
-		                src, i, uri, &keylen)) > 0) {
+		} else if ((vlen = config_password_param(src, i, uri,
+		                &keylen)) > 0) {
 			config_append(dst, dstlen, &o, src + i, keylen);
 			config_append(dst, dstlen, &o, "****", 4);
 			i += keylen + vlen;
@@ -1389,8 +1391,8 @@ static void config_quote(char *dst, size_t dstlen, const char *s)
  * config_load_string then refuses rather than reading back as something
  * else.
  */
-static void config_format_name(
-    const struct config_key *k, int v, char *buf, size_t len)
+static void config_format_name(const struct config_key *k, int v, char *buf,
+    size_t len)
 {
 	if (v >= 0 && v < k->nnames)
 		snprintf(buf, len, "%s", k->names[v]);
@@ -1399,8 +1401,8 @@ static void config_format_name(
 }
 
 /* Formats the current value of k as it would be written in a file. */
-static void config_format(
-    const struct config *cfg, const struct config_key *k, char *buf, size_t len)
+static void config_format(const struct config *cfg, const struct config_key *k,
+    char *buf, size_t len)
 {
 	const void *field = config_cfield(cfg, k);
 	char redacted[2 * CONFIG_STRING_MAX];
@@ -1416,8 +1418,8 @@ static void config_format(
 		config_format_ms(buf, len, *(const int *)field);
 		break;
 	case CONFIG_SIZE:
-		config_format_bytes(
-		    buf, len, (long long)*(const size_t *)field);
+		config_format_bytes(buf, len,
+		    (long long)*(const size_t *)field);
 		break;
 	case CONFIG_ENUM:
 		config_format_name(k, *(const int *)field, buf, len);

@@ -100,8 +100,8 @@ int config_set(struct config *cfg, const char *key, const char *value,
  * nothing: returns 0, or -1 with cfg unchanged and "path:line: key: why" (or
  * "path: strerror") in err.  A file may give each key at most once.
  */
-int config_load_file(
-    struct config *cfg, const char *path, char *err, size_t errlen);
+int config_load_file(struct config *cfg, const char *path, char *err,
+    size_t errlen);
 
 /*
  * Parses a whole config text of len bytes (it need not be NUL-terminated),

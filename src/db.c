@@ -19,8 +19,14 @@
 #define DB_BACKOFF_MAX_MS 100
 
 const char *const db_status_names[DB_STATUS__MAX] = {
-	"ok", "retry", "not found", "conflict", "timeout", "unavailable",
-	"error", "abort",
+	"ok",
+	"retry",
+	"not found",
+	"conflict",
+	"timeout",
+	"unavailable",
+	"error",
+	"abort",
 };
 
 struct db {
@@ -62,7 +68,8 @@ struct db *db_create(const struct db_options *opts)
 	db->application_name = xstrdup(opts->application_name);
 	db->statement_timeout_ms = opts->statement_timeout_ms;
 	db->lock_timeout_ms = opts->lock_timeout_ms;
-	db->idle_in_transaction_timeout_ms = opts->idle_in_transaction_timeout_ms;
+	db->idle_in_transaction_timeout_ms =
+	    opts->idle_in_transaction_timeout_ms;
 	db->retries = opts->retries;
 	db->last_attempt_ms = -DB_RECONNECT_INTERVAL_MS;
 	return db;
@@ -124,7 +131,8 @@ static int db_configure_session(struct db *db)
 	int ok;
 
 	/* UTC so timestamps in JSON read the same from every server. */
-	snprintf(sql, sizeof(sql), "SET TimeZone = 'UTC'; "
+	snprintf(sql, sizeof(sql),
+	    "SET TimeZone = 'UTC'; "
 	    "SET statement_timeout = %d; "
 	    "SET lock_timeout = %d; "
 	    "SET idle_in_transaction_session_timeout = %d",
@@ -141,29 +149,31 @@ static int db_configure_session(struct db *db)
 
 enum db_status db_connect(struct db *db)
 {
-	const char *keys[] = { "connect_timeout", "dbname",
-	    "application_name", NULL };
+	const char *keys[] = { "connect_timeout", "dbname", "application_name",
+		NULL };
 	const char *values[] = { "3", db->conninfo, db->application_name,
-	    NULL };
+		NULL };
 	int64_t now = db_now_ms();
 
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return DB_OK;
 	db_disconnect(db);
 	if (db->in_transaction) {
-		db_set_error(db, "08006", "connection lost inside a transaction");
+		db_set_error(db, "08006",
+		    "connection lost inside a transaction");
 		return DB_UNAVAILABLE;
 	}
 	if (now - db->last_attempt_ms < DB_RECONNECT_INTERVAL_MS) {
-		db_set_error(db, "08006", "not connected (reconnect throttled)");
+		db_set_error(db, "08006",
+		    "not connected (reconnect throttled)");
 		return DB_UNAVAILABLE;
 	}
 	db->last_attempt_ms = now;
 	/* expand_dbname: the conninfo may be "key=value ..." or a URI. */
 	db->conn = PQconnectdbParams(keys, values, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-		db_set_error(db, "08006", db->conn ? PQerrorMessage(db->conn) :
-		    "out of memory");
+		db_set_error(db, "08006",
+		    db->conn ? PQerrorMessage(db->conn) : "out of memory");
 		log_warn("database connection failed: %s", db->errmsg);
 		db_disconnect(db);
 		return DB_UNAVAILABLE;
@@ -289,7 +299,7 @@ static void db_rollback(struct db *db)
 	r = PQexec(db->conn, "ROLLBACK");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		log_error("ROLLBACK failed: %s", PQerrorMessage(db->conn));
-		db_disconnect(db);	/* never reuse a connection in doubt */
+		db_disconnect(db); /* never reuse a connection in doubt */
 	}
 	PQclear(r);
 }
@@ -325,8 +335,7 @@ static enum db_status db_commit(struct db *db)
 	return db_exec(db, "COMMIT");
 }
 
-static enum db_status db_transaction_once(struct db *db, db_tx_fn fn,
-    void *arg)
+static enum db_status db_transaction_once(struct db *db, db_tx_fn fn, void *arg)
 {
 	enum db_status st;
 

@@ -20,38 +20,38 @@
 
 enum db_status {
 	DB_OK,
-	DB_RETRY,	/* 40001 serialization, 40P01 deadlock: safe to retry */
-	DB_NOTFOUND,	/* no row where one was required */
-	DB_CONFLICT,	/* 23505 unique or 23514 check violation, or a refusal */
-	DB_TIMEOUT,	/* 55P03 lock timeout, 57014 statement timeout */
-	DB_UNAVAILABLE,	/* no connection, or it broke */
-	DB_ERROR,	/* anything else: a bug or a schema mismatch */
-	DB_ABORT,	/* a transaction callback refused: roll back, no error */
+	DB_RETRY, /* 40001 serialization, 40P01 deadlock: safe to retry */
+	DB_NOTFOUND, /* no row where one was required */
+	DB_CONFLICT, /* 23505 unique or 23514 check violation, or a refusal */
+	DB_TIMEOUT, /* 55P03 lock timeout, 57014 statement timeout */
+	DB_UNAVAILABLE, /* no connection, or it broke */
+	DB_ERROR, /* anything else: a bug or a schema mismatch */
+	DB_ABORT, /* a transaction callback refused: roll back, no error */
 	DB_STATUS__MAX
 };
 
 extern const char *const db_status_names[DB_STATUS__MAX];
 
 struct db_stmt {
-	const char *name;	/* unique per process */
+	const char *name; /* unique per process */
 	const char *sql;
 	int nparams;
 };
 
 struct db_options {
-	const char *conninfo;		/* libpq conninfo or URI */
-	const char *application_name;	/* shows in pg_stat_activity */
+	const char *conninfo; /* libpq conninfo or URI */
+	const char *application_name; /* shows in pg_stat_activity */
 	int statement_timeout_ms;
 	int lock_timeout_ms;
 	int idle_in_transaction_timeout_ms;
-	int retries;			/* of DB_RETRY in db_transaction */
+	int retries; /* of DB_RETRY in db_transaction */
 };
 
 struct db;
 
 /* Creates an unconnected handle (strings copied).  Never NULL. */
 struct db *db_create(const struct db_options *opts);
-void db_free(struct db *db);	/* accepts NULL; closes the connection */
+void db_free(struct db *db); /* accepts NULL; closes the connection */
 
 /* Connects if not connected.  Returns DB_OK or DB_UNAVAILABLE. */
 enum db_status db_connect(struct db *db);

@@ -22,7 +22,7 @@ struct gate {
 	struct timeval timeout;
 	redisContext *ctx;
 	int64_t last_attempt_ms;
-	int was_up;		/* to log transitions, not every failure */
+	int was_up; /* to log transitions, not every failure */
 	char errmsg[256];
 };
 
@@ -40,7 +40,8 @@ struct gate *gate_create(const struct gate_options *opts)
 
 	gate->host = xstrdup(opts->host != NULL ? opts->host : "");
 	gate->port = opts->port;
-	gate->unix_path = xstrdup(opts->unix_path != NULL ? opts->unix_path : "");
+	gate->unix_path =
+	    xstrdup(opts->unix_path != NULL ? opts->unix_path : "");
 	gate->timeout.tv_sec = opts->timeout_ms / 1000;
 	gate->timeout.tv_usec = (opts->timeout_ms % 1000) * 1000;
 	gate->last_attempt_ms = -GATE_RECONNECT_INTERVAL_MS;

@@ -16,7 +16,7 @@
 #define GATE_RECONNECT_INTERVAL_MS 250
 
 struct gate_options {
-	const char *host;	/* TCP host, or NULL/"" when unix_path is set */
+	const char *host; /* TCP host, or NULL/"" when unix_path is set */
 	int port;
 	const char *unix_path;
 	int timeout_ms;
@@ -26,7 +26,7 @@ struct gate;
 
 /* Creates an unconnected handle (strings copied).  Never NULL. */
 struct gate *gate_create(const struct gate_options *opts);
-void gate_free(struct gate *gate);	/* accepts NULL */
+void gate_free(struct gate *gate); /* accepts NULL */
 
 /*
  * Sends one command (hiredis format).  Returns the reply, owned by the

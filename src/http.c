@@ -17,7 +17,13 @@
 #include "xmalloc.h"
 
 const char *const http_method_names[HTTP_METHOD__MAX] = {
-	"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS",
+	"GET",
+	"HEAD",
+	"POST",
+	"PUT",
+	"PATCH",
+	"DELETE",
+	"OPTIONS",
 };
 
 enum http_method http_method_parse(const char *name)
@@ -35,15 +41,24 @@ const char *http_reason(int status)
 		int status;
 		const char *reason;
 	} reasons[] = {
-		{ 200, "OK" }, { 201, "Created" }, { 204, "No Content" },
-		{ 400, "Bad Request" }, { 401, "Unauthorized" },
-		{ 403, "Forbidden" }, { 404, "Not Found" },
-		{ 405, "Method Not Allowed" }, { 409, "Conflict" },
-		{ 413, "Content Too Large" }, { 414, "URI Too Long" },
+		{ 200, "OK" },
+		{ 201, "Created" },
+		{ 204, "No Content" },
+		{ 400, "Bad Request" },
+		{ 401, "Unauthorized" },
+		{ 403, "Forbidden" },
+		{ 404, "Not Found" },
+		{ 405, "Method Not Allowed" },
+		{ 409, "Conflict" },
+		{ 413, "Content Too Large" },
+		{ 414, "URI Too Long" },
 		{ 415, "Unsupported Media Type" },
-		{ 422, "Unprocessable Content" }, { 429, "Too Many Requests" },
-		{ 500, "Internal Server Error" }, { 502, "Bad Gateway" },
-		{ 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+		{ 422, "Unprocessable Content" },
+		{ 429, "Too Many Requests" },
+		{ 500, "Internal Server Error" },
+		{ 502, "Bad Gateway" },
+		{ 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" },
 	};
 
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
@@ -117,7 +132,8 @@ int http_query_param(const char *query, const char *name, char *out,
 
 			if (found)
 				return -1;
-			if (http_percent_decode(val, vallen, out, outlen, 1) < 0)
+			if (http_percent_decode(val, vallen, out, outlen, 1) <
+			    0)
 				return -1;
 			found = 1;
 		}
@@ -156,8 +172,7 @@ int http_request_id_is_valid(const char *s)
 
 int http_idempotency_key_is_valid(const char *s)
 {
-	return http_token_chars(s, HTTP_IDEMPOTENCY_KEY_MAX,
-	    http_visible_char);
+	return http_token_chars(s, HTTP_IDEMPOTENCY_KEY_MAX, http_visible_char);
 }
 
 static int64_t http_now_us(void)
@@ -215,7 +230,8 @@ static void http_pick_request_id(struct request *req, http_param_fn get,
 	const char *proxy = get("REQUEST_ID", ctx);
 
 	if (client != NULL && http_request_id_is_valid(client))
-		snprintf(req->request_id, sizeof(req->request_id), "%s", client);
+		snprintf(req->request_id, sizeof(req->request_id), "%s",
+		    client);
 	else if (proxy != NULL && http_request_id_is_valid(proxy))
 		snprintf(req->request_id, sizeof(req->request_id), "%s", proxy);
 	else
@@ -232,7 +248,8 @@ static int http_parse_path(struct request *req, http_param_fn get, void *ctx,
 	if (uri == NULL)
 		uri = get("DOCUMENT_URI", ctx);
 	if (uri == NULL || uri[0] != '/') {
-		problem_write(res, 400, "bad_request", "the request has no path");
+		problem_write(res, 400, "bad_request",
+		    "the request has no path");
 		return -1;
 	}
 	len = strcspn(uri, "?");
@@ -240,7 +257,8 @@ static int http_parse_path(struct request *req, http_param_fn get, void *ctx,
 		problem_write(res, 414, "uri_too_long", "the path is too long");
 		return -1;
 	}
-	if (http_percent_decode(uri, len, req->path, sizeof(req->path), 0) < 0) {
+	if (http_percent_decode(uri, len, req->path, sizeof(req->path), 0) <
+	    0) {
 		problem_write(res, 400, "bad_path",
 		    "the path has a malformed or NUL percent-escape");
 		return -1;
@@ -248,14 +266,15 @@ static int http_parse_path(struct request *req, http_param_fn get, void *ctx,
 	return 0;
 }
 
-static int http_parse_headers(struct request *req, http_param_fn get,
-    void *ctx, struct response *res)
+static int http_parse_headers(struct request *req, http_param_fn get, void *ctx,
+    struct response *res)
 {
 	if (http_copy_header(get("HTTP_AUTHORIZATION", ctx),
-	    &req->authorization) < 0 ||
-	    http_copy_header(get("CONTENT_TYPE", ctx), &req->content_type) < 0 ||
+	        &req->authorization) < 0 ||
+	    http_copy_header(get("CONTENT_TYPE", ctx), &req->content_type) <
+	        0 ||
 	    http_copy_header(get("HTTP_IDEMPOTENCY_KEY", ctx),
-	    &req->idempotency_key) < 0) {
+	        &req->idempotency_key) < 0) {
 		problem_write(res, 400, "bad_header", "a header is too long");
 		return -1;
 	}
@@ -366,8 +385,8 @@ struct json_writer *response_json(struct response *res, int status)
 	return res->json;
 }
 
-void response_header(struct response *res, const char *name,
-    const char *fmt, ...)
+void response_header(struct response *res, const char *name, const char *fmt,
+    ...)
 {
 	char value[512];
 	va_list ap;
@@ -377,7 +396,8 @@ void response_header(struct response *res, const char *name,
 	n = vsnprintf(value, sizeof(value), fmt, ap);
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(value) || strpbrk(value, "\r\n")) {
-		log_error("response header %s dropped: bad or long value", name);
+		log_error("response header %s dropped: bad or long value",
+		    name);
 		return;
 	}
 	n = snprintf(res->headers + res->headers_len,
@@ -409,9 +429,10 @@ size_t http_response_render(const struct request *req, struct response *res,
 		}
 	}
 	head = xasprintf("Status: %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-	    "X-Request-Id: %s\r\n%s\r\n", res->status, http_reason(res->status),
-	    res->content_type, body_len, req->request_id, res->headers);
+	                 "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	                 "X-Request-Id: %s\r\n%s\r\n",
+	    res->status, http_reason(res->status), res->content_type, body_len,
+	    req->request_id, res->headers);
 	head_len = strlen(head);
 	total = head_len + body_len;
 	*out = xrealloc(head, total + 1, 1);

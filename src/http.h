@@ -34,37 +34,37 @@ enum http_method {
 	HTTP_PATCH,
 	HTTP_DELETE,
 	HTTP_OPTIONS,
-	HTTP_METHOD__MAX	/* also "a method we do not know" */
+	HTTP_METHOD__MAX /* also "a method we do not know" */
 };
 
 extern const char *const http_method_names[HTTP_METHOD__MAX];
 
 struct request {
 	enum http_method method;
-	char method_name[16];		/* as sent, for logs (escaped) */
-	char path[HTTP_PATH_MAX];	/* percent-decoded, no query */
-	char *query;			/* raw query string, never NULL */
-	char *authorization;		/* header values or NULL */
+	char method_name[16]; /* as sent, for logs (escaped) */
+	char path[HTTP_PATH_MAX]; /* percent-decoded, no query */
+	char *query; /* raw query string, never NULL */
+	char *authorization; /* header values or NULL */
 	char *content_type;
-	char *idempotency_key;		/* validated: 1..255 of 0x21-0x7e */
+	char *idempotency_key; /* validated: 1..255 of 0x21-0x7e */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
-	char *body;			/* NUL-terminated, body_len bytes */
+	char *body; /* NUL-terminated, body_len bytes */
 	size_t body_len;
-	struct json_value *json;	/* parsed body, set by the router */
-	int64_t params[HTTP_PARAMS_MAX];	/* path parameters, in order */
+	struct json_value *json; /* parsed body, set by the router */
+	int64_t params[HTTP_PARAMS_MAX]; /* path parameters, in order */
 	size_t nparams;
-	struct auth_identity identity;	/* valid when authenticated */
+	struct auth_identity identity; /* valid when authenticated */
 	int authenticated;
-	int64_t started_us;		/* monotonic, for the access log */
+	int64_t started_us; /* monotonic, for the access log */
 };
 
 struct response {
 	int status;
-	const char *content_type;	/* a static string */
-	char headers[HTTP_HEADERS_MAX];	/* extra "Name: value\r\n" lines */
+	const char *content_type; /* a static string */
+	char headers[HTTP_HEADERS_MAX]; /* extra "Name: value\r\n" lines */
 	size_t headers_len;
-	struct json_writer *json;	/* the body */
-	const char *code;		/* problem code, for the access log */
+	struct json_writer *json; /* the body */
+	const char *code; /* problem code, for the access log */
 };
 
 /* Parses an HTTP method name; HTTP_METHOD__MAX if unknown. */
@@ -124,8 +124,8 @@ void response_reset(struct response *res);
 /* Starts a JSON body with the given status; returns the writer to fill. */
 struct json_writer *response_json(struct response *res, int status);
 /* Appends a header line; values with CR or LF are dropped (and logged). */
-void response_header(struct response *res, const char *name,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void response_header(struct response *res, const char *name, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Serialises res (status line, headers, body) into a new buffer owned by the

@@ -29,18 +29,21 @@ static const struct db_stmt idempotency_lookup_stmt = {
 	"FROM (SELECT pg_try_advisory_xact_lock(hashtextextended("
 	"$1::text || ':' || $2, 0)) AS locked) l "
 	"LEFT JOIN idempotency_keys k ON k.user_id = $1::bigint "
-	"AND k.key = $2", 2,
+	"AND k.key = $2",
+	2,
 };
 static const struct db_stmt idempotency_store_stmt = {
 	"idempotency_store",
 	"INSERT INTO idempotency_keys (user_id, key, request_hash, status, body) "
-	"VALUES ($1::bigint, $2, $3, $4::int, $5)", 5,
+	"VALUES ($1::bigint, $2, $3, $4::int, $5)",
+	5,
 };
 
 static const struct db_stmt idempotency_purge_stmt = {
 	"idempotency_purge",
 	"DELETE FROM idempotency_keys WHERE created_at < "
-	"now() - make_interval(secs => $1::bigint / 1000.0)", 1,
+	"now() - make_interval(secs => $1::bigint / 1000.0)",
+	1,
 };
 
 struct idempotency_tx {
@@ -61,10 +64,10 @@ void idempotency_request_hash(const struct request *req, char hex[65])
 
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, req->method_name,
-	    strlen(req->method_name) + 1) != 1 ||
+	        strlen(req->method_name) + 1) != 1 ||
 	    EVP_DigestUpdate(ctx, req->path, strlen(req->path) + 1) != 1 ||
 	    EVP_DigestUpdate(ctx, req->body != NULL ? req->body : "",
-	    req->body_len) != 1 ||
+	        req->body_len) != 1 ||
 	    EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
 		fatal("SHA-256 failed");
 	EVP_MD_CTX_free(ctx);
@@ -76,8 +79,7 @@ void idempotency_request_hash(const struct request *req, char hex[65])
 }
 
 /* Answers from a stored row: replay, or 422 for a different request. */
-static void idempotency_answer_stored(struct idempotency_tx *tx,
-    PGresult *r)
+static void idempotency_answer_stored(struct idempotency_tx *tx, PGresult *r)
 {
 	const char *body = PQgetvalue(r, 0, 3);
 
@@ -124,7 +126,7 @@ static enum db_status idempotency_store(struct db *db,
 	size_t len;
 	char status[8];
 	const char *params[] = { tx->user, tx->req->idempotency_key, tx->hash,
-	    status, NULL };
+		status, NULL };
 	enum db_status st;
 
 	if (json_writer_result(tx->res->json, &body, &len) < 0)
@@ -151,12 +153,14 @@ static enum db_status idempotency_in_tx(struct db *db, void *arg)
 	return idempotency_store(db, tx);
 }
 
-enum db_status idempotency_transaction(struct db *db,
-    const struct request *req, struct response *res,
-    idempotency_effect_fn effect, void *arg)
+enum db_status idempotency_transaction(struct db *db, const struct request *req,
+    struct response *res, idempotency_effect_fn effect, void *arg)
 {
 	struct idempotency_tx tx = {
-		.req = req, .res = res, .effect = effect, .arg = arg,
+		.req = req,
+		.res = res,
+		.effect = effect,
+		.arg = arg,
 	};
 
 	snprintf(tx.user, sizeof(tx.user), "%" PRId64, req->identity.user_id);

@@ -25,8 +25,8 @@
  * commit (res holds the 2xx answer), DB_ABORT to roll back after writing a
  * problem into res, or another status for a database failure (res unset).
  */
-typedef enum db_status (*idempotency_effect_fn)(struct db *db,
-    struct response *res, void *arg);
+typedef enum db_status (
+    *idempotency_effect_fn)(struct db *db, struct response *res, void *arg);
 
 /*
  * Runs effect as described above.  On DB_OK (committed) and DB_ABORT
@@ -34,9 +34,8 @@ typedef enum db_status (*idempotency_effect_fn)(struct db *db,
  * the answer; any other status is a database failure for the caller to
  * report (problem_from_db).
  */
-enum db_status idempotency_transaction(struct db *db,
-    const struct request *req, struct response *res,
-    idempotency_effect_fn effect, void *arg);
+enum db_status idempotency_transaction(struct db *db, const struct request *req,
+    struct response *res, idempotency_effect_fn effect, void *arg);
 
 /* The SHA-256 (hex) of method, path and body that identifies a request. */
 void idempotency_request_hash(const struct request *req, char hex[65]);

@@ -18,7 +18,13 @@
 #define JSON_DEPTH_HARD_MAX 64
 
 const char *const json_type_names[JSON_TYPE__MAX] = {
-	"null", "boolean", "integer", "number", "string", "array", "object",
+	"null",
+	"boolean",
+	"integer",
+	"number",
+	"string",
+	"array",
+	"object",
 };
 
 const struct json_limits json_default_limits = {
@@ -128,14 +134,14 @@ static int json_attach(struct json_builder *b, struct json_value *v)
 		return 1;
 	}
 	parent = b->stack[b->depth - 1];
-	count = parent->type == JSON_ARRAY ? parent->u.array.len :
-	    parent->u.object.len;
+	count = parent->type == JSON_ARRAY ? parent->u.array.len
+	                                   : parent->u.object.len;
 	if (count >= b->limits->max_members) {
 		json_free(v);
 		return json_fail(b, "too many members in one array or object");
 	}
-	ok = parent->type == JSON_ARRAY ? json_array_add(b, parent, v) :
-	    json_object_add(b, parent, v);
+	ok = parent->type == JSON_ARRAY ? json_array_add(b, parent, v)
+	                                : json_object_add(b, parent, v);
 	if (!ok)
 		json_free(v);
 	return ok;
@@ -172,7 +178,7 @@ static int json_number_is_int64(const char *s, size_t len, int64_t *out)
 		unsigned digit;
 
 		if (s[i] < '0' || s[i] > '9')
-			return 0;	/* fraction or exponent */
+			return 0; /* fraction or exponent */
 		digit = (unsigned)(s[i] - '0');
 		if (acc > (limit - digit) / 10)
 			return 0;
@@ -388,7 +394,8 @@ int json_writer_result(struct json_writer *w, const char **buf, size_t *len)
 {
 	const unsigned char *p;
 
-	if (w->failed || yajl_gen_get_buf(w->gen, &p, len) != yajl_gen_status_ok)
+	if (w->failed ||
+	    yajl_gen_get_buf(w->gen, &p, len) != yajl_gen_status_ok)
 		return -1;
 	*buf = (const char *)p;
 	return 0;

@@ -37,7 +37,7 @@ struct json_value {
 		int boolean;
 		int64_t integer;
 		struct {
-			char *ptr;	/* NUL-terminated; len excludes it */
+			char *ptr; /* NUL-terminated; len excludes it */
 			size_t len;
 		} string;
 		struct {
@@ -57,9 +57,9 @@ struct json_member {
 };
 
 struct json_limits {
-	unsigned max_depth;	/* containers nested deeper are refused */
-	size_t max_string;	/* bytes in one string or key */
-	size_t max_members;	/* values in one array or object */
+	unsigned max_depth; /* containers nested deeper are refused */
+	size_t max_string; /* bytes in one string or key */
+	size_t max_members; /* values in one array or object */
 };
 
 /* Limits used for request bodies: depth 16, strings 4 KiB, 1000 members. */
@@ -72,7 +72,7 @@ extern const struct json_limits json_default_limits;
  */
 struct json_value *json_parse(const char *text, size_t len,
     const struct json_limits *limits, char *err, size_t errlen);
-void json_free(struct json_value *v);	/* accepts NULL */
+void json_free(struct json_value *v); /* accepts NULL */
 
 /* The member named key of an object, or NULL (also when v is no object). */
 const struct json_value *json_get(const struct json_value *v, const char *key);
@@ -81,10 +81,11 @@ struct json_writer;
 
 /* A writer for one document; never NULL.  Free with json_writer_free. */
 struct json_writer *json_writer_create(void);
-void json_writer_free(struct json_writer *w);	/* accepts NULL */
+void json_writer_free(struct json_writer *w); /* accepts NULL */
 /* Discards what was written so far, to start another document. */
 void json_writer_reset(struct json_writer *w);
-/* The document so far (owned by the writer).  Returns 0, or -1 if any call failed. */
+/* The document so far (owned by the writer).  Returns 0, or -1 if any call
+ * failed. */
 int json_writer_result(struct json_writer *w, const char **buf, size_t *len);
 
 void json_open_object(struct json_writer *w);

@@ -53,11 +53,13 @@ static int listener_open_unix(const struct config *cfg)
 		}
 		if (listener_unix_in_use(&sun)) {
 			log_error("listen %s: another server is accepting "
-			    "connections there", cfg->listen);
+			          "connections there",
+			    cfg->listen);
 			return -1;
 		}
 		if (unlink(cfg->listen) < 0) {
-			log_error("listen %s: cannot remove the stale socket: %s",
+			log_error(
+			    "listen %s: cannot remove the stale socket: %s",
 			    cfg->listen, strerror(errno));
 			return -1;
 		}
@@ -91,7 +93,8 @@ static int listener_open_tcp(const struct config *cfg)
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)cfg->listen_port);
 		len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, cfg->listen_host, &sin6->sin6_addr) == 1) {
+	} else if (inet_pton(AF_INET6, cfg->listen_host, &sin6->sin6_addr) ==
+	    1) {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)cfg->listen_port);
 		len = sizeof(*sin6);
@@ -116,8 +119,8 @@ int listener_open(const struct config *cfg)
 {
 	int fd;
 
-	fd = cfg->listen_kind == LISTEN_UNIX ? listener_open_unix(cfg) :
-	    listener_open_tcp(cfg);
+	fd = cfg->listen_kind == LISTEN_UNIX ? listener_open_unix(cfg)
+	                                     : listener_open_tcp(cfg);
 	if (fd < 0)
 		return -1;
 	if (listen(fd, cfg->listen_backlog) < 0) {

@@ -16,7 +16,10 @@
 #define LOG_LINE_MAX 2048
 
 const char *const log_level_names[LOG_LEVEL__MAX] = {
-	"error", "warn", "info", "debug",
+	"error",
+	"warn",
+	"info",
+	"debug",
 };
 
 static enum log_level log_threshold = LOG_LEVEL_INFO;
@@ -66,9 +69,9 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s [%ld] %s: ",
-	    ts.tv_nsec / 1000000, log_level_names[level], (long)getpid(),
-	    log_role);
+	r = snprintf(line + n, sizeof(line) - n,
+	    ".%03ldZ %s [%ld] %s: ", ts.tv_nsec / 1000000,
+	    log_level_names[level], (long)getpid(), log_role);
 	if (r > 0 && (size_t)r < sizeof(line) - n)
 		n += (size_t)r;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -84,13 +87,13 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
-#define LOG_DEFINE(name, level)				\
-	void name(const char *fmt, ...)			\
-	{						\
-		va_list ap;				\
-		va_start(ap, fmt);			\
-		log_vwrite(level, fmt, ap);		\
-		va_end(ap);				\
+#define LOG_DEFINE(name, level) \
+	void name(const char *fmt, ...) \
+	{ \
+		va_list ap; \
+		va_start(ap, fmt); \
+		log_vwrite(level, fmt, ap); \
+		va_end(ap); \
 	}
 
 LOG_DEFINE(log_error, LOG_LEVEL_ERROR)
@@ -113,7 +116,7 @@ void log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
-	if (dstlen < 4) {		/* no room for even "..." */
+	if (dstlen < 4) { /* no room for even "..." */
 		if (dstlen > 0)
 			dst[0] = '\0';
 		return;
@@ -123,7 +126,7 @@ void log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
 		int plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 		size_t need = plain ? 1 : 4;
 
-		if (o + need + 4 > dstlen) {	/* room for "..." and NUL */
+		if (o + need + 4 > dstlen) { /* room for "..." and NUL */
 			memcpy(dst + o, "...", 3);
 			o += 3;
 			break;

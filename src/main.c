@@ -36,7 +36,8 @@ static const char main_usage[] =
     "  migrate  apply the SQL migrations the database has not seen yet\n"
     "  token    print a signed bearer token (HS256) for a user\n"
     "\n"
-    "  -c, --config FILE  configuration file (default " MAIN_DEFAULT_CONFIG ")\n";
+    "  -c, --config FILE  configuration file (default " MAIN_DEFAULT_CONFIG
+    ")\n";
 
 struct main_args {
 	const char *command;
@@ -47,8 +48,7 @@ struct main_args {
 };
 
 /* Strict decimal in [min, max]; 0 or -1. */
-static int main_parse_int(const char *s, int64_t min, int64_t max,
-    int64_t *out)
+static int main_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 {
 	char *end;
 	long long v;
@@ -71,7 +71,8 @@ static int main_parse_option(struct main_args *a, int opt)
 	case 'u':
 		if (main_parse_int(optarg, 1, INT64_MAX, &a->user_id) == 0)
 			return 0;
-		fprintf(stderr, "stockade: --user must be a positive integer\n");
+		fprintf(stderr,
+		    "stockade: --user must be a positive integer\n");
 		return -1;
 	case 'r':
 		if (auth_role_parse(optarg, &a->role) == 0)
@@ -108,7 +109,7 @@ static int main_parse_args(int argc, char **argv, struct main_args *a)
 	a->ttl = MAIN_TOKEN_TTL_DEFAULT;
 	while ((opt = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1 ||
 	    (optind < argc && a->command == NULL)) {
-		if (opt == -1) {	/* the subcommand; options may follow */
+		if (opt == -1) { /* the subcommand; options may follow */
 			a->command = argv[optind++];
 			continue;
 		}
@@ -154,7 +155,8 @@ static int main_token(const struct config *cfg, const struct main_args *a)
 		fprintf(stderr, "stockade: token needs --user ID\n");
 		return 2;
 	}
-	if (config_read_secret(cfg, &secret, &secret_len, err, sizeof(err)) < 0) {
+	if (config_read_secret(cfg, &secret, &secret_len, err, sizeof(err)) <
+	    0) {
 		fprintf(stderr, "stockade: %s\n", err);
 		return 1;
 	}
@@ -197,7 +199,8 @@ static int main_serve(const struct config *cfg)
 	char err[512];
 	int rc;
 
-	if (config_read_secret(cfg, &secret, &secret_len, err, sizeof(err)) < 0) {
+	if (config_read_secret(cfg, &secret, &secret_len, err, sizeof(err)) <
+	    0) {
 		log_error("%s", err);
 		return 1;
 	}

@@ -37,8 +37,8 @@ enum master_phase { MASTER_RUNNING, MASTER_STOPPING };
 struct master_slot {
 	pid_t pid;
 	int64_t spawned_ms;
-	int64_t respawn_at_ms;	/* when empty: earliest respawn */
-	unsigned quick_deaths;	/* consecutive deaths within a second */
+	int64_t respawn_at_ms; /* when empty: earliest respawn */
+	unsigned quick_deaths; /* consecutive deaths within a second */
 };
 
 struct master {
@@ -65,8 +65,12 @@ static int64_t master_now_ms(void)
 static void master_spawn(struct master *m, int i)
 {
 	struct worker_params params = {
-		.cfg = m->cfg, .secret = m->secret, .secret_len = m->secret_len,
-		.scoreboard = m->sb, .slot = i, .listen_fd = m->listen_fd,
+		.cfg = m->cfg,
+		.secret = m->secret,
+		.secret_len = m->secret_len,
+		.scoreboard = m->sb,
+		.slot = i,
+		.listen_fd = m->listen_fd,
 	};
 	struct master_slot *s = &m->slots[i];
 	pid_t pid;
@@ -108,7 +112,8 @@ static int master_slot_of(const struct master *m, pid_t pid)
 static void master_describe_exit(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "was killed by signal %d (%s)",
 		    WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -131,7 +136,8 @@ static void master_schedule_respawn(struct master *m, int i, int64_t now)
 	else
 		s->quick_deaths = 0;
 	if (s->quick_deaths > 1) {
-		unsigned shift = s->quick_deaths - 2 < 7 ? s->quick_deaths - 2 : 7;
+		unsigned shift =
+		    s->quick_deaths - 2 < 7 ? s->quick_deaths - 2 : 7;
 
 		delay = (int64_t)100 << shift;
 		if (delay > MASTER_BACKOFF_MAX_MS)
@@ -191,11 +197,11 @@ static int master_live_workers(const struct master *m)
 
 static void master_begin_stop(struct master *m, int graceful)
 {
-	int64_t grace = graceful ? m->cfg->shutdown_timeout_ms :
-	    MASTER_FAST_STOP_MS;
+	int64_t grace =
+	    graceful ? m->cfg->shutdown_timeout_ms : MASTER_FAST_STOP_MS;
 
 	if (m->phase == MASTER_STOPPING && !graceful)
-		grace = 0;	/* a second TERM: stop waiting */
+		grace = 0; /* a second TERM: stop waiting */
 	else if (m->phase == MASTER_STOPPING)
 		return;
 	log_info("%s stop: waiting up to %lld ms for %d children",
@@ -226,7 +232,7 @@ static void master_handle_signal(struct master *m, int signo)
 		break;
 	case SIGHUP:
 		log_warn("SIGHUP: configuration reload is not supported yet; "
-		    "restart stockade to apply a new configuration");
+		         "restart stockade to apply a new configuration");
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: logs go to stderr; nothing to reopen");
@@ -248,8 +254,8 @@ static int64_t master_tick(struct master *m)
 			master_signal_all(m, SIGKILL);
 			m->killed = 1;
 		}
-		return m->stop_deadline_ms > now ? m->stop_deadline_ms - now :
-		    MASTER_TICK_MS;
+		return m->stop_deadline_ms > now ? m->stop_deadline_ms - now
+		                                 : MASTER_TICK_MS;
 	}
 	for (int i = 0; i < master_nslots(m); i++) {
 		struct master_slot *s = &m->slots[i];
@@ -290,7 +296,7 @@ static void master_loop(struct master *m)
 static int master_block_signals(struct master *m)
 {
 	static const int handled[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
-	    SIGHUP, SIGUSR1 };
+		SIGHUP, SIGUSR1 };
 
 	sigemptyset(&m->signals);
 	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)

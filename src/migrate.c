@@ -14,22 +14,30 @@
 #define MIGRATE_LOCK_KEY "8319395793566789989"
 
 static const struct db_stmt migrate_lock = {
-	"migrate_lock", "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", 0,
+	"migrate_lock",
+	"SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
+	0,
 };
 static const struct db_stmt migrate_unlock = {
-	"migrate_unlock", "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")", 0,
+	"migrate_unlock",
+	"SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")",
+	0,
 };
 static const struct db_stmt migrate_applied = {
 	"migrate_applied",
-	"SELECT checksum FROM schema_migrations WHERE version = $1::int", 1,
+	"SELECT checksum FROM schema_migrations WHERE version = $1::int",
+	1,
 };
 static const struct db_stmt migrate_record = {
 	"migrate_record",
 	"INSERT INTO schema_migrations (version, name, checksum) "
-	"VALUES ($1::int, $2, md5($3))", 3,
+	"VALUES ($1::int, $2, md5($3))",
+	3,
 };
 static const struct db_stmt migrate_checksum = {
-	"migrate_checksum", "SELECT md5($1)", 1,
+	"migrate_checksum",
+	"SELECT md5($1)",
+	1,
 };
 
 static const char migrate_table_sql[] =
@@ -61,7 +69,8 @@ static int migrate_is_applied(struct db *db, const struct migration *m,
 		goto out;
 	if (strcmp(PQgetvalue(applied, 0, 0), PQgetvalue(sum, 0, 0)) != 0) {
 		log_error("migration %s was changed after it was applied; "
-		    "add a new migration instead of editing an old one", m->name);
+		          "add a new migration instead of editing an old one",
+		    m->name);
 		goto out;
 	}
 	rc = 1;

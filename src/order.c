@@ -39,23 +39,28 @@ static const struct db_stmt order_insert_stmt = {
 	"FROM o, x), "
 	"m AS (INSERT INTO stock_movements (option_id, delta, reason, order_id) "
 	"SELECT x.option_id, -x.quantity, 'order', o.id FROM o, x) "
-	"SELECT id FROM o", 6,
+	"SELECT id FROM o",
+	6,
 };
 static const struct db_stmt order_by_id_stmt = {
 	"order_by_id",
 	"SELECT " ORDER_JSON " FROM orders o "
-	"WHERE o.id = $1::bigint AND o.user_id = $2::bigint", 2,
+	"WHERE o.id = $1::bigint AND o.user_id = $2::bigint",
+	2,
 };
 static const struct db_stmt order_page_stmt = {
 	"order_page",
-	"SELECT " ORDER_JSON ", o.id FROM orders o WHERE o.user_id = $1::bigint "
-	"AND o.id < $2::bigint ORDER BY o.id DESC LIMIT $3::int", 3,
+	"SELECT " ORDER_JSON
+	", o.id FROM orders o WHERE o.user_id = $1::bigint "
+	"AND o.id < $2::bigint ORDER BY o.id DESC LIMIT $3::int",
+	3,
 };
 static const struct db_stmt order_mark_canceled_stmt = {
 	"order_mark_canceled",
 	"UPDATE orders SET status = 'canceled', updated_at = now() "
 	"WHERE id = $1::bigint AND user_id = $2::bigint AND status = 'pending' "
-	"RETURNING id", 2,
+	"RETURNING id",
+	2,
 };
 static const struct db_stmt order_status_stmt = {
 	"order_status",
@@ -65,12 +70,14 @@ static const struct db_stmt order_status_stmt = {
 static const struct db_stmt order_pick_expired_stmt = {
 	"order_pick_expired",
 	"SELECT id FROM orders WHERE status = 'pending' AND expires_at <= now() "
-	"ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED", 1,
+	"ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED",
+	1,
 };
 static const struct db_stmt order_mark_expired_stmt = {
 	"order_mark_expired",
 	"UPDATE orders SET status = 'expired', updated_at = now() "
-	"WHERE id = ANY($1::bigint[]) AND status = 'pending'", 1,
+	"WHERE id = ANY($1::bigint[]) AND status = 'pending'",
+	1,
 };
 
 struct order_new {
@@ -110,9 +117,9 @@ static int order_read_items(struct response *res, const struct json_value *body,
 		}
 		if (valid_known_fields(res, it, fields) < 0 ||
 		    valid_int(res, it, "option_id", VALID_REQUIRED, 1,
-		    INT64_MAX, 0, &o->items[i].option_id) < 0 ||
+		        INT64_MAX, 0, &o->items[i].option_id) < 0 ||
 		    valid_int(res, it, "quantity", VALID_REQUIRED, 1,
-		    ORDER_QUANTITY_MAX, 0, &o->items[i].quantity) < 0)
+		        ORDER_QUANTITY_MAX, 0, &o->items[i].quantity) < 0)
 			return -1;
 	}
 	o->n = items->u.array.len;
@@ -150,8 +157,8 @@ static enum db_status order_answer(struct db *db, struct response *res,
 	return st;
 }
 
-static enum db_status order_insert(struct db *db, struct order_new *o,
-    char *id, size_t idlen)
+static enum db_status order_insert(struct db *db, struct order_new *o, char *id,
+    size_t idlen)
 {
 	char user[24], total[24], ttl[24];
 	char ids[2048], qtys[2048], prices[2048];
@@ -190,7 +197,8 @@ static enum db_status order_create_effect(struct db *db, struct response *res,
 	char id[24], user[24];
 	enum db_status st;
 
-	st = stock_reserve(db, o->app->cfg->stock_strategy, o->items, o->n, res);
+	st =
+	    stock_reserve(db, o->app->cfg->stock_strategy, o->items, o->n, res);
 	if (st != DB_OK)
 		return st;
 	if ((st = order_insert(db, o, id, sizeof(id))) != DB_OK)
@@ -214,7 +222,8 @@ void order_create(struct request *req, struct response *res, struct app *app)
 	if (valid_known_fields(res, req->json, fields) < 0 ||
 	    order_read_items(res, req->json, &o) < 0)
 		return;
-	st = idempotency_transaction(app->db, req, res, order_create_effect, &o);
+	st =
+	    idempotency_transaction(app->db, req, res, order_create_effect, &o);
 	if (st != DB_OK && st != DB_ABORT)
 		problem_from_db(res, st, app->cfg->retry_after_s);
 }
@@ -243,7 +252,7 @@ void order_list(struct request *req, struct response *res, struct app *app)
 
 	if (valid_query_int(res, req, "limit", 1, 100, 20, &limit) < 0 ||
 	    valid_query_int(res, req, "after", 1, INT64_MAX, INT64_MAX,
-	    &after) < 0)
+	        &after) < 0)
 		return;
 	snprintf(user, sizeof(user), "%" PRId64, req->identity.user_id);
 	snprintf(after_s, sizeof(after_s), "%" PRId64, after);
@@ -291,8 +300,10 @@ static enum db_status order_explain_not_pending(struct db *db,
 		problem_write(res, 404, "order_not_found",
 		    "you have no order with that id");
 	} else {
-		snprintf(detail, sizeof(detail), "the order is %s; only a "
-		    "pending order can be canceled", PQgetvalue(r, 0, 0));
+		snprintf(detail, sizeof(detail),
+		    "the order is %s; only a "
+		    "pending order can be canceled",
+		    PQgetvalue(r, 0, 0));
 		problem_write(res, 409, "order_not_cancelable", detail);
 	}
 	PQclear(r);
@@ -366,7 +377,8 @@ static enum db_status order_expire_in_tx(struct db *db, void *arg)
 	params[0] = list;
 	if (stock_format_ids(list, len, ids, (size_t)e->expired) < 0)
 		st = DB_ERROR;
-	else if ((st = db_command(db, &order_mark_expired_stmt, params)) == DB_OK)
+	else if ((st = db_command(db, &order_mark_expired_stmt, params)) ==
+	    DB_OK)
 		st = stock_restore(db, list, "expire");
 	free(list);
 	return st;

@@ -38,8 +38,7 @@ void problem_write(struct response *res, int status, const char *code,
 	problem_end(res);
 }
 
-void problem_from_db(struct response *res, enum db_status st,
-    int retry_after_s)
+void problem_from_db(struct response *res, enum db_status st, int retry_after_s)
 {
 	switch (st) {
 	case DB_TIMEOUT:

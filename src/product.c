@@ -31,11 +31,13 @@
 static const struct db_stmt product_page_stmt = {
 	"product_page",
 	"SELECT " PRODUCT_JSON ", p.id FROM products p WHERE p.id > $1::bigint "
-	"ORDER BY p.id LIMIT $2::int", 2,
+	"ORDER BY p.id LIMIT $2::int",
+	2,
 };
 static const struct db_stmt product_by_id_stmt = {
 	"product_by_id",
-	"SELECT " PRODUCT_JSON " FROM products p WHERE p.id = $1::bigint", 1,
+	"SELECT " PRODUCT_JSON " FROM products p WHERE p.id = $1::bigint",
+	1,
 };
 /*
  * Best sellers: quantity in orders paid within the window; ties broken by
@@ -52,7 +54,8 @@ static const struct db_stmt product_popular_stmt = {
 	"WHERE r.status = 'paid' AND r.paid_at >= now() - make_interval("
 	"days => $1::int) GROUP BY o.product_id) s "
 	"JOIN products p ON p.id = s.product_id "
-	"ORDER BY s.quantity DESC, s.revenue DESC, p.id ASC LIMIT $2::int", 2,
+	"ORDER BY s.quantity DESC, s.revenue DESC, p.id ASC LIMIT $2::int",
+	2,
 };
 /*
  * A product, its options in the order given, and one 'initial' movement
@@ -70,7 +73,8 @@ static const struct db_stmt product_insert_stmt = {
 	"RETURNING id, stock), "
 	"m AS (INSERT INTO stock_movements (option_id, delta, reason) "
 	"SELECT id, stock, 'initial' FROM o WHERE stock > 0) "
-	"SELECT id FROM p", 3,
+	"SELECT id FROM p",
+	3,
 };
 static const struct db_stmt product_restock_stmt = {
 	"product_restock",
@@ -80,16 +84,17 @@ static const struct db_stmt product_restock_stmt = {
 	"m AS (INSERT INTO stock_movements (option_id, delta, reason) "
 	"SELECT id, $2::bigint, 'restock' FROM o) "
 	"SELECT json_build_object('id', id, 'product_id', product_id, "
-	"'name', name, 'price', price, 'stock', stock)::text FROM o", 3,
+	"'name', name, 'price', price, 'stock', stock)::text FROM o",
+	3,
 };
 static const struct db_stmt product_option_exists_stmt = {
 	"product_option_exists",
-	"SELECT 1 FROM product_options WHERE id = $1::bigint", 1,
+	"SELECT 1 FROM product_options WHERE id = $1::bigint",
+	1,
 };
 
 /* Writes {"items":[raw rows...], "next_after": id|null}. */
-static void product_write_page(struct response *res, PGresult *r,
-    int64_t limit)
+static void product_write_page(struct response *res, PGresult *r, int64_t limit)
 {
 	struct json_writer *w = response_json(res, 200);
 	int n = PQntuples(r);
@@ -132,8 +137,8 @@ void product_list(struct request *req, struct response *res, struct app *app)
 }
 
 /* Answers 200 with the first column of r's only row, or 404. */
-static void product_write_one(struct response *res, PGresult *r,
-    int status, const char *missing_code, const char *missing_detail)
+static void product_write_one(struct response *res, PGresult *r, int status,
+    const char *missing_code, const char *missing_detail)
 {
 	if (PQntuples(r) == 0) {
 		problem_write(res, 404, missing_code, missing_detail);
@@ -160,8 +165,7 @@ void product_get(struct request *req, struct response *res, struct app *app)
 	PQclear(r);
 }
 
-void product_popular(struct request *req, struct response *res,
-    struct app *app)
+void product_popular(struct request *req, struct response *res, struct app *app)
 {
 	int64_t days, limit;
 	char days_s[24], limit_s[24];
@@ -175,7 +179,8 @@ void product_popular(struct request *req, struct response *res,
 		return;
 	snprintf(days_s, sizeof(days_s), "%" PRId64, days);
 	snprintf(limit_s, sizeof(limit_s), "%" PRId64, limit);
-	if ((r = db_query(app->db, &product_popular_stmt, params, &st)) == NULL) {
+	if ((r = db_query(app->db, &product_popular_stmt, params, &st)) ==
+	    NULL) {
 		problem_from_db(res, st, app->cfg->retry_after_s);
 		return;
 	}
@@ -203,7 +208,7 @@ static int product_read_options(struct response *res,
 	const struct json_value *options;
 
 	if (valid_array(res, body, "options", 1, PRODUCT_OPTIONS_MAX,
-	    &options) < 0)
+	        &options) < 0)
 		return -1;
 	json_open_array(out);
 	for (size_t i = 0; i < options->u.array.len; i++) {
@@ -218,11 +223,11 @@ static int product_read_options(struct response *res,
 		}
 		if (valid_known_fields(res, o, fields) < 0 ||
 		    valid_string(res, o, "name", VALID_REQUIRED, 1, 200,
-		    &name) < 0 ||
+		        &name) < 0 ||
 		    valid_int(res, o, "price", VALID_REQUIRED, 0,
-		    PRODUCT_PRICE_MAX, 0, &price) < 0 ||
+		        PRODUCT_PRICE_MAX, 0, &price) < 0 ||
 		    valid_int(res, o, "stock", VALID_OPTIONAL, 0,
-		    PRODUCT_STOCK_MAX, 0, &stock) < 0)
+		        PRODUCT_STOCK_MAX, 0, &stock) < 0)
 			return -1;
 		json_open_object(out);
 		json_member_string(out, "name", name);
@@ -236,7 +241,7 @@ static int product_read_options(struct response *res,
 
 struct product_create_tx {
 	const char *name, *description, *options_json;
-	PGresult *result;	/* the created product, for the response */
+	PGresult *result; /* the created product, for the response */
 };
 
 static enum db_status product_create_in_tx(struct db *db, void *arg)
@@ -255,11 +260,10 @@ static enum db_status product_create_in_tx(struct db *db, void *arg)
 	return st;
 }
 
-void product_create(struct request *req, struct response *res,
-    struct app *app)
+void product_create(struct request *req, struct response *res, struct app *app)
 {
 	static const char *const fields[] = { "name", "description", "options",
-	    NULL };
+		NULL };
 	struct product_create_tx tx = { 0 };
 	struct json_writer *options = json_writer_create();
 	enum db_status st;
@@ -267,9 +271,9 @@ void product_create(struct request *req, struct response *res,
 
 	if (valid_known_fields(res, req->json, fields) < 0 ||
 	    valid_string(res, req->json, "name", VALID_REQUIRED, 1, 200,
-	    &tx.name) < 0 ||
-	    valid_string(res, req->json, "description", VALID_OPTIONAL, 0,
-	    4000, &tx.description) < 0 ||
+	        &tx.name) < 0 ||
+	    valid_string(res, req->json, "description", VALID_OPTIONAL, 0, 4000,
+	        &tx.description) < 0 ||
 	    product_read_options(res, req->json, options) < 0)
 		goto out;
 	if (tx.description == NULL)
@@ -291,8 +295,7 @@ out:
 	json_writer_free(options);
 }
 
-void product_restock(struct request *req, struct response *res,
-    struct app *app)
+void product_restock(struct request *req, struct response *res, struct app *app)
 {
 	static const char *const fields[] = { "quantity", NULL };
 	char id[24], qty[24], cap[24];
@@ -303,13 +306,14 @@ void product_restock(struct request *req, struct response *res,
 
 	if (valid_known_fields(res, req->json, fields) < 0 ||
 	    valid_int(res, req->json, "quantity", VALID_REQUIRED, 1,
-	    PRODUCT_STOCK_MAX, 0, &quantity) < 0)
+	        PRODUCT_STOCK_MAX, 0, &quantity) < 0)
 		return;
 	snprintf(id, sizeof(id), "%" PRId64, req->params[0]);
 	snprintf(qty, sizeof(qty), "%" PRId64, quantity);
 	snprintf(cap, sizeof(cap), "%" PRId64, PRODUCT_STOCK_MAX);
 	/* One statement: the UPDATE and its movement commit together. */
-	if ((r = db_query(app->db, &product_restock_stmt, params, &st)) == NULL) {
+	if ((r = db_query(app->db, &product_restock_stmt, params, &st)) ==
+	    NULL) {
 		problem_from_db(res, st, app->cfg->retry_after_s);
 		return;
 	}
@@ -319,8 +323,8 @@ void product_restock(struct request *req, struct response *res,
 		return;
 	}
 	PQclear(r);
-	if ((r = db_query(app->db, &product_option_exists_stmt, params,
-	    &st)) == NULL) {
+	if ((r = db_query(app->db, &product_option_exists_stmt, params, &st)) ==
+	    NULL) {
 		problem_from_db(res, st, app->cfg->retry_after_s);
 		return;
 	}

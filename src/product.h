@@ -17,8 +17,7 @@ void product_get(struct request *req, struct response *res, struct app *app);
 void product_popular(struct request *req, struct response *res,
     struct app *app);
 /* POST /api/v1/admin/products {name, description?, options:[...]} */
-void product_create(struct request *req, struct response *res,
-    struct app *app);
+void product_create(struct request *req, struct response *res, struct app *app);
 /* POST /api/v1/admin/options/{id}/restock {quantity} */
 void product_restock(struct request *req, struct response *res,
     struct app *app);

@@ -73,8 +73,7 @@ static void reaper_sleep(int ms)
 	(void)nanosleep(&ts, NULL);
 }
 
-noreturn void reaper_run(const struct config *cfg,
-    struct scoreboard_slot *slot)
+noreturn void reaper_run(const struct config *cfg, struct scoreboard_slot *slot)
 {
 	struct db *db;
 	int since_purge = REAPER_PURGE_INTERVAL_MS;
@@ -89,7 +88,8 @@ noreturn void reaper_run(const struct config *cfg,
 	    .application_name = "stockade reaper",
 	    .statement_timeout_ms = cfg->statement_timeout_ms,
 	    .lock_timeout_ms = cfg->lock_timeout_ms,
-	    .idle_in_transaction_timeout_ms = cfg->idle_in_transaction_timeout_ms,
+	    .idle_in_transaction_timeout_ms =
+	        cfg->idle_in_transaction_timeout_ms,
 	    .retries = cfg->db_retries,
 	});
 	slot->state = WORKER_IDLE;

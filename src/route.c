@@ -110,7 +110,7 @@ enum route_result route_match(const struct route *table, size_t n,
 		allow[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		if (!route_path_matches(table[i].pattern, path, scratch,
-		    &nscratch))
+		        &nscratch))
 			continue;
 		if (table[i].method == method) {
 			*found = &table[i];
@@ -133,15 +133,18 @@ static int route_authenticate(struct request *req, struct response *res,
 	st = auth_verify_header(req->authorization, app->secret,
 	    app->secret_len, (int64_t)time(NULL), &req->identity);
 	if (st != AUTH_OK) {
-		problem_write(res, 401, "unauthorized", auth_status_describe(st));
+		problem_write(res, 401, "unauthorized",
+		    auth_status_describe(st));
 		/* RFC 6750 section 3: tell the client which scheme to use. */
-		response_header(res, "WWW-Authenticate", "Bearer realm=\"stockade\"%s",
+		response_header(res, "WWW-Authenticate",
+		    "Bearer realm=\"stockade\"%s",
 		    st == AUTH_MISSING ? "" : ", error=\"invalid_token\"");
 		return -1;
 	}
 	req->authenticated = 1;
 	if ((flags & ROUTE_ADMIN) && req->identity.role != AUTH_ROLE_ADMIN) {
-		problem_write(res, 403, "forbidden", "this endpoint needs the admin role");
+		problem_write(res, 403, "forbidden",
+		    "this endpoint needs the admin role");
 		return -1;
 	}
 	return 0;
@@ -153,9 +156,10 @@ static int route_is_json(const char *content_type)
 	static const char json[] = "application/json";
 	size_t n = sizeof(json) - 1;
 
-	return content_type != NULL && strncasecmp(content_type, json, n) == 0 &&
+	return content_type != NULL &&
+	    strncasecmp(content_type, json, n) == 0 &&
 	    (content_type[n] == '\0' || content_type[n] == ';' ||
-	    content_type[n] == ' ');
+	        content_type[n] == ' ');
 }
 
 static int route_parse_body(struct request *req, struct response *res)
@@ -170,8 +174,8 @@ static int route_parse_body(struct request *req, struct response *res)
 	req->json = json_parse(req->body, req->body_len, &json_default_limits,
 	    err, sizeof(err));
 	if (req->json == NULL) {
-		snprintf(detail, sizeof(detail), "the body is not valid JSON: %s",
-		    err);
+		snprintf(detail, sizeof(detail),
+		    "the body is not valid JSON: %s", err);
 		problem_write(res, 400, "malformed_json", detail);
 		return -1;
 	}
@@ -188,9 +192,9 @@ void route_serve(struct request *req, struct response *res, struct app *app)
 	const struct route *route = NULL;
 	char allow[64];
 
-	switch (route_match(route_table, route_table_len, req->method,
-	    req->path, &route, req->params, &req->nparams, allow,
-	    sizeof(allow))) {
+	switch (
+	    route_match(route_table, route_table_len, req->method, req->path,
+	        &route, req->params, &req->nparams, allow, sizeof(allow))) {
 	case ROUTE_FOUND:
 		break;
 	case ROUTE_METHOD_NOT_ALLOWED:
@@ -199,7 +203,8 @@ void route_serve(struct request *req, struct response *res, struct app *app)
 		response_header(res, "Allow", "%s", allow);
 		return;
 	default:
-		problem_write(res, 404, "not_found", "there is no such resource");
+		problem_write(res, 404, "not_found",
+		    "there is no such resource");
 		return;
 	}
 	if ((route->flags & (ROUTE_AUTH | ROUTE_ADMIN)) &&

@@ -14,19 +14,19 @@
 #include "app.h"
 #include "http.h"
 
-#define ROUTE_AUTH	0x1	/* a valid bearer token is required */
-#define ROUTE_ADMIN	0x2	/* ... with role admin (implies ROUTE_AUTH) */
-#define ROUTE_BODY	0x4	/* a JSON object body is required */
+#define ROUTE_AUTH 0x1 /* a valid bearer token is required */
+#define ROUTE_ADMIN 0x2 /* ... with role admin (implies ROUTE_AUTH) */
+#define ROUTE_BODY 0x4 /* a JSON object body is required */
 
-typedef void (*route_handler)(struct request *req, struct response *res,
-    struct app *app);
+typedef void (
+    *route_handler)(struct request *req, struct response *res, struct app *app);
 
 struct route {
 	enum http_method method;
 	const char *pattern;
 	route_handler handler;
 	unsigned flags;
-	const char *name;	/* for metrics and logs */
+	const char *name; /* for metrics and logs */
 };
 
 enum route_result {

@@ -9,7 +9,11 @@
 #include <time.h>
 
 const char *const worker_state_names[WORKER_STATE__MAX] = {
-	"empty", "starting", "idle", "busy", "stopping",
+	"empty",
+	"starting",
+	"idle",
+	"busy",
+	"stopping",
 };
 
 static size_t scoreboard_size(int nslots)

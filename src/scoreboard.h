@@ -15,11 +15,11 @@
 #define SCOREBOARD_REQUEST_MAX 96
 
 enum worker_state {
-	WORKER_EMPTY,		/* no process in the slot */
-	WORKER_STARTING,	/* forked, connecting */
-	WORKER_IDLE,		/* waiting in accept */
-	WORKER_BUSY,		/* serving a request */
-	WORKER_STOPPING,	/* finishing before exit */
+	WORKER_EMPTY, /* no process in the slot */
+	WORKER_STARTING, /* forked, connecting */
+	WORKER_IDLE, /* waiting in accept */
+	WORKER_BUSY, /* serving a request */
+	WORKER_STOPPING, /* finishing before exit */
 	WORKER_STATE__MAX
 };
 
@@ -27,23 +27,23 @@ extern const char *const worker_state_names[WORKER_STATE__MAX];
 
 struct scoreboard_slot {
 	volatile pid_t pid;
-	volatile int state;		/* enum worker_state */
-	volatile uint64_t requests;	/* served by the current process */
-	volatile uint64_t restarts;	/* times the slot was respawned */
-	volatile int64_t started_ms;	/* wall clock, process start */
+	volatile int state; /* enum worker_state */
+	volatile uint64_t requests; /* served by the current process */
+	volatile uint64_t restarts; /* times the slot was respawned */
+	volatile int64_t started_ms; /* wall clock, process start */
 	volatile int64_t request_started_ms;
-	char request[SCOREBOARD_REQUEST_MAX];	/* "GET /path", escaped */
+	char request[SCOREBOARD_REQUEST_MAX]; /* "GET /path", escaped */
 };
 
 struct scoreboard {
 	int nslots;
-	int64_t started_ms;		/* master start, wall clock */
+	int64_t started_ms; /* master start, wall clock */
 	struct scoreboard_slot slots[];
 };
 
 /* Maps a zeroed shared anonymous region for nslots; NULL on failure. */
 struct scoreboard *scoreboard_create(int nslots);
-void scoreboard_free(struct scoreboard *sb);	/* accepts NULL */
+void scoreboard_free(struct scoreboard *sb); /* accepts NULL */
 
 /* Wall-clock milliseconds, the unit of every time in the scoreboard. */
 int64_t scoreboard_now_ms(void);

@@ -23,8 +23,7 @@ static void signals_set(int signo, void (*handler)(int), int flags)
 		fatal("sigaction %d: %s", signo, strerror(errno));
 }
 
-void signals_child_init(void (*on_quit)(int), void (*on_term)(int),
-    int restart)
+void signals_child_init(void (*on_quit)(int), void (*on_term)(int), int restart)
 {
 	int flags = restart ? SA_RESTART : 0;
 	sigset_t none;

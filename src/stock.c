@@ -11,37 +11,42 @@
 #include "config.h"
 #include "problem.h"
 
-#define STOCK_ARRAY_MAX 2048	/* 50 ids of up to 20 digits, and commas */
+#define STOCK_ARRAY_MAX 2048 /* 50 ids of up to 20 digits, and commas */
 
 /* Pessimistic: lock in ascending id order, then look. */
 static const struct db_stmt stock_lock_stmt = {
 	"stock_lock",
 	"SELECT id, price, stock FROM product_options "
-	"WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", 1,
+	"WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+	1,
 };
 static const struct db_stmt stock_deduct_stmt = {
 	"stock_deduct",
 	"UPDATE product_options po SET stock = po.stock - x.q "
 	"FROM unnest($1::bigint[], $2::bigint[]) AS x(id, q) "
-	"WHERE po.id = x.id", 2,
+	"WHERE po.id = x.id",
+	2,
 };
 /* Conditional: one UPDATE that only touches options with enough stock. */
 static const struct db_stmt stock_take_stmt = {
 	"stock_take",
 	"UPDATE product_options po SET stock = po.stock - x.q "
 	"FROM unnest($1::bigint[], $2::bigint[]) AS x(id, q) "
-	"WHERE po.id = x.id AND po.stock >= x.q RETURNING po.id, po.price", 2,
+	"WHERE po.id = x.id AND po.stock >= x.q RETURNING po.id, po.price",
+	2,
 };
 static const struct db_stmt stock_peek_stmt = {
 	"stock_peek",
 	"SELECT id, price, stock FROM product_options "
-	"WHERE id = ANY($1::bigint[]) ORDER BY id", 1,
+	"WHERE id = ANY($1::bigint[]) ORDER BY id",
+	1,
 };
 static const struct db_stmt stock_lock_orders_stmt = {
 	"stock_lock_orders",
 	"SELECT id FROM product_options WHERE id IN (SELECT option_id "
 	"FROM order_items WHERE order_id = ANY($1::bigint[])) "
-	"ORDER BY id FOR UPDATE", 1,
+	"ORDER BY id FOR UPDATE",
+	1,
 };
 static const struct db_stmt stock_give_back_stmt = {
 	"stock_give_back",
@@ -51,7 +56,8 @@ static const struct db_stmt stock_give_back_stmt = {
 	"WHERE po.id = s.option_id) "
 	"INSERT INTO stock_movements (option_id, delta, reason, order_id) "
 	"SELECT option_id, quantity, $2, order_id FROM order_items "
-	"WHERE order_id = ANY($1::bigint[])", 2,
+	"WHERE order_id = ANY($1::bigint[])",
+	2,
 };
 
 int stock_format_ids(char *buf, size_t len, const int64_t *ids, size_t n)
@@ -125,8 +131,9 @@ static enum db_status stock_check(PGresult *r, struct stock_item *items,
 		if (stock < it->quantity) {
 			struct json_writer *w;
 
-			snprintf(detail, sizeof(detail), "option %" PRId64
-			    " has %" PRId64 " left; %" PRId64 " requested",
+			snprintf(detail, sizeof(detail),
+			    "option %" PRId64 " has %" PRId64 " left; %" PRId64
+			    " requested",
 			    it->option_id, stock, it->quantity);
 			w = problem_begin(res, 409, "out_of_stock", detail);
 			json_member_int(w, "option_id", it->option_id);
@@ -137,10 +144,12 @@ static enum db_status stock_check(PGresult *r, struct stock_item *items,
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].unit_price < 0) {
-			snprintf(detail, sizeof(detail), "option %" PRId64
-			    " does not exist", items[i].option_id);
-			json_member_int(problem_begin(res, 404, "option_not_found",
-			    detail), "option_id", items[i].option_id);
+			snprintf(detail, sizeof(detail),
+			    "option %" PRId64 " does not exist",
+			    items[i].option_id);
+			json_member_int(problem_begin(res, 404,
+			                    "option_not_found", detail),
+			    "option_id", items[i].option_id);
 			problem_end(res);
 			return DB_ABORT;
 		}
@@ -175,8 +184,9 @@ static enum db_status stock_reserve_conditional(struct db *db,
 		return st;
 	if ((size_t)PQntuples(r) == n) {
 		for (int row = 0; row < PQntuples(r); row++)
-			stock_find(items, n, strtoll(PQgetvalue(r, row, 0),
-			    NULL, 10))->unit_price =
+			stock_find(items, n,
+			    strtoll(PQgetvalue(r, row, 0), NULL, 10))
+			    ->unit_price =
 			    strtoll(PQgetvalue(r, row, 1), NULL, 10);
 		PQclear(r);
 		return DB_OK;
@@ -188,7 +198,7 @@ static enum db_status stock_reserve_conditional(struct db *db,
 		return st;
 	st = stock_check(r, items, n, res);
 	PQclear(r);
-	if (st == DB_OK) {	/* stock came back between the two reads */
+	if (st == DB_OK) { /* stock came back between the two reads */
 		problem_write(res, 409, "out_of_stock",
 		    "an option ran out while the order was placed");
 		st = DB_ABORT;

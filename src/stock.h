@@ -21,7 +21,7 @@
 struct stock_item {
 	int64_t option_id;
 	int64_t quantity;
-	int64_t unit_price;	/* filled by stock_reserve */
+	int64_t unit_price; /* filled by stock_reserve */
 };
 
 /*

@@ -33,11 +33,11 @@ void system_readyz(struct request *req, struct response *res, struct app *app)
 		json_member_string(w, "status", "ready");
 	} else {
 		snprintf(detail, sizeof(detail), "not ready: %s%s%s",
-		    pg ? "" : "postgres is down",
-		    !pg && !redis ? " and " : "",
+		    pg ? "" : "postgres is down", !pg && !redis ? " and " : "",
 		    redis ? "" : "redis is down");
 		w = problem_begin(res, 503, "not_ready", detail);
-		response_header(res, "Retry-After", "%d", app->cfg->retry_after_s);
+		response_header(res, "Retry-After", "%d",
+		    app->cfg->retry_after_s);
 	}
 	json_member_string(w, "postgres", pg ? "ok" : "down");
 	json_member_string(w, "redis", redis ? "ok" : "down");

@@ -14,11 +14,11 @@
 #include "log.h"
 #include "problem.h"
 
-static int valid_fail(struct response *res, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int valid_fail(struct response *res, const char *code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
-static int valid_fail(struct response *res, const char *code,
-    const char *fmt, ...)
+static int valid_fail(struct response *res, const char *code, const char *fmt,
+    ...)
 {
 	char detail[256];
 	va_list ap;
@@ -45,8 +45,8 @@ int valid_int(struct response *res, const struct json_value *obj,
 	}
 	if (v->type != JSON_INT || v->u.integer < min || v->u.integer > max)
 		return valid_fail(res, "invalid_field",
-		    "%s must be an integer from %" PRId64 " to %" PRId64,
-		    field, min, max);
+		    "%s must be an integer from %" PRId64 " to %" PRId64, field,
+		    min, max);
 	*out = v->u.integer;
 	return 0;
 }
@@ -78,7 +78,8 @@ int valid_string(struct response *res, const struct json_value *obj,
 	    valid_has_control(v->u.string.ptr, v->u.string.len))
 		return valid_fail(res, "invalid_field",
 		    "%s must be a string of %zu to %zu bytes without control "
-		    "characters", field, minlen, maxlen);
+		    "characters",
+		    field, minlen, maxlen);
 	*out = v->u.string.ptr;
 	return 0;
 }
@@ -89,7 +90,8 @@ int valid_array(struct response *res, const struct json_value *obj,
 	const struct json_value *v = json_get(obj, field);
 
 	if (v == NULL)
-		return valid_fail(res, "missing_field", "%s is required", field);
+		return valid_fail(res, "missing_field", "%s is required",
+		    field);
 	if (v->type != JSON_ARRAY || v->u.array.len < min ||
 	    v->u.array.len > max)
 		return valid_fail(res, "invalid_field",
@@ -137,7 +139,8 @@ int valid_query_int(struct response *res, const struct request *req,
 	    text[0] == '+' || text[0] == ' ' || v < min || v > max)
 		return valid_fail(res, "invalid_parameter",
 		    "query parameter %s must be an integer from %" PRId64
-		    " to %" PRId64, name, min, max);
+		    " to %" PRId64,
+		    name, min, max);
 	*out = v;
 	return 0;
 }

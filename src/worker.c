@@ -118,7 +118,8 @@ static struct app *worker_app_create(const struct worker_params *p)
 	    .application_name = name,
 	    .statement_timeout_ms = cfg->statement_timeout_ms,
 	    .lock_timeout_ms = cfg->lock_timeout_ms,
-	    .idle_in_transaction_timeout_ms = cfg->idle_in_transaction_timeout_ms,
+	    .idle_in_transaction_timeout_ms =
+	        cfg->idle_in_transaction_timeout_ms,
 	    .retries = cfg->db_retries,
 	});
 	app->gate = gate_create(&(struct gate_options){
@@ -142,7 +143,7 @@ static void worker_app_free(struct app *app)
 static void worker_slot_busy(struct scoreboard_slot *slot,
     const struct request *req)
 {
-	char path[SCOREBOARD_REQUEST_MAX - 16];	/* room for the method */
+	char path[SCOREBOARD_REQUEST_MAX - 16]; /* room for the method */
 
 	log_escape(path, sizeof(path), req->path, strlen(req->path));
 	snprintf(slot->request, sizeof(slot->request), "%s %s",
@@ -183,8 +184,9 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0) {
 		worker_slot_busy(slot, req);
 		if (http_request_read_body(req,
-		    FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
-		    app->cfg->max_body, worker_fcgi_read, fcgi->in, res) == 0)
+		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
+		        app->cfg->max_body, worker_fcgi_read, fcgi->in,
+		        res) == 0)
 			route_serve(req, res, app);
 	}
 	len = http_response_render(req, res, &out);
@@ -220,7 +222,7 @@ static void worker_loop(FCGX_Request *fcgi, struct app *app)
 		app->scoreboard->slots[app->slot].state = WORKER_IDLE;
 		if ((rc = FCGX_Accept_r(fcgi)) < 0) {
 			if (worker_stop_requested || worker_drain_requested)
-				break;	/* stopped, or the backlog is empty */
+				break; /* stopped, or the backlog is empty */
 			if (rc == -EAGAIN || rc == -EWOULDBLOCK) {
 				worker_wait_readable(worker_listen_fd);
 				continue;
@@ -228,14 +230,15 @@ static void worker_loop(FCGX_Request *fcgi, struct app *app)
 			if (rc == -EINTR)
 				continue;
 			log_error("accept failed: %s", strerror(-rc));
-			usleep(100000);	/* do not spin on EMFILE and the like */
+			usleep(100000); /* do not spin on EMFILE and the like */
 			continue;
 		}
 		worker_serve(fcgi, app, &req, &res);
 		FCGX_Finish_r(fcgi);
 		if (limit != 0 && ++served >= limit) {
 			log_info("served %lu requests (max_requests); exiting "
-			    "to be replaced", served);
+			         "to be replaced",
+			    served);
 			break;
 		}
 	}
@@ -253,8 +256,8 @@ noreturn void worker_run(const struct worker_params *p)
 	log_set_role(role);
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	worker_listen_fd = p->listen_fd;
-	if ((worker_unbound_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
-	    0)) < 0)
+	if ((worker_unbound_fd =
+	            socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		fatal("socket: %s", strerror(errno));
 	/* libfcgi installs handlers for SIGPIPE, SIGUSR1 and SIGTERM when they
 	 * are at their defaults; ours must come after it and win. */

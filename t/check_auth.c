@@ -23,8 +23,7 @@
 #define GOOD "{\"sub\":\"42\",\"role\":\"user\",\"exp\":1700003600}"
 #define TOKEN_BUF (2 * AUTH_TOKEN_MAX)
 
-#define EXPECT(header, payload, want) \
-	expect_at(__LINE__, header, payload, want)
+#define EXPECT(header, payload, want) expect_at(__LINE__, header, payload, want)
 #define EXPECT_TOKEN(token, want) expect_token_at(__LINE__, token, want)
 
 static const char *status_name(enum auth_status st)
@@ -62,8 +61,8 @@ static void sign_cat(char tok[TOKEN_BUF], const char *key)
 }
 
 /* Builds header.payload.signature from two JSON texts. */
-static void forge(char tok[TOKEN_BUF], const char *header,
-    const char *payload, const char *key)
+static void forge(char tok[TOKEN_BUF], const char *header, const char *payload,
+    const char *key)
 {
 	tok[0] = '\0';
 	b64url_cat(tok, header, strlen(header));
@@ -120,7 +119,8 @@ static char *mint(int64_t user_id, enum auth_role role, int64_t iat,
 START_TEST(test_round_trip)
 {
 	static const enum auth_role roles[] = {
-		AUTH_ROLE_USER, AUTH_ROLE_ADMIN,
+		AUTH_ROLE_USER,
+		AUTH_ROLE_ADMIN,
 	};
 
 	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
@@ -156,8 +156,10 @@ START_TEST(test_mint_matches_independent_encoder)
 	char want[TOKEN_BUF];
 	char *tok = mint(42, AUTH_ROLE_USER, NOW, NOW + 3600);
 
-	forge(want, HS256, "{\"sub\":\"42\",\"role\":\"user\","
-	    "\"iat\":1700000000,\"exp\":1700003600}", SECRET);
+	forge(want, HS256,
+	    "{\"sub\":\"42\",\"role\":\"user\","
+	    "\"iat\":1700000000,\"exp\":1700003600}",
+	    SECRET);
 	ck_assert_ptr_nonnull(tok);
 	ck_assert_str_eq(tok, want);
 	free(tok);
@@ -168,15 +170,16 @@ END_TEST
 /* The example token from jwt.io: its signature verifies, its claims do not. */
 START_TEST(test_reference_vector)
 {
-	static const char tok[] = HS256_B64 "."
-	    "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
-	    "IjoxNTE2MjM5MDIyfQ."
-	    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+	static const char tok[] =
+	    HS256_B64 "."
+	              "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0"
+	              "IjoxNTE2MjM5MDIyfQ."
+	              "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
 	static const char key[] = "your-256-bit-secret";
 	struct auth_identity id;
 
 	ck_assert_int_eq(auth_verify_token(tok, strlen(tok),
-	    (const unsigned char *)key, strlen(key), NOW, &id),
+	                     (const unsigned char *)key, strlen(key), NOW, &id),
 	    AUTH_BAD_CLAIMS);
 	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
 }
@@ -205,7 +208,7 @@ START_TEST(test_expired)
 	char *tok = mint(42, AUTH_ROLE_USER, NOW - 7200, NOW - 3600);
 
 	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_EXPIRED);
-	ck_assert(id.user_id == 7 && id.expires_at == 7);	/* untouched */
+	ck_assert(id.user_id == 7 && id.expires_at == 7); /* untouched */
 	free(tok);
 	/* RFC 7519 section 4.1.4: "on or after" exp. */
 	tok = mint(42, AUTH_ROLE_USER, NOW, NOW + 3600);
@@ -249,11 +252,11 @@ START_TEST(test_signature_tampered)
 	sig = strrchr(tok, '.') + 1;
 	sig[0] = sig[0] == 'A' ? 'B' : 'A';
 	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
-	sig[0] = '\0';			/* empty signature */
+	sig[0] = '\0'; /* empty signature */
 	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
 	forge(tok, HS256, GOOD, SECRET);
 	sig = strrchr(tok, '.') + 1;
-	sig[40] = '\0';			/* 30 bytes: canonical but short */
+	sig[40] = '\0'; /* 30 bytes: canonical but short */
 	EXPECT_TOKEN(tok, AUTH_BAD_SIGNATURE);
 }
 END_TEST
@@ -266,12 +269,14 @@ START_TEST(test_empty_secret)
 
 	forge(tok, HS256, GOOD, "");
 	ck_assert_int_eq(auth_verify_token(tok, strlen(tok),
-	    (const unsigned char *)"", 0, NOW, &id), AUTH_BAD_SIGNATURE);
-	ck_assert_int_eq(auth_verify_token(tok, strlen(tok), NULL, 0, NOW,
-	    &id), AUTH_BAD_SIGNATURE);
+	                     (const unsigned char *)"", 0, NOW, &id),
+	    AUTH_BAD_SIGNATURE);
+	ck_assert_int_eq(auth_verify_token(tok, strlen(tok), NULL, 0, NOW, &id),
+	    AUTH_BAD_SIGNATURE);
 	forge(tok, HS256, GOOD, SECRET);
 	ck_assert_int_eq(auth_verify_token(tok, strlen(tok),
-	    (const unsigned char *)SECRET, 0, NOW, &id), AUTH_BAD_SIGNATURE);
+	                     (const unsigned char *)SECRET, 0, NOW, &id),
+	    AUTH_BAD_SIGNATURE);
 }
 END_TEST
 
@@ -285,7 +290,7 @@ START_TEST(test_alg_none)
 	char tok[TOKEN_BUF];
 
 	for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
-		forge(tok, headers[i], GOOD, NULL);	/* "h.p." */
+		forge(tok, headers[i], GOOD, NULL); /* "h.p." */
 		EXPECT_TOKEN(tok, AUTH_UNSUPPORTED_ALG);
 		EXPECT(headers[i], GOOD, AUTH_UNSUPPORTED_ALG);
 	}
@@ -305,7 +310,7 @@ START_TEST(test_alg_other)
 	EXPECT("{\"alg\":256}", GOOD, AUTH_UNSUPPORTED_ALG);
 	EXPECT("{\"alg\":null}", GOOD, AUTH_UNSUPPORTED_ALG);
 	EXPECT("{\"alg\":[\"HS256\"]}", GOOD, AUTH_UNSUPPORTED_ALG);
-	EXPECT("{\"alg\":\"HS256\"}", GOOD, AUTH_OK);	/* typ is optional */
+	EXPECT("{\"alg\":\"HS256\"}", GOOD, AUTH_OK); /* typ is optional */
 }
 END_TEST
 
@@ -333,11 +338,11 @@ START_TEST(test_malformed_segments)
 
 	forge(tok, HS256, GOOD, SECRET);
 	snprintf(bad, sizeof(bad), "%.*s", (int)(strrchr(tok, '.') - tok), tok);
-	EXPECT_TOKEN(bad, AUTH_MALFORMED);		/* two segments */
+	EXPECT_TOKEN(bad, AUTH_MALFORMED); /* two segments */
 	snprintf(bad, sizeof(bad), "%s.%s", tok, strrchr(tok, '.') + 1);
-	EXPECT_TOKEN(bad, AUTH_MALFORMED);		/* four segments */
+	EXPECT_TOKEN(bad, AUTH_MALFORMED); /* four segments */
 	snprintf(bad, sizeof(bad), "%s.", tok);
-	EXPECT_TOKEN(bad, AUTH_MALFORMED);		/* empty fourth */
+	EXPECT_TOKEN(bad, AUTH_MALFORMED); /* empty fourth */
 	EXPECT_TOKEN("", AUTH_MALFORMED);
 	EXPECT_TOKEN(HS256_B64, AUTH_MALFORMED);
 	EXPECT_TOKEN("..", AUTH_MALFORMED);
@@ -379,7 +384,8 @@ START_TEST(test_malformed_embedded_nul)
 	len = strlen(tok);
 	tok[len - 1] = '\0';
 	ck_assert_int_eq(auth_verify_token(tok, len,
-	    (const unsigned char *)SECRET, strlen(SECRET), NOW, &id),
+	                     (const unsigned char *)SECRET, strlen(SECRET), NOW,
+	                     &id),
 	    AUTH_MALFORMED);
 }
 END_TEST
@@ -437,8 +443,10 @@ START_TEST(test_malformed_json)
 	EXPECT(HS256, "[\"42\",\"user\",1700003600]", AUTH_MALFORMED);
 	EXPECT(HS256, "42", AUTH_MALFORMED);
 	EXPECT(HS256, GOOD " x", AUTH_MALFORMED);
-	EXPECT(HS256, "{\"sub\":\"42\",\"role\":\"user\",\"role\":\"admin\","
-	    "\"exp\":1700003600}", AUTH_MALFORMED);
+	EXPECT(HS256,
+	    "{\"sub\":\"42\",\"role\":\"user\",\"role\":\"admin\","
+	    "\"exp\":1700003600}",
+	    AUTH_MALFORMED);
 }
 END_TEST
 
@@ -481,7 +489,8 @@ START_TEST(test_huge_header)
 	memset(hdr + 7, 'A', len - 7);
 	hdr[len] = '\0';
 	ck_assert_int_eq(auth_verify_header(hdr, (const unsigned char *)SECRET,
-	    strlen(SECRET), NOW, &id), AUTH_MALFORMED);
+	                     strlen(SECRET), NOW, &id),
+	    AUTH_MALFORMED);
 	free(hdr);
 }
 END_TEST
@@ -537,8 +546,10 @@ START_TEST(test_sub_value)
 	struct auth_identity id;
 	char tok[TOKEN_BUF];
 
-	forge(tok, HS256, "{\"sub\":\"9223372036854775807\",\"role\":\"admin\","
-	    "\"exp\":1700003600}", SECRET);
+	forge(tok, HS256,
+	    "{\"sub\":\"9223372036854775807\",\"role\":\"admin\","
+	    "\"exp\":1700003600}",
+	    SECRET);
 	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_OK);
 	ck_assert(id.user_id == INT64_MAX);
 	ck_assert_int_eq(id.role, AUTH_ROLE_ADMIN);
@@ -620,7 +631,8 @@ START_TEST(test_nbf)
 	for (size_t i = 0; i < sizeof(nbf_cases) / sizeof(nbf_cases[0]); i++) {
 		snprintf(payload, sizeof(payload),
 		    "{\"sub\":\"42\",\"role\":\"user\",\"exp\":1700003600,"
-		    "\"nbf\":%s}", nbf_cases[i].json);
+		    "\"nbf\":%s}",
+		    nbf_cases[i].json);
 		EXPECT(HS256, payload, nbf_cases[i].want);
 	}
 }
@@ -643,7 +655,8 @@ START_TEST(test_header_scheme)
 	struct auth_identity id;
 
 	ck_assert_int_eq(auth_verify_header(NULL, (const unsigned char *)SECRET,
-	    strlen(SECRET), NOW, &id), AUTH_MISSING);
+	                     strlen(SECRET), NOW, &id),
+	    AUTH_MISSING);
 	ck_assert_int_eq(header_verdict("", ""), AUTH_MISSING);
 	ck_assert_int_eq(header_verdict("Bearer ", tok), AUTH_OK);
 	ck_assert_int_eq(header_verdict("bearer ", tok), AUTH_OK);
@@ -671,7 +684,7 @@ START_TEST(test_describe)
 		ck_assert_ptr_nonnull(auth_status_names[i]);
 	}
 	ck_assert_ptr_nonnull(auth_status_describe(AUTH_STATUS__MAX));
-	ck_assert_ptr_nonnull(auth_status_describe((enum auth_status)-1));
+	ck_assert_ptr_nonnull(auth_status_describe((enum auth_status) - 1));
 	ck_assert_str_eq(auth_status_describe(AUTH_EXPIRED),
 	    "the token has expired");
 }

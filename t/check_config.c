@@ -38,8 +38,8 @@ static char *dump_text(const struct config *cfg)
 }
 
 /* Asserts that the dump of cfg has the line "key = value". */
-static void assert_dumps(
-    const struct config *cfg, const char *key, const char *value)
+static void assert_dumps(const struct config *cfg, const char *key,
+    const char *value)
 {
 	char line[2048];
 	char *text = dump_text(cfg);
@@ -76,8 +76,8 @@ static void load_fails(const char *text, size_t len, const char *want)
 	struct config *cfg = config_create();
 	char err[ERR_MAX] = "";
 
-	ck_assert_int_eq(
-	    config_load_string(cfg, "test.conf", text, len, err, sizeof(err)),
+	ck_assert_int_eq(config_load_string(cfg, "test.conf", text, len, err,
+	                     sizeof(err)),
 	    -1);
 	ck_assert_str_eq(err, want);
 	assert_defaults(cfg);
@@ -209,69 +209,70 @@ struct good_case {
 };
 
 static const struct good_case good_cases[] = {
-    {"workers", "1", "1"},
-    {"workers", "256", "256"},
-    {"workers", "016", "16"}, /* decimal, not octal */
-    {"max_requests", "0", "0"},
-    {"max_requests", "100000000", "100000000"},
-    {"listen_backlog", "65535", "65535"},
-    {"db_retries", "0", "0"},
-    {"retry_after", "3600", "3600"},
-    {"socket_mode", "0660", "0660"},
-    {"socket_mode", "0600", "0600"},
-    {"socket_mode", "777", "0777"},
-    {"socket_mode", "0", "0000"},
-    {"statement_timeout", "250ms", "250ms"},
-    {"statement_timeout", "5s", "5s"},
-    {"statement_timeout", "2min", "2min"},
-    {"statement_timeout", "10", "10ms"},
-    {"statement_timeout", "1500", "1500ms"},
-    {"statement_timeout", "60000", "1min"},
-    {"statement_timeout", "10min", "10min"},
-    {"idle_in_transaction_timeout", "60min", "1h"},
-    {"idle_in_transaction_timeout", "1h", "1h"},
-    {"shutdown_timeout", "100", "100ms"},
-    {"redis_timeout", "1", "1ms"},
-    {"max_body", "64k", "64k"},
-    {"max_body", "1M", "1M"},
-    {"max_body", "16M", "16M"},
-    {"max_body", "1", "1"},
-    {"max_body", "1000", "1000"},
-    {"max_body", "65536", "64k"},
-    {"max_body", "1024K", "1M"},
-    {"max_body", "2m", "2M"},
-    {"reservation_ttl", "1s", "1s"},
-    {"reservation_ttl", "1000", "1s"},
-    {"reservation_ttl", "5h", "5h"},
-    {"reservation_ttl", "24h", "24h"},
-    {"reservation_ttl", "86400000", "24h"},
-    {"reservation_ttl", "90min", "90min"},
-    {"reservation_ttl", "120min", "2h"},
-    {"reservation_ttl", "7200s", "2h"},
-    {"reservation_ttl", "0005h", "5h"},
-    {"reaper_interval", "10", "10ms"},
-    {"reaper_interval", "10ms", "10ms"},
-    {"reaper_interval", "60s", "1min"},
-    {"reaper_interval", "1min", "1min"},
-    {"reaper_batch", "1", "1"},
-    {"reaper_batch", "10000", "10000"},
-    {"idempotency_ttl", "24h", "24h"},
-    {"idempotency_ttl", "1440min", "24h"},
-    {"idempotency_ttl", "86400s", "24h"},
-    {"idempotency_ttl", "86401s", "86401s"},
-    {"idempotency_ttl", "1500min", "25h"},
-    {"idempotency_ttl", "480h", "480h"},
-    {"idempotency_ttl", "1728000000", "480h"},
-    {"stock_strategy", "conditional", "conditional"},
-    {"stock_strategy", "pessimistic", "pessimistic"},
-    {"log_level", "debug", "debug"},
-    {"log_level", "error", "error"},
-    {"log_level", "warn", "warn"},
-    {"log_level", "info", "info"},
-    {"database_url", "host=/run/postgresql dbname=shop",
-        "\"host=/run/postgresql dbname=shop\""},
-    {"database_url", "", "\"\""},
-    {"auth_secret_file", "/etc/stockade/secret", "\"/etc/stockade/secret\""},
+	{ "workers", "1", "1" },
+	{ "workers", "256", "256" },
+	{ "workers", "016", "16" }, /* decimal, not octal */
+	{ "max_requests", "0", "0" },
+	{ "max_requests", "100000000", "100000000" },
+	{ "listen_backlog", "65535", "65535" },
+	{ "db_retries", "0", "0" },
+	{ "retry_after", "3600", "3600" },
+	{ "socket_mode", "0660", "0660" },
+	{ "socket_mode", "0600", "0600" },
+	{ "socket_mode", "777", "0777" },
+	{ "socket_mode", "0", "0000" },
+	{ "statement_timeout", "250ms", "250ms" },
+	{ "statement_timeout", "5s", "5s" },
+	{ "statement_timeout", "2min", "2min" },
+	{ "statement_timeout", "10", "10ms" },
+	{ "statement_timeout", "1500", "1500ms" },
+	{ "statement_timeout", "60000", "1min" },
+	{ "statement_timeout", "10min", "10min" },
+	{ "idle_in_transaction_timeout", "60min", "1h" },
+	{ "idle_in_transaction_timeout", "1h", "1h" },
+	{ "shutdown_timeout", "100", "100ms" },
+	{ "redis_timeout", "1", "1ms" },
+	{ "max_body", "64k", "64k" },
+	{ "max_body", "1M", "1M" },
+	{ "max_body", "16M", "16M" },
+	{ "max_body", "1", "1" },
+	{ "max_body", "1000", "1000" },
+	{ "max_body", "65536", "64k" },
+	{ "max_body", "1024K", "1M" },
+	{ "max_body", "2m", "2M" },
+	{ "reservation_ttl", "1s", "1s" },
+	{ "reservation_ttl", "1000", "1s" },
+	{ "reservation_ttl", "5h", "5h" },
+	{ "reservation_ttl", "24h", "24h" },
+	{ "reservation_ttl", "86400000", "24h" },
+	{ "reservation_ttl", "90min", "90min" },
+	{ "reservation_ttl", "120min", "2h" },
+	{ "reservation_ttl", "7200s", "2h" },
+	{ "reservation_ttl", "0005h", "5h" },
+	{ "reaper_interval", "10", "10ms" },
+	{ "reaper_interval", "10ms", "10ms" },
+	{ "reaper_interval", "60s", "1min" },
+	{ "reaper_interval", "1min", "1min" },
+	{ "reaper_batch", "1", "1" },
+	{ "reaper_batch", "10000", "10000" },
+	{ "idempotency_ttl", "24h", "24h" },
+	{ "idempotency_ttl", "1440min", "24h" },
+	{ "idempotency_ttl", "86400s", "24h" },
+	{ "idempotency_ttl", "86401s", "86401s" },
+	{ "idempotency_ttl", "1500min", "25h" },
+	{ "idempotency_ttl", "480h", "480h" },
+	{ "idempotency_ttl", "1728000000", "480h" },
+	{ "stock_strategy", "conditional", "conditional" },
+	{ "stock_strategy", "pessimistic", "pessimistic" },
+	{ "log_level", "debug", "debug" },
+	{ "log_level", "error", "error" },
+	{ "log_level", "warn", "warn" },
+	{ "log_level", "info", "info" },
+	{ "database_url", "host=/run/postgresql dbname=shop",
+	    "\"host=/run/postgresql dbname=shop\"" },
+	{ "database_url", "", "\"\"" },
+	{ "auth_secret_file", "/etc/stockade/secret",
+	    "\"/etc/stockade/secret\"" },
 };
 
 START_TEST(test_set_good)
@@ -320,141 +321,143 @@ struct bad_case {
 	"a number followed by k or M), got "
 
 static const struct bad_case bad_cases[] = {
-    {"workers", "abc", WORKERS_MUST "\"abc\""},
-    {"workers", "1.5", WORKERS_MUST "\"1.5\""},
-    {"workers", "", WORKERS_MUST "\"\""},
-    {"workers", "99999999999999999999",
-        WORKERS_MUST "\"99999999999999999999\""},
-    {"workers", "0", WORKERS_MUST "\"0\""},
-    {"workers", "257", WORKERS_MUST "\"257\""},
-    {"workers", "-1", WORKERS_MUST "\"-1\""},
-    {"workers", "+8", WORKERS_MUST "\"+8\""},
-    {"workers", " 8", WORKERS_MUST "\" 8\""},
-    {"workers", "8 ", WORKERS_MUST "\"8 \""},
-    {"workers", "0x10", WORKERS_MUST "\"0x10\""},
-    {"workers", "1e2", WORKERS_MUST "\"1e2\""},
-    {"workers", "\x01", WORKERS_MUST "\"\\x01\""},
-    {"max_requests", "100000001",
-        "max_requests: must be an integer "
-        "from 0 to 100000000, got \"100000001\""},
-    {"max_requests", "18446744073709551616",
-        "max_requests: must be an "
-        "integer from 0 to 100000000, got \"18446744073709551616\""},
-    {"db_retries", "21",
-        "db_retries: must be an integer from 0 to 20, "
-        "got \"21\""},
-    {"socket_mode", "0999", MODE_MUST "\"0999\""},
-    {"socket_mode", "01000", MODE_MUST "\"01000\""},
-    {"socket_mode", "", MODE_MUST "\"\""},
-    {"socket_mode", "-0660", MODE_MUST "\"-0660\""},
-    {"socket_mode", "rw-rw----", MODE_MUST "\"rw-rw----\""},
-    {"statement_timeout", "5 s", STMT_MUST "\"5 s\""},
-    {"statement_timeout", "-1s", STMT_MUST "\"-1s\""},
-    /* A well-formed duration, but past the 10min bound. */
-    {"statement_timeout", "5h", STMT_MUST "\"5h\""},
-    {"statement_timeout", "1h", STMT_MUST "\"1h\""},
-    {"statement_timeout", "5S", STMT_MUST "\"5S\""},
-    {"statement_timeout", "1.5s", STMT_MUST "\"1.5s\""},
-    {"statement_timeout", "s", STMT_MUST "\"s\""},
-    {"statement_timeout", "", STMT_MUST "\"\""},
-    {"statement_timeout", "0", STMT_MUST "\"0\""},
-    {"statement_timeout", "0s", STMT_MUST "\"0s\""},
-    {"statement_timeout", "600001", STMT_MUST "\"600001\""},
-    {"statement_timeout", "11min", STMT_MUST "\"11min\""},
-    {"statement_timeout", "99999999999999999999ms",
-        STMT_MUST "\"99999999999999999999ms\""},
-    {"shutdown_timeout", "99",
-        "shutdown_timeout: must be a "
-        "duration from 100ms to 10min (milliseconds, or a number followed "
-        "by ms, s, min or h), got \"99\""},
-    {"reservation_ttl", "25h", TTL_MUST "\"25h\""},
-    {"reservation_ttl", "1441min", TTL_MUST "\"1441min\""},
-    {"reservation_ttl", "86400001", TTL_MUST "\"86400001\""},
-    {"reservation_ttl", "999ms", TTL_MUST "\"999ms\""},
-    {"reservation_ttl", "999", TTL_MUST "\"999\""},
-    {"reservation_ttl", "0h", TTL_MUST "\"0h\""},
-    {"reservation_ttl", "5H", TTL_MUST "\"5H\""},
-    {"reservation_ttl", "1.5h", TTL_MUST "\"1.5h\""},
-    {"reservation_ttl", "5 h", TTL_MUST "\"5 h\""},
-    {"reservation_ttl", "5hr", TTL_MUST "\"5hr\""},
-    {"reservation_ttl", "5hh", TTL_MUST "\"5hh\""},
-    {"reservation_ttl", "1h30min", TTL_MUST "\"1h30min\""},
-    {"reservation_ttl", "1d", TTL_MUST "\"1d\""},
-    {"reservation_ttl", "h", TTL_MUST "\"h\""},
-    {"reservation_ttl", "-1h", TTL_MUST "\"-1h\""},
-    {"reservation_ttl", "+1h", TTL_MUST "\"+1h\""},
-    {"reservation_ttl", "", TTL_MUST "\"\""},
-    {"reservation_ttl", "99999999999999999999h",
-        TTL_MUST "\"99999999999999999999h\""},
-    /* Times 3600000 this wraps past 2^64 to 2048384 (34min), in bounds. */
-    {"reservation_ttl", "5124095576031h", TTL_MUST "\"5124095576031h\""},
-    {"reaper_interval", "9", REAP_MUST "\"9\""},
-    {"reaper_interval", "9ms", REAP_MUST "\"9ms\""},
-    {"reaper_interval", "0s", REAP_MUST "\"0s\""},
-    {"reaper_interval", "61s", REAP_MUST "\"61s\""},
-    {"reaper_interval", "2min", REAP_MUST "\"2min\""},
-    {"reaper_interval", "1h", REAP_MUST "\"1h\""},
-    {"reaper_interval", "1S", REAP_MUST "\"1S\""},
-    {"reaper_batch", "0", BATCH_MUST "\"0\""},
-    {"reaper_batch", "10001", BATCH_MUST "\"10001\""},
-    {"reaper_batch", "-1", BATCH_MUST "\"-1\""},
-    {"reaper_batch", "1e3", BATCH_MUST "\"1e3\""},
-    {"reaper_batch", "100.0", BATCH_MUST "\"100.0\""},
-    {"reaper_batch", "", BATCH_MUST "\"\""},
-    {"idempotency_ttl", "23h", IDEM_MUST "\"23h\""},
-    {"idempotency_ttl", "1439min", IDEM_MUST "\"1439min\""},
-    {"idempotency_ttl", "86399999", IDEM_MUST "\"86399999\""},
-    {"idempotency_ttl", "481h", IDEM_MUST "\"481h\""},
-    {"idempotency_ttl", "1728000001", IDEM_MUST "\"1728000001\""},
-    /* Past INT_MAX milliseconds: refused, never wrapped. */
-    {"idempotency_ttl", "2147483648", IDEM_MUST "\"2147483648\""},
-    {"idempotency_ttl", "597h", IDEM_MUST "\"597h\""},
-    {"idempotency_ttl", "18446744073709551616h",
-        IDEM_MUST "\"18446744073709551616h\""},
-    {"idempotency_ttl", "20d", IDEM_MUST "\"20d\""},
-    {"idempotency_ttl", "24", IDEM_MUST "\"24\""},
-    {"idempotency_ttl", "24 h", IDEM_MUST "\"24 h\""},
-    {"idempotency_ttl", "24h ", IDEM_MUST "\"24h \""},
-    {"stock_strategy", "x", STRATEGY_MUST "\"x\""},
-    {"stock_strategy", "", STRATEGY_MUST "\"\""},
-    {"stock_strategy", "optimistic", STRATEGY_MUST "\"optimistic\""},
-    {"stock_strategy", "Pessimistic", STRATEGY_MUST "\"Pessimistic\""},
-    {"stock_strategy", "CONDITIONAL", STRATEGY_MUST "\"CONDITIONAL\""},
-    {"stock_strategy", "pess", STRATEGY_MUST "\"pess\""},
-    {"stock_strategy", "conditionally", STRATEGY_MUST "\"conditionally\""},
-    {"stock_strategy", " conditional", STRATEGY_MUST "\" conditional\""},
-    {"stock_strategy", "conditional ", STRATEGY_MUST "\"conditional \""},
-    /* The index is not a name: "0" must not mean the first value. */
-    {"stock_strategy", "0", STRATEGY_MUST "\"0\""},
-    {"stock_strategy", "1", STRATEGY_MUST "\"1\""},
-    {"stock_strategy", "conditional\x01", STRATEGY_MUST "\"conditional\\x01\""},
-    {"max_body", "17M", BODY_MUST "\"17M\""},
-    {"max_body", "16385k", BODY_MUST "\"16385k\""},
-    {"max_body", "0", BODY_MUST "\"0\""},
-    {"max_body", "0k", BODY_MUST "\"0k\""},
-    {"max_body", "64kB", BODY_MUST "\"64kB\""},
-    {"max_body", "64 k", BODY_MUST "\"64 k\""},
-    {"max_body", "1G", BODY_MUST "\"1G\""},
-    {"max_body", "-1", BODY_MUST "\"-1\""},
-    {"log_level", "INFO",
-        "log_level: must be one of error, warn, info, "
-        "debug, got \"INFO\""},
-    {"log_level", "verbose",
-        "log_level: must be one of error, warn, "
-        "info, debug, got \"verbose\""},
-    {"log_level", "", LEVEL_MUST "\"\""},
-    {"log_level", "2", LEVEL_MUST "\"2\""},
-    {"log_level", "pessimistic", LEVEL_MUST "\"pessimistic\""},
-    {"database_url", "host=db\tdbname=x",
-        "database_url: must not "
-        "contain control characters (byte 7 is 0x09)"},
-    {"auth_secret_file", "/tmp/a\x7f",
-        "auth_secret_file: must not "
-        "contain control characters (byte 6 is 0x7f)"},
-    {"listen", "", "listen: must not be empty"},
-    {"redis_url", "", "redis_url: must not be empty"},
-    {"no_such_key", "1", "no_such_key: unknown key"},
-    {"bad\nkey", "1", "bad\\x0akey: unknown key"},
+	{ "workers", "abc", WORKERS_MUST "\"abc\"" },
+	{ "workers", "1.5", WORKERS_MUST "\"1.5\"" },
+	{ "workers", "", WORKERS_MUST "\"\"" },
+	{ "workers", "99999999999999999999",
+	    WORKERS_MUST "\"99999999999999999999\"" },
+	{ "workers", "0", WORKERS_MUST "\"0\"" },
+	{ "workers", "257", WORKERS_MUST "\"257\"" },
+	{ "workers", "-1", WORKERS_MUST "\"-1\"" },
+	{ "workers", "+8", WORKERS_MUST "\"+8\"" },
+	{ "workers", " 8", WORKERS_MUST "\" 8\"" },
+	{ "workers", "8 ", WORKERS_MUST "\"8 \"" },
+	{ "workers", "0x10", WORKERS_MUST "\"0x10\"" },
+	{ "workers", "1e2", WORKERS_MUST "\"1e2\"" },
+	{ "workers", "\x01", WORKERS_MUST "\"\\x01\"" },
+	{ "max_requests", "100000001",
+	    "max_requests: must be an integer "
+	    "from 0 to 100000000, got \"100000001\"" },
+	{ "max_requests", "18446744073709551616",
+	    "max_requests: must be an "
+	    "integer from 0 to 100000000, got \"18446744073709551616\"" },
+	{ "db_retries", "21",
+	    "db_retries: must be an integer from 0 to 20, "
+	    "got \"21\"" },
+	{ "socket_mode", "0999", MODE_MUST "\"0999\"" },
+	{ "socket_mode", "01000", MODE_MUST "\"01000\"" },
+	{ "socket_mode", "", MODE_MUST "\"\"" },
+	{ "socket_mode", "-0660", MODE_MUST "\"-0660\"" },
+	{ "socket_mode", "rw-rw----", MODE_MUST "\"rw-rw----\"" },
+	{ "statement_timeout", "5 s", STMT_MUST "\"5 s\"" },
+	{ "statement_timeout", "-1s", STMT_MUST "\"-1s\"" },
+	/* A well-formed duration, but past the 10min bound. */
+	{ "statement_timeout", "5h", STMT_MUST "\"5h\"" },
+	{ "statement_timeout", "1h", STMT_MUST "\"1h\"" },
+	{ "statement_timeout", "5S", STMT_MUST "\"5S\"" },
+	{ "statement_timeout", "1.5s", STMT_MUST "\"1.5s\"" },
+	{ "statement_timeout", "s", STMT_MUST "\"s\"" },
+	{ "statement_timeout", "", STMT_MUST "\"\"" },
+	{ "statement_timeout", "0", STMT_MUST "\"0\"" },
+	{ "statement_timeout", "0s", STMT_MUST "\"0s\"" },
+	{ "statement_timeout", "600001", STMT_MUST "\"600001\"" },
+	{ "statement_timeout", "11min", STMT_MUST "\"11min\"" },
+	{ "statement_timeout", "99999999999999999999ms",
+	    STMT_MUST "\"99999999999999999999ms\"" },
+	{ "shutdown_timeout", "99",
+	    "shutdown_timeout: must be a "
+	    "duration from 100ms to 10min (milliseconds, or a number followed "
+	    "by ms, s, min or h), got \"99\"" },
+	{ "reservation_ttl", "25h", TTL_MUST "\"25h\"" },
+	{ "reservation_ttl", "1441min", TTL_MUST "\"1441min\"" },
+	{ "reservation_ttl", "86400001", TTL_MUST "\"86400001\"" },
+	{ "reservation_ttl", "999ms", TTL_MUST "\"999ms\"" },
+	{ "reservation_ttl", "999", TTL_MUST "\"999\"" },
+	{ "reservation_ttl", "0h", TTL_MUST "\"0h\"" },
+	{ "reservation_ttl", "5H", TTL_MUST "\"5H\"" },
+	{ "reservation_ttl", "1.5h", TTL_MUST "\"1.5h\"" },
+	{ "reservation_ttl", "5 h", TTL_MUST "\"5 h\"" },
+	{ "reservation_ttl", "5hr", TTL_MUST "\"5hr\"" },
+	{ "reservation_ttl", "5hh", TTL_MUST "\"5hh\"" },
+	{ "reservation_ttl", "1h30min", TTL_MUST "\"1h30min\"" },
+	{ "reservation_ttl", "1d", TTL_MUST "\"1d\"" },
+	{ "reservation_ttl", "h", TTL_MUST "\"h\"" },
+	{ "reservation_ttl", "-1h", TTL_MUST "\"-1h\"" },
+	{ "reservation_ttl", "+1h", TTL_MUST "\"+1h\"" },
+	{ "reservation_ttl", "", TTL_MUST "\"\"" },
+	{ "reservation_ttl", "99999999999999999999h",
+	    TTL_MUST "\"99999999999999999999h\"" },
+	/* Times 3600000 this wraps past 2^64 to 2048384 (34min), in bounds. */
+	{ "reservation_ttl", "5124095576031h", TTL_MUST "\"5124095576031h\"" },
+	{ "reaper_interval", "9", REAP_MUST "\"9\"" },
+	{ "reaper_interval", "9ms", REAP_MUST "\"9ms\"" },
+	{ "reaper_interval", "0s", REAP_MUST "\"0s\"" },
+	{ "reaper_interval", "61s", REAP_MUST "\"61s\"" },
+	{ "reaper_interval", "2min", REAP_MUST "\"2min\"" },
+	{ "reaper_interval", "1h", REAP_MUST "\"1h\"" },
+	{ "reaper_interval", "1S", REAP_MUST "\"1S\"" },
+	{ "reaper_batch", "0", BATCH_MUST "\"0\"" },
+	{ "reaper_batch", "10001", BATCH_MUST "\"10001\"" },
+	{ "reaper_batch", "-1", BATCH_MUST "\"-1\"" },
+	{ "reaper_batch", "1e3", BATCH_MUST "\"1e3\"" },
+	{ "reaper_batch", "100.0", BATCH_MUST "\"100.0\"" },
+	{ "reaper_batch", "", BATCH_MUST "\"\"" },
+	{ "idempotency_ttl", "23h", IDEM_MUST "\"23h\"" },
+	{ "idempotency_ttl", "1439min", IDEM_MUST "\"1439min\"" },
+	{ "idempotency_ttl", "86399999", IDEM_MUST "\"86399999\"" },
+	{ "idempotency_ttl", "481h", IDEM_MUST "\"481h\"" },
+	{ "idempotency_ttl", "1728000001", IDEM_MUST "\"1728000001\"" },
+	/* Past INT_MAX milliseconds: refused, never wrapped. */
+	{ "idempotency_ttl", "2147483648", IDEM_MUST "\"2147483648\"" },
+	{ "idempotency_ttl", "597h", IDEM_MUST "\"597h\"" },
+	{ "idempotency_ttl", "18446744073709551616h",
+	    IDEM_MUST "\"18446744073709551616h\"" },
+	{ "idempotency_ttl", "20d", IDEM_MUST "\"20d\"" },
+	{ "idempotency_ttl", "24", IDEM_MUST "\"24\"" },
+	{ "idempotency_ttl", "24 h", IDEM_MUST "\"24 h\"" },
+	{ "idempotency_ttl", "24h ", IDEM_MUST "\"24h \"" },
+	{ "stock_strategy", "x", STRATEGY_MUST "\"x\"" },
+	{ "stock_strategy", "", STRATEGY_MUST "\"\"" },
+	{ "stock_strategy", "optimistic", STRATEGY_MUST "\"optimistic\"" },
+	{ "stock_strategy", "Pessimistic", STRATEGY_MUST "\"Pessimistic\"" },
+	{ "stock_strategy", "CONDITIONAL", STRATEGY_MUST "\"CONDITIONAL\"" },
+	{ "stock_strategy", "pess", STRATEGY_MUST "\"pess\"" },
+	{ "stock_strategy", "conditionally",
+	    STRATEGY_MUST "\"conditionally\"" },
+	{ "stock_strategy", " conditional", STRATEGY_MUST "\" conditional\"" },
+	{ "stock_strategy", "conditional ", STRATEGY_MUST "\"conditional \"" },
+	/* The index is not a name: "0" must not mean the first value. */
+	{ "stock_strategy", "0", STRATEGY_MUST "\"0\"" },
+	{ "stock_strategy", "1", STRATEGY_MUST "\"1\"" },
+	{ "stock_strategy", "conditional\x01",
+	    STRATEGY_MUST "\"conditional\\x01\"" },
+	{ "max_body", "17M", BODY_MUST "\"17M\"" },
+	{ "max_body", "16385k", BODY_MUST "\"16385k\"" },
+	{ "max_body", "0", BODY_MUST "\"0\"" },
+	{ "max_body", "0k", BODY_MUST "\"0k\"" },
+	{ "max_body", "64kB", BODY_MUST "\"64kB\"" },
+	{ "max_body", "64 k", BODY_MUST "\"64 k\"" },
+	{ "max_body", "1G", BODY_MUST "\"1G\"" },
+	{ "max_body", "-1", BODY_MUST "\"-1\"" },
+	{ "log_level", "INFO",
+	    "log_level: must be one of error, warn, info, "
+	    "debug, got \"INFO\"" },
+	{ "log_level", "verbose",
+	    "log_level: must be one of error, warn, "
+	    "info, debug, got \"verbose\"" },
+	{ "log_level", "", LEVEL_MUST "\"\"" },
+	{ "log_level", "2", LEVEL_MUST "\"2\"" },
+	{ "log_level", "pessimistic", LEVEL_MUST "\"pessimistic\"" },
+	{ "database_url", "host=db\tdbname=x",
+	    "database_url: must not "
+	    "contain control characters (byte 7 is 0x09)" },
+	{ "auth_secret_file", "/tmp/a\x7f",
+	    "auth_secret_file: must not "
+	    "contain control characters (byte 6 is 0x7f)" },
+	{ "listen", "", "listen: must not be empty" },
+	{ "redis_url", "", "redis_url: must not be empty" },
+	{ "no_such_key", "1", "no_such_key: unknown key" },
+	{ "bad\nkey", "1", "bad\\x0akey: unknown key" },
 };
 
 START_TEST(test_set_bad)
@@ -463,8 +466,8 @@ START_TEST(test_set_bad)
 	struct config *cfg = config_create();
 	char err[ERR_MAX] = "";
 
-	ck_assert_int_eq(
-	    config_set(cfg, c->key, c->value, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err, c->why);
 	assert_defaults(cfg);
 	config_free(cfg);
@@ -476,41 +479,48 @@ START_TEST(test_set_units_stored)
 	struct config *cfg = config_create();
 	char err[ERR_MAX];
 
-	ck_assert_int_eq(
-	    config_set(cfg, "lock_timeout", "2min", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "lock_timeout", "2min", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->lock_timeout_ms, 120000);
-	ck_assert_int_eq(
-	    config_set(cfg, "redis_timeout", "1s", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "redis_timeout", "1s", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->redis_timeout_ms, 1000);
-	ck_assert_int_eq(
-	    config_set(cfg, "max_body", "16M", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "max_body", "16M", err, sizeof(err)),
+	    0);
 	ck_assert_uint_eq(cfg->max_body, 16u * 1024 * 1024);
-	ck_assert_int_eq(
-	    config_set(cfg, "socket_mode", "0640", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "socket_mode", "0640", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_uint_eq(cfg->socket_mode, 0640);
-	ck_assert_int_eq(
-	    config_set(cfg, "log_level", "warn", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "log_level", "warn", err, sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->log_level, LOG_LEVEL_WARN);
-	ck_assert_int_eq(
-	    config_set(cfg, "stock_strategy", "conditional", err, sizeof(err)),
+	ck_assert_int_eq(config_set(cfg, "stock_strategy", "conditional", err,
+	                     sizeof(err)),
 	    0);
 	ck_assert_int_eq(cfg->stock_strategy, STOCK_CONDITIONAL);
-	ck_assert_int_eq(
-	    config_set(cfg, "stock_strategy", "pessimistic", err, sizeof(err)),
+	ck_assert_int_eq(config_set(cfg, "stock_strategy", "pessimistic", err,
+	                     sizeof(err)),
 	    0);
 	ck_assert_int_eq(cfg->stock_strategy, STOCK_PESSIMISTIC);
-	ck_assert_int_eq(
-	    config_set(cfg, "reservation_ttl", "2h", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "reservation_ttl", "2h", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->reservation_ttl_ms, 7200000);
-	ck_assert_int_eq(
-	    config_set(cfg, "reaper_interval", "10", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "reaper_interval", "10", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->reaper_interval_ms, 10);
-	ck_assert_int_eq(
-	    config_set(cfg, "reaper_batch", "500", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "reaper_batch", "500", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->reaper_batch, 500);
 	/* 20 days, the largest duration any key takes, still fits an int. */
-	ck_assert_int_eq(
-	    config_set(cfg, "idempotency_ttl", "480h", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "idempotency_ttl", "480h", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->idempotency_ttl_ms, 1728000000);
 	config_free(cfg);
 }
@@ -519,10 +529,10 @@ END_TEST
 START_TEST(test_enum_names)
 {
 	/* Each name is the value at its index, as config.c stores it. */
-	ck_assert_str_eq(
-	    stock_strategy_names[STOCK_PESSIMISTIC], "pessimistic");
-	ck_assert_str_eq(
-	    stock_strategy_names[STOCK_CONDITIONAL], "conditional");
+	ck_assert_str_eq(stock_strategy_names[STOCK_PESSIMISTIC],
+	    "pessimistic");
+	ck_assert_str_eq(stock_strategy_names[STOCK_CONDITIONAL],
+	    "conditional");
 	ck_assert_int_eq(STOCK_STRATEGY__MAX, 2);
 	ck_assert_str_eq(log_level_names[LOG_LEVEL_ERROR], "error");
 	ck_assert_str_eq(log_level_names[LOG_LEVEL_DEBUG], "debug");
@@ -536,14 +546,16 @@ START_TEST(test_string_length)
 
 	memset(value, 'a', CONFIG_STRING_MAX - 1);
 	value[CONFIG_STRING_MAX - 1] = '\0';
-	ck_assert_int_eq(
-	    config_set(cfg, "database_url", value, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "database_url", value, err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_uint_eq(strlen(cfg->database_url), CONFIG_STRING_MAX - 1);
 	strcat(value, "a");
-	ck_assert_int_eq(
-	    config_set(cfg, "database_url", value, err, sizeof(err)), -1);
-	ck_assert_str_eq(
-	    err, "database_url: must be at most 1023 bytes, got 1024");
+	ck_assert_int_eq(config_set(cfg, "database_url", value, err,
+	                     sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err,
+	    "database_url: must be at most 1023 bytes, got 1024");
 	config_free(cfg);
 }
 END_TEST
@@ -553,8 +565,8 @@ START_TEST(test_err_truncated)
 	struct config *cfg = config_create();
 	char err[8];
 
-	ck_assert_int_eq(
-	    config_set(cfg, "workers", "abc", err, sizeof(err)), -1);
+	ck_assert_int_eq(config_set(cfg, "workers", "abc", err, sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err, "workers");
 	config_free(cfg);
 }
@@ -565,18 +577,21 @@ START_TEST(test_listen_tcp)
 	struct config *cfg = config_create();
 	char err[ERR_MAX] = "";
 
-	ck_assert_int_eq(
-	    config_set(cfg, "listen", "127.0.0.1:9000", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "listen", "127.0.0.1:9000", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->listen_kind, LISTEN_TCP);
 	ck_assert_str_eq(cfg->listen_host, "127.0.0.1");
 	ck_assert_int_eq(cfg->listen_port, 9000);
-	ck_assert_int_eq(
-	    config_set(cfg, "listen", "[::1]:8080", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "listen", "[::1]:8080", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->listen_kind, LISTEN_TCP);
 	ck_assert_str_eq(cfg->listen_host, "::1");
 	ck_assert_int_eq(cfg->listen_port, 8080);
-	ck_assert_int_eq(
-	    config_set(cfg, "listen", "/tmp/s:1.sock", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "listen", "/tmp/s:1.sock", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(cfg->listen_kind, LISTEN_UNIX);
 	ck_assert_str_eq(cfg->listen_host, "");
 	ck_assert_int_eq(cfg->listen_port, 0);
@@ -594,8 +609,8 @@ START_TEST(test_listen_unix_length)
 	memset(path, 'x', sizeof(path));
 	path[0] = '/';
 	path[107] = '\0';
-	ck_assert_msg(
-	    config_set(cfg, "listen", path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(config_set(cfg, "listen", path, err, sizeof(err)) == 0,
+	    "%s", err);
 	ck_assert_str_eq(cfg->listen, path);
 	path[107] = 'x';
 	path[108] = '\0';
@@ -616,29 +631,29 @@ END_TEST
 	"[::1] (host names are not accepted), got "
 
 static const struct bad_case bad_listens[] = {
-    {"listen", "127.0.0.1:0", LISTEN_PORT_MUST},
-    {"listen", "127.0.0.1:70000", LISTEN_PORT_MUST},
-    {"listen", "127.0.0.1:", LISTEN_PORT_MUST},
-    {"listen", "127.0.0.1:80x", LISTEN_PORT_MUST},
-    {"listen", "[::1]", LISTEN_PORT_MUST},
-    {"listen", "[::1]x:80", LISTEN_PORT_MUST},
-    {"listen", "localhost:80", LISTEN_HOST_MUST "\"localhost:80\""},
-    {"listen", "256.0.0.1:80", LISTEN_HOST_MUST "\"256.0.0.1:80\""},
-    {"listen", "127.1:80", LISTEN_HOST_MUST "\"127.1:80\""},
-    {"listen", "[127.0.0.1]:80", LISTEN_HOST_MUST "\"[127.0.0.1]:80\""},
-    {"listen", "::1:80",
-        "listen: an IPv6 address must be in brackets, "
-        "as in [::1]:9000"},
-    {"listen", "[::1:80",
-        "listen: missing \"]\" after the IPv6 "
-        "address"},
-    {"listen", ":80", "listen: the host must be 1 to 63 bytes"},
-    {"listen", "stockade.sock",
-        "listen: must be an absolute unix socket "
-        "path, IPV4:PORT or [IPV6]:PORT, got \"stockade.sock\""},
-    {"listen", "127.0.0.1",
-        "listen: must be an absolute unix socket "
-        "path, IPV4:PORT or [IPV6]:PORT, got \"127.0.0.1\""},
+	{ "listen", "127.0.0.1:0", LISTEN_PORT_MUST },
+	{ "listen", "127.0.0.1:70000", LISTEN_PORT_MUST },
+	{ "listen", "127.0.0.1:", LISTEN_PORT_MUST },
+	{ "listen", "127.0.0.1:80x", LISTEN_PORT_MUST },
+	{ "listen", "[::1]", LISTEN_PORT_MUST },
+	{ "listen", "[::1]x:80", LISTEN_PORT_MUST },
+	{ "listen", "localhost:80", LISTEN_HOST_MUST "\"localhost:80\"" },
+	{ "listen", "256.0.0.1:80", LISTEN_HOST_MUST "\"256.0.0.1:80\"" },
+	{ "listen", "127.1:80", LISTEN_HOST_MUST "\"127.1:80\"" },
+	{ "listen", "[127.0.0.1]:80", LISTEN_HOST_MUST "\"[127.0.0.1]:80\"" },
+	{ "listen", "::1:80",
+	    "listen: an IPv6 address must be in brackets, "
+	    "as in [::1]:9000" },
+	{ "listen", "[::1:80",
+	    "listen: missing \"]\" after the IPv6 "
+	    "address" },
+	{ "listen", ":80", "listen: the host must be 1 to 63 bytes" },
+	{ "listen", "stockade.sock",
+	    "listen: must be an absolute unix socket "
+	    "path, IPV4:PORT or [IPV6]:PORT, got \"stockade.sock\"" },
+	{ "listen", "127.0.0.1",
+	    "listen: must be an absolute unix socket "
+	    "path, IPV4:PORT or [IPV6]:PORT, got \"127.0.0.1\"" },
 };
 
 START_TEST(test_listen_bad)
@@ -647,8 +662,8 @@ START_TEST(test_listen_bad)
 	struct config *cfg = config_create();
 	char err[ERR_MAX] = "";
 
-	ck_assert_int_eq(
-	    config_set(cfg, c->key, c->value, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err, c->why);
 	assert_defaults(cfg);
 	config_free(cfg);
@@ -664,13 +679,13 @@ struct redis_case {
 };
 
 static const struct redis_case good_redis[] = {
-    {"redis://127.0.0.1:6379", "127.0.0.1", 6379, ""},
-    {"redis://10.0.0.5:6380/", "10.0.0.5", 6380, ""},
-    {"redis://redis.internal:7000", "redis.internal", 7000, ""},
-    {"redis://cache", "cache", 6379, ""},
-    {"redis://[::1]:6379", "::1", 6379, ""},
-    {"redis://[fe80::1]", "fe80::1", 6379, ""},
-    {"unix:/run/redis/redis.sock", "", 0, "/run/redis/redis.sock"},
+	{ "redis://127.0.0.1:6379", "127.0.0.1", 6379, "" },
+	{ "redis://10.0.0.5:6380/", "10.0.0.5", 6380, "" },
+	{ "redis://redis.internal:7000", "redis.internal", 7000, "" },
+	{ "redis://cache", "cache", 6379, "" },
+	{ "redis://[::1]:6379", "::1", 6379, "" },
+	{ "redis://[fe80::1]", "fe80::1", 6379, "" },
+	{ "unix:/run/redis/redis.sock", "", 0, "/run/redis/redis.sock" },
 };
 
 START_TEST(test_redis_good)
@@ -684,8 +699,8 @@ START_TEST(test_redis_good)
 	                     c->path[0] ? "redis://old:1" : "unix:/old.sock",
 	                     err, sizeof(err)),
 	    0);
-	ck_assert_msg(
-	    config_set(cfg, "redis_url", c->url, err, sizeof(err)) == 0,
+	ck_assert_msg(config_set(cfg, "redis_url", c->url, err, sizeof(err)) ==
+	        0,
 	    "%s: %s", c->url, err);
 	ck_assert_str_eq(cfg->redis_url, c->url);
 	ck_assert_str_eq(cfg->redis_host, c->host);
@@ -706,46 +721,46 @@ END_TEST
 	"from 1 to 65535"
 
 static const struct bad_case bad_redis[] = {
-    {"redis_url", "redis://h:6379/0", REDIS_EXTRA},
-    {"redis_url", "redis://user:pw@h:6379", REDIS_EXTRA},
-    {"redis_url", "redis://h:6379?timeout=1", REDIS_EXTRA},
-    {"redis_url", "redis://h:6379//", REDIS_EXTRA},
-    {"redis_url", "rediss://h:6379", REDIS_SCHEME},
-    {"redis_url", "http://h:6379", REDIS_SCHEME},
-    {"redis_url", "127.0.0.1:6379", REDIS_SCHEME},
-    {"redis_url", "redis://h:0", REDIS_PORT_MUST},
-    {"redis_url", "redis://h:65536", REDIS_PORT_MUST},
-    {"redis_url", "redis://h:", REDIS_PORT_MUST},
-    {"redis_url", "redis://:6379",
-        "redis_url: the host must be 1 to 255 "
-        "bytes"},
-    {"redis_url", "redis://",
-        "redis_url: the host must be 1 to 255 "
-        "bytes"},
-    {"redis_url", "redis://bad_host:6379",
-        "redis_url: the host is not a "
-        "valid host name"},
-    {"redis_url", "redis://-h:6379",
-        "redis_url: the host is not a valid "
-        "host name"},
-    {"redis_url", "redis://h-.example:6379",
-        "redis_url: the host is not "
-        "a valid host name"},
-    {"redis_url", "redis://a..b:6379",
-        "redis_url: the host is not a "
-        "valid host name"},
-    {"redis_url", "redis://999.1.1.1:6379",
-        "redis_url: the host is not "
-        "a valid IPv4 address"},
-    {"redis_url", "redis://[::g]:6379",
-        "redis_url: the host is not a "
-        "valid IPv6 address"},
-    {"redis_url", "unix:relative.sock",
-        "redis_url: a unix socket path "
-        "must be absolute"},
-    {"redis_url", "unix:",
-        "redis_url: a unix socket path must be "
-        "absolute"},
+	{ "redis_url", "redis://h:6379/0", REDIS_EXTRA },
+	{ "redis_url", "redis://user:pw@h:6379", REDIS_EXTRA },
+	{ "redis_url", "redis://h:6379?timeout=1", REDIS_EXTRA },
+	{ "redis_url", "redis://h:6379//", REDIS_EXTRA },
+	{ "redis_url", "rediss://h:6379", REDIS_SCHEME },
+	{ "redis_url", "http://h:6379", REDIS_SCHEME },
+	{ "redis_url", "127.0.0.1:6379", REDIS_SCHEME },
+	{ "redis_url", "redis://h:0", REDIS_PORT_MUST },
+	{ "redis_url", "redis://h:65536", REDIS_PORT_MUST },
+	{ "redis_url", "redis://h:", REDIS_PORT_MUST },
+	{ "redis_url", "redis://:6379",
+	    "redis_url: the host must be 1 to 255 "
+	    "bytes" },
+	{ "redis_url", "redis://",
+	    "redis_url: the host must be 1 to 255 "
+	    "bytes" },
+	{ "redis_url", "redis://bad_host:6379",
+	    "redis_url: the host is not a "
+	    "valid host name" },
+	{ "redis_url", "redis://-h:6379",
+	    "redis_url: the host is not a valid "
+	    "host name" },
+	{ "redis_url", "redis://h-.example:6379",
+	    "redis_url: the host is not "
+	    "a valid host name" },
+	{ "redis_url", "redis://a..b:6379",
+	    "redis_url: the host is not a "
+	    "valid host name" },
+	{ "redis_url", "redis://999.1.1.1:6379",
+	    "redis_url: the host is not "
+	    "a valid IPv4 address" },
+	{ "redis_url", "redis://[::g]:6379",
+	    "redis_url: the host is not a "
+	    "valid IPv6 address" },
+	{ "redis_url", "unix:relative.sock",
+	    "redis_url: a unix socket path "
+	    "must be absolute" },
+	{ "redis_url", "unix:",
+	    "redis_url: a unix socket path must be "
+	    "absolute" },
 };
 
 START_TEST(test_redis_bad)
@@ -754,8 +769,8 @@ START_TEST(test_redis_bad)
 	struct config *cfg = config_create();
 	char err[ERR_MAX] = "";
 
-	ck_assert_int_eq(
-	    config_set(cfg, c->key, c->value, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err, c->why);
 	assert_defaults(cfg);
 	config_free(cfg);
@@ -771,8 +786,8 @@ START_TEST(test_redis_long_names)
 	memset(label, 'a', sizeof(label) - 1);
 	label[64] = '\0';
 	snprintf(url, sizeof(url), "redis://%s.example:1", label);
-	ck_assert_int_eq(
-	    config_set(cfg, "redis_url", url, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_set(cfg, "redis_url", url, err, sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err, "redis_url: the host is not a valid host name");
 	snprintf(url, sizeof(url), "redis://%s.example:1", label + 1);
 	ck_assert_msg(config_set(cfg, "redis_url", url, err, sizeof(err)) == 0,
@@ -781,8 +796,8 @@ START_TEST(test_redis_long_names)
 	memset(url, 'r', sizeof(url));
 	memcpy(url, "unix:/", 6);
 	url[5 + 108] = '\0';
-	ck_assert_int_eq(
-	    config_set(cfg, "redis_url", url, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_set(cfg, "redis_url", url, err, sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err,
 	    "redis_url: a unix socket path must be at most "
 	    "107 bytes (sockaddr_un), got 108");
@@ -831,49 +846,49 @@ struct load_case {
 };
 
 static const struct load_case bad_loads[] = {
-    {"workers = 3\nwrokers = 4\n", "test.conf:2: wrokers: unknown key"},
-    {"workers = 3\n\nworkers = 4\n",
-        "test.conf:3: workers: given twice (first on line 1)"},
-    {"workers 8\n", "test.conf:1: workers: missing \"=\" after the key"},
-    {"workers\n", "test.conf:1: workers: missing \"=\" after the key"},
-    {"workers: 8\n",
-        "test.conf:1: workers:: missing \"=\" after the "
-        "key"},
-    {" = 8\n", "test.conf:1: missing key before \"=\""},
-    {"=\n", "test.conf:1: missing key before \"=\""},
-    {"workers = # nothing\n",
-        "test.conf:1: workers: must be an integer "
-        "from 1 to 256, got \"\""},
-    {"workers =\n",
-        "test.conf:1: workers: must be an integer from 1 to "
-        "256, got \"\""},
-    {"workers = 8 8\n",
-        "test.conf:1: workers: must be an integer from 1 "
-        "to 256, got \"8 8\""},
-    {"workers = \"8\n", "test.conf:1: workers: missing closing quote"},
-    {"database_url = \"a\\nb\"\n",
-        "test.conf:1: database_url: in a "
-        "quoted value a backslash may only escape \" or \\"},
-    {"database_url = \"a\" b\n",
-        "test.conf:1: database_url: unexpected "
-        "text after the closing quote"},
-    {"listen = \"\"\n", "test.conf:1: listen: must not be empty"},
-    {"log_level = debug\nlog_level = info\n",
-        "test.conf:2: log_level: "
-        "given twice (first on line 1)"},
-    {"log_level = debug #x\nworkers = 2\nmax_body = 17M\n",
-        "test.conf:3: max_body: must be a size from 1 to 16M (bytes, or a "
-        "number followed by k or M), got \"17M\""},
-    {"wor\x1bkers = 1\n", "test.conf:1: wor\\x1bkers: unknown key"},
-    {"workers = 2\nstock_strategy = optimistic # faster?\n",
-        "test.conf:2: stock_strategy: must be one of pessimistic, "
-        "conditional, got \"optimistic\""},
-    {"stock_strategy = conditional\nstock_strategy = pessimistic\n",
-        "test.conf:2: stock_strategy: given twice (first on line 1)"},
-    {"reservation_ttl = 30min\nidempotency_ttl = 12h\n",
-        "test.conf:2: idempotency_ttl: must be a duration from 24h to 480h "
-        "(milliseconds, or a number followed by ms, s, min or h), got "
-        "\"12h\""},
+	{ "workers = 3\nwrokers = 4\n", "test.conf:2: wrokers: unknown key" },
+	{ "workers = 3\n\nworkers = 4\n",
+	    "test.conf:3: workers: given twice (first on line 1)" },
+	{ "workers 8\n", "test.conf:1: workers: missing \"=\" after the key" },
+	{ "workers\n", "test.conf:1: workers: missing \"=\" after the key" },
+	{ "workers: 8\n",
+	    "test.conf:1: workers:: missing \"=\" after the "
+	    "key" },
+	{ " = 8\n", "test.conf:1: missing key before \"=\"" },
+	{ "=\n", "test.conf:1: missing key before \"=\"" },
+	{ "workers = # nothing\n",
+	    "test.conf:1: workers: must be an integer "
+	    "from 1 to 256, got \"\"" },
+	{ "workers =\n",
+	    "test.conf:1: workers: must be an integer from 1 to "
+	    "256, got \"\"" },
+	{ "workers = 8 8\n",
+	    "test.conf:1: workers: must be an integer from 1 "
+	    "to 256, got \"8 8\"" },
+	{ "workers = \"8\n", "test.conf:1: workers: missing closing quote" },
+	{ "database_url = \"a\\nb\"\n",
+	    "test.conf:1: database_url: in a "
+	    "quoted value a backslash may only escape \" or \\" },
+	{ "database_url = \"a\" b\n",
+	    "test.conf:1: database_url: unexpected "
+	    "text after the closing quote" },
+	{ "listen = \"\"\n", "test.conf:1: listen: must not be empty" },
+	{ "log_level = debug\nlog_level = info\n",
+	    "test.conf:2: log_level: "
+	    "given twice (first on line 1)" },
+	{ "log_level = debug #x\nworkers = 2\nmax_body = 17M\n",
+	    "test.conf:3: max_body: must be a size from 1 to 16M (bytes, or a "
+	    "number followed by k or M), got \"17M\"" },
+	{ "wor\x1bkers = 1\n", "test.conf:1: wor\\x1bkers: unknown key" },
+	{ "workers = 2\nstock_strategy = optimistic # faster?\n",
+	    "test.conf:2: stock_strategy: must be one of pessimistic, "
+	    "conditional, got \"optimistic\"" },
+	{ "stock_strategy = conditional\nstock_strategy = pessimistic\n",
+	    "test.conf:2: stock_strategy: given twice (first on line 1)" },
+	{ "reservation_ttl = 30min\nidempotency_ttl = 12h\n",
+	    "test.conf:2: idempotency_ttl: must be a duration from 24h to 480h "
+	    "(milliseconds, or a number followed by ms, s, min or h), got "
+	    "\"12h\"" },
 };
 
 START_TEST(test_load_bad)
@@ -928,8 +943,8 @@ START_TEST(test_load_is_all_or_nothing)
 	                           "log_level = loud\n";
 	char err[ERR_MAX];
 
-	ck_assert_int_eq(
-	    config_load_string(cfg, "t", text, strlen(text), err, sizeof(err)),
+	ck_assert_int_eq(config_load_string(cfg, "t", text, strlen(text), err,
+	                     sizeof(err)),
 	    -1);
 	assert_defaults(cfg);
 	config_free(cfg);
@@ -955,8 +970,8 @@ START_TEST(test_load_nul_byte)
 {
 	static const char text[] = "workers = 3\nworkers\0 = 4\n";
 
-	load_fails(
-	    text, sizeof(text) - 1, "test.conf:2: line contains a NUL byte");
+	load_fails(text, sizeof(text) - 1,
+	    "test.conf:2: line contains a NUL byte");
 }
 END_TEST
 
@@ -975,11 +990,11 @@ START_TEST(test_load_long_line)
 	memcpy(text + 4097, "workers = 3", 11);
 	text[len - 1] = '\n';
 	text[len] = '\0';
-	ck_assert_int_eq(
-	    config_load_string(cfg, "long.conf", text, 4097, err, sizeof(err)),
+	ck_assert_int_eq(config_load_string(cfg, "long.conf", text, 4097, err,
+	                     sizeof(err)),
 	    0);
-	ck_assert_int_eq(
-	    config_load_string(cfg, "long.conf", text, len, err, sizeof(err)),
+	ck_assert_int_eq(config_load_string(cfg, "long.conf", text, len, err,
+	                     sizeof(err)),
 	    -1);
 	ck_assert_str_eq(err, "long.conf:2: line is longer than 4096 bytes");
 	free(text);
@@ -997,8 +1012,8 @@ START_TEST(test_load_file)
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	path = write_file(dir, "ok.conf", text, strlen(text), 0600);
-	ck_assert_msg(
-	    config_load_file(cfg, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(config_load_file(cfg, path, err, sizeof(err)) == 0, "%s",
+	    err);
 	ck_assert_int_eq(cfg->workers, 5);
 	ck_assert_uint_eq(cfg->max_body, 1048576);
 	ck_assert_int_eq(unlink(path), 0);
@@ -1034,8 +1049,8 @@ START_TEST(test_load_file_too_big)
 	for (size_t i = 0; i < big; i++)
 		text[i] = i % 64 == 63 ? '\n' : '#';
 	path = write_file(dir, "big.conf", text, big - 1, 0600);
-	ck_assert_msg(
-	    config_load_file(cfg, path, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(config_load_file(cfg, path, err, sizeof(err)) == 0, "%s",
+	    err);
 	path = write_file(dir, "big.conf", text, big, 0600);
 	ck_assert_int_eq(config_load_file(cfg, path, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(
@@ -1056,8 +1071,8 @@ static int read_secret_from(const char *dir, const char *data, size_t len,
 	char seterr[ERR_MAX];
 	int r;
 
-	ck_assert_int_eq(
-	    config_set(cfg, "auth_secret_file", path, seterr, sizeof(seterr)),
+	ck_assert_int_eq(config_set(cfg, "auth_secret_file", path, seterr,
+	                     sizeof(seterr)),
 	    0);
 	r = config_read_secret(cfg, secret, secretlen, err, ERR_MAX);
 	ck_assert_int_eq(unlink(path), 0);
@@ -1085,16 +1100,16 @@ START_TEST(test_secret)
 	free(secret);
 
 	snprintf(data, sizeof(data), "%s\r\n", b64);
-	ck_assert_int_eq(
-	    read_secret_from(dir, data, strlen(data), 0600, &secret, &len, err),
+	ck_assert_int_eq(read_secret_from(dir, data, strlen(data), 0600,
+	                     &secret, &len, err),
 	    0);
 	ck_assert_uint_eq(len, 44);
 	free(secret);
 
 	/* Only one newline is stripped: the rest is the operator's data. */
 	snprintf(data, sizeof(data), "%s\n\n", b64);
-	ck_assert_int_eq(
-	    read_secret_from(dir, data, strlen(data), 0600, &secret, &len, err),
+	ck_assert_int_eq(read_secret_from(dir, data, strlen(data), 0600,
+	                     &secret, &len, err),
 	    0);
 	ck_assert_uint_eq(len, 45);
 	ck_assert_int_eq(secret[44], '\n');
@@ -1102,20 +1117,23 @@ START_TEST(test_secret)
 
 	/* Binary secrets may hold any byte, NUL included. */
 	memset(data, 0, 32);
-	ck_assert_int_eq(
-	    read_secret_from(dir, data, 32, 0600, &secret, &len, err), 0);
+	ck_assert_int_eq(read_secret_from(dir, data, 32, 0600, &secret, &len,
+	                     err),
+	    0);
 	ck_assert_uint_eq(len, 32);
 	free(secret);
 
 	memset(data, 'k', sizeof(data));
-	ck_assert_int_eq(
-	    read_secret_from(dir, data, 4096, 0400, &secret, &len, err), 0);
+	ck_assert_int_eq(read_secret_from(dir, data, 4096, 0400, &secret, &len,
+	                     err),
+	    0);
 	ck_assert_uint_eq(len, 4096);
 	free(secret);
 
 	/* Group-readable works, with a warning on stderr. */
-	ck_assert_int_eq(
-	    read_secret_from(dir, b64, 44, 0640, &secret, &len, err), 0);
+	ck_assert_int_eq(read_secret_from(dir, b64, 44, 0640, &secret, &len,
+	                     err),
+	    0);
 	free(secret);
 	ck_assert_int_eq(rmdir(dir), 0);
 }
@@ -1130,49 +1148,57 @@ START_TEST(test_secret_bad)
 	size_t len = 0;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_int_eq(
-	    config_read_secret(cfg, &secret, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_read_secret(cfg, &secret, &len, err,
+	                     sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err,
 	    "auth_secret_file is not set; create one with: "
 	    "head -c 32 /dev/urandom | base64 > FILE");
 
-	ck_assert_int_eq(
-	    read_secret_from(dir, "short\n", 6, 0600, &secret, &len, err), -1);
+	ck_assert_int_eq(read_secret_from(dir, "short\n", 6, 0600, &secret,
+	                     &len, err),
+	    -1);
 	ck_assert_ptr_nonnull(
 	    strstr(err, "/secret: the secret must be 32 to 4096 bytes, got 5"));
 
 	memset(data, 'k', sizeof(data));
 	data[31] = '\n';
-	ck_assert_int_eq(
-	    read_secret_from(dir, data, 32, 0600, &secret, &len, err), -1);
+	ck_assert_int_eq(read_secret_from(dir, data, 32, 0600, &secret, &len,
+	                     err),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "got 31"));
 
-	ck_assert_int_eq(
-	    read_secret_from(dir, "", 0, 0600, &secret, &len, err), -1);
+	ck_assert_int_eq(read_secret_from(dir, "", 0, 0600, &secret, &len, err),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "got 0"));
 
 	memset(data, 'k', sizeof(data));
-	ck_assert_int_eq(
-	    read_secret_from(dir, data, 4097, 0600, &secret, &len, err), -1);
+	ck_assert_int_eq(read_secret_from(dir, data, 4097, 0600, &secret, &len,
+	                     err),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "got more than 4096"));
-	ck_assert_int_eq(
-	    read_secret_from(dir, data, sizeof(data), 0600, &secret, &len, err),
+	ck_assert_int_eq(read_secret_from(dir, data, sizeof(data), 0600,
+	                     &secret, &len, err),
 	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "got more than 4096"));
 
 	snprintf(path, sizeof(path), "%s/missing", dir);
-	ck_assert_int_eq(
-	    config_set(cfg, "auth_secret_file", path, err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    config_read_secret(cfg, &secret, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_set(cfg, "auth_secret_file", path, err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_read_secret(cfg, &secret, &len, err,
+	                     sizeof(err)),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "auth_secret_file: "));
 	ck_assert_ptr_nonnull(
 	    strstr(err, "/missing: No such file or directory"));
 
-	ck_assert_int_eq(
-	    config_set(cfg, "auth_secret_file", dir, err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    config_read_secret(cfg, &secret, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(config_set(cfg, "auth_secret_file", dir, err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_read_secret(cfg, &secret, &len, err,
+	                     sizeof(err)),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, ": not a regular file"));
 	ck_assert_ptr_null(secret);
 	ck_assert_int_eq(rmdir(dir), 0);
@@ -1189,26 +1215,31 @@ START_TEST(test_dump_round_trip)
 	ck_assert_int_eq(config_set(cfg, "auth_secret_file",
 	                     " /tmp/a \"b\" \\c #d ", err, sizeof(err)),
 	    0);
-	ck_assert_int_eq(
-	    config_set(cfg, "listen", "[::1]:9000", err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    config_set(cfg, "redis_url", "unix:/tmp/r.sock", err, sizeof(err)),
+	ck_assert_int_eq(config_set(cfg, "listen", "[::1]:9000", err,
+	                     sizeof(err)),
 	    0);
-	ck_assert_int_eq(
-	    config_set(cfg, "statement_timeout", "1500", err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    config_set(cfg, "max_body", "1000", err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    config_set(cfg, "socket_mode", "0", err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    config_set(cfg, "stock_strategy", "conditional", err, sizeof(err)),
+	ck_assert_int_eq(config_set(cfg, "redis_url", "unix:/tmp/r.sock", err,
+	                     sizeof(err)),
 	    0);
-	ck_assert_int_eq(
-	    config_set(cfg, "reservation_ttl", "90min", err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    config_set(cfg, "idempotency_ttl", "86401s", err, sizeof(err)), 0);
-	ck_assert_int_eq(
-	    config_set(cfg, "log_level", "debug", err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, "statement_timeout", "1500", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "max_body", "1000", err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "socket_mode", "0", err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "stock_strategy", "conditional", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "reservation_ttl", "90min", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "idempotency_ttl", "86401s", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "log_level", "debug", err,
+	                     sizeof(err)),
+	    0);
 	text = dump_text(cfg);
 	ck_assert_msg(config_load_string(back, "dump", text, strlen(text), err,
 	                  sizeof(err)) == 0,
@@ -1221,19 +1252,21 @@ START_TEST(test_dump_round_trip)
 END_TEST
 
 static const struct good_case redactions[] = {
-    {"database_url",
-        "postgresql://app:s3cret@db:5432/shop?sslmode=require&password=x",
-        "\"postgresql://app:****@db:5432/shop?sslmode=require"
-        "&password=****\""},
-    {"database_url", "postgres://app@db/shop", "\"postgres://app@db/shop\""},
-    {"database_url", "postgres://:pw@/shop?host=/run/pg",
-        "\"postgres://:****@/shop?host=/run/pg\""},
-    {"database_url", "password=abc host=db", "\"password=**** host=db\""},
-    {"database_url", "host=db password = 'a b\\'c' user=app",
-        "\"host=db password = **** user=app\""},
-    {"database_url", "host=db passwordx=1 mypassword=2",
-        "\"host=db passwordx=1 mypassword=2\""},
-    {"database_url", "host=db dbname=password", "\"host=db dbname=password\""},
+	{ "database_url",
+	    "postgresql://app:s3cret@db:5432/shop?sslmode=require&password=x",
+	    "\"postgresql://app:****@db:5432/shop?sslmode=require"
+	    "&password=****\"" },
+	{ "database_url", "postgres://app@db/shop",
+	    "\"postgres://app@db/shop\"" },
+	{ "database_url", "postgres://:pw@/shop?host=/run/pg",
+	    "\"postgres://:****@/shop?host=/run/pg\"" },
+	{ "database_url", "password=abc host=db", "\"password=**** host=db\"" },
+	{ "database_url", "host=db password = 'a b\\'c' user=app",
+	    "\"host=db password = **** user=app\"" },
+	{ "database_url", "host=db passwordx=1 mypassword=2",
+	    "\"host=db passwordx=1 mypassword=2\"" },
+	{ "database_url", "host=db dbname=password",
+	    "\"host=db dbname=password\"" },
 };
 
 START_TEST(test_dump_redacts_passwords)
@@ -1242,8 +1275,8 @@ START_TEST(test_dump_redacts_passwords)
 	struct config *cfg = config_create();
 	char err[ERR_MAX] = "";
 
-	ck_assert_int_eq(
-	    config_set(cfg, c->key, c->value, err, sizeof(err)), 0);
+	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
+	    0);
 	ck_assert_str_eq(cfg->database_url, c->value);
 	assert_dumps(cfg, c->key, c->dumped);
 	config_free(cfg);
@@ -1316,8 +1349,8 @@ START_TEST(test_sample_matches_defaults)
 	size_t len, settings = 0, keys = 0;
 
 	text = read_srcdir_file("etc/stockade.conf.sample", &len);
-	ck_assert_msg(
-	    config_load_string(cfg, "sample", text, len, err, sizeof(err)) == 0,
+	ck_assert_msg(config_load_string(cfg, "sample", text, len, err,
+	                  sizeof(err)) == 0,
 	    "%s", err);
 	assert_defaults(cfg);
 	for (size_t i = 0; i < len; i++) {
@@ -1327,8 +1360,8 @@ START_TEST(test_sample_matches_defaults)
 			settings++;
 		}
 	}
-	ck_assert_msg(
-	    config_load_string(cfg, "sample", text, len, err, sizeof(err)) == 0,
+	ck_assert_msg(config_load_string(cfg, "sample", text, len, err,
+	                  sizeof(err)) == 0,
 	    "%s", err);
 	assert_defaults(cfg);
 	/* Duplicates are refused, so as many settings as keys means all. */
@@ -1353,8 +1386,8 @@ START_TEST(test_docs_list_every_key)
 	dump = dump_text(cfg);
 	for (key = dump; (eq = strstr(key, " = ")) != NULL;
 	     key = strchr(eq, '\n') + 1) {
-		snprintf(
-		    quoted, sizeof(quoted), "`%.*s`", (int)(eq - key), key);
+		snprintf(quoted, sizeof(quoted), "`%.*s`", (int)(eq - key),
+		    key);
 		ck_assert_msg(strstr(docs, quoted) != NULL,
 		    "docs/configuration.md does not mention %s", quoted);
 	}
@@ -1411,8 +1444,8 @@ static Suite *config_suite(void)
 
 	tcase_add_test(output, test_dump_defaults);
 	tcase_add_test(output, test_dump_round_trip);
-	tcase_add_loop_test(
-	    output, test_dump_redacts_passwords, 0, NCASES(redactions));
+	tcase_add_loop_test(output, test_dump_redacts_passwords, 0,
+	    NCASES(redactions));
 	tcase_add_test(output, test_dump_enum_out_of_range);
 	tcase_add_test(output, test_usage);
 	tcase_add_test(output, test_sample_matches_defaults);

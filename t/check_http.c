@@ -48,20 +48,25 @@ START_TEST(test_percent_decode)
 {
 	char out[16];
 
-	ck_assert_int_eq(http_percent_decode("a%20b", 5, out, sizeof(out), 0), 3);
+	ck_assert_int_eq(http_percent_decode("a%20b", 5, out, sizeof(out), 0),
+	    3);
 	ck_assert_str_eq(out, "a b");
 	ck_assert_int_eq(http_percent_decode("a+b", 3, out, sizeof(out), 0), 3);
 	ck_assert_str_eq(out, "a+b");
 	ck_assert_int_eq(http_percent_decode("a+b", 3, out, sizeof(out), 1), 3);
 	ck_assert_str_eq(out, "a b");
-	ck_assert_int_eq(http_percent_decode("%41%6a", 6, out, sizeof(out), 0), 2);
+	ck_assert_int_eq(http_percent_decode("%41%6a", 6, out, sizeof(out), 0),
+	    2);
 	ck_assert_str_eq(out, "Aj");
 	ck_assert_int_eq(http_percent_decode("%", 1, out, sizeof(out), 0), -1);
 	ck_assert_int_eq(http_percent_decode("%4", 2, out, sizeof(out), 0), -1);
-	ck_assert_int_eq(http_percent_decode("%zz", 3, out, sizeof(out), 0), -1);
-	ck_assert_int_eq(http_percent_decode("a%00", 4, out, sizeof(out), 0), -1);
+	ck_assert_int_eq(http_percent_decode("%zz", 3, out, sizeof(out), 0),
+	    -1);
+	ck_assert_int_eq(http_percent_decode("a%00", 4, out, sizeof(out), 0),
+	    -1);
 	ck_assert_int_eq(http_percent_decode("0123456789abcdef", 16, out,
-	    sizeof(out), 0), -1);
+	                     sizeof(out), 0),
+	    -1);
 	ck_assert_int_eq(http_percent_decode("", 0, out, sizeof(out), 0), 0);
 	ck_assert_str_eq(out, "");
 }
@@ -72,18 +77,22 @@ START_TEST(test_query_param)
 	char out[8];
 
 	ck_assert_int_eq(http_query_param("days=3&limit=5", "limit", out,
-	    sizeof(out)), 1);
+	                     sizeof(out)),
+	    1);
 	ck_assert_str_eq(out, "5");
 	ck_assert_int_eq(http_query_param("days=3&limit=5", "after", out,
-	    sizeof(out)), 0);
+	                     sizeof(out)),
+	    0);
 	ck_assert_int_eq(http_query_param("", "a", out, sizeof(out)), 0);
-	ck_assert_int_eq(http_query_param("a=%31%32", "a", out, sizeof(out)), 1);
+	ck_assert_int_eq(http_query_param("a=%31%32", "a", out, sizeof(out)),
+	    1);
 	ck_assert_str_eq(out, "12");
 	ck_assert_int_eq(http_query_param("a=x+y", "a", out, sizeof(out)), 1);
 	ck_assert_str_eq(out, "x y");
 	ck_assert_int_eq(http_query_param("a", "a", out, sizeof(out)), 1);
 	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(http_query_param("a=1&a=2", "a", out, sizeof(out)), -1);
+	ck_assert_int_eq(http_query_param("a=1&a=2", "a", out, sizeof(out)),
+	    -1);
 	ck_assert_int_eq(http_query_param("a=%zz", "a", out, sizeof(out)), -1);
 	ck_assert_int_eq(http_query_param("a=%00", "a", out, sizeof(out)), -1);
 	ck_assert_int_eq(http_query_param("a=123456789", "a", out, sizeof(out)),
@@ -117,14 +126,22 @@ END_TEST
 START_TEST(test_request_parse)
 {
 	const char *env[] = {
-		"REQUEST_METHOD", "POST",
-		"REQUEST_URI", "/api/v1/orders/%31?x=1",
-		"QUERY_STRING", "x=1",
-		"HTTP_AUTHORIZATION", "Bearer t",
-		"CONTENT_TYPE", "application/json",
-		"HTTP_IDEMPOTENCY_KEY", "k-1",
-		"HTTP_X_REQUEST_ID", "client-id",
-		"REQUEST_ID", "nginxid",
+		"REQUEST_METHOD",
+		"POST",
+		"REQUEST_URI",
+		"/api/v1/orders/%31?x=1",
+		"QUERY_STRING",
+		"x=1",
+		"HTTP_AUTHORIZATION",
+		"Bearer t",
+		"CONTENT_TYPE",
+		"application/json",
+		"HTTP_IDEMPOTENCY_KEY",
+		"k-1",
+		"HTTP_X_REQUEST_ID",
+		"client-id",
+		"REQUEST_ID",
+		"nginxid",
 		NULL,
 	};
 	struct request req;
@@ -132,7 +149,9 @@ START_TEST(test_request_parse)
 
 	request_init(&req);
 	response_init(&res);
-	ck_assert_int_eq(http_request_parse(&req, fake_param, (void *)env, &res), 0);
+	ck_assert_int_eq(http_request_parse(&req, fake_param, (void *)env,
+	                     &res),
+	    0);
 	ck_assert_int_eq(req.method, HTTP_POST);
 	ck_assert_str_eq(req.path, "/api/v1/orders/1");
 	ck_assert_str_eq(req.query, "x=1");
@@ -154,17 +173,18 @@ static int parse_env(const char **env, struct response *res,
 START_TEST(test_request_parse_errors)
 {
 	const char *bad_escape[] = { "REQUEST_METHOD", "GET", "REQUEST_URI",
-	    "/a%zz", NULL };
+		"/a%zz", NULL };
 	const char *nul[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/a%00b",
-	    NULL };
+		NULL };
 	const char *no_path[] = { "REQUEST_METHOD", "GET", NULL };
 	const char *bad_key[] = { "REQUEST_METHOD", "POST", "REQUEST_URI", "/",
-	    "HTTP_IDEMPOTENCY_KEY", "a b", NULL };
+		"HTTP_IDEMPOTENCY_KEY", "a b", NULL };
 	const char *bad_rid[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/",
-	    "HTTP_X_REQUEST_ID", "bad id\r\n", "REQUEST_ID", "fromnginx", NULL };
+		"HTTP_X_REQUEST_ID", "bad id\r\n", "REQUEST_ID", "fromnginx",
+		NULL };
 	char longuri[HTTP_PATH_MAX + 10];
 	const char *too_long[] = { "REQUEST_METHOD", "GET", "REQUEST_URI",
-	    longuri, NULL };
+		longuri, NULL };
 	struct request req;
 	struct response res;
 
@@ -204,34 +224,40 @@ START_TEST(test_body)
 	response_init(&res);
 	request_init(&req);
 	ck_assert_int_eq(http_request_read_body(&req, "7", 64, fake_read, &body,
-	    &res), 0);
+	                     &res),
+	    0);
 	ck_assert_int_eq(req.body_len, 7);
 	ck_assert_str_eq(req.body, "{\"a\":1}");
 	request_reset(&req);
 
 	body.pos = 0;
 	ck_assert_int_eq(http_request_read_body(&req, "65", 64, fake_read,
-	    &body, &res), -1);
+	                     &body, &res),
+	    -1);
 	ck_assert_int_eq(res.status, 413);
 	ck_assert_str_eq(res.code, "payload_too_large");
 	request_reset(&req);
 
 	body.pos = 0;
 	ck_assert_int_eq(http_request_read_body(&req, "9", 64, fake_read, &body,
-	    &res), -1);
+	                     &res),
+	    -1);
 	ck_assert_str_eq(res.code, "incomplete_body");
 	request_reset(&req);
 
 	ck_assert_int_eq(http_request_read_body(&req, "-1", 64, fake_read,
-	    &body, &res), -1);
+	                     &body, &res),
+	    -1);
 	ck_assert_int_eq(res.status, 400);
 	request_reset(&req);
 	ck_assert_int_eq(http_request_read_body(&req, "99999999999999999999999",
-	    64, fake_read, &body, &res), -1);
+	                     64, fake_read, &body, &res),
+	    -1);
 	ck_assert_int_eq(res.status, 400);
 	request_reset(&req);
-	ck_assert_int_eq(http_request_read_body(&req, NULL, 64, fake_read, &body,
-	    &res), 0);
+	ck_assert_int_eq(http_request_read_body(&req, NULL, 64, fake_read,
+	                     &body, &res),
+	    0);
 	ck_assert_int_eq(req.body_len, 0);
 	request_reset(&req);
 	response_free(&res);
@@ -282,7 +308,8 @@ START_TEST(test_render_broken_json_is_500)
 	ck_assert_ptr_nonnull(strstr(out, "application/problem+json"));
 	ck_assert_str_eq(res.code, "internal_error");
 	free(out);
-	ck_assert_ptr_nonnull(strstr(body_of(&res), "\"code\":\"internal_error\""));
+	ck_assert_ptr_nonnull(
+	    strstr(body_of(&res), "\"code\":\"internal_error\""));
 	response_free(&res);
 }
 END_TEST

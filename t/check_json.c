@@ -11,7 +11,8 @@
 
 static struct json_value *parse(const char *text, char *err, size_t errlen)
 {
-	return json_parse(text, strlen(text), &json_default_limits, err, errlen);
+	return json_parse(text, strlen(text), &json_default_limits, err,
+	    errlen);
 }
 
 static void assert_rejected(const char *text, const char *why)
@@ -21,7 +22,8 @@ static void assert_rejected(const char *text, const char *why)
 
 	ck_assert_msg(v == NULL, "accepted %s", text);
 	if (why != NULL)
-		ck_assert_msg(strstr(err, why) != NULL, "%s: got '%s'", text, err);
+		ck_assert_msg(strstr(err, why) != NULL, "%s: got '%s'", text,
+		    err);
 	json_free(v);
 }
 
@@ -29,7 +31,8 @@ START_TEST(test_object_members)
 {
 	char err[128];
 	struct json_value *v = parse("{\"a\":1,\"b\":\"x\",\"c\":[true,null],"
-	    "\"d\":{\"e\":-5}}", err, sizeof(err));
+	                             "\"d\":{\"e\":-5}}",
+	    err, sizeof(err));
 	const struct json_value *c;
 
 	ck_assert_ptr_nonnull(v);
@@ -105,7 +108,7 @@ START_TEST(test_malformed)
 	assert_rejected("{\"a\":1} x", NULL);
 	assert_rejected("/* c */ {}", NULL);
 	assert_rejected("nul", NULL);
-	assert_rejected("\"\xff\xfe\"", NULL);	/* invalid UTF-8 */
+	assert_rejected("\"\xff\xfe\"", NULL); /* invalid UTF-8 */
 }
 END_TEST
 
@@ -118,7 +121,7 @@ START_TEST(test_limits)
 	for (int i = 0; i < 17; i++)
 		strcat(deep, "]");
 	assert_rejected(deep, "nested too deeply");
-	deep[0] = ' ';			/* 16 levels are fine */
+	deep[0] = ' '; /* 16 levels are fine */
 	deep[33] = ' ';
 	{
 		char err[128];
@@ -139,8 +142,9 @@ END_TEST
 
 START_TEST(test_member_limit)
 {
-	struct json_limits small = { .max_depth = 4, .max_string = 16,
-	    .max_members = 3 };
+	struct json_limits small = { .max_depth = 4,
+		.max_string = 16,
+		.max_members = 3 };
 	char err[128];
 	struct json_value *v;
 
@@ -172,12 +176,13 @@ START_TEST(test_writer)
 	json_close_array(w);
 	json_close_object(w);
 	ck_assert_int_eq(json_writer_result(w, &buf, &len), 0);
-	ck_assert_str_eq(buf, "{\"n\":-7,\"s\":\"a\\\"b\\n\",\"t\":true,\"l\":[null]}");
+	ck_assert_str_eq(buf,
+	    "{\"n\":-7,\"s\":\"a\\\"b\\n\",\"t\":true,\"l\":[null]}");
 	json_writer_reset(w);
-	json_write_string(w, "\xff");	/* invalid UTF-8 must fail */
+	json_write_string(w, "\xff"); /* invalid UTF-8 must fail */
 	ck_assert_int_eq(json_writer_result(w, &buf, &len), -1);
 	json_writer_reset(w);
-	json_close_object(w);		/* misuse must fail, not crash */
+	json_close_object(w); /* misuse must fail, not crash */
 	ck_assert_int_eq(json_writer_result(w, &buf, &len), -1);
 	json_writer_free(w);
 	json_writer_free(NULL);

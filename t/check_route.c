@@ -59,7 +59,8 @@ START_TEST(test_params)
 	char allow[64];
 
 	ck_assert_int_eq(match(HTTP_GET, "/orders/7/items/9223372036854775807",
-	    &r, p, &n, allow), ROUTE_FOUND);
+	                     &r, p, &n, allow),
+	    ROUTE_FOUND);
 	ck_assert_int_eq(n, 2);
 	ck_assert(p[0] == 7 && p[1] == INT64_MAX);
 	ck_assert_int_eq(match(HTTP_POST, "/orders/12/pay", &r, p, &n, allow),
@@ -71,10 +72,20 @@ END_TEST
 START_TEST(test_not_found)
 {
 	static const char *paths[] = {
-		"/", "", "/product", "/products/", "/products//", "/products/0",
-		"/products/-1", "/products/abc", "/products/1.5",
-		"/products/01", "/products/9223372036854775808",
-		"/orders/1/pay/", "/orders/1/payx", "/Products",
+		"/",
+		"",
+		"/product",
+		"/products/",
+		"/products//",
+		"/products/0",
+		"/products/-1",
+		"/products/abc",
+		"/products/1.5",
+		"/products/01",
+		"/products/9223372036854775808",
+		"/orders/1/pay/",
+		"/orders/1/payx",
+		"/Products",
 		"/products/1/extra",
 	};
 	const struct route *r;
@@ -84,7 +95,8 @@ START_TEST(test_not_found)
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		ck_assert_msg(match(HTTP_GET, paths[i], &r, p, &n, allow) ==
-		    ROUTE_NOT_FOUND, "%s matched", paths[i]);
+		        ROUTE_NOT_FOUND,
+		    "%s matched", paths[i]);
 }
 END_TEST
 
@@ -130,8 +142,10 @@ START_TEST(test_real_table_unique)
 		ck_assert_ptr_nonnull(route_table[i].handler);
 		ck_assert_ptr_nonnull(route_table[i].name);
 		for (size_t j = i + 1; j < route_table_len; j++)
-			ck_assert_msg(route_table[i].method != route_table[j].method ||
-			    strcmp(route_table[i].pattern, route_table[j].pattern) != 0,
+			ck_assert_msg(route_table[i].method !=
+			            route_table[j].method ||
+			        strcmp(route_table[i].pattern,
+			            route_table[j].pattern) != 0,
 			    "duplicate route %s", route_table[i].pattern);
 	}
 }
