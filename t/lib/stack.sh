@@ -26,6 +26,9 @@
 #   STACK_HTTP_PORT   nginx's loopback port (default: a free random port)
 #   STACK_WORKERS     stockade workers (default 4)
 #   STACK_EXTRA_CONF  extra lines appended to stockade.conf, e.g. strategies
+#   STACK_NGINX_EXTRA nginx directives inserted verbatim inside the generated
+#                     server {} block, before the include of stockade.conf
+#                     (bench/run adds a `location = /bench/ceiling` there)
 #   STACK_PG_FAST     1 (default): fsync=off and friends, for tests only;
 #                     0 keeps PostgreSQL crash-safe (scripts/demo)
 #   STACK_PG_BIN      PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
@@ -542,6 +545,9 @@ _stack_write_nginx_conf() {
 		printf '\tupstream stockade_fcgi { server unix:%s/stockade.sock; }\n' "$d"
 		printf '\tserver {\n'
 		printf '\t\tlisten 127.0.0.1:%s;\n' "$STACK_HTTP_PORT"
+		if [ -n "${STACK_NGINX_EXTRA:-}" ]; then
+			printf '%s\n' "$STACK_NGINX_EXTRA"
+		fi
 		printf '\t\tinclude %s/nginx/stockade.conf;\n' "$STOCKADE_SRCDIR"
 		printf '\t}\n'
 		printf '}\n'
