@@ -9,6 +9,9 @@
 --    canceled or expired order gave back exactly what it took, once, with
 --    the matching reason; a pending or paid order gave nothing back; an
 --    order's total is the sum of its lines.
+-- 4. Points: for every account, balance >= 0 and balance = the sum of its
+--    ledger; a paid order used its total exactly once; an order that used
+--    points and was canceled got exactly that back; nothing else did.
 
 SELECT 'stock_differs_from_movements' AS problem, po.id AS subject,
        po.stock || ' in stock, movements sum to ' || COALESCE(sum(m.delta), 0)
@@ -58,4 +61,38 @@ SELECT 'order_total_differs', o.id,
 FROM orders o
 LEFT JOIN (SELECT order_id, sum(quantity * unit_price) AS total
            FROM order_items GROUP BY order_id) s ON s.order_id = o.id
-WHERE o.total <> COALESCE(s.total, 0) OR s.order_id IS NULL;
+WHERE o.total <> COALESCE(s.total, 0) OR s.order_id IS NULL
+
+UNION ALL
+SELECT 'balance_differs_from_ledger', a.user_id,
+       a.balance || ' balance, ledger sums to ' || COALESCE(sum(l.amount), 0)
+FROM point_accounts a
+LEFT JOIN point_ledger l ON l.user_id = a.user_id
+GROUP BY a.user_id
+HAVING a.balance <> COALESCE(sum(l.amount), 0) OR a.balance < 0
+
+UNION ALL
+SELECT 'order_points_wrong', o.id,
+       o.status || ' order of ' || o.total || ': used ' || COALESCE(p.used, 0)
+           || ' in ' || p.uses || ' rows, refunded ' || COALESCE(p.refunded, 0)
+           || ' in ' || p.refunds || ' rows'
+FROM orders o
+CROSS JOIN LATERAL (
+    SELECT -sum(l.amount) FILTER (WHERE l.kind = 'use') AS used,
+           count(*) FILTER (WHERE l.kind = 'use') AS uses,
+           sum(l.amount) FILTER (WHERE l.kind = 'refund') AS refunded,
+           count(*) FILTER (WHERE l.kind = 'refund') AS refunds
+    FROM point_ledger l WHERE l.order_id = o.id) p
+WHERE (o.status = 'paid' AND o.total > 0
+       AND (p.uses <> 1 OR p.used <> o.total OR p.refunds <> 0))
+   OR (o.status IN ('pending', 'expired') AND (p.uses + p.refunds) <> 0)
+   OR (o.status = 'canceled'
+       AND (p.uses <> p.refunds OR p.used IS DISTINCT FROM p.refunded))
+   OR (p.uses > 0 AND p.used <> o.total)
+
+UNION ALL
+SELECT 'ledger_row_of_another_user', l.id,
+       'order ' || l.order_id || ' belongs to user ' || o.user_id
+FROM point_ledger l
+JOIN orders o ON o.id = l.order_id
+WHERE o.user_id <> l.user_id;

@@ -42,3 +42,9 @@ WITH p AS (
 )
 INSERT INTO stock_movements (option_id, delta, reason)
 SELECT id, stock, 'initial' FROM o WHERE stock > 0;
+
+-- User 1 starts with 100,000 points: one 'charge' ledger row, as the API
+-- would write it, so balance = sum of ledger holds from the start.
+INSERT INTO point_accounts (user_id, balance, version) VALUES (1, 100000, 1);
+INSERT INTO point_ledger (user_id, amount, kind, balance_after)
+VALUES (1, 100000, 'charge', 100000);

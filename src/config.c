@@ -39,6 +39,7 @@
 
 enum config_type {
 	CONFIG_INT,
+	CONFIG_INT64,
 	CONFIG_MODE,
 	CONFIG_STRING,
 	CONFIG_DURATION,
@@ -48,6 +49,7 @@ enum config_type {
 };
 
 static const char *const config_type_names[CONFIG__MAX] = {
+	"integer",
 	"integer",
 	"octal mode",
 	"string",
@@ -63,6 +65,7 @@ static const char *const config_type_names[CONFIG__MAX] = {
  */
 static const size_t config_type_sizes[CONFIG__MAX] = {
 	sizeof(int),
+	sizeof(long long),
 	sizeof(unsigned),
 	0,
 	sizeof(int),
@@ -73,6 +76,12 @@ static const size_t config_type_sizes[CONFIG__MAX] = {
 const char *const listen_kind_names[LISTEN__MAX] = { "unix", "tcp" };
 
 const char *const stock_strategy_names[STOCK_STRATEGY__MAX] = {
+	"pessimistic",
+	"conditional",
+};
+
+const char *const point_strategy_names[POINT_STRATEGY__MAX] = {
+	"optimistic",
 	"pessimistic",
 	"conditional",
 };
@@ -303,6 +312,37 @@ static const struct config_key config_keys[] = {
 	    .dflt = "24h",
 	    .help = "how long Idempotency-Key records are kept (at least 24h, "
 	            "as promised to clients)" },
+	/* points */
+	{ .name = "point_strategy",
+	    .type = CONFIG_ENUM,
+	    FIELD(point_strategy),
+	    NAMES(point_strategy_names),
+	    .dflt = "optimistic",
+	    .help = "how a balance moves: optimistic (version check, "
+	            "retried), pessimistic (FOR UPDATE) or conditional "
+	            "(one guarded UPDATE)" },
+	{ .name = "point_retries",
+	    .type = CONFIG_INT,
+	    FIELD(point_retries),
+	    .min = 0,
+	    .max = 50,
+	    .dflt = "5",
+	    .help = "optimistic conflicts retried before answering 409 "
+	            "conflict" },
+	{ .name = "max_charge",
+	    .type = CONFIG_INT64,
+	    FIELD(max_charge),
+	    .min = 1,
+	    .max = 1000000000LL,
+	    .dflt = "1000000",
+	    .help = "the largest single charge of points" },
+	{ .name = "max_balance",
+	    .type = CONFIG_INT64,
+	    FIELD(max_balance),
+	    .min = 1,
+	    .max = 1000000000000LL,
+	    .dflt = "1000000000",
+	    .help = "a charge may not take a balance past this" },
 	/* logging */
 	{ .name = "log_level",
 	    .type = CONFIG_ENUM,
@@ -406,6 +446,7 @@ static void config_describe(const struct config_key *k, char *buf, size_t len)
 
 	switch (k->type) {
 	case CONFIG_INT:
+	case CONFIG_INT64:
 		snprintf(buf, len, "an integer from %lld to %lld", k->min,
 		    k->max);
 		break;
@@ -560,6 +601,7 @@ static int config_parse_number(const struct config_key *k, const char *value,
 {
 	switch (k->type) {
 	case CONFIG_INT:
+	case CONFIG_INT64:
 		return config_parse_int(value, k->min, k->max, n);
 	case CONFIG_MODE:
 		return config_parse_mode(value, k->min, k->max, n);
@@ -588,6 +630,9 @@ static void config_store(struct config *cfg, const struct config_key *k,
 		break;
 	case CONFIG_SIZE:
 		*(size_t *)field = (size_t)n;
+		break;
+	case CONFIG_INT64:
+		*(long long *)field = n;
 		break;
 	default:
 		*(int *)field = (int)n;
@@ -1410,6 +1455,9 @@ static void config_format(const struct config *cfg, const struct config_key *k,
 	switch (k->type) {
 	case CONFIG_INT:
 		snprintf(buf, len, "%d", *(const int *)field);
+		break;
+	case CONFIG_INT64:
+		snprintf(buf, len, "%lld", *(const long long *)field);
 		break;
 	case CONFIG_MODE:
 		snprintf(buf, len, "%04o", *(const unsigned *)field);

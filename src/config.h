@@ -38,6 +38,22 @@ enum stock_strategy {
 extern const char *const stock_strategy_names[STOCK_STRATEGY__MAX];
 
 /*
+ * How a balance moves (point.c).  POINT_OPTIMISTIC updates WHERE version
+ * = $v and retries the transaction on a conflict; POINT_PESSIMISTIC locks
+ * the account FOR UPDATE; POINT_CONDITIONAL updates balance = balance + d
+ * WHERE the result stays in bounds.
+ */
+enum point_strategy {
+	POINT_OPTIMISTIC,
+	POINT_PESSIMISTIC,
+	POINT_CONDITIONAL,
+	POINT_STRATEGY__MAX
+};
+
+/* "optimistic", "pessimistic" and "conditional", as in the config file. */
+extern const char *const point_strategy_names[POINT_STRATEGY__MAX];
+
+/*
  * A flat struct of fixed-size fields holding no pointers, so a reload can
  * build a new one and swap it in whole.  Strings are zero-padded and the
  * struct is zeroed at creation, so two configs holding the same values
@@ -76,6 +92,10 @@ struct config {
 	int reaper_interval_ms; /* how often the reaper looks */
 	int reaper_batch; /* pending orders expired per transaction */
 	int idempotency_ttl_ms; /* Idempotency-Key records kept, >= 24h */
+	int point_strategy; /* enum point_strategy */
+	int point_retries; /* optimistic conflicts retried before a 409 */
+	long long max_charge; /* the largest single charge */
+	long long max_balance; /* a charge may not take a balance past it */
 };
 
 /*

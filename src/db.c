@@ -304,8 +304,7 @@ static void db_rollback(struct db *db)
 	PQclear(r);
 }
 
-/* Sleeps a random time in [cap/2, cap], cap doubling per attempt. */
-static void db_backoff(int attempt)
+void db_backoff(int attempt)
 {
 	long cap = DB_BACKOFF_BASE_MS << (attempt < 6 ? attempt : 6);
 	struct timespec ts;

@@ -80,6 +80,13 @@ enum db_status db_exec(struct db *db, const char *sql);
 typedef enum db_status (*db_tx_fn)(struct db *db, void *arg);
 enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg);
 
+/*
+ * Sleeps before retry number attempt (0, 1, ...): a random time in
+ * [cap/2, cap], cap doubling from 2 ms up to 100 ms, so that retries of
+ * requests that collided do not collide again in lockstep.
+ */
+void db_backoff(int attempt);
+
 /* The last error's message and SQLSTATE ("" when none). */
 const char *db_errmsg(const struct db *db);
 const char *db_sqlstate(const struct db *db);

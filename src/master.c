@@ -62,6 +62,23 @@ static int64_t master_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Slots 0 .. workers-1 are workers; slot `workers` is the reaper. */
+static int master_nslots(const struct master *m)
+{
+	return m->cfg->workers + 1;
+}
+
+/* "worker 3" or "reaper", for log lines (a static buffer: one at a time). */
+static const char *master_slot_name(const struct master *m, int i)
+{
+	static char name[32];
+
+	if (i == m->cfg->workers)
+		return "reaper";
+	snprintf(name, sizeof(name), "worker %d", i);
+	return name;
+}
+
 static void master_spawn(struct master *m, int i)
 {
 	struct worker_params params = {
@@ -91,13 +108,7 @@ static void master_spawn(struct master *m, int i)
 	s->pid = pid;
 	s->spawned_ms = master_now_ms();
 	m->sb->slots[i].pid = pid;
-	log_debug("worker %d started as pid %ld", i, (long)pid);
-}
-
-/* Slots 0 .. workers-1 are workers; slot `workers` is the reaper. */
-static int master_nslots(const struct master *m)
-{
-	return m->cfg->workers + 1;
+	log_debug("%s started as pid %ld", master_slot_name(m, i), (long)pid);
 }
 
 static int master_slot_of(const struct master *m, pid_t pid)
@@ -142,8 +153,8 @@ static void master_schedule_respawn(struct master *m, int i, int64_t now)
 		delay = (int64_t)100 << shift;
 		if (delay > MASTER_BACKOFF_MAX_MS)
 			delay = MASTER_BACKOFF_MAX_MS;
-		log_warn("worker %d keeps dying; next start in %lld ms", i,
-		    (long long)delay);
+		log_warn("%s keeps dying; next start in %lld ms",
+		    master_slot_name(m, i), (long long)delay);
 	}
 	s->respawn_at_ms = now + delay;
 }
@@ -163,15 +174,16 @@ static void master_reap(struct master *m)
 		m->sb->slots[i].pid = 0;
 		m->sb->slots[i].state = WORKER_EMPTY;
 		if (m->phase != MASTER_RUNNING) {
-			log_debug("worker %d (pid %ld) %s", i, (long)pid, how);
+			log_debug("%s (pid %ld) %s", master_slot_name(m, i),
+			    (long)pid, how);
 			continue;
 		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			log_info("worker %d (pid %ld) %s; replacing it", i,
-			    (long)pid, how);
+			log_info("%s (pid %ld) %s; replacing it",
+			    master_slot_name(m, i), (long)pid, how);
 		else
-			log_error("worker %d (pid %ld) %s; replacing it", i,
-			    (long)pid, how);
+			log_error("%s (pid %ld) %s; replacing it",
+			    master_slot_name(m, i), (long)pid, how);
 		master_schedule_respawn(m, i, now);
 	}
 }

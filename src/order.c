@@ -10,6 +10,8 @@
 
 #include "config.h"
 #include "idempotency.h"
+#include "page.h"
+#include "point.h"
 #include "problem.h"
 #include "stock.h"
 #include "valid.h"
@@ -55,17 +57,24 @@ static const struct db_stmt order_page_stmt = {
 	"AND o.id < $2::bigint ORDER BY o.id DESC LIMIT $3::int",
 	3,
 };
-static const struct db_stmt order_mark_canceled_stmt = {
-	"order_mark_canceled",
-	"UPDATE orders SET status = 'canceled', updated_at = now() "
-	"WHERE id = $1::bigint AND user_id = $2::bigint AND status = 'pending' "
-	"RETURNING id",
+static const struct db_stmt order_lock_stmt = {
+	"order_lock",
+	"SELECT status, total, expires_at > now() FROM orders "
+	"WHERE id = $1::bigint AND user_id = $2::bigint FOR UPDATE",
 	2,
 };
-static const struct db_stmt order_status_stmt = {
-	"order_status",
-	"SELECT status FROM orders WHERE id = $1::bigint AND user_id = $2::bigint",
+static const struct db_stmt order_set_status_stmt = {
+	"order_set_status",
+	"UPDATE orders SET status = $2, updated_at = now(), "
+	"paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END "
+	"WHERE id = $1::bigint",
 	2,
+};
+static const struct db_stmt order_points_used_stmt = {
+	"order_points_used",
+	"SELECT amount FROM point_ledger WHERE order_id = $1::bigint "
+	"AND kind = 'use'",
+	1,
 };
 static const struct db_stmt order_pick_expired_stmt = {
 	"order_pick_expired",
@@ -245,10 +254,8 @@ void order_list(struct request *req, struct response *res, struct app *app)
 	char user[24], after_s[24], limit_s[24];
 	const char *params[] = { user, after_s, limit_s };
 	int64_t limit, after;
-	struct json_writer *w;
 	enum db_status st;
 	PGresult *r;
-	int n;
 
 	if (valid_query_int(res, req, "limit", 1, 100, 20, &limit) < 0 ||
 	    valid_query_int(res, req, "after", 1, INT64_MAX, INT64_MAX,
@@ -261,90 +268,179 @@ void order_list(struct request *req, struct response *res, struct app *app)
 		problem_from_db(res, st, app->cfg->retry_after_s);
 		return;
 	}
-	n = PQntuples(r);
-	w = response_json(res, 200);
-	json_open_object(w);
-	json_key(w, "items");
-	json_open_array(w);
-	for (int i = 0; i < n; i++)
-		json_write_raw(w, PQgetvalue(r, i, 0),
-		    (size_t)PQgetlength(r, i, 0));
-	json_close_array(w);
-	json_key(w, "next_after");
-	if (n > 0 && n == limit)
-		json_write_raw(w, PQgetvalue(r, n - 1, 1),
-		    (size_t)PQgetlength(r, n - 1, 1));
-	else
-		json_write_null(w);
-	json_close_object(w);
+	page_write(res, r, limit);
 	PQclear(r);
 }
 
-struct order_ref {
+/*
+ * The order under change, locked: every transition (pay, cancel) starts by
+ * locking the order row, so concurrent transitions of one order queue
+ * here and each sees the status the previous one left.
+ */
+struct order_locked {
+	struct app *app;
 	char id[24];
 	char user[24];
+	int64_t order_id;
+	int64_t user_id;
+	int64_t coupon_id; /* pay: 0 when none */
+	char status[16]; /* as found, before this transition */
+	int64_t total;
+	int live; /* the reservation has not expired */
+	struct point_move move; /* the points moved, if any */
 };
 
-/* Why a cancel found nothing to cancel: 404, or 409 with the status. */
-static enum db_status order_explain_not_pending(struct db *db,
-    struct response *res, const struct order_ref *ref)
+static void order_locked_init(struct order_locked *o, struct app *app,
+    const struct request *req)
 {
-	const char *params[] = { ref->id, ref->user };
-	char detail[96];
+	memset(o, 0, sizeof(*o));
+	o->app = app;
+	o->order_id = req->params[0];
+	o->user_id = req->identity.user_id;
+	snprintf(o->id, sizeof(o->id), "%" PRId64, o->order_id);
+	snprintf(o->user, sizeof(o->user), "%" PRId64, o->user_id);
+}
+
+/* Locks the caller's order; DB_ABORT with 404 when there is none. */
+static enum db_status order_lock(struct db *db, struct order_locked *o,
+    struct response *res)
+{
+	const char *params[] = { o->id, o->user };
 	enum db_status st;
 	PGresult *r;
 
-	if ((r = db_query(db, &order_status_stmt, params, &st)) == NULL)
+	if ((r = db_query(db, &order_lock_stmt, params, &st)) == NULL)
 		return st;
 	if (PQntuples(r) == 0) {
+		PQclear(r);
 		problem_write(res, 404, "order_not_found",
 		    "you have no order with that id");
-	} else {
-		snprintf(detail, sizeof(detail),
-		    "the order is %s; only a "
-		    "pending order can be canceled",
-		    PQgetvalue(r, 0, 0));
-		problem_write(res, 409, "order_not_cancelable", detail);
+		return DB_ABORT;
 	}
+	snprintf(o->status, sizeof(o->status), "%s", PQgetvalue(r, 0, 0));
+	o->total = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	o->live = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 	PQclear(r);
-	return DB_ABORT;
+	return DB_OK;
+}
+
+static enum db_status order_set_status(struct db *db,
+    const struct order_locked *o, const char *status)
+{
+	const char *params[] = { o->id, status };
+
+	return db_command(db, &order_set_status_stmt, params);
+}
+
+/* Moves the order's points: a use of its total, or the refund of a use. */
+static enum db_status order_move_points(struct db *db, struct order_locked *o,
+    enum point_kind kind, int64_t delta, struct response *res)
+{
+	o->move.user_id = o->user_id;
+	o->move.order_id = o->order_id;
+	o->move.kind = kind;
+	o->move.delta = delta;
+	o->move.max_balance = INT64_MAX / 2; /* a refund is never refused */
+	if (delta == 0)
+		return DB_OK; /* a free order moves no points */
+	return point_move(db, o->app->cfg->point_strategy, &o->move, res);
+}
+
+/* The points a paid order used (positive), 0 when it used none. */
+static enum db_status order_points_used(struct db *db,
+    const struct order_locked *o, int64_t *used)
+{
+	const char *params[] = { o->id };
+	enum db_status st;
+	PGresult *r;
+
+	if ((r = db_query(db, &order_points_used_stmt, params, &st)) == NULL)
+		return st;
+	*used = PQntuples(r) ? -strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	PQclear(r);
+	return DB_OK;
 }
 
 static enum db_status order_cancel_effect(struct db *db, struct response *res,
     void *arg)
 {
-	const struct order_ref *ref = arg;
-	const char *params[] = { ref->id, ref->user };
-	char ids[32];
+	struct order_locked *o = arg;
+	char ids[32], detail[96];
+	int64_t used = 0;
 	enum db_status st;
-	PGresult *r;
-	int canceled;
 
-	/* The pending -> canceled move takes the row lock: a concurrent
-	 * cancel or expiry waits here and then finds nothing pending. */
-	if ((r = db_query(db, &order_mark_canceled_stmt, params, &st)) == NULL)
+	o->move.conflict = 0;
+	if ((st = order_lock(db, o, res)) != DB_OK)
 		return st;
-	canceled = PQntuples(r) == 1;
-	PQclear(r);
-	if (!canceled)
-		return order_explain_not_pending(db, res, ref);
-	snprintf(ids, sizeof(ids), "{%s}", ref->id);
-	if ((st = stock_restore(db, ids, "cancel")) != DB_OK)
+	if (strcmp(o->status, "pending") != 0 &&
+	    strcmp(o->status, "paid") != 0) {
+		snprintf(detail, sizeof(detail),
+		    "the order is %s; only a pending or paid order can be "
+		    "canceled",
+		    o->status);
+		problem_write(res, 409, "order_not_cancelable", detail);
+		return DB_ABORT;
+	}
+	snprintf(ids, sizeof(ids), "{%s}", o->id);
+	if ((st = order_set_status(db, o, "canceled")) != DB_OK ||
+	    (st = stock_restore(db, ids, "cancel")) != DB_OK)
 		return st;
-	return order_answer(db, res, ref->id, ref->user, 200);
+	if (strcmp(o->status, "paid") == 0 &&
+	    ((st = order_points_used(db, o, &used)) != DB_OK ||
+	        (st = order_move_points(db, o, POINT_REFUND, used, res)) !=
+	            DB_OK))
+		return st;
+	return order_answer(db, res, o->id, o->user, 200);
 }
 
 void order_cancel(struct request *req, struct response *res, struct app *app)
 {
-	struct order_ref ref;
+	struct order_locked o;
+
+	order_locked_init(&o, app, req);
+	point_run(app, req, res, order_cancel_effect, &o, &o.move.conflict);
+}
+
+static enum db_status order_pay_effect(struct db *db, struct response *res,
+    void *arg)
+{
+	struct order_locked *o = arg;
 	enum db_status st;
 
-	snprintf(ref.id, sizeof(ref.id), "%" PRId64, req->params[0]);
-	snprintf(ref.user, sizeof(ref.user), "%" PRId64, req->identity.user_id);
-	st = idempotency_transaction(app->db, req, res, order_cancel_effect,
-	    &ref);
-	if (st != DB_OK && st != DB_ABORT)
-		problem_from_db(res, st, app->cfg->retry_after_s);
+	o->move.conflict = 0;
+	if ((st = order_lock(db, o, res)) != DB_OK)
+		return st;
+	if (strcmp(o->status, "pending") != 0 || !o->live) {
+		problem_write(res, 409, "order_not_pending",
+		    strcmp(o->status, "pending") != 0
+		        ? "the order is not pending; it cannot be paid"
+		        : "the order's reservation has expired");
+		return DB_ABORT;
+	}
+	if (o->coupon_id != 0) {
+		problem_write(res, 409, "coupon_unavailable",
+		    "that coupon cannot be used for this order");
+		return DB_ABORT;
+	}
+	if ((st = order_move_points(db, o, POINT_USE, -o->total, res)) != DB_OK)
+		return st;
+	if ((st = order_set_status(db, o, "paid")) != DB_OK)
+		return st;
+	return order_answer(db, res, o->id, o->user, 200);
+}
+
+void order_pay(struct request *req, struct response *res, struct app *app)
+{
+	static const char *const fields[] = { "coupon_id", NULL };
+	struct order_locked o;
+
+	order_locked_init(&o, app, req);
+	if (req->json != NULL &&
+	    (valid_known_fields(res, req->json, fields) < 0 ||
+	        valid_int(res, req->json, "coupon_id", VALID_OPTIONAL, 1,
+	            INT64_MAX, 0, &o.coupon_id) < 0))
+		return;
+	point_run(app, req, res, order_pay_effect, &o, &o.move.conflict);
 }
 
 struct order_expiry {

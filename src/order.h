@@ -20,7 +20,15 @@ void order_create(struct request *req, struct response *res, struct app *app);
 void order_list(struct request *req, struct response *res, struct app *app);
 /* GET /api/v1/orders/{id} */
 void order_get(struct request *req, struct response *res, struct app *app);
-/* POST /api/v1/orders/{id}/cancel */
+/*
+ * POST /api/v1/orders/{id}/pay {"coupon_id"?}: the order's total in points,
+ * in one transaction with the order's move to 'paid'.
+ */
+void order_pay(struct request *req, struct response *res, struct app *app);
+/*
+ * POST /api/v1/orders/{id}/cancel: a pending order gives its stock back; a
+ * paid one also gets its points refunded, in the same transaction.
+ */
 void order_cancel(struct request *req, struct response *res, struct app *app);
 
 /*

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "page.h"
 #include "problem.h"
 #include "valid.h"
 
@@ -93,28 +94,6 @@ static const struct db_stmt product_option_exists_stmt = {
 	1,
 };
 
-/* Writes {"items":[raw rows...], "next_after": id|null}. */
-static void product_write_page(struct response *res, PGresult *r, int64_t limit)
-{
-	struct json_writer *w = response_json(res, 200);
-	int n = PQntuples(r);
-
-	json_open_object(w);
-	json_key(w, "items");
-	json_open_array(w);
-	for (int i = 0; i < n; i++)
-		json_write_raw(w, PQgetvalue(r, i, 0),
-		    (size_t)PQgetlength(r, i, 0));
-	json_close_array(w);
-	json_key(w, "next_after");
-	if (n > 0 && n == limit)
-		json_write_raw(w, PQgetvalue(r, n - 1, 1),
-		    (size_t)PQgetlength(r, n - 1, 1));
-	else
-		json_write_null(w);
-	json_close_object(w);
-}
-
 void product_list(struct request *req, struct response *res, struct app *app)
 {
 	int64_t limit, after;
@@ -132,7 +111,7 @@ void product_list(struct request *req, struct response *res, struct app *app)
 		problem_from_db(res, st, app->cfg->retry_after_s);
 		return;
 	}
-	product_write_page(res, r, limit);
+	page_write(res, r, limit);
 	PQclear(r);
 }
 

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "log.h"
 #include "order.h"
+#include "point.h"
 #include "problem.h"
 #include "product.h"
 #include "system.h"
@@ -34,8 +35,16 @@ const struct route route_table[] = {
 	    "order_create" },
 	{ HTTP_GET, "/api/v1/orders", order_list, ROUTE_AUTH, "order_list" },
 	{ HTTP_GET, "/api/v1/orders/{id}", order_get, ROUTE_AUTH, "order_get" },
+	{ HTTP_POST, "/api/v1/orders/{id}/pay", order_pay,
+	    ROUTE_AUTH | ROUTE_BODY_OPTIONAL, "order_pay" },
 	{ HTTP_POST, "/api/v1/orders/{id}/cancel", order_cancel, ROUTE_AUTH,
 	    "order_cancel" },
+	{ HTTP_GET, "/api/v1/points", point_balance, ROUTE_AUTH,
+	    "point_balance" },
+	{ HTTP_POST, "/api/v1/points/charge", point_charge,
+	    ROUTE_AUTH | ROUTE_BODY, "point_charge" },
+	{ HTTP_GET, "/api/v1/points/history", point_history, ROUTE_AUTH,
+	    "point_history" },
 };
 const size_t route_table_len = sizeof(route_table) / sizeof(route_table[0]);
 
@@ -210,7 +219,9 @@ void route_serve(struct request *req, struct response *res, struct app *app)
 	if ((route->flags & (ROUTE_AUTH | ROUTE_ADMIN)) &&
 	    route_authenticate(req, res, app, route->flags) < 0)
 		return;
-	if ((route->flags & ROUTE_BODY) && route_parse_body(req, res) < 0)
+	if (((route->flags & ROUTE_BODY) ||
+	        ((route->flags & ROUTE_BODY_OPTIONAL) && req->body_len > 0)) &&
+	    route_parse_body(req, res) < 0)
 		return;
 	route->handler(req, res, app);
 }

@@ -17,6 +17,7 @@
 #define ROUTE_AUTH 0x1 /* a valid bearer token is required */
 #define ROUTE_ADMIN 0x2 /* ... with role admin (implies ROUTE_AUTH) */
 #define ROUTE_BODY 0x4 /* a JSON object body is required */
+#define ROUTE_BODY_OPTIONAL 0x8 /* a body, if any, is a JSON object */
 
 typedef void (
     *route_handler)(struct request *req, struct response *res, struct app *app);

@@ -32,6 +32,11 @@ struct scoreboard_slot {
 	volatile uint64_t restarts; /* times the slot was respawned */
 	volatile int64_t started_ms; /* wall clock, process start */
 	volatile int64_t request_started_ms;
+	/* Counters for the process in the slot, reset when it is replaced:
+	 * transactions retried after SQLSTATE 40001/40P01, and optimistic
+	 * point conflicts (each one retried, or answered 409 conflict). */
+	volatile uint64_t db_retries;
+	volatile uint64_t point_conflicts;
 	char request[SCOREBOARD_REQUEST_MAX]; /* "GET /path", escaped */
 };
 

@@ -196,6 +196,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	free(out);
 	worker_log_access(req, res);
 	request_reset(req);
+	slot->db_retries = db_retry_count(app->db);
 	slot->requests++;
 	slot->state = WORKER_IDLE;
 }
@@ -266,6 +267,8 @@ noreturn void worker_run(const struct worker_params *p)
 	signals_child_init(worker_on_quit, worker_on_term, 1);
 	slot->state = WORKER_STARTING;
 	slot->requests = 0;
+	slot->db_retries = 0;
+	slot->point_conflicts = 0;
 	slot->started_ms = scoreboard_now_ms();
 	app = worker_app_create(p);
 	/* Connect now so the first request does not pay for it; failure is

@@ -163,6 +163,10 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->reaper_interval_ms, 1000);
 	ck_assert_int_eq(cfg->reaper_batch, 100);
 	ck_assert_int_eq(cfg->idempotency_ttl_ms, 86400000);
+	ck_assert_int_eq(cfg->point_strategy, POINT_OPTIMISTIC);
+	ck_assert_int_eq(cfg->point_retries, 5);
+	ck_assert_int_eq(cfg->max_charge, 1000000);
+	ck_assert_int_eq(cfg->max_balance, 1000000000);
 	config_free(cfg);
 	config_free(NULL);
 }
@@ -191,6 +195,10 @@ START_TEST(test_dump_defaults)
 	                           "reaper_interval = 1s\n"
 	                           "reaper_batch = 100\n"
 	                           "idempotency_ttl = 24h\n"
+	                           "point_strategy = optimistic\n"
+	                           "point_retries = 5\n"
+	                           "max_charge = 1000000\n"
+	                           "max_balance = 1000000000\n"
 	                           "log_level = info\n";
 	struct config *cfg = config_create();
 	char *text = dump_text(cfg);
@@ -264,6 +272,20 @@ static const struct good_case good_cases[] = {
 	{ "idempotency_ttl", "1728000000", "480h" },
 	{ "stock_strategy", "conditional", "conditional" },
 	{ "stock_strategy", "pessimistic", "pessimistic" },
+	{ "point_strategy", "optimistic", "optimistic" },
+	{ "point_strategy", "pessimistic", "pessimistic" },
+	{ "point_strategy", "conditional", "conditional" },
+	{ "point_retries", "0", "0" },
+	{ "point_retries", "50", "50" },
+	{ "point_retries", "007", "7" }, /* decimal, not octal */
+	{ "max_charge", "1", "1" },
+	{ "max_charge", "1000000000", "1000000000" },
+	{ "max_charge", "0001000", "1000" },
+	{ "max_balance", "1", "1" },
+	/* Past INT_MAX and UINT_MAX: kept whole in a long long. */
+	{ "max_balance", "2147483648", "2147483648" },
+	{ "max_balance", "4294967296", "4294967296" },
+	{ "max_balance", "1000000000000", "1000000000000" },
 	{ "log_level", "debug", "debug" },
 	{ "log_level", "error", "error" },
 	{ "log_level", "warn", "warn" },
@@ -315,6 +337,13 @@ struct bad_case {
 	"(milliseconds, or a number followed by ms, s, min or h), got "
 #define STRATEGY_MUST \
 	"stock_strategy: must be one of pessimistic, conditional, got "
+#define POINT_MUST \
+	"point_strategy: must be one of optimistic, pessimistic, conditional, " \
+	"got "
+#define RETRIES_MUST "point_retries: must be an integer from 0 to 50, got "
+#define CHARGE_MUST "max_charge: must be an integer from 1 to 1000000000, got "
+#define BALANCE_MUST \
+	"max_balance: must be an integer from 1 to 1000000000000, got "
 #define LEVEL_MUST "log_level: must be one of error, warn, info, debug, got "
 #define BODY_MUST \
 	"max_body: must be a size from 1 to 16M (bytes, or " \
@@ -431,6 +460,55 @@ static const struct bad_case bad_cases[] = {
 	{ "stock_strategy", "1", STRATEGY_MUST "\"1\"" },
 	{ "stock_strategy", "conditional\x01",
 	    STRATEGY_MUST "\"conditional\\x01\"" },
+	{ "point_strategy", "x", POINT_MUST "\"x\"" },
+	{ "point_strategy", "", POINT_MUST "\"\"" },
+	{ "point_strategy", "optimist", POINT_MUST "\"optimist\"" },
+	{ "point_strategy", "optimistically", POINT_MUST "\"optimistically\"" },
+	{ "point_strategy", "Optimistic", POINT_MUST "\"Optimistic\"" },
+	{ "point_strategy", "PESSIMISTIC", POINT_MUST "\"PESSIMISTIC\"" },
+	{ "point_strategy", " optimistic", POINT_MUST "\" optimistic\"" },
+	{ "point_strategy", "optimistic ", POINT_MUST "\"optimistic \"" },
+	/* The index is not a name: "0" must not mean optimistic. */
+	{ "point_strategy", "0", POINT_MUST "\"0\"" },
+	{ "point_strategy", "2", POINT_MUST "\"2\"" },
+	{ "point_strategy", "conditional\x01",
+	    POINT_MUST "\"conditional\\x01\"" },
+	{ "point_retries", "51", RETRIES_MUST "\"51\"" },
+	{ "point_retries", "-1", RETRIES_MUST "\"-1\"" },
+	{ "point_retries", "+5", RETRIES_MUST "\"+5\"" },
+	{ "point_retries", "5.0", RETRIES_MUST "\"5.0\"" },
+	{ "point_retries", "5 ", RETRIES_MUST "\"5 \"" },
+	{ "point_retries", "", RETRIES_MUST "\"\"" },
+	/* 2^32 + 5: refused, never truncated to 5 in the int. */
+	{ "point_retries", "4294967301", RETRIES_MUST "\"4294967301\"" },
+	{ "max_charge", "0", CHARGE_MUST "\"0\"" },
+	{ "max_charge", "1000000001", CHARGE_MUST "\"1000000001\"" },
+	{ "max_charge", "-1", CHARGE_MUST "\"-1\"" },
+	{ "max_charge", "+1000", CHARGE_MUST "\"+1000\"" },
+	{ "max_charge", "1e6", CHARGE_MUST "\"1e6\"" },
+	{ "max_charge", "1000.0", CHARGE_MUST "\"1000.0\"" },
+	{ "max_charge", "1_000", CHARGE_MUST "\"1_000\"" },
+	{ "max_charge", "0x10", CHARGE_MUST "\"0x10\"" },
+	{ "max_charge", "1k", CHARGE_MUST "\"1k\"" },
+	{ "max_charge", "", CHARGE_MUST "\"\"" },
+	{ "max_balance", "0", BALANCE_MUST "\"0\"" },
+	{ "max_balance", "1000000000001", BALANCE_MUST "\"1000000000001\"" },
+	{ "max_balance", "-1", BALANCE_MUST "\"-1\"" },
+	{ "max_balance", "-9223372036854775808",
+	    BALANCE_MUST "\"-9223372036854775808\"" },
+	{ "max_balance", "1,000", BALANCE_MUST "\"1,000\"" },
+	{ "max_balance", "1e12", BALANCE_MUST "\"1e12\"" },
+	{ "max_balance", " 1000", BALANCE_MUST "\" 1000\"" },
+	{ "max_balance", "", BALANCE_MUST "\"\"" },
+	/* Around LLONG_MAX and 2^64: refused, never wrapped into bounds. */
+	{ "max_balance", "9223372036854775807",
+	    BALANCE_MUST "\"9223372036854775807\"" },
+	{ "max_balance", "9223372036854775808",
+	    BALANCE_MUST "\"9223372036854775808\"" },
+	{ "max_balance", "18446744073709551617",
+	    BALANCE_MUST "\"18446744073709551617\"" },
+	{ "max_balance", "99999999999999999999999999",
+	    BALANCE_MUST "\"99999999999999999999999999\"" },
 	{ "max_body", "17M", BODY_MUST "\"17M\"" },
 	{ "max_body", "16385k", BODY_MUST "\"16385k\"" },
 	{ "max_body", "0", BODY_MUST "\"0\"" },
@@ -522,6 +600,33 @@ START_TEST(test_set_units_stored)
 	                     sizeof(err)),
 	    0);
 	ck_assert_int_eq(cfg->idempotency_ttl_ms, 1728000000);
+	ck_assert_int_eq(config_set(cfg, "point_strategy", "pessimistic", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(cfg->point_strategy, POINT_PESSIMISTIC);
+	ck_assert_int_eq(config_set(cfg, "point_strategy", "conditional", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(cfg->point_strategy, POINT_CONDITIONAL);
+	ck_assert_int_eq(config_set(cfg, "point_strategy", "optimistic", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(cfg->point_strategy, POINT_OPTIMISTIC);
+	ck_assert_int_eq(config_set(cfg, "point_retries", "0", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(cfg->point_retries, 0);
+	ck_assert_int_eq(config_set(cfg, "max_charge", "1000000000", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(cfg->max_charge, 1000000000LL);
+	/* A trillion, past 32 bits, is kept whole in the long long. */
+	ck_assert_int_eq(config_set(cfg, "max_balance", "1000000000000", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(cfg->max_balance, 1000000000000LL);
+	ck_assert_uint_eq(sizeof(cfg->max_charge), sizeof(long long));
+	ck_assert_uint_eq(sizeof(cfg->max_balance), sizeof(long long));
 	config_free(cfg);
 }
 END_TEST
@@ -534,6 +639,12 @@ START_TEST(test_enum_names)
 	ck_assert_str_eq(stock_strategy_names[STOCK_CONDITIONAL],
 	    "conditional");
 	ck_assert_int_eq(STOCK_STRATEGY__MAX, 2);
+	ck_assert_str_eq(point_strategy_names[POINT_OPTIMISTIC], "optimistic");
+	ck_assert_str_eq(point_strategy_names[POINT_PESSIMISTIC],
+	    "pessimistic");
+	ck_assert_str_eq(point_strategy_names[POINT_CONDITIONAL],
+	    "conditional");
+	ck_assert_int_eq(POINT_STRATEGY__MAX, 3);
 	ck_assert_str_eq(log_level_names[LOG_LEVEL_ERROR], "error");
 	ck_assert_str_eq(log_level_names[LOG_LEVEL_DEBUG], "debug");
 }
@@ -889,6 +1000,11 @@ static const struct load_case bad_loads[] = {
 	    "test.conf:2: idempotency_ttl: must be a duration from 24h to 480h "
 	    "(milliseconds, or a number followed by ms, s, min or h), got "
 	    "\"12h\"" },
+	{ "point_strategy = conditional\npoint_strategy = pessimistic\n",
+	    "test.conf:2: point_strategy: given twice (first on line 1)" },
+	{ "point_retries = 3\nmax_balance = 2000000000000 # 2e12\n",
+	    "test.conf:2: max_balance: must be an integer from 1 to "
+	    "1000000000000, got \"2000000000000\"" },
 };
 
 START_TEST(test_load_bad)
@@ -914,6 +1030,23 @@ START_TEST(test_load_orders_and_stock)
 	ck_assert_int_eq(cfg->reaper_interval_ms, 250);
 	ck_assert_int_eq(cfg->reaper_batch, 1000);
 	ck_assert_int_eq(cfg->idempotency_ttl_ms, 172800000);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_load_points)
+{
+	struct config *cfg = config_create();
+
+	load_ok(cfg,
+	    "point_strategy = \"conditional\"   # quoted is fine too\n"
+	    "point_retries = 12\n"
+	    "max_charge = 50000\n"
+	    "max_balance = 999999999999 # past 32 bits\n");
+	ck_assert_int_eq(cfg->point_strategy, POINT_CONDITIONAL);
+	ck_assert_int_eq(cfg->point_retries, 12);
+	ck_assert_int_eq(cfg->max_charge, 50000);
+	ck_assert_int_eq(cfg->max_balance, 999999999999LL);
 	config_free(cfg);
 }
 END_TEST
@@ -1237,6 +1370,17 @@ START_TEST(test_dump_round_trip)
 	ck_assert_int_eq(config_set(cfg, "idempotency_ttl", "86401s", err,
 	                     sizeof(err)),
 	    0);
+	ck_assert_int_eq(config_set(cfg, "point_strategy", "pessimistic", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "point_retries", "0", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "max_charge", "1", err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(config_set(cfg, "max_balance", "1000000000000", err,
+	                     sizeof(err)),
+	    0);
 	ck_assert_int_eq(config_set(cfg, "log_level", "debug", err,
 	                     sizeof(err)),
 	    0);
@@ -1297,6 +1441,8 @@ START_TEST(test_dump_enum_out_of_range)
 	assert_dumps(cfg, "stock_strategy", "2");
 	cfg->stock_strategy = -1;
 	assert_dumps(cfg, "stock_strategy", "-1");
+	cfg->point_strategy = POINT_STRATEGY__MAX;
+	assert_dumps(cfg, "point_strategy", "3");
 	text = dump_text(cfg);
 	ck_assert_int_eq(config_load_string(back, "dump", text, strlen(text),
 	                     err, sizeof(err)),
@@ -1328,6 +1474,15 @@ START_TEST(test_usage)
 	    "the options, or one conditional UPDATE (choice).\n\tValue: one "
 	    "of pessimistic, conditional.\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "idempotency_ttl = 24h\n"));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    "point_strategy = optimistic\n\thow a balance moves: optimistic "
+	    "(version check, retried), pessimistic (FOR UPDATE) or "
+	    "conditional (one guarded UPDATE) (choice).\n\tValue: one of "
+	    "optimistic, pessimistic, conditional.\n"));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    "max_balance = 1000000000\n\ta charge may not take a balance "
+	    "past this (integer).\n\tValue: an integer from 1 to "
+	    "1000000000000.\n"));
 	ck_assert_ptr_nonnull(strstr(buf,
 	    "Value: a duration from 24h to 480h (milliseconds, or a number "
 	    "followed by ms, s, min or h)."));
@@ -1429,6 +1584,7 @@ static Suite *config_suite(void)
 	tcase_add_test(files, test_load_quoted);
 	tcase_add_loop_test(files, test_load_bad, 0, NCASES(bad_loads));
 	tcase_add_test(files, test_load_orders_and_stock);
+	tcase_add_test(files, test_load_points);
 	tcase_add_test(files, test_load_message_names_file_line_key);
 	tcase_add_test(files, test_load_is_all_or_nothing);
 	tcase_add_test(files, test_load_on_top);

@@ -21,7 +21,8 @@ mint_tokens() {
 }
 
 # db_snapshot: one line summing up every table a request can change;
-# two equal snapshots mean nothing moved.
+# two equal snapshots mean nothing moved.  One query: psql costs a
+# connection per call.
 db_snapshot() {
 	stack_psql "SELECT (SELECT count(*) FROM orders) || '/' ||
 	    (SELECT count(*) FROM order_items) || '/' ||
@@ -29,7 +30,13 @@ db_snapshot() {
 	    (SELECT COALESCE(sum(stock), 0) FROM product_options) || '/' ||
 	    (SELECT count(*) FROM idempotency_keys) || '/' ||
 	    (SELECT count(*) FROM products) || '/' ||
-	    (SELECT string_agg(id || status, ',' ORDER BY id) FROM orders)"
+	    (SELECT COALESCE(string_agg(id || status || COALESCE(':' || paid_at, ''), ','
+	        ORDER BY id), '') FROM orders) || '/' ||
+	    (SELECT count(*) || ':' || COALESCE(sum(version), 0) || ':' ||
+	        COALESCE(string_agg(user_id || '=' || balance, ',' ORDER BY user_id), '')
+	        FROM point_accounts) || '/' ||
+	    (SELECT count(*) || ':' || COALESCE(max(id), 0) || ':' ||
+	        COALESCE(sum(amount), 0) FROM point_ledger)"
 }
 
 # create_product ADMIN_TOKEN NAME STOCK...: creates a product with one
