@@ -55,6 +55,7 @@ const char *http_reason(int status)
 		{ 415, "Unsupported Media Type" },
 		{ 422, "Unprocessable Content" },
 		{ 429, "Too Many Requests" },
+		{ 499, "Client Closed Request" }, /* nginx's own code */
 		{ 500, "Internal Server Error" },
 		{ 502, "Bad Gateway" },
 		{ 503, "Service Unavailable" },

@@ -36,6 +36,7 @@
 #include "gate.h"
 #include "http.h"
 #include "log.h"
+#include "problem.h"
 #include "route.h"
 #include "scoreboard.h"
 #include "signals.h"
@@ -171,6 +172,31 @@ static void worker_log_access(const struct request *req,
 	    res->code != NULL ? res->code : "-");
 }
 
+/*
+ * 1 when nginx has already closed the connection: its client gave up while
+ * the request waited in the listen backlog (nginx logs a 499).  Such a
+ * request is not run, so a crowd that times out does not leave orders
+ * behind that nobody will ever see (they would hold stock until expiry).
+ */
+static int worker_peer_gone(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* Runs a fully read request, unless nobody is waiting for the answer. */
+static void worker_dispatch(FCGX_Request *fcgi, struct request *req,
+    struct response *res, struct app *app)
+{
+	if (worker_peer_gone(fcgi->ipcFd))
+		problem_write(res, 499, "client_closed_request",
+		    "the client went away before the request ran");
+	else
+		route_serve(req, res, app);
+}
+
 /* Serves one accepted request, from its parameters to the last byte. */
 static void worker_serve(FCGX_Request *fcgi, struct app *app,
     struct request *req, struct response *res)
@@ -187,7 +213,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
 		        app->cfg->max_body, worker_fcgi_read, fcgi->in,
 		        res) == 0)
-			route_serve(req, res, app);
+			worker_dispatch(fcgi, req, res, app);
 	}
 	len = http_response_render(req, res, &out);
 	if (FCGX_PutStr(out, (int)len, fcgi->out) != (int)len)

@@ -278,19 +278,23 @@ test_catalogue() {
 	audit_clean "after catalogue"
 }
 
-# popular: paid orders are made paid in SQL (payment is another module's
-# job); the ranking is quantity, then revenue, then product id.
+# popular: three products sold 5, 9 and 5 units in paid orders (paid with
+# points through the API); the ranking is quantity, then revenue, then
+# product id.
 test_popular() {
-	local a b c
+	local a b c spec id
 	a=$(create_product "$ADMIN" "pop-a" 100) || return
 	b=$(create_product "$ADMIN" "pop-b" 100) || return
 	c=$(create_product "$ADMIN" "pop-c" 100) || return
+	http POST /api/v1/points/charge '{"amount":1900}' "$USER2"
+	is "$HTTP_STATUS" 200 "popular: points charged"
 	for spec in "$a 5" "$b 9" "$c 5"; do
 		# shellcheck disable=SC2086
 		http POST /api/v1/orders "$(order_body $spec)" "$USER2"
+		id=$(jq -r .id <<<"$HTTP_BODY")
+		http POST "/api/v1/orders/$id/pay" "" "$USER2"
+		is "$HTTP_STATUS" 200 "popular: order $id paid"
 	done
-	stack_psql "UPDATE orders SET status = 'canceled' WHERE status = 'paid';
-	    UPDATE orders SET status = 'paid', paid_at = now() WHERE user_id = 2 AND status = 'pending'" >/dev/null
 	http GET "/api/v1/products/popular?days=3&limit=3"
 	is "$HTTP_STATUS" 200 "popular: 200"
 	is "$(jq -r '[.items[].quantity] | join(",")' <<<"$HTTP_BODY")" "9,5,5" "popular: by quantity"
@@ -299,13 +303,71 @@ test_popular() {
 	is "$HTTP_STATUS" 400 "popular: days over 30 refused"
 	http GET "/api/v1/products/popular?limit=51"
 	is "$HTTP_STATUS" 400 "popular: limit over 50 refused"
+	audit_clean "after popular"
+}
+
+# lock_timeout: an order for an option whose row another session holds
+# locked waits lock_timeout (1s here), then is answered 503
+# database_timeout with Retry-After, and changes nothing (SQLSTATE 55P03).
+test_lock_timeout() {
+	local opt before holder
+	opt=$(create_product "$ADMIN" "locked" 5) || return
+	stack_psql "BEGIN; SELECT id FROM product_options WHERE id = $opt FOR UPDATE;
+	    SELECT pg_sleep(2.5); COMMIT" >/dev/null &
+	holder=$!
+	sleep 0.3
+	before=$(db_snapshot)
+	http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
+	is "$HTTP_STATUS" 503 "lock timeout: 503"
+	is "$(jq -r .code <<<"$HTTP_BODY")" database_timeout "lock timeout: code database_timeout"
+	is "$(http_header Retry-After)" 1 "lock timeout: Retry-After: 1"
+	is "$(db_snapshot)" "$before" "lock timeout: nothing changed"
+	wait "$holder"
+	http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
+	is "$HTTP_STATUS" 201 "lock timeout: the option can be ordered once the lock is gone"
+	audit_clean "after a lock timeout"
+}
+
+# client gone: a request whose client gave up while it waited in the
+# listen backlog is not run (the worker sees nginx closed the connection):
+# a crowd that times out must not leave orders behind holding stock.  The
+# 4 workers are kept busy by orders waiting on a locked row (they end in
+# 503 after lock_timeout); a 5th client gives up after 0.5 s while queued.
+test_client_gone() {
+	local opt before holder pids="" i workers
+	workers=$(awk -F' *= *' '$1 == "workers" { print $2 }' "$STACK_CONF")
+	opt=$(create_product "$ADMIN" "gone" 5) || return
+	stack_psql "BEGIN; SELECT id FROM product_options WHERE id = $opt FOR UPDATE;
+	    SELECT pg_sleep(2.5); COMMIT" >/dev/null &
+	holder=$!
+	sleep 0.3
+	before=$(db_snapshot)
+	for ((i = 0; i < workers; i++)); do
+		curl -s -o /dev/null -m 10 -H "Authorization: Bearer $USER1" \
+			-H 'Content-Type: application/json' \
+			-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders" &
+		pids="$pids $!"
+	done
+	sleep 0.3
+	curl -s -o /dev/null -m 0.5 -H "Authorization: Bearer $USER1" \
+		-H 'Content-Type: application/json' \
+		-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders"
+	is "$?" 28 "client gone: the client gave up (curl timeout)"
+	# shellcheck disable=SC2086 # a list of pids
+	wait $pids "$holder"
+	sleep 0.3
+	is "$(db_snapshot)" "$before" "client gone: no order was created"
+	is "$(grep -c 'access POST /api/v1/orders 499 .*code=client_closed_request' \
+		"$STACK_DIR/stockade.log")" 1 "client gone: logged as 499, not run"
+	audit_clean "after a client gave up"
 }
 
 run_suite() {
 	local strategy=$1
 	diag "--- stock_strategy = $strategy"
 	STACK_EXTRA_CONF="stock_strategy = $strategy
-reaper_interval = 100ms"
+reaper_interval = 100ms
+lock_timeout = 1s"
 	export STACK_EXTRA_CONF
 	stack_init || exit 99
 	stack_start || exit 99
@@ -323,6 +385,8 @@ reaper_interval = 100ms"
 	test_idempotency
 	test_catalogue
 	test_popular
+	test_lock_timeout
+	test_client_gone
 	stack_cleanup
 }
 
