@@ -302,6 +302,16 @@ outage() {
 outage redis postgres stack_stop_redis stack_start_redis
 outage postgres redis stack_stop_postgres stack_start_postgres
 
+# Every worker reconnected to a new PostgreSQL server process, whose session
+# knows none of the statements prepared before the restart: a request that
+# runs a prepared statement must prepare it again, on every worker.
+bad=0
+for i in $(seq 1 20); do
+	http GET /api/v1/products
+	[ "$HTTP_STATUS" = 200 ] || bad=$((bad + 1))
+done
+is "$bad" 0 "postgres back: 20 requests running prepared statements answered 200 (re-prepared after reconnect)"
+
 # ---------------------------------------------------------------------------
 # Load: 2000 requests from 64 concurrent clients all answered 200, and the
 # number of database connections stays one per worker.

@@ -189,21 +189,23 @@ _stack_stop_pid() {
 
 # _stack_port_free PORT: 0 when nothing listens on TCP PORT.
 _stack_port_free() {
-	[ -z "$(ss -ltnH "sport = :$1" 2>/dev/null)" ]
+	[ -z "$(ss -tanH "sport = :$1" 2>/dev/null)" ]
 }
 
-# _stack_pick_port: print a free TCP port in 20000-60000.  Random tries
-# rather than a scan, so that parallel test runs rarely race for one port.
+# _stack_pick_port: print a free TCP port in 20000-32000: below the
+# kernel's ephemeral range (32768-60999 here), so that no outgoing
+# connection can hold the port, and unused in any state (TIME-WAIT too).
+# Random tries rather than a scan, so parallel test runs rarely race.
 _stack_pick_port() {
 	local i port
 	for i in $(seq 1 100); do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40001))
+		port=$((20000 + (RANDOM * 32768 + RANDOM) % 12001))
 		if _stack_port_free "$port"; then
 			printf '%s\n' "$port"
 			return 0
 		fi
 	done
-	_stack_log "no free port found in 20000-60000 after $i tries"
+	_stack_log "no free port found in 20000-32000 after $i tries"
 	return 1
 }
 
@@ -367,7 +369,7 @@ stack_stop_postgres() {
 # _stack_psql_as ROLE DB SQL: run SQL with psql on the stack's socket; rows
 # (unaligned, tuples only) go to stdout.
 _stack_psql_as() {
-	psql -XAtq -v ON_ERROR_STOP=1 -h "$STACK_DIR/pg-run" -U "$1" -d "$2" <<<"$3"
+	"$STACK_PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$STACK_DIR/pg-run" -U "$1" -d "$2" <<<"$3"
 }
 
 # stack_psql SQL: run SQL in the database "stockade" as the superuser
@@ -381,7 +383,7 @@ stack_psql() {
 # as ROLE (default "stockade", so that created objects belong to the daemon's
 # role), in one transaction.
 stack_psql_file() {
-	psql -XAtq -v ON_ERROR_STOP=1 --single-transaction -h "$STACK_DIR/pg-run" \
+	"$STACK_PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 --single-transaction -h "$STACK_DIR/pg-run" \
 		-U "${2:-stockade}" -d stockade -f "$1"
 }
 
