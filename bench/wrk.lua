@@ -15,6 +15,10 @@
 --                           and an option picked at random among
 --                           $BENCH_WRK_OPTIONS (one id a line).  The files
 --                           are read in init(), once per thread.
+--   BENCH_WRK_MODE=points   POST /api/v1/points/charge {"amount":1}
+--                           with the bearer token of the next user of
+--                           $BENCH_WRK_TOKENS, cycled as above (a file of
+--                           one token: every request from the same user).
 --
 -- done() prints one machine-readable line that bench/run parses:
 --
@@ -53,23 +57,43 @@ end
 
 local mode = os.getenv("BENCH_WRK_MODE")
 
+-- The tokens of BENCH_WRK_TOKENS; each thread starts at its own offset.
+local function init_tokens()
+	tokens = read_lines(assert(os.getenv("BENCH_WRK_TOKENS")))
+	local n = thread_no or 0
+	counter = (n * 7919) % #tokens
+	math.randomseed(os.time() * 1000 + n)
+end
+
+local function next_token()
+	counter = counter + 1
+	return tokens[(counter % #tokens) + 1]
+end
+
 if mode == "orders" then
 	function init(args)
-		tokens = read_lines(assert(os.getenv("BENCH_WRK_TOKENS")))
+		init_tokens()
 		options = read_lines(assert(os.getenv("BENCH_WRK_OPTIONS")))
-		local n = thread_no or 0
-		counter = (n * 7919) % #tokens
-		math.randomseed(os.time() * 1000 + n)
 	end
 
 	function request()
-		counter = counter + 1
-		local token = tokens[(counter % #tokens) + 1]
+		local token = next_token()
 		local option = options[math.random(#options)]
 		return wrk.format("POST", "/api/v1/orders", {
 			["Authorization"] = "Bearer " .. token,
 			["Content-Type"] = "application/json",
 		}, '{"items":[{"option_id":' .. option .. ',"quantity":1}]}')
+	end
+elseif mode == "points" then
+	function init(args)
+		init_tokens()
+	end
+
+	function request()
+		return wrk.format("POST", "/api/v1/points/charge", {
+			["Authorization"] = "Bearer " .. next_token(),
+			["Content-Type"] = "application/json",
+		}, '{"amount":1}')
 	end
 elseif mode ~= nil and mode ~= "" then
 	error("bench/wrk.lua: unknown BENCH_WRK_MODE " .. mode)
