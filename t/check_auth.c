@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 
 #include "auth.h"
+#include "check_run.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef"
 #define NOW INT64_C(1700000000)
@@ -751,11 +752,5 @@ static Suite *auth_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(auth_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(auth_suite());
 }

@@ -20,6 +20,7 @@
  * on the include path and would shadow src/config.h.
  */
 #include "../src/config.h"
+#include "check_run.h"
 
 #define ERR_MAX 1024
 
@@ -1612,11 +1613,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(config_suite());
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "check_run.h"
 
 /* A fake FastCGI environment: NULL-terminated name, value pairs. */
 static const char *fake_param(const char *name, void *ctx)
@@ -318,8 +319,6 @@ int main(void)
 {
 	Suite *s = suite_create("http");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_percent_decode);
 	tcase_add_test(tc, test_query_param);
@@ -330,9 +329,5 @@ int main(void)
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_render_broken_json_is_500);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "check_run.h"
 
 static struct json_value *parse(const char *text, char *err, size_t errlen)
 {
@@ -193,8 +194,6 @@ int main(void)
 {
 	Suite *s = suite_create("json");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_object_members);
 	tcase_add_test(tc, test_numbers);
@@ -204,9 +203,5 @@ int main(void)
 	tcase_add_test(tc, test_member_limit);
 	tcase_add_test(tc, test_writer);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

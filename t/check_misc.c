@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "problem.h"
+#include "check_run.h"
 
 START_TEST(test_log_escape)
 {
@@ -109,8 +110,6 @@ int main(void)
 {
 	Suite *s = suite_create("misc");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_log_escape);
 	tcase_add_test(tc, test_log_level_parse);
@@ -118,9 +117,5 @@ int main(void)
 	tcase_add_test(tc, test_sqlstate_mapping);
 	tcase_add_test(tc, test_reasons);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

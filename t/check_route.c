@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "route.h"
+#include "check_run.h"
 
 static void h(struct request *req, struct response *res, struct app *app)
 {
@@ -155,8 +156,6 @@ int main(void)
 {
 	Suite *s = suite_create("route");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_literal_before_param);
 	tcase_add_test(tc, test_params);
@@ -165,9 +164,5 @@ int main(void)
 	tcase_add_test(tc, test_parse_id);
 	tcase_add_test(tc, test_real_table_unique);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s);
 }

@@ -162,18 +162,6 @@ test_cancel_vs_expiry() {
 	audit_clean "after cancel racing expiry"
 }
 
-# bad_request NAME STATUS CODE METHOD PATH BODY [TOKEN]: the request is
-# refused with STATUS and CODE and leaves the database as it was.
-bad_request() {
-	local name=$1 status=$2 code=$3 before
-	before=$(db_snapshot)
-	http "$4" "$5" "$6" "${7-$USER1}" "${@:8}"
-	is "$HTTP_STATUS" "$status" "bad input: $name: $status"
-	is "$(jq -r .code <<<"$HTTP_BODY" 2>/dev/null)" "$code" "bad input: $name: code $code"
-	like "$HTTP_CONTENT_TYPE" '^application/problem\+json' "bad input: $name: problem+json"
-	is "$(db_snapshot)" "$before" "bad input: $name: nothing changed"
-}
-
 test_bad_input() {
 	local opt id many="" i
 	opt=$(create_product "$ADMIN" "bad" 3) || return
@@ -306,16 +294,33 @@ test_popular() {
 	audit_clean "after popular"
 }
 
+# hold_option_lock OPTION SECONDS: a psql session locks the option's row
+# FOR UPDATE for SECONDS; returns once the lock is held (so nothing can
+# slip in before it, however loaded the machine), with the session's PID
+# in HOLDER.
+hold_option_lock() {
+	local i
+	stack_psql "BEGIN; SELECT id FROM product_options WHERE id = $1 FOR UPDATE;
+	    SELECT pg_sleep($2); COMMIT" >/dev/null &
+	HOLDER=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
+		    WHERE query LIKE '%pg_sleep($2)%' AND state = 'active'
+		    AND pid <> pg_backend_pid()")" = 1 ] && return 0
+		sleep 0.05
+	done
+	diag "hold_option_lock: the lock was not taken"
+	return 1
+}
+
 # lock_timeout: an order for an option whose row another session holds
 # locked waits lock_timeout (1s here), then is answered 503
 # database_timeout with Retry-After, and changes nothing (SQLSTATE 55P03).
 test_lock_timeout() {
 	local opt before holder
 	opt=$(create_product "$ADMIN" "locked" 5) || return
-	stack_psql "BEGIN; SELECT id FROM product_options WHERE id = $opt FOR UPDATE;
-	    SELECT pg_sleep(2.5); COMMIT" >/dev/null &
-	holder=$!
-	sleep 0.3
+	hold_option_lock "$opt" 2.5 || return
+	holder=$HOLDER
 	before=$(db_snapshot)
 	http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
 	is "$HTTP_STATUS" 503 "lock timeout: 503"
@@ -331,32 +336,39 @@ test_lock_timeout() {
 # client gone: a request whose client gave up while it waited in the
 # listen backlog is not run (the worker sees nginx closed the connection):
 # a crowd that times out must not leave orders behind holding stock.  The
-# 4 workers are kept busy by orders waiting on a locked row (they end in
-# 503 after lock_timeout); a 5th client gives up after 0.5 s while queued.
+# workers are kept busy by orders of user 1 waiting on a locked row (they
+# end in 503 after lock_timeout); once every worker is seen waiting, user 2
+# sends an order and gives up after 0.3 s while it is queued.
 test_client_gone() {
-	local opt before holder pids="" i workers
+	local opt holder pids="" i workers waiting
 	workers=$(awk -F' *= *' '$1 == "workers" { print $2 }' "$STACK_CONF")
 	opt=$(create_product "$ADMIN" "gone" 5) || return
-	stack_psql "BEGIN; SELECT id FROM product_options WHERE id = $opt FOR UPDATE;
-	    SELECT pg_sleep(2.5); COMMIT" >/dev/null &
-	holder=$!
-	sleep 0.3
-	before=$(db_snapshot)
+	hold_option_lock "$opt" 3 || return
+	holder=$HOLDER
 	for ((i = 0; i < workers; i++)); do
 		curl -s -o /dev/null -m 10 -H "Authorization: Bearer $USER1" \
 			-H 'Content-Type: application/json' \
 			-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders" &
 		pids="$pids $!"
 	done
-	sleep 0.3
-	curl -s -o /dev/null -m 0.5 -H "Authorization: Bearer $USER1" \
+	for ((i = 0; i < 50; i++)); do
+		waiting=$(stack_psql "SELECT count(*) FROM pg_stat_activity
+		    WHERE application_name LIKE 'stockade worker%'
+		    AND wait_event_type = 'Lock'")
+		[ "$waiting" = "$workers" ] && break
+		sleep 0.02
+	done
+	is "$waiting" "$workers" "client gone: every worker waits on the locked row"
+	curl -s -o /dev/null -m 0.3 -H "Authorization: Bearer $USER2" \
 		-H 'Content-Type: application/json' \
 		-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders"
 	is "$?" 28 "client gone: the client gave up (curl timeout)"
 	# shellcheck disable=SC2086 # a list of pids
 	wait $pids "$holder"
 	sleep 0.3
-	is "$(db_snapshot)" "$before" "client gone: no order was created"
+	is "$(stack_psql "SELECT count(*) FROM orders o JOIN order_items i
+	    ON i.order_id = o.id WHERE o.user_id = 2 AND i.option_id = $opt")" 0 \
+		"client gone: the abandoned order was not created"
 	is "$(grep -c 'access POST /api/v1/orders 499 .*code=client_closed_request' \
 		"$STACK_DIR/stockade.log")" 1 "client gone: logged as 499, not run"
 	audit_clean "after a client gave up"

@@ -505,19 +505,6 @@ test_idempotency() {
 # ---------------------------------------------------------------------------
 # 6. Bad input: refused with its status and code, and nothing changed.
 
-# pbad NAME STATUS CODE METHOD PATH BODY [TOKEN] [CURL_ARGS...]: like
-# bad_request in t/test_orders.sh (db_snapshot covers the point tables:
-# accounts, balances, versions, ledger, and orders' paid_at).
-pbad() {
-	local name=$1 status=$2 code=$3 before
-	before=$(db_snapshot)
-	http "$4" "$5" "$6" "${7-$USER1}" "${@:8}"
-	is "$HTTP_STATUS" "$status" "bad input: $name: $status"
-	is "$(jq -r .code <<<"$HTTP_BODY" 2>/dev/null)" "$code" "bad input: $name: code $code"
-	like "$HTTP_CONTENT_TYPE" '^application/problem\+json' "bad input: $name: problem+json"
-	is "$(db_snapshot)" "$before" "bad input: $name: nothing changed"
-}
-
 test_bad_input() {
 	local opt id other big canceled paid late rich richtok max i
 	local charge=/api/v1/points/charge
@@ -531,32 +518,32 @@ test_bad_input() {
 	paid=$(new_order "$USER1" "$opt" 1) || return
 	http POST "/api/v1/orders/$paid/pay" "" "$USER1"
 	is "$HTTP_STATUS" 200 "bad input: set-up payment"
-	pbad "amount 0" 400 invalid_field POST $charge '{"amount":0}'
-	pbad "amount negative" 400 invalid_field POST $charge '{"amount":-100}'
-	pbad "amount 1.5" 400 invalid_field POST $charge '{"amount":1.5}'
-	pbad "amount \"100\"" 400 invalid_field POST $charge '{"amount":"100"}'
-	pbad "amount 2^63" 400 invalid_field POST $charge '{"amount":9223372036854775808}'
-	pbad "amount over max_charge" 400 invalid_field POST $charge "{\"amount\":$((MAX_CHARGE + 1))}"
-	pbad "amount missing" 400 missing_field POST $charge '{}'
-	pbad "malformed JSON" 400 malformed_json POST $charge '{"amount":'
-	pbad "unknown field" 400 unknown_field POST $charge '{"amount":5,"note":"x"}'
-	pbad "not an object" 400 invalid_body POST $charge '[5]'
-	pbad "wrong content type" 415 unsupported_media_type POST $charge "" "$USER1" \
+	bad_request "amount 0" 400 invalid_field POST $charge '{"amount":0}'
+	bad_request "amount negative" 400 invalid_field POST $charge '{"amount":-100}'
+	bad_request "amount 1.5" 400 invalid_field POST $charge '{"amount":1.5}'
+	bad_request "amount \"100\"" 400 invalid_field POST $charge '{"amount":"100"}'
+	bad_request "amount 2^63" 400 invalid_field POST $charge '{"amount":9223372036854775808}'
+	bad_request "amount over max_charge" 400 invalid_field POST $charge "{\"amount\":$((MAX_CHARGE + 1))}"
+	bad_request "amount missing" 400 missing_field POST $charge '{}'
+	bad_request "malformed JSON" 400 malformed_json POST $charge '{"amount":'
+	bad_request "unknown field" 400 unknown_field POST $charge '{"amount":5,"note":"x"}'
+	bad_request "not an object" 400 invalid_body POST $charge '[5]'
+	bad_request "wrong content type" 415 unsupported_media_type POST $charge "" "$USER1" \
 		-H 'Content-Type: text/plain' --data-binary '{"amount":5}'
-	pbad "charge without token" 401 unauthorized POST $charge '{"amount":5}' ""
-	pbad "charge with forged token" 401 unauthorized POST $charge '{"amount":5}' "${USER1%?}x"
-	pbad "balance without token" 401 unauthorized GET /api/v1/points "" ""
-	pbad "history with forged token" 401 unauthorized GET /api/v1/points/history "" "${USER1%?}x"
-	pbad "pay without token" 401 unauthorized POST "/api/v1/orders/$id/pay" "" ""
-	pbad "pay with forged token" 401 unauthorized POST "/api/v1/orders/$id/pay" "" "${USER1%?}x"
-	pbad "pay another user's order" 404 order_not_found POST "/api/v1/orders/$other/pay" ""
-	pbad "pay unknown order" 404 order_not_found POST /api/v1/orders/999999999/pay ""
-	pbad "pay with coupon_id" 409 coupon_unavailable POST "/api/v1/orders/$id/pay" '{"coupon_id":1}'
-	pbad "pay a canceled order" 409 order_not_pending POST "/api/v1/orders/$canceled/pay" ""
-	pbad "pay a paid order" 409 order_not_pending POST "/api/v1/orders/$paid/pay" ""
-	pbad "pay beyond the balance" 409 insufficient_points POST "/api/v1/orders/$big/pay" ""
-	pbad "pay malformed JSON" 400 malformed_json POST "/api/v1/orders/$id/pay" '{"coupon_id":'
-	pbad "pay unknown field" 400 unknown_field POST "/api/v1/orders/$id/pay" '{"points":100}'
+	bad_request "charge without token" 401 unauthorized POST $charge '{"amount":5}' ""
+	bad_request "charge with forged token" 401 unauthorized POST $charge '{"amount":5}' "${USER1%?}x"
+	bad_request "balance without token" 401 unauthorized GET /api/v1/points "" ""
+	bad_request "history with forged token" 401 unauthorized GET /api/v1/points/history "" "${USER1%?}x"
+	bad_request "pay without token" 401 unauthorized POST "/api/v1/orders/$id/pay" "" ""
+	bad_request "pay with forged token" 401 unauthorized POST "/api/v1/orders/$id/pay" "" "${USER1%?}x"
+	bad_request "pay another user's order" 404 order_not_found POST "/api/v1/orders/$other/pay" ""
+	bad_request "pay unknown order" 404 order_not_found POST /api/v1/orders/999999999/pay ""
+	bad_request "pay with coupon_id" 409 coupon_unavailable POST "/api/v1/orders/$id/pay" '{"coupon_id":1}'
+	bad_request "pay a canceled order" 409 order_not_pending POST "/api/v1/orders/$canceled/pay" ""
+	bad_request "pay a paid order" 409 order_not_pending POST "/api/v1/orders/$paid/pay" ""
+	bad_request "pay beyond the balance" 409 insufficient_points POST "/api/v1/orders/$big/pay" ""
+	bad_request "pay malformed JSON" 400 malformed_json POST "/api/v1/orders/$id/pay" '{"coupon_id":'
+	bad_request "pay unknown field" 400 unknown_field POST "/api/v1/orders/$id/pay" '{"points":100}'
 	# balance_limit: an account a charge away from max_balance, built in
 	# SQL with its ledger row, so that invariant 4 holds.
 	rich=18
@@ -564,11 +551,11 @@ test_bad_input() {
 	stack_psql "INSERT INTO point_accounts (user_id, balance) VALUES ($rich, $((MAX_BALANCE - 50)));
 	    INSERT INTO point_ledger (user_id, amount, kind, balance_after)
 	    VALUES ($rich, $((MAX_BALANCE - 50)), 'charge', $((MAX_BALANCE - 50)))" >/dev/null
-	pbad "charge past max_balance" 400 balance_limit POST $charge '{"amount":51}' "$richtok"
+	bad_request "charge past max_balance" 400 balance_limit POST $charge '{"amount":51}' "$richtok"
 	http POST $charge '{"amount":50}' "$richtok"
 	is "$HTTP_STATUS $(jq -r .balance <<<"$HTTP_BODY")" "200 $MAX_BALANCE" \
 		"bad input: a charge up to exactly max_balance is accepted"
-	pbad "charge 1 at max_balance" 400 balance_limit POST $charge '{"amount":1}' "$richtok"
+	bad_request "charge 1 at max_balance" 400 balance_limit POST $charge '{"amount":1}' "$richtok"
 	max=$(stack_token 17)
 	http POST $charge "{\"amount\":$MAX_CHARGE}" "$max"
 	is "$HTTP_STATUS $(jq -r .balance <<<"$HTTP_BODY")" "200 $MAX_CHARGE" \
@@ -586,7 +573,7 @@ test_bad_input() {
 		sleep 0.1
 	done
 	is "$(status_of "$late")" expired "bad input: the reaper expired it"
-	pbad "pay an expired order" 409 order_not_pending POST "/api/v1/orders/$late/pay" ""
+	bad_request "pay an expired order" 409 order_not_pending POST "/api/v1/orders/$late/pay" ""
 	check_points "after bad input"
 }
 
@@ -703,7 +690,14 @@ point_retries = 0"
 	stack_psql "BEGIN; UPDATE point_accounts SET version = version + 1
 	    WHERE user_id = $u; SELECT pg_sleep(1.5); COMMIT" >/dev/null &
 	holder=$!
-	sleep 0.3
+	# Wait until the version is bumped and the row held, however loaded
+	# the machine: a charge that slipped in first would simply succeed.
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
+		    WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active'
+		    AND pid <> pg_backend_pid()")" = 1 ] && break
+		sleep 0.05
+	done
 	spec=$(_assert_tmp)/conflict.spec
 	for ((i = 0; i < 8; i++)); do
 		charge_line "$token" 10

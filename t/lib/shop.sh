@@ -59,3 +59,16 @@ create_product() {
 count_status() {
 	grep -c "^$1	" "$2" || true
 }
+
+# bad_request NAME STATUS CODE METHOD PATH BODY [TOKEN [CURL_ARGS...]]: the
+# request is refused with STATUS and a problem+json CODE, and leaves the
+# database as it was (db_snapshot).  TOKEN defaults to $USER1.
+bad_request() {
+	local name=$1 status=$2 code=$3 before
+	before=$(db_snapshot)
+	http "$4" "$5" "$6" "${7-$USER1}" "${@:8}"
+	is "$HTTP_STATUS" "$status" "bad input: $name: $status"
+	is "$(jq -r .code <<<"$HTTP_BODY" 2>/dev/null)" "$code" "bad input: $name: code $code"
+	like "$HTTP_CONTENT_TYPE" '^application/problem\+json' "bad input: $name: problem+json"
+	is "$(db_snapshot)" "$before" "bad input: $name: nothing changed"
+}
