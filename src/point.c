@@ -270,18 +270,17 @@ static void point_write_balance(struct response *res, int64_t user,
 
 void point_balance(struct request *req, struct response *res, struct app *app)
 {
-	struct point_params p;
-	struct point_move m = { .user_id = req->identity.user_id };
-	const char *params[] = { p.user };
+	char user[24];
+	const char *params[] = { user };
 	enum db_status st;
 	PGresult *r;
 
-	point_format(&m, &p);
+	snprintf(user, sizeof(user), "%" PRId64, req->identity.user_id);
 	if ((r = db_query(app->db, &point_read_stmt, params, &st)) == NULL) {
 		problem_from_db(res, st, app->cfg->retry_after_s);
 		return;
 	}
-	point_write_balance(res, m.user_id,
+	point_write_balance(res, req->identity.user_id,
 	    PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0);
 	PQclear(r);
 }
