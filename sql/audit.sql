@@ -9,9 +9,14 @@
 --    canceled or expired order gave back exactly what it took, once, with
 --    the matching reason; a pending or paid order gave nothing back; an
 --    order's total is the sum of its lines.
+-- 3. Coupons: for every policy, its coupons = issued_quantity <=
+--    total_quantity, one per user; a used coupon is used by a paid order
+--    that names it, and a paid order that names a coupon has it used; a
+--    discount never exceeds its order's total and needs a coupon.
 -- 4. Points: for every account, balance >= 0 and balance = the sum of its
---    ledger; a paid order used its total exactly once; an order that used
---    points and was canceled got exactly that back; nothing else did.
+--    ledger; a paid order used its total less its discount exactly once;
+--    an order that used points and was canceled got exactly that back;
+--    nothing else did.
 
 SELECT 'stock_differs_from_movements' AS problem, po.id AS subject,
        po.stock || ' in stock, movements sum to ' || COALESCE(sum(m.delta), 0)
@@ -83,16 +88,64 @@ CROSS JOIN LATERAL (
            sum(l.amount) FILTER (WHERE l.kind = 'refund') AS refunded,
            count(*) FILTER (WHERE l.kind = 'refund') AS refunds
     FROM point_ledger l WHERE l.order_id = o.id) p
-WHERE (o.status = 'paid' AND o.total > 0
-       AND (p.uses <> 1 OR p.used <> o.total OR p.refunds <> 0))
+WHERE (o.status = 'paid' AND o.total - o.discount > 0
+       AND (p.uses <> 1 OR p.used <> o.total - o.discount
+            OR p.refunds <> 0))
+   OR (o.status = 'paid' AND o.total - o.discount = 0 AND p.uses <> 0)
    OR (o.status IN ('pending', 'expired') AND (p.uses + p.refunds) <> 0)
    OR (o.status = 'canceled'
        AND (p.uses <> p.refunds OR p.used IS DISTINCT FROM p.refunded))
-   OR (p.uses > 0 AND p.used <> o.total)
+   OR (p.uses > 0 AND p.used <> o.total - o.discount)
 
 UNION ALL
 SELECT 'ledger_row_of_another_user', l.id,
        'order ' || l.order_id || ' belongs to user ' || o.user_id
 FROM point_ledger l
 JOIN orders o ON o.id = l.order_id
-WHERE o.user_id <> l.user_id;
+WHERE o.user_id <> l.user_id
+
+UNION ALL
+SELECT 'coupon_count_differs', p.id,
+       p.issued_quantity || ' issued of ' || p.total_quantity || ', '
+           || COALESCE(c.n, 0) || ' coupons'
+FROM coupon_policies p
+LEFT JOIN (SELECT policy_id, count(*) AS n FROM user_coupons
+           GROUP BY policy_id) c ON c.policy_id = p.id
+WHERE p.issued_quantity <> COALESCE(c.n, 0)
+   OR p.issued_quantity > p.total_quantity
+
+UNION ALL
+SELECT 'coupon_twice_for_user', min(c.id),
+       'policy ' || c.policy_id || ' user ' || c.user_id || ': '
+           || count(*) || ' coupons'
+FROM user_coupons c
+GROUP BY c.policy_id, c.user_id
+HAVING count(*) > 1
+
+UNION ALL
+SELECT 'coupon_use_mismatch', c.id,
+       c.status || ' coupon, order ' || COALESCE(c.order_id::text, 'none')
+           || ' is ' || COALESCE(o.status, 'missing') || ' naming coupon '
+           || COALESCE(o.coupon_id::text, 'none')
+FROM user_coupons c
+LEFT JOIN orders o ON o.id = c.order_id
+WHERE c.status = 'used'
+  AND (o.id IS NULL OR o.status <> 'paid' OR o.coupon_id IS DISTINCT FROM c.id
+       OR o.user_id <> c.user_id)
+
+UNION ALL
+SELECT 'paid_order_coupon_not_used', o.id,
+       'paid with coupon ' || o.coupon_id || ', which is ' || c.status
+           || ' by order ' || COALESCE(c.order_id::text, 'none')
+FROM orders o
+JOIN user_coupons c ON c.id = o.coupon_id
+WHERE o.status = 'paid'
+  AND (c.status <> 'used' OR c.order_id IS DISTINCT FROM o.id)
+
+UNION ALL
+SELECT 'order_discount_wrong', o.id,
+       'discount ' || o.discount || ' on ' || o.total || ', coupon '
+           || COALESCE(o.coupon_id::text, 'none')
+FROM orders o
+WHERE o.discount < 0 OR o.discount > o.total
+   OR (o.discount > 0 AND o.coupon_id IS NULL);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct config;
+struct coupon_cache;
 struct db;
 struct gate;
 struct scoreboard;
@@ -19,6 +20,7 @@ struct app {
 	size_t secret_len;
 	struct db *db;
 	struct gate *gate;
+	struct coupon_cache *coupons; /* policies' limits, for the gate */
 	struct scoreboard *scoreboard;
 	int slot; /* this worker's scoreboard slot */
 };

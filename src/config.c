@@ -86,6 +86,16 @@ const char *const point_strategy_names[POINT_STRATEGY__MAX] = {
 	"conditional",
 };
 
+const char *const coupon_strategy_names[COUPON_STRATEGY__MAX] = {
+	"pessimistic",
+	"conditional",
+};
+
+const char *const coupon_gate_names[GATE_KIND__MAX] = {
+	"redis",
+	"off",
+};
+
 /*
  * One key.  Integer bounds are in the stored unit (milliseconds for a
  * duration, bytes for a size); string bounds are lengths in bytes.  An enum
@@ -343,6 +353,29 @@ static const struct config_key config_keys[] = {
 	    .max = 1000000000000LL,
 	    .dflt = "1000000000",
 	    .help = "a charge may not take a balance past this" },
+	/* coupons */
+	{ .name = "coupon_strategy",
+	    .type = CONFIG_ENUM,
+	    FIELD(coupon_strategy),
+	    NAMES(coupon_strategy_names),
+	    .dflt = "pessimistic",
+	    .help = "how the database issues a coupon: pessimistic (policy "
+	            "row FOR UPDATE) or conditional (one guarded UPDATE)" },
+	{ .name = "coupon_gate",
+	    .type = CONFIG_ENUM,
+	    FIELD(coupon_gate),
+	    NAMES(coupon_gate_names),
+	    .dflt = "redis",
+	    .help = "what turns the crowd away before the database: redis "
+	            "(the Lua gate) or off" },
+	{ .name = "coupon_cache_ttl",
+	    .type = CONFIG_DURATION,
+	    FIELD(coupon_cache_ttl_ms),
+	    .min = 0,
+	    .max = MS_PER_HOUR,
+	    .dflt = "1s",
+	    .help = "how long a worker keeps a policy's total and window for "
+	            "the gate (0: read them for every request)" },
 	/* logging */
 	{ .name = "log_level",
 	    .type = CONFIG_ENUM,

@@ -54,6 +54,30 @@ enum point_strategy {
 extern const char *const point_strategy_names[POINT_STRATEGY__MAX];
 
 /*
+ * How the database issues a coupon (coupon.c).  COUPON_PESSIMISTIC locks the
+ * policy row FOR UPDATE, checks, increments and inserts; COUPON_CONDITIONAL
+ * increments WHERE issued_quantity < total_quantity, then inserts.
+ */
+enum coupon_strategy {
+	COUPON_PESSIMISTIC,
+	COUPON_CONDITIONAL,
+	COUPON_STRATEGY__MAX
+};
+
+/* "pessimistic" and "conditional", as in the config file. */
+extern const char *const coupon_strategy_names[COUPON_STRATEGY__MAX];
+
+/*
+ * What stands in front of the database on the coupon issue path
+ * (coupon_gate.c): GATE_REDIS, the Lua dedupe-and-count script, or
+ * GATE_OFF, every request goes to the database.
+ */
+enum coupon_gate_kind { GATE_REDIS, GATE_OFF, GATE_KIND__MAX };
+
+/* "redis" and "off", as in the config file. */
+extern const char *const coupon_gate_names[GATE_KIND__MAX];
+
+/*
  * A flat struct of fixed-size fields holding no pointers, so a reload can
  * build a new one and swap it in whole.  Strings are zero-padded and the
  * struct is zeroed at creation, so two configs holding the same values
@@ -96,6 +120,9 @@ struct config {
 	int point_retries; /* optimistic conflicts retried before a 409 */
 	long long max_charge; /* the largest single charge */
 	long long max_balance; /* a charge may not take a balance past it */
+	int coupon_strategy; /* enum coupon_strategy */
+	int coupon_gate; /* enum coupon_gate_kind */
+	int coupon_cache_ttl_ms; /* a worker's copy of a policy's limits */
 };
 
 /*

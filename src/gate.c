@@ -5,6 +5,7 @@
  */
 #include "gate.h"
 
+#include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct gate {
 	redisContext *ctx;
 	int64_t last_attempt_ms;
 	int was_up; /* to log transitions, not every failure */
+	char run_id[48]; /* of the server behind ctx */
 	char errmsg[256];
 };
 
@@ -57,6 +59,7 @@ static void gate_mark_down(struct gate *gate, const char *why)
 		redisFree(gate->ctx);
 		gate->ctx = NULL;
 	}
+	gate->run_id[0] = '\0';
 	if (gate->was_up) {
 		log_warn("redis unavailable: %s", gate->errmsg);
 		gate->was_up = 0;
@@ -72,6 +75,33 @@ void gate_free(struct gate *gate)
 	free(gate->host);
 	free(gate->unix_path);
 	free(gate);
+}
+
+/*
+ * Reads run_id from INFO server.  A failure leaves it empty, which callers
+ * treat as "unknown": never equal to a stored one, so at worst a gate is
+ * rebuilt once more than needed.
+ */
+static void gate_read_run_id(struct gate *gate)
+{
+	redisReply *r = redisCommand(gate->ctx, "INFO server");
+	const char *p;
+	size_t n;
+
+	gate->run_id[0] = '\0';
+	if (r == NULL)
+		return; /* the next command finds the broken context */
+	if (r->type == REDIS_REPLY_STRING) {
+		p = strstr(r->str, "run_id:");
+		if (p != NULL) {
+			p += strlen("run_id:");
+			n = strcspn(p, "\r\n");
+			if (n < sizeof(gate->run_id))
+				snprintf(gate->run_id, sizeof(gate->run_id),
+				    "%.*s", (int)n, p);
+		}
+	}
+	freeReplyObject(r);
 }
 
 static int gate_connect(struct gate *gate)
@@ -102,10 +132,24 @@ static int gate_connect(struct gate *gate)
 	}
 	gate->ctx = c;
 	gate->errmsg[0] = '\0';
+	gate_read_run_id(gate);
 	if (!gate->was_up)
 		log_info("redis reachable again");
 	gate->was_up = 1;
 	return 0;
+}
+
+/* A NULL reply means the connection broke: drop it, keep the reason. */
+static redisReply *gate_checked(struct gate *gate, redisReply *reply)
+{
+	char why[sizeof(gate->ctx->errstr)];
+
+	if (reply != NULL)
+		return reply;
+	/* The context is about to be freed; keep its message. */
+	snprintf(why, sizeof(why), "%s", gate->ctx->errstr);
+	gate_mark_down(gate, why);
+	return NULL;
 }
 
 redisReply *gate_command(struct gate *gate, const char *fmt, ...)
@@ -118,15 +162,76 @@ redisReply *gate_command(struct gate *gate, const char *fmt, ...)
 	va_start(ap, fmt);
 	reply = redisvCommand(gate->ctx, fmt, ap);
 	va_end(ap);
-	if (reply == NULL) {
-		char why[sizeof(gate->ctx->errstr)];
+	return gate_checked(gate, reply);
+}
 
-		/* The context is about to be freed; keep its message. */
-		snprintf(why, sizeof(why), "%s", gate->ctx->errstr);
-		gate_mark_down(gate, why);
+redisReply *gate_command_argv(struct gate *gate, int argc, const char **argv)
+{
+	if (gate_connect(gate) < 0)
 		return NULL;
+	return gate_checked(gate,
+	    redisCommandArgv(gate->ctx, argc, argv, NULL));
+}
+
+static void gate_script_hash(struct gate_script *script)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+
+	if (script->sha[0] != '\0')
+		return;
+	SHA1((const unsigned char *)script->source, strlen(script->source), md);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(script->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+redisReply *gate_eval(struct gate *gate, struct gate_script *script, int nkeys,
+    const char *const *args, int nargs)
+{
+	const char *argv[3 + GATE_EVAL_ARGS_MAX];
+	char numkeys[16];
+	int n = nkeys + nargs;
+	redisReply *r;
+
+	if (nkeys < 0 || nargs < 0 || n > GATE_EVAL_ARGS_MAX)
+		return NULL;
+	gate_script_hash(script);
+	snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
+	argv[0] = "EVALSHA";
+	argv[1] = script->sha;
+	argv[2] = numkeys;
+	for (int i = 0; i < n; i++)
+		argv[3 + i] = args[i];
+	r = gate_command_argv(gate, 3 + n, argv);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		/* Redis lost its script cache: EVAL sends the source and
+		 * caches it again for the next EVALSHA. */
+		freeReplyObject(r);
+		argv[0] = "EVAL";
+		argv[1] = script->source;
+		r = gate_command_argv(gate, 3 + n, argv);
 	}
-	return reply;
+	return r;
+}
+
+int gate_load(struct gate *gate, struct gate_script *script)
+{
+	const char *argv[] = { "SCRIPT", "LOAD", script->source };
+	redisReply *r;
+	int ok;
+
+	gate_script_hash(script);
+	r = gate_command_argv(gate, 3, argv);
+	ok = r != NULL && r->type == REDIS_REPLY_STRING &&
+	    strcmp(r->str, script->sha) == 0;
+	if (r != NULL)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+const char *gate_run_id(const struct gate *gate)
+{
+	return gate->run_id;
 }
 
 int gate_ping(struct gate *gate)

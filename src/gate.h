@@ -34,6 +34,44 @@ void gate_free(struct gate *gate); /* accepts NULL */
  * connection broke.  An error reply (REDIS_REPLY_ERROR) is returned as is.
  */
 redisReply *gate_command(struct gate *gate, const char *fmt, ...);
+/* The same, with the arguments as an array (binary-safe, any count). */
+redisReply *gate_command_argv(struct gate *gate, int argc, const char **argv);
+
+/*
+ * A Lua script run with EVALSHA, falling back to EVAL when Redis answers
+ * NOSCRIPT (restarted, or SCRIPT FLUSH), which also caches it again.
+ * Declare one statically with GATE_SCRIPT(source); its SHA-1 is computed on
+ * first use.
+ */
+struct gate_script {
+	const char *source;
+	char sha[41];
+};
+#define GATE_SCRIPT(src) \
+	{ \
+		(src), \
+		{ \
+			0 \
+		} \
+	}
+#define GATE_EVAL_ARGS_MAX 8
+
+/*
+ * Runs script with nkeys keys followed by the other arguments (args holds
+ * nkeys + nargs strings, at most GATE_EVAL_ARGS_MAX).  Returns the reply as
+ * gate_command does.
+ */
+redisReply *gate_eval(struct gate *gate, struct gate_script *script, int nkeys,
+    const char *const *args, int nargs);
+/* Sends SCRIPT LOAD so the first EVALSHA finds it; 0 or -1. */
+int gate_load(struct gate *gate, struct gate_script *script);
+/*
+ * The run_id of the Redis server this connection reached ("" when not
+ * connected or unknown): a new run_id means a restarted server, whose keys
+ * may be gone or older than what this worker saw.
+ */
+const char *gate_run_id(const struct gate *gate);
+
 /* Returns 1 if Redis answers PING now, else 0. */
 int gate_ping(struct gate *gate);
 /* The last connection error ("" when none). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "coupon.h"
 #include "idempotency.h"
 #include "page.h"
 #include "point.h"
@@ -20,7 +21,8 @@
 #define ORDER_JSON \
 	"json_build_object('id', o.id, 'user_id', o.user_id, " \
 	"'status', o.status, 'total', o.total, 'expires_at', o.expires_at, " \
-	"'created_at', o.created_at, 'paid_at', o.paid_at, 'items', " \
+	"'created_at', o.created_at, 'paid_at', o.paid_at, " \
+	"'coupon_id', o.coupon_id, 'discount', o.discount, 'items', " \
 	"(SELECT json_agg(json_build_object('option_id', i.option_id, " \
 	"'quantity', i.quantity, 'unit_price', i.unit_price) " \
 	"ORDER BY i.option_id) FROM order_items i WHERE i.order_id = o.id))::text"
@@ -266,6 +268,7 @@ struct order_locked {
 	int64_t order_id;
 	int64_t user_id;
 	int64_t coupon_id; /* pay: 0 when none */
+	int64_t discount; /* pay: what the coupon took off the total */
 	char status[16]; /* as found, before this transition */
 	int64_t total;
 	int live; /* the reservation has not expired */
@@ -368,7 +371,8 @@ static enum db_status order_cancel_effect(struct db *db, struct response *res,
 	    (st = stock_restore(db, ids, "cancel")) != DB_OK)
 		return st;
 	if (strcmp(o->status, "paid") == 0 &&
-	    ((st = order_points_used(db, o, &used)) != DB_OK ||
+	    ((st = coupon_give_back(db, o->order_id)) != DB_OK ||
+	        (st = order_points_used(db, o, &used)) != DB_OK ||
 	        (st = order_move_points(db, o, POINT_REFUND, used, res)) !=
 	            DB_OK))
 		return st;
@@ -399,12 +403,14 @@ static enum db_status order_pay_effect(struct db *db, struct response *res,
 		        : "the order's reservation has expired");
 		return DB_ABORT;
 	}
-	if (o->coupon_id != 0) {
-		problem_write(res, 409, "coupon_unavailable",
-		    "that coupon cannot be used for this order");
-		return DB_ABORT;
-	}
-	if ((st = order_move_points(db, o, POINT_USE, -o->total, res)) != DB_OK)
+	o->discount = 0;
+	if (o->coupon_id != 0 &&
+	    (st = coupon_use(db, o->coupon_id, o->user_id, o->order_id,
+	         o->total, &o->discount, res)) != DB_OK)
+		return st;
+	st =
+	    order_move_points(db, o, POINT_USE, -(o->total - o->discount), res);
+	if (st != DB_OK)
 		return st;
 	if ((st = order_set_status(db, o, "paid")) != DB_OK)
 		return st;

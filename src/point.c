@@ -240,7 +240,8 @@ void point_run(struct app *app, const struct request *req, struct response *res,
 		st = idempotency_transaction(app->db, req, res, effect, arg);
 		if (!*conflict)
 			break;
-		app->scoreboard->slots[app->slot].point_conflicts++;
+		app->scoreboard->slots[app->slot]
+		    .counters[COUNTER_POINT_CONFLICTS]++;
 		if (attempt >= app->cfg->point_retries)
 			break;
 		db_backoff(attempt);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "coupon.h"
 #include "db.h"
 #include "idempotency.h"
 #include "log.h"
@@ -55,6 +56,25 @@ static void reaper_expire(struct db *db, const struct config *cfg,
 	} while (expired == cfg->reaper_batch && !reaper_stop_requested);
 }
 
+/*
+ * Marks coupons past their validity 'expired'.  Not urgent: payment checks
+ * expires_at itself, and the API shows such a coupon as expired already.
+ */
+static void reaper_expire_coupons(struct db *db, const struct config *cfg)
+{
+	int expired;
+
+	do {
+		if (coupon_expire_batch(db, cfg->reaper_batch, &expired) !=
+		    DB_OK) {
+			log_warn("expiring coupons failed: %s", db_errmsg(db));
+			return;
+		}
+		if (expired > 0)
+			log_info("%d coupons expired", expired);
+	} while (expired == cfg->reaper_batch && !reaper_stop_requested);
+}
+
 static void reaper_purge(struct db *db, const struct config *cfg)
 {
 	long deleted = 0;
@@ -63,6 +83,7 @@ static void reaper_purge(struct db *db, const struct config *cfg)
 		log_warn("purging idempotency keys failed: %s", db_errmsg(db));
 	else if (deleted > 0)
 		log_info("purged %ld idempotency keys", deleted);
+	reaper_expire_coupons(db, cfg);
 }
 
 static void reaper_sleep(int ms)

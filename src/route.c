@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "coupon.h"
 #include "log.h"
 #include "order.h"
 #include "point.h"
@@ -45,6 +46,14 @@ const struct route route_table[] = {
 	    ROUTE_AUTH | ROUTE_BODY, "point_charge" },
 	{ HTTP_GET, "/api/v1/points/history", point_history, ROUTE_AUTH,
 	    "point_history" },
+	{ HTTP_POST, "/api/v1/admin/coupons", coupon_create,
+	    ROUTE_ADMIN | ROUTE_BODY, "coupon_create" },
+	{ HTTP_GET, "/api/v1/coupons/{id}", coupon_get, ROUTE_AUTH,
+	    "coupon_get" },
+	{ HTTP_POST, "/api/v1/coupons/{id}/issue", coupon_issue, ROUTE_AUTH,
+	    "coupon_issue" },
+	{ HTTP_GET, "/api/v1/me/coupons", coupon_list_mine, ROUTE_AUTH,
+	    "coupon_list_mine" },
 };
 const size_t route_table_len = sizeof(route_table) / sizeof(route_table[0]);
 

@@ -16,6 +16,17 @@ const char *const worker_state_names[WORKER_STATE__MAX] = {
 	"stopping",
 };
 
+const char *const slot_counter_names[SLOT_COUNTER__MAX] = {
+	"db_retries",
+	"point_conflicts",
+	"coupon_gate_passed",
+	"coupon_gate_refused",
+	"coupon_gate_bypassed",
+	"coupon_db_attempts",
+	"coupon_gate_rebuilds",
+	"coupon_gate_compensations",
+};
+
 static size_t scoreboard_size(int nslots)
 {
 	return sizeof(struct scoreboard) +

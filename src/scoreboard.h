@@ -25,6 +25,35 @@ enum worker_state {
 
 extern const char *const worker_state_names[WORKER_STATE__MAX];
 
+/*
+ * Counters for the process in a slot, reset when it is replaced, shown by
+ * /status per worker and summed.
+ */
+enum slot_counter {
+	/* transactions retried after SQLSTATE 40001/40P01 */
+	COUNTER_DB_RETRIES,
+	/* optimistic point conflicts (each retried, or answered 409) */
+	COUNTER_POINT_CONFLICTS,
+	/* coupon requests the gate let through to the database */
+	COUNTER_COUPON_GATE_PASSED,
+	/* coupon requests the gate answered alone: they never reached
+	 * PostgreSQL */
+	COUNTER_COUPON_GATE_REFUSED,
+	/* coupon requests sent to the database without the gate (gate off,
+	 * Redis down, or the gate not built yet) */
+	COUNTER_COUPON_GATE_BYPASSED,
+	/* issue transactions run in PostgreSQL */
+	COUNTER_COUPON_DB_ATTEMPTS,
+	/* gates this worker rebuilt from the database */
+	COUNTER_COUPON_GATE_REBUILDS,
+	/* admissions undone after the database refused or failed */
+	COUNTER_COUPON_GATE_COMPENSATIONS,
+	SLOT_COUNTER__MAX
+};
+
+/* The counters' names in /status, by index. */
+extern const char *const slot_counter_names[SLOT_COUNTER__MAX];
+
 struct scoreboard_slot {
 	volatile pid_t pid;
 	volatile int state; /* enum worker_state */
@@ -32,11 +61,7 @@ struct scoreboard_slot {
 	volatile uint64_t restarts; /* times the slot was respawned */
 	volatile int64_t started_ms; /* wall clock, process start */
 	volatile int64_t request_started_ms;
-	/* Counters for the process in the slot, reset when it is replaced:
-	 * transactions retried after SQLSTATE 40001/40P01, and optimistic
-	 * point conflicts (each one retried, or answered 409 conflict). */
-	volatile uint64_t db_retries;
-	volatile uint64_t point_conflicts;
+	volatile uint64_t counters[SLOT_COUNTER__MAX];
 	char request[SCOREBOARD_REQUEST_MAX]; /* "GET /path", escaped */
 };
 

@@ -58,8 +58,9 @@ static void system_status_slot(struct json_writer *w,
 	json_member_int(w, "requests", (int64_t)s->requests);
 	json_member_int(w, "restarts", (int64_t)s->restarts);
 	json_member_int(w, "started_at_ms", s->started_ms);
-	json_member_int(w, "db_retries", (int64_t)s->db_retries);
-	json_member_int(w, "point_conflicts", (int64_t)s->point_conflicts);
+	for (int c = 0; c < SLOT_COUNTER__MAX; c++)
+		json_member_int(w, slot_counter_names[c],
+		    (int64_t)s->counters[c]);
 	if (state == WORKER_BUSY) {
 		char request[SCOREBOARD_REQUEST_MAX];
 
@@ -77,7 +78,7 @@ void system_status(struct request *req, struct response *res, struct app *app)
 	const struct scoreboard *sb = app->scoreboard;
 	struct json_writer *w = response_json(res, 200);
 	int64_t now = scoreboard_now_ms();
-	uint64_t total = 0, retries = 0, conflicts = 0;
+	uint64_t total = 0, sums[SLOT_COUNTER__MAX] = { 0 };
 	int busy = 0;
 
 	json_open_object(w);
@@ -87,8 +88,8 @@ void system_status(struct request *req, struct response *res, struct app *app)
 	for (int i = 0; i < app->cfg->workers; i++) {
 		system_status_slot(w, &sb->slots[i], i, now);
 		total += sb->slots[i].requests;
-		retries += sb->slots[i].db_retries;
-		conflicts += sb->slots[i].point_conflicts;
+		for (int c = 0; c < SLOT_COUNTER__MAX; c++)
+			sums[c] += sb->slots[i].counters[c];
 		busy += sb->slots[i].state == WORKER_BUSY;
 	}
 	json_close_array(w);
@@ -98,8 +99,8 @@ void system_status(struct request *req, struct response *res, struct app *app)
 	    now);
 	json_member_int(w, "busy", busy);
 	json_member_int(w, "requests", (int64_t)total);
-	json_member_int(w, "db_retries", (int64_t)retries);
-	json_member_int(w, "point_conflicts", (int64_t)conflicts);
+	for (int c = 0; c < SLOT_COUNTER__MAX; c++)
+		json_member_int(w, slot_counter_names[c], (int64_t)sums[c]);
 	json_close_object(w);
 }
 

@@ -84,6 +84,78 @@ int valid_string(struct response *res, const struct json_value *obj,
 	return 0;
 }
 
+/* Reads n digits at *p into *out; advances *p.  0 or -1. */
+static int valid_digits(const char **p, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+static int valid_days_in_month(int year, int month)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+		31 };
+	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return days[month - 1] + (month == 2 && leap);
+}
+
+int valid_rfc3339(const char *s)
+{
+	const char *p = s;
+	int year, month, day, hour, min, sec, oh, om, frac = 0;
+
+	if (valid_digits(&p, 4, &year) < 0 || *p++ != '-' ||
+	    valid_digits(&p, 2, &month) < 0 || *p++ != '-' ||
+	    valid_digits(&p, 2, &day) < 0 || (*p != 'T' && *p != ' '))
+		return 0;
+	p++;
+	if (valid_digits(&p, 2, &hour) < 0 || *p++ != ':' ||
+	    valid_digits(&p, 2, &min) < 0 || *p++ != ':' ||
+	    valid_digits(&p, 2, &sec) < 0)
+		return 0;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			frac++;
+		if (frac < 1 || frac > 9)
+			return 0;
+	}
+	if (year < 1970 || month < 1 || month > 12 || day < 1 ||
+	    day > valid_days_in_month(year, month) || hour > 23 || min > 59 ||
+	    sec > 59)
+		return 0;
+	if (*p == 'Z')
+		return p[1] == '\0';
+	if (*p != '+' && *p != '-')
+		return 0;
+	p++;
+	if (valid_digits(&p, 2, &oh) < 0 || *p++ != ':' ||
+	    valid_digits(&p, 2, &om) < 0 || *p != '\0')
+		return 0;
+	return oh * 60 + om <= 14 * 60 && om <= 59;
+}
+
+int valid_timestamp(struct response *res, const struct json_value *obj,
+    const char *field, int required, const char **out)
+{
+	if (valid_string(res, obj, field, required, 1, 40, out) < 0)
+		return -1;
+	if (*out != NULL && !valid_rfc3339(*out))
+		return valid_fail(res, "invalid_field",
+		    "%s must be an RFC 3339 date-time such as "
+		    "2026-12-01T09:00:00Z",
+		    field);
+	return 0;
+}
+
 int valid_array(struct response *res, const struct json_value *obj,
     const char *field, size_t min, size_t max, const struct json_value **out)
 {

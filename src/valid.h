@@ -34,6 +34,17 @@ int valid_string(struct response *res, const struct json_value *obj,
     const char *field, int required, size_t minlen, size_t maxlen,
     const char **out);
 
+/*
+ * Returns 1 if s is an RFC 3339 date-time PostgreSQL takes as it is:
+ * YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), year 1970..9999, a real
+ * day of its month, no leap second, offset at most 14 hours, "T" or " ".
+ */
+int valid_rfc3339(const char *s);
+
+/* Reads obj.field as an RFC 3339 date-time string (valid_rfc3339). */
+int valid_timestamp(struct response *res, const struct json_value *obj,
+    const char *field, int required, const char **out);
+
 /* Reads obj.field as an array of min..max items; *out points into obj. */
 int valid_array(struct response *res, const struct json_value *obj,
     const char *field, size_t min, size_t max, const struct json_value **out);

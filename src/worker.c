@@ -33,6 +33,8 @@
 #include "app.h"
 #include "config.h"
 #include "db.h"
+#include "coupon.h"
+#include "coupon_gate.h"
 #include "gate.h"
 #include "http.h"
 #include "log.h"
@@ -129,6 +131,7 @@ static struct app *worker_app_create(const struct worker_params *p)
 	    .unix_path = cfg->redis_unix_path,
 	    .timeout_ms = cfg->redis_timeout_ms,
 	});
+	app->coupons = coupon_cache_create();
 	return app;
 }
 
@@ -138,6 +141,7 @@ static void worker_app_free(struct app *app)
 		return;
 	db_free(app->db);
 	gate_free(app->gate);
+	coupon_cache_free(app->coupons);
 	free(app);
 }
 
@@ -222,7 +226,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	free(out);
 	worker_log_access(req, res);
 	request_reset(req);
-	slot->db_retries = db_retry_count(app->db);
+	slot->counters[COUNTER_DB_RETRIES] = db_retry_count(app->db);
 	slot->requests++;
 	slot->state = WORKER_IDLE;
 }
@@ -293,14 +297,15 @@ noreturn void worker_run(const struct worker_params *p)
 	signals_child_init(worker_on_quit, worker_on_term, 1);
 	slot->state = WORKER_STARTING;
 	slot->requests = 0;
-	slot->db_retries = 0;
-	slot->point_conflicts = 0;
+	for (int i = 0; i < SLOT_COUNTER__MAX; i++)
+		slot->counters[i] = 0;
 	slot->started_ms = scoreboard_now_ms();
 	app = worker_app_create(p);
 	/* Connect now so the first request does not pay for it; failure is
 	 * not fatal: /readyz reports it and requests reconnect. */
 	(void)db_connect(app->db);
-	(void)gate_ping(app->gate);
+	if (gate_ping(app->gate) && app->cfg->coupon_gate == GATE_REDIS)
+		coupon_gate_load(app->gate);
 	if (FCGX_InitRequest(&fcgi, p->listen_fd, 0) != 0)
 		fatal("FCGX_InitRequest failed");
 	worker_loop(&fcgi, app);

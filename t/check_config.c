@@ -168,6 +168,9 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->point_retries, 5);
 	ck_assert_int_eq(cfg->max_charge, 1000000);
 	ck_assert_int_eq(cfg->max_balance, 1000000000);
+	ck_assert_int_eq(cfg->coupon_strategy, COUPON_PESSIMISTIC);
+	ck_assert_int_eq(cfg->coupon_gate, GATE_REDIS);
+	ck_assert_int_eq(cfg->coupon_cache_ttl_ms, 1000);
 	config_free(cfg);
 	config_free(NULL);
 }
@@ -200,6 +203,9 @@ START_TEST(test_dump_defaults)
 	                           "point_retries = 5\n"
 	                           "max_charge = 1000000\n"
 	                           "max_balance = 1000000000\n"
+	                           "coupon_strategy = pessimistic\n"
+	                           "coupon_gate = redis\n"
+	                           "coupon_cache_ttl = 1s\n"
 	                           "log_level = info\n";
 	struct config *cfg = config_create();
 	char *text = dump_text(cfg);
@@ -276,6 +282,13 @@ static const struct good_case good_cases[] = {
 	{ "point_strategy", "optimistic", "optimistic" },
 	{ "point_strategy", "pessimistic", "pessimistic" },
 	{ "point_strategy", "conditional", "conditional" },
+	{ "coupon_strategy", "pessimistic", "pessimistic" },
+	{ "coupon_strategy", "conditional", "conditional" },
+	{ "coupon_gate", "redis", "redis" },
+	{ "coupon_gate", "off", "off" },
+	{ "coupon_cache_ttl", "0", "0ms" },
+	{ "coupon_cache_ttl", "250ms", "250ms" },
+	{ "coupon_cache_ttl", "1h", "1h" },
 	{ "point_retries", "0", "0" },
 	{ "point_retries", "50", "50" },
 	{ "point_retries", "007", "7" }, /* decimal, not octal */
@@ -341,6 +354,12 @@ struct bad_case {
 #define POINT_MUST \
 	"point_strategy: must be one of optimistic, pessimistic, conditional, " \
 	"got "
+#define COUPON_MUST \
+	"coupon_strategy: must be one of pessimistic, conditional, got "
+#define GATE_MUST "coupon_gate: must be one of redis, off, got "
+#define CACHE_MUST \
+	"coupon_cache_ttl: must be a duration from 0ms to 1h " \
+	"(milliseconds, or a number followed by ms, s, min or h), got "
 #define RETRIES_MUST "point_retries: must be an integer from 0 to 50, got "
 #define CHARGE_MUST "max_charge: must be an integer from 1 to 1000000000, got "
 #define BALANCE_MUST \
@@ -462,6 +481,12 @@ static const struct bad_case bad_cases[] = {
 	{ "stock_strategy", "conditional\x01",
 	    STRATEGY_MUST "\"conditional\\x01\"" },
 	{ "point_strategy", "x", POINT_MUST "\"x\"" },
+	{ "coupon_strategy", "optimistic", COUPON_MUST "\"optimistic\"" },
+	{ "coupon_strategy", "", COUPON_MUST "\"\"" },
+	{ "coupon_gate", "on", GATE_MUST "\"on\"" },
+	{ "coupon_gate", "Redis", GATE_MUST "\"Redis\"" },
+	{ "coupon_cache_ttl", "2h", CACHE_MUST "\"2h\"" },
+	{ "coupon_cache_ttl", "-1", CACHE_MUST "\"-1\"" },
 	{ "point_strategy", "", POINT_MUST "\"\"" },
 	{ "point_strategy", "optimist", POINT_MUST "\"optimist\"" },
 	{ "point_strategy", "optimistically", POINT_MUST "\"optimistically\"" },
@@ -646,6 +671,9 @@ START_TEST(test_enum_names)
 	ck_assert_str_eq(point_strategy_names[POINT_CONDITIONAL],
 	    "conditional");
 	ck_assert_int_eq(POINT_STRATEGY__MAX, 3);
+	ck_assert_str_eq(coupon_strategy_names[COUPON_CONDITIONAL],
+	    "conditional");
+	ck_assert_str_eq(coupon_gate_names[GATE_OFF], "off");
 	ck_assert_str_eq(log_level_names[LOG_LEVEL_ERROR], "error");
 	ck_assert_str_eq(log_level_names[LOG_LEVEL_DEBUG], "debug");
 }

@@ -1,0 +1,326 @@
+/*
+ * coupon_gate: see coupon_gate.h.
+ *
+ * Every decision that reads and writes the gate is one Lua script, so it is
+ * atomic in Redis: two workers admitting the last coupon's worth of users at
+ * once cannot both see the counter one short of the total.  Nothing here
+ * decides who gets a coupon; the database does (coupon.c).  The gate only
+ * decides who need not ask it.
+ */
+#include "coupon_gate.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* How long a rebuild may hold the lock without showing progress. */
+#define COUPON_GATE_LOCK_MS "5000"
+
+/*
+ * KEYS: users, requests, run.  ARGV: user, total, run_id.
+ * The cold check comes first: a set or counter from another run of the
+ * server (an older snapshot) must not turn anyone away.
+ */
+static struct gate_script admit_script =
+    GATE_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
+                "if not n or redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
+                "  return 'cold'\n"
+                "end\n"
+                "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
+                "  return 'already'\n"
+                "end\n"
+                "if tonumber(n) >= tonumber(ARGV[2]) then\n"
+                "  return 'sold_out'\n"
+                "end\n"
+                "redis.call('INCR', KEYS[2])\n"
+                "redis.call('SADD', KEYS[1], ARGV[1])\n"
+                "return 'pass'\n");
+
+/*
+ * KEYS: users, requests, run.  ARGV: user, how, total, run_id.
+ * Only a warm gate of the same run is touched: DECR on a missing key would
+ * create it and make a flushed gate look built.
+ */
+static struct gate_script undo_script =
+    GATE_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
+                "if not n or redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
+                "  return 0\n"
+                "end\n"
+                "if ARGV[2] == 'sold_out' then\n"
+                "  redis.call('SREM', KEYS[1], ARGV[1])\n"
+                "  if tonumber(n) < tonumber(ARGV[3]) then\n"
+                "    redis.call('SET', KEYS[2], ARGV[3])\n"
+                "  end\n"
+                "  return 1\n"
+                "end\n"
+                "if ARGV[2] == 'refused' and\n"
+                "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
+                "  return 0\n"
+                "end\n"
+                "if tonumber(n) > 0 then\n"
+                "  redis.call('DECR', KEYS[2])\n"
+                "end\n"
+                "return 1\n");
+
+/* KEYS: requests, run.  ARGV: issued, total, run_id. */
+static struct gate_script lower_script =
+    GATE_SCRIPT("local n = redis.call('GET', KEYS[1])\n"
+                "if not n or redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
+                "   tonumber(n) < tonumber(ARGV[2]) then\n"
+                "  return 0\n"
+                "end\n"
+                "redis.call('SET', KEYS[1], ARGV[1])\n"
+                "return 1\n");
+
+/* KEYS: lock.  ARGV: token.  Deletes the lock only if still ours. */
+static struct gate_script unlock_script =
+    GATE_SCRIPT("if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                "  return redis.call('DEL', KEYS[1])\n"
+                "end\n"
+                "return 0\n");
+
+static const char *const undo_names[] = { "refused", "keep_user", "sold_out" };
+
+struct coupon_keys {
+	char users[48], requests[48], issued[48], run[48], lock[48];
+	char token[24]; /* this process, as the rebuild lock's owner */
+};
+
+static void coupon_keys_init(struct coupon_keys *k, int64_t policy)
+{
+	snprintf(k->users, sizeof(k->users), "{coupon:%" PRId64 "}:users",
+	    policy);
+	snprintf(k->requests, sizeof(k->requests),
+	    "{coupon:%" PRId64 "}:requests", policy);
+	snprintf(k->issued, sizeof(k->issued), "{coupon:%" PRId64 "}:issued",
+	    policy);
+	snprintf(k->run, sizeof(k->run), "{coupon:%" PRId64 "}:run", policy);
+	snprintf(k->lock, sizeof(k->lock), "{coupon:%" PRId64 "}:lock", policy);
+	snprintf(k->token, sizeof(k->token), "%ld", (long)getpid());
+}
+
+void coupon_gate_load(struct gate *gate)
+{
+	if (gate_load(gate, &admit_script) < 0 ||
+	    gate_load(gate, &undo_script) < 0 ||
+	    gate_load(gate, &lower_script) < 0 ||
+	    gate_load(gate, &unlock_script) < 0)
+		log_debug("coupon gate scripts not loaded now: %s",
+		    gate_errmsg(gate));
+}
+
+enum coupon_verdict coupon_gate_admit(struct gate *gate, int64_t policy,
+    int64_t user, int64_t total)
+{
+	static const struct {
+		const char *name;
+		enum coupon_verdict verdict;
+	} verdicts[] = {
+		{ "pass", COUPON_PASS },
+		{ "already", COUPON_ALREADY },
+		{ "sold_out", COUPON_SOLD_OUT },
+		{ "cold", COUPON_COLD },
+	};
+	struct coupon_keys k;
+	char u[24], t[24];
+	const char *args[6];
+	enum coupon_verdict v = COUPON_DOWN;
+	redisReply *r;
+
+	coupon_keys_init(&k, policy);
+	snprintf(u, sizeof(u), "%" PRId64, user);
+	snprintf(t, sizeof(t), "%" PRId64, total);
+	args[0] = k.users;
+	args[1] = k.requests;
+	args[2] = k.run;
+	args[3] = u;
+	args[4] = t;
+	args[5] = gate_run_id(gate);
+	if ((r = gate_eval(gate, &admit_script, 3, args, 3)) == NULL)
+		return COUPON_DOWN;
+	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
+		for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]);
+		     i++)
+			if (strcmp(r->str, verdicts[i].name) == 0)
+				v = verdicts[i].verdict;
+	}
+	if (v == COUPON_DOWN)
+		log_warn("coupon gate: unexpected reply to the admit script "
+		         "(type %d%s%s)",
+		    r->type, r->type == REDIS_REPLY_ERROR ? ": " : "",
+		    r->type == REDIS_REPLY_ERROR ? r->str : "");
+	freeReplyObject(r);
+	return v;
+}
+
+int coupon_gate_undo(struct gate *gate, int64_t policy, int64_t user,
+    enum coupon_undo how, int64_t total)
+{
+	struct coupon_keys k;
+	char u[24], t[24];
+	const char *args[7];
+	redisReply *r;
+	int ok;
+
+	coupon_keys_init(&k, policy);
+	snprintf(u, sizeof(u), "%" PRId64, user);
+	snprintf(t, sizeof(t), "%" PRId64, total);
+	args[0] = k.users;
+	args[1] = k.requests;
+	args[2] = k.run;
+	args[3] = u;
+	args[4] = undo_names[how];
+	args[5] = t;
+	args[6] = gate_run_id(gate);
+	r = gate_eval(gate, &undo_script, 3, args, 4);
+	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+	if (r != NULL)
+		freeReplyObject(r);
+	if (!ok)
+		log_warn("coupon gate %" PRId64 ": could not undo the "
+		         "admission of user %" PRId64 " (%s); the database "
+		         "still decides, the gate may turn away a little early",
+		    policy, user, gate_errmsg(gate));
+	return ok ? 0 : -1;
+}
+
+int coupon_gate_lower(struct gate *gate, int64_t policy, int64_t issued,
+    int64_t total)
+{
+	struct coupon_keys k;
+	char i[24], t[24];
+	const char *args[5];
+	redisReply *r;
+	int lowered;
+
+	coupon_keys_init(&k, policy);
+	snprintf(i, sizeof(i), "%" PRId64, issued);
+	snprintf(t, sizeof(t), "%" PRId64, total);
+	args[0] = k.requests;
+	args[1] = k.run;
+	args[2] = i;
+	args[3] = t;
+	args[4] = gate_run_id(gate);
+	if ((r = gate_eval(gate, &lower_script, 2, args, 3)) == NULL)
+		return -1;
+	lowered = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+	freeReplyObject(r);
+	return lowered;
+}
+
+void coupon_gate_count_issued(struct gate *gate, int64_t policy)
+{
+	struct coupon_keys k;
+	redisReply *r;
+
+	coupon_keys_init(&k, policy);
+	if ((r = gate_command(gate, "INCR %s", k.issued)) != NULL)
+		freeReplyObject(r);
+}
+
+static void coupon_gate_unlock(struct gate *gate, const struct coupon_keys *k)
+{
+	const char *args[] = { k->lock, k->token };
+	redisReply *r;
+
+	if ((r = gate_eval(gate, &unlock_script, 1, args, 1)) != NULL)
+		freeReplyObject(r);
+}
+
+int coupon_gate_rebuild_begin(struct gate *gate, int64_t policy)
+{
+	struct coupon_keys k;
+	redisReply *r;
+
+	coupon_keys_init(&k, policy);
+	r = gate_command(gate, "SET %s %s NX PX " COUPON_GATE_LOCK_MS, k.lock,
+	    k.token);
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STATUS) {
+		freeReplyObject(r); /* nil: another worker rebuilds */
+		return 0;
+	}
+	freeReplyObject(r);
+	/* The counter first: without it the gate is cold for everyone. */
+	r = gate_command(gate, "DEL %s %s %s", k.requests, k.users, k.run);
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 1;
+}
+
+int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
+    const int64_t *users, size_t n)
+{
+	enum { BATCH = 500 };
+	const char *argv[2 + BATCH];
+	char ids[BATCH][24];
+	struct coupon_keys k;
+	redisReply *r;
+
+	coupon_keys_init(&k, policy);
+	for (size_t done = 0; done < n;) {
+		size_t m = n - done < BATCH ? n - done : BATCH;
+
+		argv[0] = "SADD";
+		argv[1] = k.users;
+		for (size_t i = 0; i < m; i++) {
+			snprintf(ids[i], sizeof(ids[i]), "%" PRId64,
+			    users[done + i]);
+			argv[2 + i] = ids[i];
+		}
+		r = gate_command_argv(gate, (int)(2 + m), argv);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			if (r != NULL)
+				freeReplyObject(r);
+			return -1;
+		}
+		freeReplyObject(r);
+		done += m;
+	}
+	r = gate_command(gate, "PEXPIRE %s " COUPON_GATE_LOCK_MS, k.lock);
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+int coupon_gate_rebuild_end(struct gate *gate, int64_t policy, int64_t count)
+{
+	struct coupon_keys k;
+	redisReply *r;
+	int ok;
+
+	coupon_keys_init(&k, policy);
+	r = gate_command(gate, "SET %s %" PRId64, k.issued, count);
+	ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+	if (r != NULL)
+		freeReplyObject(r);
+	if (ok) {
+		r = gate_command(gate, "SET %s %s", k.run, gate_run_id(gate));
+		ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+		if (r != NULL)
+			freeReplyObject(r);
+	}
+	if (ok) {
+		/* Last: the counter's presence makes the gate warm. */
+		r = gate_command(gate, "SET %s %" PRId64, k.requests, count);
+		ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+		if (r != NULL)
+			freeReplyObject(r);
+	}
+	coupon_gate_unlock(gate, &k);
+	return ok ? 0 : -1;
+}
+
+void coupon_gate_rebuild_abort(struct gate *gate, int64_t policy)
+{
+	struct coupon_keys k;
+
+	coupon_keys_init(&k, policy);
+	coupon_gate_unlock(gate, &k);
+}

@@ -1,0 +1,79 @@
+/*
+ * coupon_gate: the Redis side of the coupon issue path, a filter in front of
+ * the database that is never its source of truth.
+ *
+ * Per policy ID three keys share the hash tag {coupon:ID} (so a Redis
+ * Cluster keeps them on one node): ":users", the set of users admitted;
+ * ":requests", the admissions counted against the policy's total; ":issued",
+ * bumped on each real issue in the database.  ":run" holds the run_id of the
+ * Redis server the gate was built on, and ":lock" serialises rebuilds.
+ *
+ * A gate whose ":requests" key is missing, or whose ":run" differs from the
+ * server's run_id (Redis restarted, flushed, or came back from an older
+ * snapshot), is "cold": it must be rebuilt from the database before it may
+ * turn anyone away, and until then requests go to the database.
+ */
+#ifndef STOCKADE_COUPON_GATE_H
+#define STOCKADE_COUPON_GATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gate.h"
+
+enum coupon_verdict {
+	COUPON_PASS, /* admitted: counted and added to the set */
+	COUPON_ALREADY, /* the user was admitted before */
+	COUPON_SOLD_OUT, /* the counter reached the total */
+	COUPON_COLD, /* the gate must be rebuilt first */
+	COUPON_DOWN /* Redis unreachable or failing */
+};
+
+/* How an admission is undone after the database did not issue. */
+enum coupon_undo {
+	COUPON_UNDO_REFUSED, /* remove the user, give the count back */
+	COUPON_UNDO_KEEP_USER, /* the user holds a coupon: count back only */
+	COUPON_UNDO_SOLD_OUT /* remove the user; the counter to the total */
+};
+
+/* Loads the scripts (at worker start; EVALSHA falls back to EVAL anyway). */
+void coupon_gate_load(struct gate *gate);
+
+/* The Lua gate: dedupe by user, then count against total. */
+enum coupon_verdict coupon_gate_admit(struct gate *gate, int64_t policy,
+    int64_t user, int64_t total);
+
+/*
+ * Undoes an admission of user.  A gate rebuilt since (another run_id) is
+ * left alone: the admission being undone was never counted in it.
+ * Returns 0, or -1 when Redis could not be told.
+ */
+int coupon_gate_undo(struct gate *gate, int64_t policy, int64_t user,
+    enum coupon_undo how, int64_t total);
+
+/*
+ * Lowers the admission counter to issued when it has reached total, i.e.
+ * the gate turns everyone away, yet the database has issued fewer.
+ * Returns 1 if lowered, 0 if not (the gate changed meanwhile), -1 on error.
+ */
+int coupon_gate_lower(struct gate *gate, int64_t policy, int64_t issued,
+    int64_t total);
+
+/* Counts one real issue (":issued"); Redis being down is not an error. */
+void coupon_gate_count_issued(struct gate *gate, int64_t policy);
+
+/*
+ * Rebuilding, by one worker at a time: begin takes ":lock" for a few
+ * seconds (returns 1 if this caller holds it, 0 if another does, -1 when
+ * Redis fails) and empties the gate; add puts issued users in the set (and
+ * extends the lock); end sets the counters to count, stamps ":run", which
+ * makes the gate warm, and releases the lock.
+ */
+int coupon_gate_rebuild_begin(struct gate *gate, int64_t policy);
+int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
+    const int64_t *users, size_t n);
+int coupon_gate_rebuild_end(struct gate *gate, int64_t policy, int64_t count);
+/* Gives up a rebuild: releases the lock, leaving the gate cold. */
+void coupon_gate_rebuild_abort(struct gate *gate, int64_t policy);
+
+#endif
