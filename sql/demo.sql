@@ -48,3 +48,22 @@ SELECT id, stock, 'initial' FROM o WHERE stock > 0;
 INSERT INTO point_accounts (user_id, balance, version) VALUES (1, 100000, 1);
 INSERT INTO point_ledger (user_id, amount, kind, balance_after)
 VALUES (1, 100000, 'charge', 100000);
+
+-- Coupon policies (docs/coupons.md).  Nothing is issued yet, so
+-- issued_quantity stays 0 and invariant 3 holds from the start; windows are
+-- relative to when the demo was loaded.
+--   1  a fixed 5,000 off, 1,000 coupons, open now
+--   2  10 % off capped at 20,000, 500 coupons, open now
+--   3  3,000 off, only 100 coupons, open now: try a rush on it
+--   4  20 % off, opens in a week: issuing it now is 409 not_open
+INSERT INTO coupon_policies (name, discount_kind, discount_value,
+    discount_cap, total_quantity, starts_at, ends_at, valid_days)
+VALUES
+    ('Welcome: 5,000 off', 'amount', 5000, NULL, 1000,
+        now(), now() + interval '90 days', 30),
+    ('10% off, up to 20,000', 'percent', 10, 20000, 500,
+        now(), now() + interval '90 days', 14),
+    ('Rush: 100 coupons of 3,000 off', 'amount', 3000, NULL, 100,
+        now(), now() + interval '90 days', 7),
+    ('Next week: 20% off, up to 30,000', 'percent', 20, 30000, 50,
+        now() + interval '7 days', now() + interval '14 days', 14);
