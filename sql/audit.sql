@@ -9,8 +9,10 @@
 --    canceled or expired order gave back exactly what it took, once, with
 --    the matching reason; a pending or paid order gave nothing back; an
 --    order's total is the sum of its lines.
--- 3. Coupons: for every policy, its coupons = issued_quantity <=
---    total_quantity, one per user; a used coupon is used by a paid order
+-- 3. Coupons: for every policy, its coupons = issued_quantity (plus what
+--    its shards issued, once split) <= total_quantity, one per user; each
+--    shard issued exactly its coupons, and the shards hold what the row
+--    did not issue before the split; a used coupon is used by a paid order
 --    that names it, and a paid order that names a coupon has it used; a
 --    discount never exceeds its order's total and needs a coupon.
 -- 4. Points: for every account, balance >= 0 and balance = the sum of its
@@ -106,13 +108,31 @@ WHERE o.user_id <> l.user_id
 
 UNION ALL
 SELECT 'coupon_count_differs', p.id,
-       p.issued_quantity || ' issued of ' || p.total_quantity || ', '
-           || COALESCE(c.n, 0) || ' coupons'
+       p.issued_quantity || ' issued from the row and '
+           || COALESCE(sh.issued, 0) || ' from shards, of '
+           || p.total_quantity || '; ' || COALESCE(c.n, 0) || ' coupons ('
+           || COALESCE(c.from_row, 0) || ' from the row)'
 FROM coupon_policies p
-LEFT JOIN (SELECT policy_id, count(*) AS n FROM user_coupons
-           GROUP BY policy_id) c ON c.policy_id = p.id
-WHERE p.issued_quantity <> COALESCE(c.n, 0)
-   OR p.issued_quantity > p.total_quantity
+LEFT JOIN (SELECT policy_id, count(*) AS n,
+                  count(*) FILTER (WHERE shard IS NULL) AS from_row
+           FROM user_coupons GROUP BY policy_id) c ON c.policy_id = p.id
+LEFT JOIN (SELECT policy_id, sum(issued) AS issued, sum(total) AS total,
+                  count(*) AS shards
+           FROM coupon_shards GROUP BY policy_id) sh ON sh.policy_id = p.id
+WHERE p.issued_quantity + COALESCE(sh.issued, 0) <> COALESCE(c.n, 0)
+   OR p.issued_quantity <> COALESCE(c.from_row, 0)
+   OR p.issued_quantity + COALESCE(sh.issued, 0) > p.total_quantity
+   OR p.shards <> COALESCE(sh.shards, 0)
+   OR (p.shards > 0 AND p.issued_quantity + sh.total <> p.total_quantity)
+
+UNION ALL
+SELECT 'coupon_shard_count_differs', s.policy_id,
+       'shard ' || s.shard || ': ' || s.issued || ' issued of ' || s.total
+           || ', ' || count(c.id) || ' coupons'
+FROM coupon_shards s
+LEFT JOIN user_coupons c ON c.policy_id = s.policy_id AND c.shard = s.shard
+GROUP BY s.policy_id, s.shard, s.issued, s.total
+HAVING count(c.id) <> s.issued
 
 UNION ALL
 SELECT 'coupon_twice_for_user', min(c.id),

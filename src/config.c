@@ -89,6 +89,7 @@ const char *const point_strategy_names[POINT_STRATEGY__MAX] = {
 const char *const coupon_strategy_names[COUPON_STRATEGY__MAX] = {
 	"pessimistic",
 	"conditional",
+	"sharded",
 };
 
 const char *const coupon_gate_names[GATE_KIND__MAX] = {
@@ -360,7 +361,8 @@ static const struct config_key config_keys[] = {
 	    NAMES(coupon_strategy_names),
 	    .dflt = "pessimistic",
 	    .help = "how the database issues a coupon: pessimistic (policy "
-	            "row FOR UPDATE) or conditional (one guarded UPDATE)" },
+	            "row FOR UPDATE), conditional (one guarded UPDATE) or "
+	            "sharded (the policy split over rows, one statement)" },
 	{ .name = "coupon_gate",
 	    .type = CONFIG_ENUM,
 	    FIELD(coupon_gate),

@@ -7,7 +7,13 @@
  *    issued_quantity: every issue of one policy queues on that row lock;
  *  - conditional increments issued_quantity WHERE it is still below the
  *    total and the window is open, and inserts the coupon in the same
- *    statement; a refusal is explained by a second, unlocked read.
+ *    statement; a refusal is explained by a second, unlocked read;
+ *  - sharded splits what remains of the policy over COUPON_SHARDS rows of
+ *    coupon_shards (once; sql/005) and takes one unit from a shard that no
+ *    other issue holds (FOR UPDATE SKIP LOCKED), inserting the coupon in
+ *    the same statement: issues of one policy no longer queue on one row,
+ *    and without an Idempotency-Key the statement is its own transaction,
+ *    one round trip.  Once split, every strategy issues from the shards.
  * Either way UNIQUE (policy_id, user_id) turns a second coupon for a user
  * into already_issued (SQLSTATE 23505), and the CHECK on issued_quantity
  * makes more than total_quantity impossible whatever a bug upstream does.
@@ -34,6 +40,7 @@
 #define COUPON_CACHE_SLOTS 64
 #define COUPON_REBUILD_BATCH 5000
 #define COUPON_VERIFY_INTERVAL_MS 1000
+#define COUPON_SHARDS 16
 #define COUPON_NAME_MAX 200
 #define COUPON_AMOUNT_MAX 1000000000000LL
 #define COUPON_TOTAL_MAX 10000000
@@ -49,13 +56,18 @@
 	"'discount_kind', p.discount_kind, 'discount_value', p.discount_value, " \
 	"'discount_cap', p.discount_cap)::text"
 
+/* What a policy has issued: from its row, and from its shards if split. */
+#define POLICY_ISSUED \
+	"(p.issued_quantity + COALESCE((SELECT sum(s.issued) " \
+	"FROM coupon_shards s WHERE s.policy_id = p.id), 0))"
+
 /* A policy as JSON. */
 #define POLICY_JSON \
 	"json_build_object('id', p.id, 'name', p.name, " \
 	"'discount_kind', p.discount_kind, 'discount_value', p.discount_value, " \
 	"'discount_cap', p.discount_cap, 'total_quantity', p.total_quantity, " \
-	"'issued_quantity', p.issued_quantity, " \
-	"'remaining', p.total_quantity - p.issued_quantity, " \
+	"'issued_quantity', " POLICY_ISSUED ", " \
+	"'remaining', p.total_quantity - " POLICY_ISSUED ", " \
 	"'starts_at', p.starts_at, 'ends_at', p.ends_at, " \
 	"'valid_days', p.valid_days, 'created_at', p.created_at)::text"
 
@@ -94,23 +106,21 @@ static const struct db_stmt coupon_limits_stmt = {
  * statement's snapshot, not a coupon committed while this waited for the
  * lock; the insert's unique index catches that one.
  */
+#define COUPON_STATE \
+	"SELECT p.total_quantity, " POLICY_ISSUED ", " \
+	"now() >= p.starts_at AND now() < p.ends_at, p.valid_days, " \
+	"EXISTS (SELECT 1 FROM user_coupons u WHERE u.policy_id = p.id " \
+	"AND u.user_id = $2::bigint), p.shards " \
+	"FROM coupon_policies p WHERE p.id = $1::bigint"
 static const struct db_stmt coupon_lock_stmt = {
 	"coupon_lock",
-	"SELECT p.total_quantity, p.issued_quantity, "
-	"now() >= p.starts_at AND now() < p.ends_at, p.valid_days, "
-	"EXISTS (SELECT 1 FROM user_coupons u WHERE u.policy_id = p.id "
-	"AND u.user_id = $2::bigint) "
-	"FROM coupon_policies p WHERE p.id = $1::bigint FOR UPDATE OF p",
+	COUPON_STATE " FOR UPDATE OF p",
 	2,
 };
-/* The same read without the lock, to explain a conditional refusal. */
+/* The same read without the lock, to explain a refusal. */
 static const struct db_stmt coupon_explain_stmt = {
 	"coupon_explain",
-	"SELECT p.total_quantity, p.issued_quantity, "
-	"now() >= p.starts_at AND now() < p.ends_at, p.valid_days, "
-	"EXISTS (SELECT 1 FROM user_coupons u WHERE u.policy_id = p.id "
-	"AND u.user_id = $2::bigint) "
-	"FROM coupon_policies p WHERE p.id = $1::bigint",
+	COUPON_STATE,
 	2,
 };
 /* Pessimistic, under the row lock: the coupon and the count together. */
@@ -129,7 +139,7 @@ static const struct db_stmt coupon_take_stmt = {
 static const struct db_stmt coupon_take_conditional_stmt = {
 	"coupon_take_conditional",
 	"WITH p AS (UPDATE coupon_policies SET issued_quantity = "
-	"issued_quantity + 1 WHERE id = $1::bigint "
+	"issued_quantity + 1 WHERE id = $1::bigint AND shards = 0 "
 	"AND issued_quantity < total_quantity AND now() >= starts_at "
 	"AND now() < ends_at RETURNING *), "
 	"c AS (INSERT INTO user_coupons (policy_id, user_id, expires_at) "
@@ -140,8 +150,56 @@ static const struct db_stmt coupon_take_conditional_stmt = {
 };
 static const struct db_stmt coupon_issued_stmt = {
 	"coupon_issued",
-	"SELECT issued_quantity FROM coupon_policies WHERE id = $1::bigint",
+	"SELECT " POLICY_ISSUED
+	" FROM coupon_policies p WHERE p.id = $1::bigint",
 	1,
+};
+/*
+ * Sharded: a unit from an open policy's shard, starting the search at shard
+ * $3 so that concurrent issues spread, then the coupon.  The window is
+ * checked in the shard search, before anything is taken.
+ */
+#define COUPON_TAKE_SHARD(lock) \
+	"WITH s AS (SELECT x.policy_id, x.shard FROM coupon_shards x " \
+	"JOIN coupon_policies p ON p.id = x.policy_id " \
+	"WHERE x.policy_id = $1::bigint AND x.issued < x.total " \
+	"AND now() >= p.starts_at AND now() < p.ends_at " \
+	"ORDER BY (x.shard + $3::int) % 64 LIMIT 1 FOR UPDATE OF x" lock "), " \
+	"u AS (UPDATE coupon_shards x SET issued = x.issued + 1 FROM s " \
+	"WHERE x.policy_id = s.policy_id AND x.shard = s.shard " \
+	"RETURNING x.shard), " \
+	"c AS (INSERT INTO user_coupons (policy_id, user_id, shard, " \
+	"expires_at) SELECT p.id, $2::bigint, u.shard, " \
+	"now() + make_interval(days => p.valid_days) FROM u " \
+	"JOIN coupon_policies p ON p.id = $1::bigint RETURNING *) " \
+	"SELECT " COUPON_JSON " FROM c JOIN coupon_policies p " \
+	"ON p.id = c.policy_id"
+/* First a shard no one holds; if every open one is held, wait for one. */
+static const struct db_stmt coupon_take_shard_stmt = {
+	"coupon_take_shard",
+	COUPON_TAKE_SHARD(" SKIP LOCKED"),
+	3,
+};
+static const struct db_stmt coupon_take_shard_wait_stmt = {
+	"coupon_take_shard_wait",
+	COUPON_TAKE_SHARD(""),
+	3,
+};
+/*
+ * Splits what remains of a policy over $2 shards, once: the policy row's
+ * lock orders this after any issue in progress, and a second splitter
+ * finds shards > 0 when it gets the lock.
+ */
+static const struct db_stmt coupon_split_stmt = {
+	"coupon_split",
+	"WITH p AS (SELECT id, total_quantity - issued_quantity AS rest "
+	"FROM coupon_policies WHERE id = $1::bigint AND shards = 0 "
+	"FOR UPDATE), "
+	"s AS (INSERT INTO coupon_shards (policy_id, shard, total) "
+	"SELECT p.id, g, p.rest / $2::int + (g < p.rest % $2::int)::int "
+	"FROM p, generate_series(0, $2::int - 1) g) "
+	"UPDATE coupon_policies c SET shards = $2::int FROM p WHERE c.id = p.id",
+	2,
 };
 static const struct db_stmt coupon_issued_users_stmt = {
 	"coupon_issued_users",
@@ -515,6 +573,53 @@ static enum db_status coupon_run_take(struct db *db, struct coupon_issue *ci,
 	return DB_OK;
 }
 
+/*
+ * Sharded issue (see the top of this file), inside the caller's transaction
+ * or as statements of their own.  A policy not split yet is split first.
+ */
+static enum db_status coupon_issue_sharded(struct db *db,
+    struct coupon_issue *ci, struct response *res)
+{
+	char start[16], shards[16];
+	const char *take_params[] = { ci->policy, ci->user, start };
+	const char *split_params[] = { ci->policy, shards };
+	enum coupon_refusal why = REFUSE_SOLD_OUT;
+	enum db_status st;
+	int taken, split;
+	PGresult *r;
+
+	snprintf(start, sizeof(start), "%d",
+	    (int)((uint64_t)ci->user_id % COUPON_SHARDS));
+	snprintf(shards, sizeof(shards), "%d", COUPON_SHARDS);
+	for (int pass = 0; pass < 2; pass++) {
+		st = coupon_run_take(db, ci, res, &coupon_take_shard_stmt,
+		    take_params, &taken);
+		if (st != DB_OK || taken)
+			return st;
+		st = coupon_run_take(db, ci, res, &coupon_take_shard_wait_stmt,
+		    take_params, &taken);
+		if (st != DB_OK || taken)
+			return st;
+		/* Nothing taken: sold out, closed, the user's second, or
+		 * not split yet. */
+		if ((r = db_query(db, &coupon_explain_stmt, take_params,
+		         &st)) == NULL)
+			return st;
+		why = coupon_decide(r);
+		split = why == REFUSE_NONE && atoi(PQgetvalue(r, 0, 5)) > 0;
+		PQclear(r);
+		if (why != REFUSE_NONE || split)
+			break;
+		st = db_command(db, &coupon_split_stmt, split_params);
+		if (st != DB_OK)
+			return st;
+	}
+	/* Split, open, and no unit found: the shards were emptied between
+	 * the take and the explain, which counts them as issued by then. */
+	return coupon_refuse(ci, res,
+	    why == REFUSE_NONE ? REFUSE_SOLD_OUT : why);
+}
+
 static enum db_status coupon_issue_pessimistic(struct db *db,
     struct coupon_issue *ci, struct response *res)
 {
@@ -523,17 +628,20 @@ static enum db_status coupon_issue_pessimistic(struct db *db,
 	char days[16];
 	enum coupon_refusal why;
 	enum db_status st;
-	int taken;
+	int taken, sharded;
 	PGresult *r;
 
 	if ((r = db_query(db, &coupon_lock_stmt, lock_params, &st)) == NULL)
 		return st;
 	why = coupon_decide(r);
+	sharded = why == REFUSE_NONE && atoi(PQgetvalue(r, 0, 5)) > 0;
 	if (why == REFUSE_NONE)
 		snprintf(days, sizeof(days), "%s", PQgetvalue(r, 0, 3));
 	PQclear(r);
 	if (why != REFUSE_NONE)
 		return coupon_refuse(ci, res, why);
+	if (sharded) /* split by the sharded strategy: stays so */
+		return coupon_issue_sharded(db, ci, res);
 	take_params[2] = days;
 	st = coupon_run_take(db, ci, res, &coupon_take_stmt, take_params,
 	    &taken);
@@ -548,7 +656,7 @@ static enum db_status coupon_issue_conditional(struct db *db,
 	const char *params[] = { ci->policy, ci->user };
 	enum coupon_refusal why;
 	enum db_status st;
-	int taken;
+	int taken, sharded;
 	PGresult *r;
 
 	st = coupon_run_take(db, ci, res, &coupon_take_conditional_stmt, params,
@@ -558,7 +666,10 @@ static enum db_status coupon_issue_conditional(struct db *db,
 	if ((r = db_query(db, &coupon_explain_stmt, params, &st)) == NULL)
 		return st;
 	why = coupon_decide(r);
+	sharded = why == REFUSE_NONE && atoi(PQgetvalue(r, 0, 5)) > 0;
 	PQclear(r);
+	if (sharded) /* split by the sharded strategy: stays so */
+		return coupon_issue_sharded(db, ci, res);
 	/* issued_quantity never goes down: a guarded UPDATE that matched no
 	 * row saw the policy sold out, closed or missing, and still does,
 	 * unless an operator moved the window in between. */
@@ -572,9 +683,14 @@ static enum db_status coupon_issue_effect(struct db *db, struct response *res,
 	struct coupon_issue *ci = arg;
 
 	ci->refusal = REFUSE_NONE;
-	if (ci->app->cfg->coupon_strategy == COUPON_CONDITIONAL)
+	switch (ci->app->cfg->coupon_strategy) {
+	case COUPON_CONDITIONAL:
 		return coupon_issue_conditional(db, ci, res);
-	return coupon_issue_pessimistic(db, ci, res);
+	case COUPON_SHARDED:
+		return coupon_issue_sharded(db, ci, res);
+	default:
+		return coupon_issue_pessimistic(db, ci, res);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -779,8 +895,14 @@ void coupon_issue(struct request *req, struct response *res, struct app *app)
 	if (!gated)
 		coupon_count(app, COUNTER_COUPON_GATE_BYPASSED);
 	coupon_count(app, COUNTER_COUPON_DB_ATTEMPTS);
-	st = idempotency_transaction(app->db, req, res, coupon_issue_effect,
-	    &ci);
+	if (app->cfg->coupon_strategy == COUPON_SHARDED &&
+	    req->idempotency_key == NULL)
+		/* Each statement commits on its own: nothing to replay, and
+		 * the take is one statement, so one round trip. */
+		st = coupon_issue_sharded(app->db, &ci, res);
+	else
+		st = idempotency_transaction(app->db, req, res,
+		    coupon_issue_effect, &ci);
 	if (gated)
 		coupon_gate_settle(app, &ci, res, st);
 	if (st != DB_OK && st != DB_ABORT)

@@ -284,6 +284,7 @@ static const struct good_case good_cases[] = {
 	{ "point_strategy", "conditional", "conditional" },
 	{ "coupon_strategy", "pessimistic", "pessimistic" },
 	{ "coupon_strategy", "conditional", "conditional" },
+	{ "coupon_strategy", "sharded", "sharded" },
 	{ "coupon_gate", "redis", "redis" },
 	{ "coupon_gate", "off", "off" },
 	{ "coupon_cache_ttl", "0", "0ms" },
@@ -355,7 +356,8 @@ struct bad_case {
 	"point_strategy: must be one of optimistic, pessimistic, conditional, " \
 	"got "
 #define COUPON_MUST \
-	"coupon_strategy: must be one of pessimistic, conditional, got "
+	"coupon_strategy: must be one of pessimistic, conditional, sharded, " \
+	"got "
 #define GATE_MUST "coupon_gate: must be one of redis, off, got "
 #define CACHE_MUST \
 	"coupon_cache_ttl: must be a duration from 0ms to 1h " \
