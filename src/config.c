@@ -95,6 +95,7 @@ const char *const coupon_strategy_names[COUPON_STRATEGY__MAX] = {
 const char *const coupon_gate_names[GATE_KIND__MAX] = {
 	"redis",
 	"off",
+	"slots",
 };
 
 /*
@@ -369,7 +370,8 @@ static const struct config_key config_keys[] = {
 	    NAMES(coupon_gate_names),
 	    .dflt = "redis",
 	    .help = "what turns the crowd away before the database: redis "
-	            "(the Lua gate) or off" },
+	            "(the Lua gate), slots (a Redis list of the coupons "
+	            "left) or off" },
 	{ .name = "coupon_cache_ttl",
 	    .type = CONFIG_DURATION,
 	    FIELD(coupon_cache_ttl_ms),

@@ -72,12 +72,13 @@ extern const char *const coupon_strategy_names[COUPON_STRATEGY__MAX];
 
 /*
  * What stands in front of the database on the coupon issue path
- * (coupon_gate.c): GATE_REDIS, the Lua dedupe-and-count script, or
- * GATE_OFF, every request goes to the database.
+ * (coupon_gate.c): GATE_REDIS, the Lua dedupe-and-count script; GATE_OFF,
+ * every request goes to the database; GATE_SLOTS, the Lua dedupe and a
+ * list of one entry per coupon left, popped per admission.
  */
-enum coupon_gate_kind { GATE_REDIS, GATE_OFF, GATE_KIND__MAX };
+enum coupon_gate_kind { GATE_REDIS, GATE_OFF, GATE_SLOTS, GATE_KIND__MAX };
 
-/* "redis" and "off", as in the config file. */
+/* "redis", "off" and "slots", as in the config file. */
 extern const char *const coupon_gate_names[GATE_KIND__MAX];
 
 /*

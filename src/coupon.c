@@ -434,12 +434,14 @@ static int coupon_read_new(struct response *res, const struct json_value *body,
 
 /* Makes a new policy's gate warm (empty, counter 0) so that its first
  * requests need not rebuild it; if Redis is down they will. */
-static void coupon_gate_prepare(struct app *app, int64_t id)
+static void coupon_gate_prepare(struct app *app, int64_t id, int64_t total)
 {
-	if (app->cfg->coupon_gate != GATE_REDIS)
+	int slots = app->cfg->coupon_gate == GATE_SLOTS;
+
+	if (app->cfg->coupon_gate == GATE_OFF)
 		return;
-	if (coupon_gate_rebuild_begin(app->gate, id) == 1)
-		(void)coupon_gate_rebuild_end(app->gate, id, 0);
+	if (coupon_gate_rebuild_begin(app->gate, slots, id) == 1)
+		(void)coupon_gate_rebuild_end(app->gate, slots, id, 0, total);
 }
 
 void coupon_create(struct request *req, struct response *res, struct app *app)
@@ -482,7 +484,7 @@ void coupon_create(struct request *req, struct response *res, struct app *app)
 	PQclear(r);
 	response_header(res, "Location", "/api/v1/coupons/%" PRId64, id);
 	log_info("coupon policy %" PRId64 " created: %s coupons", id, total);
-	coupon_gate_prepare(app, id);
+	coupon_gate_prepare(app, id, n.total);
 }
 
 void coupon_get(struct request *req, struct response *res, struct app *app)
@@ -703,8 +705,9 @@ static void coupon_count(struct app *app, enum slot_counter c)
 }
 
 /* Fills a cold gate from the database.  0 when rebuilt by this call. */
-static int coupon_rebuild(struct app *app, int64_t policy)
+static int coupon_rebuild(struct app *app, int64_t policy, int64_t total)
 {
+	int slots = app->cfg->coupon_gate == GATE_SLOTS;
 	int64_t users[COUPON_REBUILD_BATCH], count = 0;
 	char id[24], after[24] = "0", limit[16];
 	const char *params[] = { id, after, limit };
@@ -712,7 +715,7 @@ static int coupon_rebuild(struct app *app, int64_t policy)
 	int n, got;
 	PGresult *r;
 
-	if ((got = coupon_gate_rebuild_begin(app->gate, policy)) != 1)
+	if ((got = coupon_gate_rebuild_begin(app->gate, slots, policy)) != 1)
 		return -1;
 	snprintf(id, sizeof(id), "%" PRId64, policy);
 	snprintf(limit, sizeof(limit), "%d", COUPON_REBUILD_BATCH);
@@ -733,7 +736,7 @@ static int coupon_rebuild(struct app *app, int64_t policy)
 			snprintf(after, sizeof(after), "%" PRId64,
 			    users[n - 1]);
 	} while (n == COUPON_REBUILD_BATCH);
-	if (coupon_gate_rebuild_end(app->gate, policy, count) < 0)
+	if (coupon_gate_rebuild_end(app->gate, slots, policy, count, total) < 0)
 		goto fail;
 	coupon_count(app, COUNTER_COUPON_GATE_REBUILDS);
 	log_info("coupon gate %" PRId64 " rebuilt from the database: "
@@ -786,12 +789,13 @@ static int coupon_verify_sold_out(struct app *app, struct coupon_limits *lim)
 		return 0;
 	}
 	lim->verified_issued = -1;
-	if (coupon_gate_lower(app->gate, lim->id, issued, lim->total) != 1)
+	if (coupon_gate_lower(app->gate, app->cfg->coupon_gate == GATE_SLOTS,
+	        lim->id, issued, lim->total) != 1)
 		return 0;
 	log_warn("coupon gate %" PRId64 " said sold out with %" PRId64
 	         " of %" PRId64 " issued: an admission was never settled; "
-	         "counter lowered to %" PRId64,
-	    lim->id, issued, lim->total, issued);
+	         "the gate now counts %" PRId64 " left",
+	    lim->id, issued, lim->total, lim->total - issued);
 	return 1;
 }
 
@@ -818,8 +822,9 @@ static int coupon_gate_check(struct app *app, const struct request *req,
 		return 0;
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		switch (coupon_gate_admit(app->gate, ci->policy_id, ci->user_id,
-		    lim->total)) {
+		switch (coupon_gate_admit(app->gate,
+		    app->cfg->coupon_gate == GATE_SLOTS, ci->policy_id,
+		    ci->user_id, lim->total)) {
 		case COUPON_PASS:
 			ci->admitted = 1;
 			ci->total = lim->total;
@@ -840,7 +845,7 @@ static int coupon_gate_check(struct app *app, const struct request *req,
 			return 0;
 		case COUPON_COLD:
 			if (attempt == 0 &&
-			    coupon_rebuild(app, ci->policy_id) == 0)
+			    coupon_rebuild(app, ci->policy_id, lim->total) == 0)
 				continue;
 			break;
 		case COUPON_DOWN:
@@ -873,15 +878,15 @@ static void coupon_gate_settle(struct app *app, const struct coupon_issue *ci,
 	else
 		how = COUPON_UNDO_REFUSED;
 	coupon_count(app, COUNTER_COUPON_GATE_COMPENSATIONS);
-	(void)coupon_gate_undo(app->gate, ci->policy_id, ci->user_id, how,
-	    ci->total);
+	(void)coupon_gate_undo(app->gate, app->cfg->coupon_gate == GATE_SLOTS,
+	    ci->policy_id, ci->user_id, how, ci->total);
 }
 
 void coupon_issue(struct request *req, struct response *res, struct app *app)
 {
 	struct coupon_issue ci;
 	enum db_status st;
-	int gated = app->cfg->coupon_gate == GATE_REDIS;
+	int gated = app->cfg->coupon_gate != GATE_OFF;
 
 	memset(&ci, 0, sizeof(ci));
 	ci.app = app;

@@ -75,6 +75,55 @@ static struct gate_script lower_script =
                 "redis.call('SET', KEYS[1], ARGV[1])\n"
                 "return 1\n");
 
+/*
+ * The slots gate, with the same KEYS and ARGV as the counter's scripts:
+ * KEYS: users, slots, slots_run.  ARGV: user, total (unused), run_id.
+ * An empty list does not exist in Redis, so ":slots_run" alone says built.
+ */
+static struct gate_script admit_slots_script =
+    GATE_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
+                "  return 'cold'\n"
+                "end\n"
+                "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
+                "  return 'already'\n"
+                "end\n"
+                "if not redis.call('LPOP', KEYS[2]) then\n"
+                "  return 'sold_out'\n"
+                "end\n"
+                "redis.call('SADD', KEYS[1], ARGV[1])\n"
+                "return 'pass'\n");
+
+/* KEYS: users, slots, slots_run.  ARGV: user, how, total, run_id. */
+static struct gate_script undo_slots_script =
+    GATE_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
+                "  return 0\n"
+                "end\n"
+                "if ARGV[2] == 'sold_out' then\n"
+                "  redis.call('SREM', KEYS[1], ARGV[1])\n"
+                "  redis.call('DEL', KEYS[2])\n"
+                "  return 1\n"
+                "end\n"
+                "if ARGV[2] == 'refused' and\n"
+                "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
+                "  return 0\n"
+                "end\n"
+                "redis.call('RPUSH', KEYS[2], '1')\n"
+                "return 1\n");
+
+/*
+ * KEYS: slots, slots_run.  ARGV: issued, total, run_id.  Refills an empty
+ * list with what the database has not issued.
+ */
+static struct gate_script lower_slots_script =
+    GATE_SCRIPT("if redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
+                "   redis.call('LLEN', KEYS[1]) > 0 then\n"
+                "  return 0\n"
+                "end\n"
+                "for i = 1, tonumber(ARGV[2]) - tonumber(ARGV[1]) do\n"
+                "  redis.call('RPUSH', KEYS[1], '1')\n"
+                "end\n"
+                "return 1\n");
+
 /* KEYS: lock.  ARGV: token.  Deletes the lock only if still ours. */
 static struct gate_script unlock_script =
     GATE_SCRIPT("if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
@@ -84,20 +133,25 @@ static struct gate_script unlock_script =
 
 static const char *const undo_names[] = { "refused", "keep_user", "sold_out" };
 
+/* One policy's keys; "requests" and "run" are the slots gate's own when
+ * slots is set, so the two kinds of gate never read each other's state. */
 struct coupon_keys {
 	char users[48], requests[48], issued[48], run[48], lock[48];
 	char token[24]; /* this process, as the rebuild lock's owner */
+	int slots;
 };
 
-static void coupon_keys_init(struct coupon_keys *k, int64_t policy)
+static void coupon_keys_init(struct coupon_keys *k, int slots, int64_t policy)
 {
+	k->slots = slots;
 	snprintf(k->users, sizeof(k->users), "{coupon:%" PRId64 "}:users",
 	    policy);
-	snprintf(k->requests, sizeof(k->requests),
-	    "{coupon:%" PRId64 "}:requests", policy);
+	snprintf(k->requests, sizeof(k->requests), "{coupon:%" PRId64 "}:%s",
+	    policy, slots ? "slots" : "requests");
 	snprintf(k->issued, sizeof(k->issued), "{coupon:%" PRId64 "}:issued",
 	    policy);
-	snprintf(k->run, sizeof(k->run), "{coupon:%" PRId64 "}:run", policy);
+	snprintf(k->run, sizeof(k->run), "{coupon:%" PRId64 "}:%s", policy,
+	    slots ? "slots_run" : "run");
 	snprintf(k->lock, sizeof(k->lock), "{coupon:%" PRId64 "}:lock", policy);
 	snprintf(k->token, sizeof(k->token), "%ld", (long)getpid());
 }
@@ -107,13 +161,16 @@ void coupon_gate_load(struct gate *gate)
 	if (gate_load(gate, &admit_script) < 0 ||
 	    gate_load(gate, &undo_script) < 0 ||
 	    gate_load(gate, &lower_script) < 0 ||
+	    gate_load(gate, &admit_slots_script) < 0 ||
+	    gate_load(gate, &undo_slots_script) < 0 ||
+	    gate_load(gate, &lower_slots_script) < 0 ||
 	    gate_load(gate, &unlock_script) < 0)
 		log_debug("coupon gate scripts not loaded now: %s",
 		    gate_errmsg(gate));
 }
 
-enum coupon_verdict coupon_gate_admit(struct gate *gate, int64_t policy,
-    int64_t user, int64_t total)
+enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,
+    int64_t policy, int64_t user, int64_t total)
 {
 	static const struct {
 		const char *name;
@@ -130,7 +187,7 @@ enum coupon_verdict coupon_gate_admit(struct gate *gate, int64_t policy,
 	enum coupon_verdict v = COUPON_DOWN;
 	redisReply *r;
 
-	coupon_keys_init(&k, policy);
+	coupon_keys_init(&k, slots, policy);
 	snprintf(u, sizeof(u), "%" PRId64, user);
 	snprintf(t, sizeof(t), "%" PRId64, total);
 	args[0] = k.users;
@@ -139,7 +196,8 @@ enum coupon_verdict coupon_gate_admit(struct gate *gate, int64_t policy,
 	args[3] = u;
 	args[4] = t;
 	args[5] = gate_run_id(gate);
-	if ((r = gate_eval(gate, &admit_script, 3, args, 3)) == NULL)
+	if ((r = gate_eval(gate, slots ? &admit_slots_script : &admit_script, 3,
+	         args, 3)) == NULL)
 		return COUPON_DOWN;
 	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
 		for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]);
@@ -156,7 +214,7 @@ enum coupon_verdict coupon_gate_admit(struct gate *gate, int64_t policy,
 	return v;
 }
 
-int coupon_gate_undo(struct gate *gate, int64_t policy, int64_t user,
+int coupon_gate_undo(struct gate *gate, int slots, int64_t policy, int64_t user,
     enum coupon_undo how, int64_t total)
 {
 	struct coupon_keys k;
@@ -165,7 +223,7 @@ int coupon_gate_undo(struct gate *gate, int64_t policy, int64_t user,
 	redisReply *r;
 	int ok;
 
-	coupon_keys_init(&k, policy);
+	coupon_keys_init(&k, slots, policy);
 	snprintf(u, sizeof(u), "%" PRId64, user);
 	snprintf(t, sizeof(t), "%" PRId64, total);
 	args[0] = k.users;
@@ -175,7 +233,8 @@ int coupon_gate_undo(struct gate *gate, int64_t policy, int64_t user,
 	args[4] = undo_names[how];
 	args[5] = t;
 	args[6] = gate_run_id(gate);
-	r = gate_eval(gate, &undo_script, 3, args, 4);
+	r = gate_eval(gate, slots ? &undo_slots_script : &undo_script, 3, args,
+	    4);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
 		freeReplyObject(r);
@@ -187,8 +246,8 @@ int coupon_gate_undo(struct gate *gate, int64_t policy, int64_t user,
 	return ok ? 0 : -1;
 }
 
-int coupon_gate_lower(struct gate *gate, int64_t policy, int64_t issued,
-    int64_t total)
+int coupon_gate_lower(struct gate *gate, int slots, int64_t policy,
+    int64_t issued, int64_t total)
 {
 	struct coupon_keys k;
 	char i[24], t[24];
@@ -196,7 +255,7 @@ int coupon_gate_lower(struct gate *gate, int64_t policy, int64_t issued,
 	redisReply *r;
 	int lowered;
 
-	coupon_keys_init(&k, policy);
+	coupon_keys_init(&k, slots, policy);
 	snprintf(i, sizeof(i), "%" PRId64, issued);
 	snprintf(t, sizeof(t), "%" PRId64, total);
 	args[0] = k.requests;
@@ -204,7 +263,8 @@ int coupon_gate_lower(struct gate *gate, int64_t policy, int64_t issued,
 	args[2] = i;
 	args[3] = t;
 	args[4] = gate_run_id(gate);
-	if ((r = gate_eval(gate, &lower_script, 2, args, 3)) == NULL)
+	if ((r = gate_eval(gate, slots ? &lower_slots_script : &lower_script, 2,
+	         args, 3)) == NULL)
 		return -1;
 	lowered = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
 	freeReplyObject(r);
@@ -216,7 +276,7 @@ void coupon_gate_count_issued(struct gate *gate, int64_t policy)
 	struct coupon_keys k;
 	redisReply *r;
 
-	coupon_keys_init(&k, policy);
+	coupon_keys_init(&k, 0, policy);
 	if ((r = gate_command(gate, "INCR %s", k.issued)) != NULL)
 		freeReplyObject(r);
 }
@@ -230,12 +290,12 @@ static void coupon_gate_unlock(struct gate *gate, const struct coupon_keys *k)
 		freeReplyObject(r);
 }
 
-int coupon_gate_rebuild_begin(struct gate *gate, int64_t policy)
+int coupon_gate_rebuild_begin(struct gate *gate, int slots, int64_t policy)
 {
 	struct coupon_keys k;
 	redisReply *r;
 
-	coupon_keys_init(&k, policy);
+	coupon_keys_init(&k, slots, policy);
 	r = gate_command(gate, "SET %s %s NX PX " COUPON_GATE_LOCK_MS, k.lock,
 	    k.token);
 	if (r == NULL)
@@ -245,7 +305,7 @@ int coupon_gate_rebuild_begin(struct gate *gate, int64_t policy)
 		return 0;
 	}
 	freeReplyObject(r);
-	/* The counter first: without it the gate is cold for everyone. */
+	/* One DEL: from here until rebuild_end the gate is cold. */
 	r = gate_command(gate, "DEL %s %s %s", k.requests, k.users, k.run);
 	if (r == NULL)
 		return -1;
@@ -262,7 +322,7 @@ int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
 	struct coupon_keys k;
 	redisReply *r;
 
-	coupon_keys_init(&k, policy);
+	coupon_keys_init(&k, 0, policy);
 	for (size_t done = 0; done < n;) {
 		size_t m = n - done < BATCH ? n - done : BATCH;
 
@@ -289,26 +349,60 @@ int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
 	return 0;
 }
 
-int coupon_gate_rebuild_end(struct gate *gate, int64_t policy, int64_t count)
+/* Pushes n entries on the slots list, a batch per command. */
+static int coupon_gate_fill_slots(struct gate *gate,
+    const struct coupon_keys *k, int64_t n)
+{
+	enum { BATCH = 1000 };
+	const char *argv[2 + BATCH];
+	redisReply *r;
+
+	argv[0] = "RPUSH";
+	argv[1] = k->requests;
+	for (int i = 0; i < BATCH; i++)
+		argv[2 + i] = "1";
+	for (int64_t done = 0; done < n;) {
+		int m = n - done < BATCH ? (int)(n - done) : BATCH;
+
+		r = gate_command_argv(gate, 2 + m, argv);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			if (r != NULL)
+				freeReplyObject(r);
+			return -1;
+		}
+		freeReplyObject(r);
+		done += m;
+		if (done % (100 * BATCH) == 0 &&
+		    (r = gate_command(gate, "PEXPIRE %s " COUPON_GATE_LOCK_MS,
+		         k->lock)) != NULL)
+			freeReplyObject(r);
+	}
+	return 0;
+}
+
+int coupon_gate_rebuild_end(struct gate *gate, int slots, int64_t policy,
+    int64_t count, int64_t total)
 {
 	struct coupon_keys k;
 	redisReply *r;
 	int ok;
 
-	coupon_keys_init(&k, policy);
+	coupon_keys_init(&k, slots, policy);
 	r = gate_command(gate, "SET %s %" PRId64, k.issued, count);
 	ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 	if (r != NULL)
 		freeReplyObject(r);
-	if (ok) {
-		r = gate_command(gate, "SET %s %s", k.run, gate_run_id(gate));
+	if (ok && slots)
+		ok = coupon_gate_fill_slots(gate, &k, total - count) == 0;
+	if (ok && !slots) {
+		r = gate_command(gate, "SET %s %" PRId64, k.requests, count);
 		ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 		if (r != NULL)
 			freeReplyObject(r);
 	}
 	if (ok) {
-		/* Last: the counter's presence makes the gate warm. */
-		r = gate_command(gate, "SET %s %" PRId64, k.requests, count);
+		/* Last: the run stamp makes the gate warm. */
+		r = gate_command(gate, "SET %s %s", k.run, gate_run_id(gate));
 		ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 		if (r != NULL)
 			freeReplyObject(r);
@@ -321,6 +415,6 @@ void coupon_gate_rebuild_abort(struct gate *gate, int64_t policy)
 {
 	struct coupon_keys k;
 
-	coupon_keys_init(&k, policy);
+	coupon_keys_init(&k, 0, policy);
 	coupon_gate_unlock(gate, &k);
 }

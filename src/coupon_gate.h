@@ -12,6 +12,11 @@
  * server's run_id (Redis restarted, flushed, or came back from an older
  * snapshot), is "cold": it must be rebuilt from the database before it may
  * turn anyone away, and until then requests go to the database.
+ *
+ * The slots gate (coupon_gate = slots, the seeds' alternative) keeps a list
+ * ":slots" of one entry per coupon not yet issued instead of the counter:
+ * an admission pops one (LPOP), an undo pushes it back, and ":slots_run"
+ * marks it built.  Every function below takes slots = 1 for it.
  */
 #ifndef STOCKADE_COUPON_GATE_H
 #define STOCKADE_COUPON_GATE_H
@@ -40,15 +45,15 @@ enum coupon_undo {
 void coupon_gate_load(struct gate *gate);
 
 /* The Lua gate: dedupe by user, then count against total. */
-enum coupon_verdict coupon_gate_admit(struct gate *gate, int64_t policy,
-    int64_t user, int64_t total);
+enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,
+    int64_t policy, int64_t user, int64_t total);
 
 /*
  * Undoes an admission of user.  A gate rebuilt since (another run_id) is
  * left alone: the admission being undone was never counted in it.
  * Returns 0, or -1 when Redis could not be told.
  */
-int coupon_gate_undo(struct gate *gate, int64_t policy, int64_t user,
+int coupon_gate_undo(struct gate *gate, int slots, int64_t policy, int64_t user,
     enum coupon_undo how, int64_t total);
 
 /*
@@ -56,8 +61,8 @@ int coupon_gate_undo(struct gate *gate, int64_t policy, int64_t user,
  * the gate turns everyone away, yet the database has issued fewer.
  * Returns 1 if lowered, 0 if not (the gate changed meanwhile), -1 on error.
  */
-int coupon_gate_lower(struct gate *gate, int64_t policy, int64_t issued,
-    int64_t total);
+int coupon_gate_lower(struct gate *gate, int slots, int64_t policy,
+    int64_t issued, int64_t total);
 
 /* Counts one real issue (":issued"); Redis being down is not an error. */
 void coupon_gate_count_issued(struct gate *gate, int64_t policy);
@@ -66,13 +71,15 @@ void coupon_gate_count_issued(struct gate *gate, int64_t policy);
  * Rebuilding, by one worker at a time: begin takes ":lock" for a few
  * seconds (returns 1 if this caller holds it, 0 if another does, -1 when
  * Redis fails) and empties the gate; add puts issued users in the set (and
- * extends the lock); end sets the counters to count, stamps ":run", which
- * makes the gate warm, and releases the lock.
+ * extends the lock); end sets the counters to count (or fills ":slots" with
+ * total - count entries), stamps the run, which makes the gate warm, and
+ * releases the lock.
  */
-int coupon_gate_rebuild_begin(struct gate *gate, int64_t policy);
+int coupon_gate_rebuild_begin(struct gate *gate, int slots, int64_t policy);
 int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
     const int64_t *users, size_t n);
-int coupon_gate_rebuild_end(struct gate *gate, int64_t policy, int64_t count);
+int coupon_gate_rebuild_end(struct gate *gate, int slots, int64_t policy,
+    int64_t count, int64_t total);
 /* Gives up a rebuild: releases the lock, leaving the gate cold. */
 void coupon_gate_rebuild_abort(struct gate *gate, int64_t policy);
 

@@ -304,7 +304,7 @@ noreturn void worker_run(const struct worker_params *p)
 	/* Connect now so the first request does not pay for it; failure is
 	 * not fatal: /readyz reports it and requests reconnect. */
 	(void)db_connect(app->db);
-	if (gate_ping(app->gate) && app->cfg->coupon_gate == GATE_REDIS)
+	if (gate_ping(app->gate) && app->cfg->coupon_gate != GATE_OFF)
 		coupon_gate_load(app->gate);
 	if (FCGX_InitRequest(&fcgi, p->listen_fd, 0) != 0)
 		fatal("FCGX_InitRequest failed");

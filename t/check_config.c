@@ -287,6 +287,7 @@ static const struct good_case good_cases[] = {
 	{ "coupon_strategy", "sharded", "sharded" },
 	{ "coupon_gate", "redis", "redis" },
 	{ "coupon_gate", "off", "off" },
+	{ "coupon_gate", "slots", "slots" },
 	{ "coupon_cache_ttl", "0", "0ms" },
 	{ "coupon_cache_ttl", "250ms", "250ms" },
 	{ "coupon_cache_ttl", "1h", "1h" },
@@ -358,7 +359,7 @@ struct bad_case {
 #define COUPON_MUST \
 	"coupon_strategy: must be one of pessimistic, conditional, sharded, " \
 	"got "
-#define GATE_MUST "coupon_gate: must be one of redis, off, got "
+#define GATE_MUST "coupon_gate: must be one of redis, off, slots, got "
 #define CACHE_MUST \
 	"coupon_cache_ttl: must be a duration from 0ms to 1h " \
 	"(milliseconds, or a number followed by ms, s, min or h), got "
