@@ -78,6 +78,7 @@ const char *const listen_kind_names[LISTEN__MAX] = { "unix", "tcp" };
 const char *const stock_strategy_names[STOCK_STRATEGY__MAX] = {
 	"pessimistic",
 	"conditional",
+	"redis_lock",
 };
 
 const char *const point_strategy_names[POINT_STRATEGY__MAX] = {
@@ -292,8 +293,8 @@ static const struct config_key config_keys[] = {
 	    FIELD(stock_strategy),
 	    NAMES(stock_strategy_names),
 	    .dflt = "pessimistic",
-	    .help = "how an order takes stock: lock the options, or one "
-	            "conditional UPDATE" },
+	    .help = "how an order takes stock: lock the options, one "
+	            "conditional UPDATE, or that UPDATE under Redis locks" },
 	{ .name = "reservation_ttl",
 	    .type = CONFIG_DURATION,
 	    FIELD(reservation_ttl_ms),

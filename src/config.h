@@ -26,15 +26,18 @@ extern const char *const listen_kind_names[LISTEN__MAX];
  * How an order takes stock (stock.c).  STOCK_PESSIMISTIC locks the options
  * FOR UPDATE in ascending id order, checks, then deducts; STOCK_CONDITIONAL
  * runs one UPDATE ... SET stock = stock - q WHERE stock >= q and rolls the
- * whole order back if any item was short.
+ * whole order back if any item was short; STOCK_REDIS_LOCK (the seeds'
+ * alternative) takes a Redis lock per option before the transaction, whose
+ * UPDATE is the conditional one.
  */
 enum stock_strategy {
 	STOCK_PESSIMISTIC,
 	STOCK_CONDITIONAL,
+	STOCK_REDIS_LOCK,
 	STOCK_STRATEGY__MAX
 };
 
-/* "pessimistic" and "conditional", as written in the config file. */
+/* "pessimistic", "conditional", "redis_lock", as in the config file. */
 extern const char *const stock_strategy_names[STOCK_STRATEGY__MAX];
 
 /*

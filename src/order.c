@@ -14,6 +14,7 @@
 #include "page.h"
 #include "point.h"
 #include "problem.h"
+#include "redis_lock.h"
 #include "stock.h"
 #include "valid.h"
 
@@ -221,6 +222,39 @@ static enum db_status order_create_effect(struct db *db, struct response *res,
 	return DB_OK;
 }
 
+/*
+ * stock_strategy = redis_lock: the order's transaction under one Redis lock
+ * per option, taken in ascending id order (items are sorted) and held for
+ * at most statement_timeout.  A lock still taken after lock_timeout is a
+ * 503 like a database lock timeout; Redis down means no lock, which the
+ * conditional UPDATE inside makes harmless.
+ */
+static enum db_status order_create_locked(const struct request *req,
+    struct response *res, struct order_new *o)
+{
+	const struct config *cfg = o->app->cfg;
+	char keys[ORDER_ITEMS_MAX][REDIS_LOCK_KEY_MAX];
+	const char *key_ptrs[ORDER_ITEMS_MAX];
+	struct redis_locks locks;
+	enum redis_lock_status ls;
+	enum db_status st;
+
+	for (size_t i = 0; i < o->n; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "{stock:%" PRId64 "}:lock",
+		    o->items[i].option_id);
+		key_ptrs[i] = keys[i];
+	}
+	ls = redis_lock_take(o->app->gate, &locks, key_ptrs, o->n,
+	    cfg->statement_timeout_ms, cfg->lock_timeout_ms);
+	if (ls == REDIS_LOCK_BUSY)
+		return DB_TIMEOUT;
+	st = idempotency_transaction(o->app->db, req, res, order_create_effect,
+	    o);
+	if (ls == REDIS_LOCK_HELD)
+		redis_lock_release(o->app->gate, &locks);
+	return st;
+}
+
 void order_create(struct request *req, struct response *res, struct app *app)
 {
 	static const char *const fields[] = { "items", NULL };
@@ -233,8 +267,11 @@ void order_create(struct request *req, struct response *res, struct app *app)
 	if (valid_known_fields(res, req->json, fields) < 0 ||
 	    order_read_items(res, req->json, &o) < 0)
 		return;
-	st =
-	    idempotency_transaction(app->db, req, res, order_create_effect, &o);
+	if (app->cfg->stock_strategy == STOCK_REDIS_LOCK)
+		st = order_create_locked(req, res, &o);
+	else
+		st = idempotency_transaction(app->db, req, res,
+		    order_create_effect, &o);
 	if (st != DB_OK && st != DB_ABORT)
 		problem_from_db(res, st, app->cfg->retry_after_s);
 }

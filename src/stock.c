@@ -214,7 +214,9 @@ enum db_status stock_reserve(struct db *db, int strategy,
 
 	if (stock_format_items(items, n, ids, qtys) < 0)
 		return DB_ERROR;
-	if (strategy == STOCK_CONDITIONAL)
+	/* Under Redis locks the update is the conditional one: a lock that
+	 * expired or was never taken (Redis down) must not matter. */
+	if (strategy == STOCK_CONDITIONAL || strategy == STOCK_REDIS_LOCK)
 		return stock_reserve_conditional(db, items, n, res, params);
 	return stock_reserve_pessimistic(db, items, n, res, params);
 }

@@ -279,6 +279,7 @@ static const struct good_case good_cases[] = {
 	{ "idempotency_ttl", "1728000000", "480h" },
 	{ "stock_strategy", "conditional", "conditional" },
 	{ "stock_strategy", "pessimistic", "pessimistic" },
+	{ "stock_strategy", "redis_lock", "redis_lock" },
 	{ "point_strategy", "optimistic", "optimistic" },
 	{ "point_strategy", "pessimistic", "pessimistic" },
 	{ "point_strategy", "conditional", "conditional" },
@@ -352,7 +353,8 @@ struct bad_case {
 	"idempotency_ttl: must be a duration from 24h to 480h " \
 	"(milliseconds, or a number followed by ms, s, min or h), got "
 #define STRATEGY_MUST \
-	"stock_strategy: must be one of pessimistic, conditional, got "
+	"stock_strategy: must be one of pessimistic, conditional, " \
+	"redis_lock, got "
 #define POINT_MUST \
 	"point_strategy: must be one of optimistic, pessimistic, conditional, " \
 	"got "
@@ -667,7 +669,7 @@ START_TEST(test_enum_names)
 	    "pessimistic");
 	ck_assert_str_eq(stock_strategy_names[STOCK_CONDITIONAL],
 	    "conditional");
-	ck_assert_int_eq(STOCK_STRATEGY__MAX, 2);
+	ck_assert_int_eq(STOCK_STRATEGY__MAX, 3);
 	ck_assert_str_eq(point_strategy_names[POINT_OPTIMISTIC], "optimistic");
 	ck_assert_str_eq(point_strategy_names[POINT_PESSIMISTIC],
 	    "pessimistic");
@@ -1025,7 +1027,7 @@ static const struct load_case bad_loads[] = {
 	{ "wor\x1bkers = 1\n", "test.conf:1: wor\\x1bkers: unknown key" },
 	{ "workers = 2\nstock_strategy = optimistic # faster?\n",
 	    "test.conf:2: stock_strategy: must be one of pessimistic, "
-	    "conditional, got \"optimistic\"" },
+	    "conditional, redis_lock, got \"optimistic\"" },
 	{ "stock_strategy = conditional\nstock_strategy = pessimistic\n",
 	    "test.conf:2: stock_strategy: given twice (first on line 1)" },
 	{ "reservation_ttl = 30min\nidempotency_ttl = 12h\n",
@@ -1470,7 +1472,7 @@ START_TEST(test_dump_enum_out_of_range)
 	char *text;
 
 	cfg->stock_strategy = STOCK_STRATEGY__MAX;
-	assert_dumps(cfg, "stock_strategy", "2");
+	assert_dumps(cfg, "stock_strategy", "3");
 	cfg->stock_strategy = -1;
 	assert_dumps(cfg, "stock_strategy", "-1");
 	cfg->point_strategy = POINT_STRATEGY__MAX;
@@ -1481,6 +1483,7 @@ START_TEST(test_dump_enum_out_of_range)
 	    -1);
 	ck_assert_ptr_nonnull(strstr(err,
 	    ": stock_strategy: must be one of pessimistic, conditional, "
+	    "redis_lock, "
 	    "got \"-1\""));
 	assert_defaults(back);
 	free(text);
@@ -1503,8 +1506,9 @@ START_TEST(test_usage)
 	ck_assert_ptr_nonnull(strstr(buf, "Value: an integer from 1 to 256."));
 	ck_assert_ptr_nonnull(strstr(buf,
 	    "stock_strategy = pessimistic\n\thow an order takes stock: lock "
-	    "the options, or one conditional UPDATE (choice).\n\tValue: one "
-	    "of pessimistic, conditional.\n"));
+	    "the options, one conditional UPDATE, or that UPDATE under Redis "
+	    "locks (choice).\n\tValue: one of pessimistic, conditional, "
+	    "redis_lock.\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "idempotency_ttl = 24h\n"));
 	ck_assert_ptr_nonnull(strstr(buf,
 	    "point_strategy = optimistic\n\thow a balance moves: optimistic "

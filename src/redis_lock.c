@@ -1,0 +1,104 @@
+/*
+ * redis_lock: see redis_lock.h.
+ */
+#include "redis_lock.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+
+/* KEYS: the lock.  ARGV: the owner's token. */
+static struct gate_script release_script =
+    GATE_SCRIPT("if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                "  return redis.call('DEL', KEYS[1])\n"
+                "end\n"
+                "return 0\n");
+
+static int64_t redis_lock_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sets a token no other acquisition shares: pid, time and a counter. */
+static void redis_lock_token(struct redis_locks *locks)
+{
+	static unsigned long counter;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(locks->token, sizeof(locks->token), "%ld.%lld.%09ld.%lu",
+	    (long)getpid(), (long long)ts.tv_sec, ts.tv_nsec, ++counter);
+}
+
+/* One attempt: 1 taken, 0 taken by someone else, -1 Redis failed. */
+static int redis_lock_try(struct gate *gate, const char *key, const char *token,
+    int ttl_ms)
+{
+	redisReply *r =
+	    gate_command(gate, "SET %s %s NX PX %d", key, token, ttl_ms);
+	int got;
+
+	if (r == NULL)
+		return -1;
+	got = r->type == REDIS_REPLY_STATUS ? 1
+	    : r->type == REDIS_REPLY_NIL    ? 0
+	                                    : -1;
+	freeReplyObject(r);
+	return got;
+}
+
+enum redis_lock_status redis_lock_take(struct gate *gate,
+    struct redis_locks *locks, const char *const *keys, size_t n, int ttl_ms,
+    int wait_ms)
+{
+	int64_t deadline = redis_lock_now_ms() + wait_ms;
+	int attempt = 0, got;
+
+	locks->held = 0;
+	redis_lock_token(locks);
+	if (n > REDIS_LOCK_MAX)
+		return REDIS_LOCK_DOWN;
+	while (locks->held < n) {
+		const char *key = keys[locks->held];
+
+		got = redis_lock_try(gate, key, locks->token, ttl_ms);
+		if (got == 1) {
+			snprintf(locks->keys[locks->held], REDIS_LOCK_KEY_MAX,
+			    "%s", key);
+			locks->held++;
+			attempt = 0;
+			continue;
+		}
+		if (got < 0 || redis_lock_now_ms() >= deadline) {
+			redis_lock_release(gate, locks);
+			return got < 0 ? REDIS_LOCK_DOWN : REDIS_LOCK_BUSY;
+		}
+		/* Busy: the holder's transaction takes a few ms; poll
+		 * with the database retries' jittered back-off. */
+		db_backoff(attempt < 2 ? attempt : 2);
+		attempt++;
+	}
+	return REDIS_LOCK_HELD;
+}
+
+void redis_lock_release(struct gate *gate, struct redis_locks *locks)
+{
+	for (size_t i = 0; i < locks->held; i++) {
+		const char *args[] = { locks->keys[i], locks->token };
+		redisReply *r = gate_eval(gate, &release_script, 1, args, 1);
+
+		/* A lost release costs a wait until the key's ttl. */
+		if (r == NULL)
+			break;
+		freeReplyObject(r);
+	}
+	locks->held = 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * redis_lock: short mutual exclusion in Redis, one key per resource, the
+ * way the seed design proposed to guard stock (stock_strategy =
+ * redis_lock).  A lock is SET key token NX PX ttl and is released by a
+ * script that deletes the key only if it still holds this owner's token,
+ * so a lock that expired and was taken by someone else is never released
+ * by the first owner.
+ *
+ * A lock is an optimisation of who waits where, never what keeps data
+ * right: a holder slower than ttl loses it without knowing, so whatever
+ * the lock guards must stay correct without it (the stock UPDATE keeps its
+ * own WHERE stock >= quantity).
+ */
+#ifndef STOCKADE_REDIS_LOCK_H
+#define STOCKADE_REDIS_LOCK_H
+
+#include <stddef.h>
+
+#include "gate.h"
+
+#define REDIS_LOCK_KEY_MAX 64
+#define REDIS_LOCK_MAX 50
+
+struct redis_locks {
+	char token[48]; /* unique to this acquisition */
+	char keys[REDIS_LOCK_MAX][REDIS_LOCK_KEY_MAX];
+	size_t held;
+};
+
+enum redis_lock_status {
+	REDIS_LOCK_HELD, /* every key is ours */
+	REDIS_LOCK_BUSY, /* a key stayed taken for wait_ms: none is held */
+	REDIS_LOCK_DOWN /* Redis failed: none is held */
+};
+
+/*
+ * Takes every key of keys (n at most REDIS_LOCK_MAX, already in the order
+ * every caller uses, so that two takers cannot wait on each other
+ * forever), each for ttl_ms, retrying a taken key with jittered back-off
+ * for up to wait_ms in all.  On anything but HELD, what was taken has been
+ * released.
+ */
+enum redis_lock_status redis_lock_take(struct gate *gate,
+    struct redis_locks *locks, const char *const *keys, size_t n, int ttl_ms,
+    int wait_ms);
+
+/* Releases what locks holds (the keys still holding its token). */
+void redis_lock_release(struct gate *gate, struct redis_locks *locks);
+
+#endif
