@@ -156,6 +156,38 @@ static void coupon_keys_init(struct coupon_keys *k, int slots, int64_t policy)
 	snprintf(k->token, sizeof(k->token), "%ld", (long)getpid());
 }
 
+/* Formats v into buf (24 bytes) and returns buf, for argument lists. */
+static const char *coupon_i64(char *buf, int64_t v)
+{
+	snprintf(buf, 24, "%" PRId64, v);
+	return buf;
+}
+
+/*
+ * Runs one of the gate's scripts: KEYS users (if with_users), requests and
+ * run, then ARGV argv followed by this server's run_id, which every script
+ * compares with the gate's stamp.
+ */
+static redisReply *coupon_gate_run(struct gate *gate,
+    struct gate_script *script, const struct coupon_keys *k, int with_users,
+    const char *const *argv, int nargv)
+{
+	const char *args[GATE_EVAL_ARGS_MAX];
+	int n = 0, nkeys;
+
+	if (nargv > GATE_EVAL_ARGS_MAX - 4)
+		return NULL;
+	if (with_users)
+		args[n++] = k->users;
+	args[n++] = k->requests;
+	args[n++] = k->run;
+	nkeys = n;
+	for (int i = 0; i < nargv; i++)
+		args[n++] = argv[i];
+	args[n++] = gate_run_id(gate);
+	return gate_eval(gate, script, nkeys, args, n - nkeys);
+}
+
 void coupon_gate_load(struct gate *gate)
 {
 	if (gate_load(gate, &admit_script) < 0 ||
@@ -183,21 +215,14 @@ enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,
 	};
 	struct coupon_keys k;
 	char u[24], t[24];
-	const char *args[6];
+	const char *argv[] = { coupon_i64(u, user), coupon_i64(t, total) };
 	enum coupon_verdict v = COUPON_DOWN;
 	redisReply *r;
 
 	coupon_keys_init(&k, slots, policy);
-	snprintf(u, sizeof(u), "%" PRId64, user);
-	snprintf(t, sizeof(t), "%" PRId64, total);
-	args[0] = k.users;
-	args[1] = k.requests;
-	args[2] = k.run;
-	args[3] = u;
-	args[4] = t;
-	args[5] = gate_run_id(gate);
-	if ((r = gate_eval(gate, slots ? &admit_slots_script : &admit_script, 3,
-	         args, 3)) == NULL)
+	r = coupon_gate_run(gate, slots ? &admit_slots_script : &admit_script,
+	    &k, 1, argv, 2);
+	if (r == NULL)
 		return COUPON_DOWN;
 	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
 		for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]);
@@ -219,22 +244,14 @@ int coupon_gate_undo(struct gate *gate, int slots, int64_t policy, int64_t user,
 {
 	struct coupon_keys k;
 	char u[24], t[24];
-	const char *args[7];
+	const char *argv[] = { coupon_i64(u, user), undo_names[how],
+		coupon_i64(t, total) };
 	redisReply *r;
 	int ok;
 
 	coupon_keys_init(&k, slots, policy);
-	snprintf(u, sizeof(u), "%" PRId64, user);
-	snprintf(t, sizeof(t), "%" PRId64, total);
-	args[0] = k.users;
-	args[1] = k.requests;
-	args[2] = k.run;
-	args[3] = u;
-	args[4] = undo_names[how];
-	args[5] = t;
-	args[6] = gate_run_id(gate);
-	r = gate_eval(gate, slots ? &undo_slots_script : &undo_script, 3, args,
-	    4);
+	r = coupon_gate_run(gate, slots ? &undo_slots_script : &undo_script, &k,
+	    1, argv, 3);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
 		freeReplyObject(r);
@@ -251,20 +268,14 @@ int coupon_gate_lower(struct gate *gate, int slots, int64_t policy,
 {
 	struct coupon_keys k;
 	char i[24], t[24];
-	const char *args[5];
+	const char *argv[] = { coupon_i64(i, issued), coupon_i64(t, total) };
 	redisReply *r;
 	int lowered;
 
 	coupon_keys_init(&k, slots, policy);
-	snprintf(i, sizeof(i), "%" PRId64, issued);
-	snprintf(t, sizeof(t), "%" PRId64, total);
-	args[0] = k.requests;
-	args[1] = k.run;
-	args[2] = i;
-	args[3] = t;
-	args[4] = gate_run_id(gate);
-	if ((r = gate_eval(gate, slots ? &lower_slots_script : &lower_script, 2,
-	         args, 3)) == NULL)
+	r = coupon_gate_run(gate, slots ? &lower_slots_script : &lower_script,
+	    &k, 0, argv, 2);
+	if (r == NULL)
 		return -1;
 	lowered = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
 	freeReplyObject(r);
