@@ -1,0 +1,710 @@
+/*
+ * bench/rush.c: the load client of bench/run for a rush of distinct users,
+ * which wrk cannot express: exactly one request per bearer token, each
+ * token a different user, at most C requests in flight (libcurl's multi
+ * interface, connections kept alive and reused like wrk's).  It records
+ * every request's latency and status, and the problem+json "code" of error
+ * answers, and prints one machine-readable line:
+ *
+ *   RUSH requests=N done=N concurrency=C seconds=X rps=X p50_us=N
+ *        p90_us=N p99_us=N max_us=N first_2xx_us=N last_2xx_us=N
+ *        after_last_2xx=N errors=N timeouts=N connects=N status_201=N
+ *        status_409=N ... code_409_sold_out=N ...
+ *
+ * Latencies are libcurl's total time of each transfer, in microseconds;
+ * last_2xx_us is when the last 2xx answer arrived, counted from the start
+ * of the rush (so 2xx answers / last_2xx_us is the issue rate of a coupon
+ * rush), and after_last_2xx how many transfers ended after it (over
+ * seconds - last_2xx_us: the rate of a sold-out crowd); errors are
+ * transfers that got no HTTP answer (timeouts among them).  A second mode mints
+ * the tokens themselves, as `stockade token` would (HS256, the same claims),
+ * thousands per second:
+ *
+ *   rush [-c C] [-n N] [-t MS] [-d BODY] [-H HEADER]... TOKENS URL
+ *   rush mint SECRET_FILE FIRST_USER COUNT [ROLE [TTL_SECONDS]]
+ *
+ * Not part of the autotools build: bench/run compiles it with
+ *   cc -std=c11 -O2 -Wall -Wextra -Werror -o rush bench/rush.c -lcurl -lcrypto
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RUSH_TOKEN_MAX 4096 /* stockade's AUTH_TOKEN_MAX */
+#define RUSH_TOKENS_FILE_MAX (512L * 1024 * 1024)
+#define RUSH_REQUESTS_MAX 100000000L
+#define RUSH_CONC_MAX 8192
+#define RUSH_BODY_KEEP 1024 /* bytes of each answer kept, to find its code */
+#define RUSH_CODE_MAX 48 /* longest problem code recorded */
+#define RUSH_CODES 32 /* distinct (status, code) pairs recorded */
+#define RUSH_HEADERS_MAX 16 /* -H options */
+#define RUSH_STATUS_MAX 600 /* HTTP statuses are 100..599 */
+#define RUSH_ERRMSG_MAX 5 /* transport errors described on stderr */
+
+/* The secret's bounds, as stockade's config_read_secret has them. */
+#define RUSH_SECRET_MIN 32
+#define RUSH_SECRET_MAX 4096
+
+/* One transfer in flight. */
+struct rush_slot {
+	CURL *easy;
+	struct curl_slist *headers;
+	char body[RUSH_BODY_KEEP]; /* the answer's start, NUL-terminated */
+	size_t body_len;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct rush_code {
+	long status;
+	char name[RUSH_CODE_MAX];
+	unsigned long count;
+};
+
+struct rush_stats {
+	unsigned long status[RUSH_STATUS_MAX];
+	struct rush_code codes[RUSH_CODES];
+	size_t ncodes;
+	unsigned long codes_dropped; /* codes past RUSH_CODES, or unreadable */
+	unsigned long errors; /* no HTTP answer */
+	unsigned long timeouts; /* among errors */
+	unsigned long errmsgs;
+	long connects;
+	uint64_t *latency_us; /* one per finished request */
+	size_t done;
+	uint64_t first_2xx_us, last_2xx_us; /* since the start; 0: none */
+	size_t done_at_last_2xx; /* answers until then, that one included */
+};
+
+/* The command line of a rush. */
+struct rush_args {
+	long concurrency;
+	long requests; /* 0: one per token */
+	long timeout_ms;
+	const char *body; /* NULL: an empty body */
+	const char *headers[RUSH_HEADERS_MAX];
+	int nheaders;
+	const char *tokens_path;
+	const char *url;
+};
+
+static void usage(void)
+{
+	fprintf(stderr,
+	    "usage: rush [-c CONCURRENCY] [-n REQUESTS] [-t TIMEOUT_MS] "
+	    "[-d BODY] [-H HEADER]... TOKENS URL\n"
+	    "       rush mint SECRET_FILE FIRST_USER COUNT [ROLE "
+	    "[TTL_SECONDS]]\n");
+}
+
+/* Microseconds of CLOCK_MONOTONIC. */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Parses a decimal in [min, max] into *out.  0, or -1 if it is not one. */
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * Reads the file at path, at most max bytes, into a NUL-terminated buffer
+ * that the caller frees.  Returns NULL (with a message) on failure.
+ */
+static char *read_file(const char *path, long max, size_t *len)
+{
+	FILE *f;
+	char *buf = NULL;
+	long size;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		fprintf(stderr, "rush: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET) != 0) {
+		fprintf(stderr, "rush: %s: cannot size it\n", path);
+		goto fail;
+	}
+	if (size > max) {
+		fprintf(stderr, "rush: %s: larger than %ld bytes\n", path, max);
+		goto fail;
+	}
+	if ((buf = malloc((size_t)size + 1)) == NULL) {
+		fprintf(stderr, "rush: out of memory\n");
+		goto fail;
+	}
+	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+		fprintf(stderr, "rush: %s: short read\n", path);
+		goto fail;
+	}
+	buf[size] = '\0';
+	fclose(f);
+	*len = (size_t)size;
+	return buf;
+fail:
+	free(buf);
+	fclose(f);
+	return NULL;
+}
+
+/*
+ * Splits buf into its non-empty lines (a trailing CR is dropped), each a
+ * token: base64url and dots only, at most RUSH_TOKEN_MAX characters, so
+ * that no line can smuggle a header.  *tokens points into buf; the caller
+ * frees the array.  Returns the count, or -1 (with a message).
+ */
+static long split_tokens(char *buf, size_t len, char ***tokens)
+{
+	char **t = NULL, *p = buf, *end = buf + len, *nl;
+	long n = 0, cap = 0, lineno = 0;
+	size_t l;
+
+	while (p < end) {
+		lineno++;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		*nl = '\0';
+		l = (size_t)(nl - p);
+		if (l > 0 && p[l - 1] == '\r')
+			p[--l] = '\0';
+		if (l > RUSH_TOKEN_MAX ||
+		    strspn(p,
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		        "0123456789-_.") != l) {
+			fprintf(stderr,
+			    "rush: tokens line %ld: not a token (base64url "
+			    "and dots, at most %d characters)\n",
+			    lineno, RUSH_TOKEN_MAX);
+			free(t);
+			return -1;
+		}
+		if (l > 0) {
+			if (n == cap) {
+				char **nt;
+
+				cap = cap ? cap * 2 : 1024;
+				if ((nt = realloc(t,
+				         (size_t)cap * sizeof(*t))) == NULL) {
+					fprintf(stderr,
+					    "rush: out of memory\n");
+					free(t);
+					return -1;
+				}
+				t = nt;
+			}
+			t[n++] = p;
+		}
+		p = nl + 1;
+	}
+	*tokens = t;
+	return n;
+}
+
+/* libcurl's write callback: keeps the answer's first bytes in the slot. */
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct rush_slot *s = arg;
+	size_t n = size * nmemb, room = sizeof(s->body) - 1 - s->body_len;
+	size_t take = n < room ? n : room;
+
+	memcpy(s->body + s->body_len, data, take);
+	s->body_len += take;
+	s->body[s->body_len] = '\0';
+	return n;
+}
+
+/*
+ * Counts the "code" of a problem+json answer under its status.  The body is
+ * not parsed as JSON: stockade writes `"code":"name"` with no blanks, and a
+ * code is made of [a-z0-9_] only.
+ */
+static void count_code(struct rush_stats *st, long status, const char *body)
+{
+	static const char key[] = "\"code\":\"";
+	const char *p = strstr(body, key);
+	char name[RUSH_CODE_MAX];
+	size_t l, i;
+
+	if (p == NULL) {
+		snprintf(name, sizeof(name), "none");
+	} else {
+		p += sizeof(key) - 1;
+		l = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+		if (l == 0 || l >= sizeof(name) || p[l] != '"') {
+			st->codes_dropped++;
+			return;
+		}
+		memcpy(name, p, l);
+		name[l] = '\0';
+	}
+	for (i = 0; i < st->ncodes; i++) {
+		if (st->codes[i].status == status &&
+		    strcmp(st->codes[i].name, name) == 0) {
+			st->codes[i].count++;
+			return;
+		}
+	}
+	if (st->ncodes == RUSH_CODES) {
+		st->codes_dropped++;
+		return;
+	}
+	st->codes[st->ncodes].status = status;
+	memcpy(st->codes[st->ncodes].name, name, strlen(name) + 1);
+	st->codes[st->ncodes++].count = 1;
+}
+
+/*
+ * Sets up the easy handle of a slot once: the URL, the method, the
+ * timeouts, the answer's buffer.  Returns 0 or -1.
+ */
+static int slot_init(struct rush_slot *s, const struct rush_args *a)
+{
+	const char *body = a->body != NULL ? a->body : "";
+
+	if ((s->easy = curl_easy_init()) == NULL)
+		return -1;
+	if (curl_easy_setopt(s->easy, CURLOPT_URL, a->url) != CURLE_OK ||
+	    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+	    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE,
+	        (long)strlen(body)) != CURLE_OK ||
+	    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, a->timeout_ms) !=
+	        CURLE_OK ||
+	    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body) !=
+	        CURLE_OK ||
+	    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s) != CURLE_OK ||
+	    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s) != CURLE_OK ||
+	    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf) !=
+	        CURLE_OK)
+		return -1;
+	return 0;
+}
+
+/* Appends line to the header list *h.  0, or -1 (*h is left as it was). */
+static int header_add(struct curl_slist **h, const char *line)
+{
+	struct curl_slist *nh = curl_slist_append(*h, line);
+
+	if (nh == NULL)
+		return -1;
+	*h = nh;
+	return 0;
+}
+
+/*
+ * Starts a request on slot s with token tok: the Authorization header, the
+ * caller's headers, and no Content-Type unless there is a body (libcurl
+ * would send a form's).  Returns 0 or -1.
+ */
+static int slot_start(struct rush_slot *s, CURLM *multi,
+    const struct rush_args *a, const char *tok)
+{
+	char auth[RUSH_TOKEN_MAX + 32];
+	struct curl_slist *h = NULL;
+	int i;
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+	/* An empty value removes the header; "Expect:" avoids a 100 wait. */
+	if (header_add(&h, auth) < 0 ||
+	    header_add(&h,
+	        a->body != NULL ? "Content-Type: application/json"
+	                        : "Content-Type:") < 0 ||
+	    header_add(&h, "Expect:") < 0)
+		goto fail;
+	for (i = 0; i < a->nheaders; i++)
+		if (header_add(&h, a->headers[i]) < 0)
+			goto fail;
+	s->body_len = 0;
+	s->body[0] = '\0';
+	s->errbuf[0] = '\0';
+	if (curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
+	    curl_multi_add_handle(multi, s->easy) != CURLM_OK)
+		goto fail;
+	s->headers = h;
+	return 0;
+fail:
+	curl_slist_free_all(h);
+	return -1;
+}
+
+/* Records a finished transfer of slot s, which ended with rc, at t_us. */
+static void slot_finish(struct rush_slot *s, CURLcode rc, uint64_t t_us,
+    struct rush_stats *st)
+{
+	curl_off_t total = 0;
+	long status = 0, connects = 0;
+
+	curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &total);
+	curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects);
+	st->latency_us[st->done++] = total > 0 ? (uint64_t)total : 0;
+	st->connects += connects;
+	if (rc != CURLE_OK ||
+	    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status) !=
+	        CURLE_OK ||
+	    status < 100 || status >= RUSH_STATUS_MAX) {
+		st->errors++;
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			st->timeouts++;
+		if (st->errmsgs++ < RUSH_ERRMSG_MAX)
+			fprintf(stderr, "rush: transfer failed: %s\n",
+			    s->errbuf[0] != '\0' ? s->errbuf
+			                         : curl_easy_strerror(rc));
+		return;
+	}
+	st->status[status]++;
+	if (status >= 200 && status < 300) {
+		if (st->first_2xx_us == 0)
+			st->first_2xx_us = t_us;
+		st->last_2xx_us = t_us;
+		st->done_at_last_2xx = st->done;
+	} else if (status >= 400) {
+		count_code(st, status, s->body);
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The p-th percentile (nearest rank: the ceil(p * n / 100)-th smallest) of
+ * n sorted values; 0 when n is 0.
+ */
+static uint64_t percentile(const uint64_t *v, size_t n, unsigned p)
+{
+	size_t rank;
+
+	if (n == 0)
+		return 0;
+	rank = (n * p + 99) / 100;
+	if (rank < 1)
+		rank = 1;
+	return v[rank - 1];
+}
+
+/* Prints the RUSH line for a rush of a->requests that took elapsed_us. */
+static void report(const struct rush_args *a, struct rush_stats *st,
+    uint64_t elapsed_us)
+{
+	double secs = (double)elapsed_us / 1e6;
+	size_t i;
+
+	qsort(st->latency_us, st->done, sizeof(*st->latency_us), cmp_u64);
+	printf("RUSH requests=%ld done=%zu concurrency=%ld seconds=%.6f "
+	       "rps=%.1f p50_us=%" PRIu64 " p90_us=%" PRIu64 " p99_us=%" PRIu64
+	       " max_us=%" PRIu64 " first_2xx_us=%" PRIu64
+	       " last_2xx_us=%" PRIu64 " after_last_2xx=%zu"
+	       " errors=%lu timeouts=%lu connects=%ld codes_dropped=%lu",
+	    a->requests, st->done, a->concurrency, secs,
+	    secs > 0 ? (double)st->done / secs : 0.0,
+	    percentile(st->latency_us, st->done, 50),
+	    percentile(st->latency_us, st->done, 90),
+	    percentile(st->latency_us, st->done, 99),
+	    st->done ? st->latency_us[st->done - 1] : 0, st->first_2xx_us,
+	    st->last_2xx_us, st->done - st->done_at_last_2xx, st->errors,
+	    st->timeouts, st->connects, st->codes_dropped);
+	for (i = 0; i < RUSH_STATUS_MAX; i++)
+		if (st->status[i] > 0)
+			printf(" status_%zu=%lu", i, st->status[i]);
+	for (i = 0; i < st->ncodes; i++)
+		printf(" code_%ld_%s=%lu", st->codes[i].status,
+		    st->codes[i].name, st->codes[i].count);
+	printf("\n");
+}
+
+/*
+ * Runs the rush: request i carries token i (cycled when a->requests is
+ * larger than ntok), at most a->concurrency in flight.  Returns 0 when
+ * every request was run (whatever its answer), -1 on a local failure.
+ */
+static int rush(const struct rush_args *a, char **tokens, long ntok)
+{
+	struct rush_slot *slots = NULL;
+	struct rush_stats st;
+	size_t *idle = NULL, nidle = 0, i, nslots;
+	long next = 0, running = 0;
+	uint64_t t0;
+	CURLM *multi = NULL;
+	CURLMsg *msg;
+	int still, left, rc = -1;
+
+	memset(&st, 0, sizeof(st));
+	nslots = (size_t)(a->concurrency < a->requests ? a->concurrency
+	                                               : a->requests);
+	if ((st.latency_us = calloc((size_t)a->requests,
+	         sizeof(*st.latency_us))) == NULL ||
+	    (slots = calloc(nslots, sizeof(*slots))) == NULL ||
+	    (idle = calloc(nslots, sizeof(*idle))) == NULL) {
+		fprintf(stderr, "rush: out of memory\n");
+		goto out;
+	}
+	if ((multi = curl_multi_init()) == NULL ||
+	    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)nslots) !=
+	        CURLM_OK) {
+		fprintf(stderr, "rush: cannot set up libcurl\n");
+		goto out;
+	}
+	for (i = 0; i < nslots; i++) {
+		if (slot_init(&slots[i], a) < 0) {
+			fprintf(stderr, "rush: cannot set up a transfer\n");
+			goto out;
+		}
+		idle[nidle++] = i;
+	}
+	t0 = now_us();
+	while (next < a->requests || running > 0) {
+		while (nidle > 0 && next < a->requests) {
+			struct rush_slot *s = &slots[idle[nidle - 1]];
+
+			if (slot_start(s, multi, a, tokens[next % ntok]) < 0) {
+				fprintf(stderr,
+				    "rush: cannot start a transfer\n");
+				goto out;
+			}
+			nidle--;
+			next++;
+			running++;
+		}
+		if (curl_multi_perform(multi, &still) != CURLM_OK) {
+			fprintf(stderr, "rush: curl_multi_perform failed\n");
+			goto out;
+		}
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+			struct rush_slot *s;
+			char *priv;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    &priv);
+			s = (struct rush_slot *)(void *)priv;
+			slot_finish(s, msg->data.result, now_us() - t0, &st);
+			curl_multi_remove_handle(multi, s->easy);
+			curl_slist_free_all(s->headers);
+			s->headers = NULL;
+			idle[nidle++] = (size_t)(s - slots);
+			running--;
+		}
+		if (running > 0 && (nidle == 0 || next == a->requests) &&
+		    curl_multi_poll(multi, NULL, 0, 1000, NULL) != CURLM_OK) {
+			fprintf(stderr, "rush: curl_multi_poll failed\n");
+			goto out;
+		}
+	}
+	report(a, &st, now_us() - t0);
+	rc = 0;
+out:
+	for (i = 0; slots != NULL && i < nslots; i++) {
+		if (slots[i].easy == NULL)
+			continue;
+		if (slots[i].headers != NULL) {
+			curl_multi_remove_handle(multi, slots[i].easy);
+			curl_slist_free_all(slots[i].headers);
+		}
+		curl_easy_cleanup(slots[i].easy);
+	}
+	if (multi != NULL)
+		curl_multi_cleanup(multi);
+	free(idle);
+	free(slots);
+	free(st.latency_us);
+	return rc;
+}
+
+/* base64url without padding (RFC 7515 section 2) of src into dst. */
+static size_t b64url(char *dst, const unsigned char *src, size_t n)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint32_t acc = 0;
+	size_t i, o = 0;
+	int bits = 0;
+
+	for (i = 0; i < n; i++) {
+		acc = acc << 8 | src[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			dst[o++] = abc[acc >> bits & 63];
+		}
+	}
+	if (bits > 0)
+		dst[o++] = abc[acc << (6 - bits) & 63];
+	dst[o] = '\0';
+	return o;
+}
+
+/*
+ * rush mint: prints COUNT tokens for users FIRST_USER.. with ROLE (user)
+ * valid for TTL_SECONDS (86400), exactly as `stockade token` mints them:
+ * header {"alg":"HS256","typ":"JWT"}, claims sub (a string), role, iat,
+ * exp, HMAC-SHA-256 under the secret file's bytes less one trailing
+ * newline (src/auth.c, src/config.c).  Returns the exit status.
+ */
+static int mint(int argc, char **argv)
+{
+	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	char *secret, payload[256], token[512];
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len;
+	long first, count, ttl = 86400, i;
+	size_t slen, hlen, n;
+	const char *role = "user";
+	time_t now = time(NULL);
+	int r, rc = 1;
+
+	if (argc < 5 || argc > 7 ||
+	    parse_long(argv[3], 1, LONG_MAX / 2, &first) < 0 ||
+	    parse_long(argv[4], 1, 10000000, &count) < 0 ||
+	    (argc > 5 && strcmp(argv[5], "user") != 0 &&
+	        strcmp(argv[5], "admin") != 0) ||
+	    (argc > 6 && parse_long(argv[6], 1, 315360000, &ttl) < 0)) {
+		usage();
+		return 2;
+	}
+	if (argc > 5)
+		role = argv[5];
+	if ((secret = read_file(argv[2], RUSH_SECRET_MAX + 2, &slen)) == NULL)
+		return 1;
+	if (slen > 0 && secret[slen - 1] == '\n')
+		slen--;
+	if (slen > 0 && secret[slen - 1] == '\r')
+		slen--;
+	if (slen < RUSH_SECRET_MIN || slen > RUSH_SECRET_MAX) {
+		fprintf(stderr, "rush: %s: the secret must be %d to %d bytes\n",
+		    argv[2], RUSH_SECRET_MIN, RUSH_SECRET_MAX);
+		goto out;
+	}
+	hlen = b64url(token, (const unsigned char *)header, sizeof(header) - 1);
+	token[hlen++] = '.';
+	for (i = 0; i < count; i++) {
+		r = snprintf(payload, sizeof(payload),
+		    "{\"sub\":\"%ld\",\"role\":\"%s\",\"iat\":%lld,\"exp\":%lld}",
+		    first + i, role, (long long)now, (long long)now + ttl);
+		if (r < 0 || (size_t)r >= sizeof(payload))
+			goto out;
+		n = hlen +
+		    b64url(token + hlen, (unsigned char *)payload, (size_t)r);
+		if (HMAC(EVP_sha256(), secret, (int)slen,
+		        (unsigned char *)token, n, mac, &mac_len) == NULL) {
+			fprintf(stderr, "rush: HMAC failed\n");
+			goto out;
+		}
+		token[n++] = '.';
+		n += b64url(token + n, mac, mac_len);
+		if (puts(token) == EOF) {
+			fprintf(stderr, "rush: write: %s\n", strerror(errno));
+			goto out;
+		}
+	}
+	rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+	memset(secret, 0, slen);
+	free(secret);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct rush_args a = { .concurrency = 64, .timeout_ms = 30000 };
+	char *buf, **tokens = NULL;
+	size_t len;
+	long ntok;
+	int c, rc;
+
+	if (argc > 1 && strcmp(argv[1], "mint") == 0)
+		return mint(argc, argv);
+	while ((c = getopt(argc, argv, "c:n:t:d:H:")) != -1) {
+		switch (c) {
+		case 'c':
+			if (parse_long(optarg, 1, RUSH_CONC_MAX,
+			        &a.concurrency) < 0) {
+				usage();
+				return 2;
+			}
+			break;
+		case 'n':
+			if (parse_long(optarg, 1, RUSH_REQUESTS_MAX,
+			        &a.requests) < 0) {
+				usage();
+				return 2;
+			}
+			break;
+		case 't':
+			if (parse_long(optarg, 1, 3600000, &a.timeout_ms) < 0) {
+				usage();
+				return 2;
+			}
+			break;
+		case 'd':
+			a.body = optarg;
+			break;
+		case 'H':
+			if (a.nheaders == RUSH_HEADERS_MAX ||
+			    strpbrk(optarg, "\r\n") != NULL) {
+				usage();
+				return 2;
+			}
+			a.headers[a.nheaders++] = optarg;
+			break;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		usage();
+		return 2;
+	}
+	a.tokens_path = argv[optind];
+	a.url = argv[optind + 1];
+	if ((buf = read_file(a.tokens_path, RUSH_TOKENS_FILE_MAX, &len)) ==
+	    NULL)
+		return 1;
+	if ((ntok = split_tokens(buf, len, &tokens)) <= 0) {
+		if (ntok == 0)
+			fprintf(stderr, "rush: %s: no tokens\n", a.tokens_path);
+		free(buf);
+		return 1;
+	}
+	if (a.requests == 0)
+		a.requests = ntok;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "rush: curl_global_init failed\n");
+		rc = 1;
+	} else {
+		rc = rush(&a, tokens, ntok) == 0 ? 0 : 1;
+		curl_global_cleanup();
+	}
+	free(tokens);
+	free(buf);
+	return rc;
+}
