@@ -57,8 +57,10 @@ static void reaper_expire(struct db *db, const struct config *cfg,
 }
 
 /*
- * Marks coupons past their validity 'expired'.  Not urgent: payment checks
- * expires_at itself, and the API shows such a coupon as expired already.
+ * Marks coupons past their validity 'expired', every round (one indexed
+ * query when none are due).  Payment checks expires_at itself and the API
+ * shows such a coupon as expired already; this makes the stored status
+ * agree within reaper_interval.
  */
 static void reaper_expire_coupons(struct db *db, const struct config *cfg)
 {
@@ -83,7 +85,6 @@ static void reaper_purge(struct db *db, const struct config *cfg)
 		log_warn("purging idempotency keys failed: %s", db_errmsg(db));
 	else if (deleted > 0)
 		log_info("purged %ld idempotency keys", deleted);
-	reaper_expire_coupons(db, cfg);
 }
 
 static void reaper_sleep(int ms)
@@ -116,6 +117,7 @@ noreturn void reaper_run(const struct config *cfg, struct scoreboard_slot *slot)
 	slot->state = WORKER_IDLE;
 	while (!reaper_stop_requested) {
 		reaper_expire(db, cfg, slot);
+		reaper_expire_coupons(db, cfg);
 		if (since_purge >= REAPER_PURGE_INTERVAL_MS) {
 			reaper_purge(db, cfg);
 			since_purge = 0;

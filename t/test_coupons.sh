@@ -301,12 +301,18 @@ snapshot() {
 	        COALESCE(':' || order_id, ''), ',' ORDER BY id), '')) FROM user_coupons)"
 }
 
-# reap_coupons: marks expired what the reaper would (it does so once a
-# minute), after a part that left coupons past expires_at: the reaper must
-# not move a snapshot later.
+# reap_coupons: after a part that left coupons past expires_at, waits for
+# the reaper (every reaper_interval, 100 ms here) to mark them expired, so
+# that it cannot move a later snapshot; a check that it does.
 reap_coupons() {
-	sql "UPDATE user_coupons SET status = 'expired'
-	    WHERE status = 'available' AND expires_at <= now()" >/dev/null
+	local i due
+	for ((i = 0; i < 60; i++)); do
+		due=$(sql "SELECT count(*) FROM user_coupons
+		    WHERE status = 'available' AND expires_at <= now()")
+		[ "$due" = 0 ] && break
+		sleep 0.05
+	done
+	is "$due" 0 "the reaper marked every coupon past expires_at expired"
 }
 
 # refused NAME STATUS CODE METHOD PATH BODY [TOKEN [CURL_ARGS...]]: as
@@ -826,8 +832,8 @@ test_pay() {
 	refused "pay with a used coupon" 409 coupon_unavailable POST "/api/v1/orders/$o3/pay" \
 		"{\"coupon_id\":$(sql "SELECT id FROM user_coupons WHERE policy_id = $cp AND user_id = $u")}" "$t"
 	# Expired whether or not the reaper has marked it yet.  The reaper
-	# does so once a minute, so it may run during the first request, and
-	# only the second one compares snapshots (marked by hand first).
+	# may run during the first request, so only the second one, after
+	# the reaper marked it, compares snapshots.
 	pexp=$(new_policy "pay-expired" 10) || return
 	cexp=$(issue "$t" "$pexp") || return
 	sql "UPDATE user_coupons SET expires_at = now() - interval '1 second' WHERE id = $cexp" >/dev/null
