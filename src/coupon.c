@@ -41,6 +41,7 @@
 #define COUPON_REBUILD_BATCH 5000
 #define COUPON_VERIFY_INTERVAL_MS 1000
 #define COUPON_SHARDS 16
+#define COUPON_SHARD_PASSES 4
 #define COUPON_NAME_MAX 200
 #define COUPON_AMOUNT_MAX 1000000000000LL
 #define COUPON_TOTAL_MAX 10000000
@@ -444,6 +445,26 @@ static void coupon_gate_prepare(struct app *app, int64_t id, int64_t total)
 		(void)coupon_gate_rebuild_end(app->gate, slots, id, 0, total);
 }
 
+/*
+ * Under coupon_strategy = sharded a new policy is split at once, so that
+ * its first issues need not race to do it.  A failure is only logged: the
+ * first issue splits it then.
+ */
+static void coupon_split_new(struct app *app, int64_t id)
+{
+	char idtext[24], shards[16];
+	const char *params[] = { idtext, shards };
+
+	if (app->cfg->coupon_strategy != COUPON_SHARDED)
+		return;
+	snprintf(idtext, sizeof(idtext), "%" PRId64, id);
+	snprintf(shards, sizeof(shards), "%d", COUPON_SHARDS);
+	if (db_command(app->db, &coupon_split_stmt, params) != DB_OK)
+		log_warn("coupon policy %" PRId64 " not split now (%s); its "
+		         "first issue will split it",
+		    id, db_errmsg(app->db));
+}
+
 void coupon_create(struct request *req, struct response *res, struct app *app)
 {
 	struct coupon_new n;
@@ -483,6 +504,7 @@ void coupon_create(struct request *req, struct response *res, struct app *app)
 	    (size_t)PQgetlength(r, 0, 0));
 	PQclear(r);
 	response_header(res, "Location", "/api/v1/coupons/%" PRId64, id);
+	coupon_split_new(app, id);
 	log_info("coupon policy %" PRId64 " created: %s coupons", id, total);
 	coupon_gate_prepare(app, id, n.total);
 }
@@ -585,7 +607,7 @@ static enum db_status coupon_issue_sharded(struct db *db,
 	char start[16], shards[16];
 	const char *take_params[] = { ci->policy, ci->user, start };
 	const char *split_params[] = { ci->policy, shards };
-	enum coupon_refusal why = REFUSE_SOLD_OUT;
+	enum coupon_refusal why;
 	enum db_status st;
 	int taken, split;
 	PGresult *r;
@@ -593,7 +615,7 @@ static enum db_status coupon_issue_sharded(struct db *db,
 	snprintf(start, sizeof(start), "%d",
 	    (int)((uint64_t)ci->user_id % COUPON_SHARDS));
 	snprintf(shards, sizeof(shards), "%d", COUPON_SHARDS);
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < COUPON_SHARD_PASSES; pass++) {
 		st = coupon_run_take(db, ci, res, &coupon_take_shard_stmt,
 		    take_params, &taken);
 		if (st != DB_OK || taken)
@@ -602,24 +624,28 @@ static enum db_status coupon_issue_sharded(struct db *db,
 		    take_params, &taken);
 		if (st != DB_OK || taken)
 			return st;
-		/* Nothing taken: sold out, closed, the user's second, or
-		 * not split yet. */
+		/* Nothing taken: sold out, closed, the user's second, not
+		 * split yet, or every unit tried went to another issue. */
 		if ((r = db_query(db, &coupon_explain_stmt, take_params,
 		         &st)) == NULL)
 			return st;
 		why = coupon_decide(r);
-		split = why == REFUSE_NONE && atoi(PQgetvalue(r, 0, 5)) > 0;
+		split = atoi(PQgetvalue(r, 0, 5)) > 0;
 		PQclear(r);
-		if (why != REFUSE_NONE || split)
-			break;
-		st = db_command(db, &coupon_split_stmt, split_params);
-		if (st != DB_OK)
+		if (why != REFUSE_NONE)
+			return coupon_refuse(ci, res, why);
+		/* Units remain.  Not split: split it.  Split: the takes
+		 * ran before another issue's split committed, or lost
+		 * every race; units never come back, so each lost race
+		 * was someone else's issue, and another pass is fair. */
+		if (!split &&
+		    (st = db_command(db, &coupon_split_stmt, split_params)) !=
+		        DB_OK)
 			return st;
 	}
-	/* Split, open, and no unit found: the shards were emptied between
-	 * the take and the explain, which counts them as issued by then. */
-	return coupon_refuse(ci, res,
-	    why == REFUSE_NONE ? REFUSE_SOLD_OUT : why);
+	/* Never a false sold_out: "busy, try again" (retried whole by
+	 * db_transaction inside a transaction). */
+	return DB_RETRY;
 }
 
 static enum db_status coupon_issue_pessimistic(struct db *db,
