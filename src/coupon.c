@@ -630,7 +630,7 @@ static enum db_status coupon_issue_sharded(struct db *db,
 		         &st)) == NULL)
 			return st;
 		why = coupon_decide(r);
-		split = atoi(PQgetvalue(r, 0, 5)) > 0;
+		split = why == REFUSE_NONE && atoi(PQgetvalue(r, 0, 5)) > 0;
 		PQclear(r);
 		if (why != REFUSE_NONE)
 			return coupon_refuse(ci, res, why);
