@@ -62,22 +62,14 @@ iso() {
 new_policy() {
 	http POST /api/v1/admin/coupons \
 		"{\"name\":\"$1\",\"discount_kind\":\"amount\",\"discount_value\":${3:-100},\"total_quantity\":$2${4:-}}" "$ADMIN"
-	if [ "$HTTP_STATUS" != 201 ]; then
-		diag "new_policy: $HTTP_STATUS $HTTP_BODY"
-		return 1
-	fi
-	jq -r .id <<<"$HTTP_BODY"
+	created 201 new_policy
 }
 
 # new_percent_policy NAME TOTAL PERCENT [CAP]: a percent policy.
 new_percent_policy() {
 	http POST /api/v1/admin/coupons \
 		"{\"name\":\"$1\",\"discount_kind\":\"percent\",\"discount_value\":$3${4:+,\"discount_cap\":$4},\"total_quantity\":$2}" "$ADMIN"
-	if [ "$HTTP_STATUS" != 201 ]; then
-		diag "new_percent_policy: $HTTP_STATUS $HTTP_BODY"
-		return 1
-	fi
-	jq -r .id <<<"$HTTP_BODY"
+	created 201 new_percent_policy
 }
 
 # answer: "STATUS CODE" of the last response, CODE from its problem+json
@@ -339,30 +331,6 @@ refusals_begin() {
 
 refusals_end() {
 	REFUSALS_SNAPSHOT=
-}
-
-# order_body OPTION QTY: an order's JSON body.
-order_body() {
-	printf '{"items":[{"option_id":%s,"quantity":%s}]}' "$1" "$2"
-}
-
-# new_order TOKEN OPTION QTY: places an order, prints its id.
-new_order() {
-	http POST /api/v1/orders "$(order_body "$2" "$3")" "$1"
-	if [ "$HTTP_STATUS" != 201 ]; then
-		diag "new_order: $HTTP_STATUS $HTTP_BODY"
-		return 1
-	fi
-	jq -r .id <<<"$HTTP_BODY"
-}
-
-# charge TOKEN AMOUNT: one charge that must succeed (set-up).
-charge() {
-	http POST /api/v1/points/charge "{\"amount\":$2}" "$1"
-	if [ "$HTTP_STATUS" != 200 ]; then
-		diag "charge $2: $HTTP_STATUS $HTTP_BODY"
-		return 1
-	fi
 }
 
 balance_of() {

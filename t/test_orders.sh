@@ -21,16 +21,6 @@ export STOCKADE_SRCDIR STOCKADE_BIN
 [ -x "$STOCKADE_BIN" ] || { echo "not built: $STOCKADE_BIN" >&2; exit 99; }
 command -v jq >/dev/null || { echo "jq is missing (scripts/install-deps)" >&2; exit 99; }
 
-# order_body OPTION QTY [OPTION QTY]...: an order's JSON body.
-order_body() {
-	local items=""
-	while [ "$#" -ge 2 ]; do
-		items="$items${items:+,}{\"option_id\":$1,\"quantity\":$2}"
-		shift 2
-	done
-	printf '{"items":[%s]}' "$items"
-}
-
 stock_of() {
 	stack_psql "SELECT stock FROM product_options WHERE id = $1"
 }

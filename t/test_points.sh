@@ -32,16 +32,6 @@ MAX_BALANCE=1000000000
 # ---------------------------------------------------------------------------
 # Helpers.
 
-# order_body OPTION QTY [OPTION QTY]...: an order's JSON body.
-order_body() {
-	local items=""
-	while [ "$#" -ge 2 ]; do
-		items="$items${items:+,}{\"option_id\":$1,\"quantity\":$2}"
-		shift 2
-	done
-	printf '{"items":[%s]}' "$items"
-}
-
 stock_of() {
 	stack_psql "SELECT stock FROM product_options WHERE id = $1"
 }
@@ -121,25 +111,6 @@ outcomes() {
 # charge_line TOKEN AMOUNT [HEADER]: one http_parallel line charging AMOUNT.
 charge_line() {
 	printf 'POST\t/api/v1/points/charge\t%s\t{"amount":%s}\t%s\n' "$1" "$2" "${3:-}"
-}
-
-# new_order TOKEN OPTION QTY: places an order, prints its id.
-new_order() {
-	http POST /api/v1/orders "$(order_body "$2" "$3")" "$1"
-	if [ "$HTTP_STATUS" != 201 ]; then
-		diag "new_order: $HTTP_STATUS $HTTP_BODY"
-		return 1
-	fi
-	jq -r .id <<<"$HTTP_BODY"
-}
-
-# charge TOKEN AMOUNT: one charge that must succeed (set-up).
-charge() {
-	http POST /api/v1/points/charge "{\"amount\":$2}" "$1"
-	if [ "$HTTP_STATUS" != 200 ]; then
-		diag "charge $2: $HTTP_STATUS $HTTP_BODY"
-		return 1
-	fi
 }
 
 # ---------------------------------------------------------------------------

@@ -171,3 +171,38 @@ bad_request() {
 	like "$HTTP_CONTENT_TYPE" '^application/problem\+json' "bad input: $name: problem+json"
 	is "$(db_snapshot)" "$before" "bad input: $name: nothing changed"
 }
+
+# created STATUS LABEL: after an http call that must answer STATUS, prints
+# the answer's id; otherwise says what came back, under LABEL, and fails.
+created() {
+	if [ "$HTTP_STATUS" != "$1" ]; then
+		diag "$2: $HTTP_STATUS $HTTP_BODY"
+		return 1
+	fi
+	jq -r .id <<<"$HTTP_BODY"
+}
+
+# order_body OPTION QTY [OPTION QTY]...: an order's JSON body.
+order_body() {
+	local items=""
+	while [ "$#" -ge 2 ]; do
+		items="$items${items:+,}{\"option_id\":$1,\"quantity\":$2}"
+		shift 2
+	done
+	printf '{"items":[%s]}' "$items"
+}
+
+# new_order TOKEN OPTION QTY: places an order, prints its id.
+new_order() {
+	http POST /api/v1/orders "$(order_body "$2" "$3")" "$1"
+	created 201 new_order
+}
+
+# charge TOKEN AMOUNT: one charge of points that must succeed (set-up).
+charge() {
+	http POST /api/v1/points/charge "{\"amount\":$2}" "$1"
+	if [ "$HTTP_STATUS" != 200 ]; then
+		diag "charge $2: $HTTP_STATUS $HTTP_BODY"
+		return 1
+	fi
+}
