@@ -24,9 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "coupon_gate.h"
 #include "idempotency.h"
@@ -282,14 +281,6 @@ void coupon_cache_free(struct coupon_cache *cache)
 	free(cache);
 }
 
-static int64_t coupon_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads a policy's limits; DB_NOTFOUND when there is no such policy. */
 static enum db_status coupon_limits_read(struct db *db, int64_t id,
     struct coupon_limits *lim)
@@ -311,7 +302,7 @@ static enum db_status coupon_limits_read(struct db *db, int64_t id,
 	lim->starts_ms = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	lim->ends_ms = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
 	lim->db_now_ms = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
-	lim->read_ms = coupon_monotonic_ms();
+	lim->read_ms = clock_ms();
 	lim->verified_ms = 0;
 	lim->verified_issued = -1;
 	lim->db_sold_out = 0;
@@ -331,8 +322,7 @@ static enum db_status coupon_limits_get(struct app *app, int64_t id,
 	enum db_status st;
 
 	if (lim->id != id ||
-	    coupon_monotonic_ms() - lim->read_ms >=
-	        app->cfg->coupon_cache_ttl_ms) {
+	    clock_ms() - lim->read_ms >= app->cfg->coupon_cache_ttl_ms) {
 		lim->id = 0;
 		if ((st = coupon_limits_read(app->db, id, lim)) != DB_OK)
 			return st;
@@ -347,7 +337,7 @@ static enum db_status coupon_limits_get(struct app *app, int64_t id,
 /* Is the window open now, by the database's clock as last read? */
 static int coupon_limits_open(const struct coupon_limits *lim)
 {
-	int64_t now = lim->db_now_ms + (coupon_monotonic_ms() - lim->read_ms);
+	int64_t now = lim->db_now_ms + (clock_ms() - lim->read_ms);
 
 	return now >= lim->starts_ms && now < lim->ends_ms;
 }
@@ -791,7 +781,7 @@ fail:
  */
 static int coupon_verify_sold_out(struct app *app, struct coupon_limits *lim)
 {
-	int64_t now = coupon_monotonic_ms(), issued;
+	int64_t now = clock_ms(), issued;
 	char id[24];
 	const char *params[] = { id };
 	enum db_status st;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -51,14 +52,6 @@ struct db {
 	 */
 	int in_transaction;
 };
-
-static int64_t db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct db *db_create(const struct db_options *opts)
 {
@@ -153,7 +146,7 @@ enum db_status db_connect(struct db *db)
 		NULL };
 	const char *values[] = { "3", db->conninfo, db->application_name,
 		NULL };
-	int64_t now = db_now_ms();
+	int64_t now = clock_ms();
 
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return DB_OK;

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -27,14 +28,6 @@ struct gate {
 	char run_id[48]; /* of the server behind ctx */
 	char errmsg[256];
 };
-
-static int64_t gate_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct gate *gate_create(const struct gate_options *opts)
 {
@@ -106,7 +99,7 @@ static void gate_read_run_id(struct gate *gate)
 
 static int gate_connect(struct gate *gate)
 {
-	int64_t now = gate_now_ms();
+	int64_t now = clock_ms();
 	redisContext *c;
 
 	if (gate->ctx != NULL)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "problem.h"
 #include "xmalloc.h"
@@ -176,14 +177,6 @@ int http_idempotency_key_is_valid(const char *s)
 	return http_token_chars(s, HTTP_IDEMPOTENCY_KEY_MAX, http_visible_char);
 }
 
-static int64_t http_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void request_init(struct request *req)
 {
 	memset(req, 0, sizeof(*req));
@@ -294,7 +287,7 @@ int http_request_parse(struct request *req, http_param_fn get, void *ctx,
 	const char *method = get("REQUEST_METHOD", ctx);
 	const char *query = get("QUERY_STRING", ctx);
 
-	req->started_us = http_now_us();
+	req->started_us = clock_us();
 	http_pick_request_id(req, get, ctx);
 	snprintf(req->method_name, sizeof(req->method_name), "%s",
 	    method != NULL ? method : "-");

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -53,14 +54,6 @@ struct master {
 	int killed;
 	sigset_t signals;
 };
-
-static int64_t master_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Slots 0 .. workers-1 are workers; slot `workers` is the reaper. */
 static int master_nslots(const struct master *m)
@@ -100,13 +93,13 @@ static void master_spawn(struct master *m, int i)
 	if (pid < 0) {
 		log_error("fork for worker %d failed: %s; retrying in 1s", i,
 		    strerror(errno));
-		s->respawn_at_ms = master_now_ms() + 1000;
+		s->respawn_at_ms = clock_ms() + 1000;
 		return;
 	}
 	if (s->spawned_ms != 0)
 		m->sb->slots[i].restarts++;
 	s->pid = pid;
-	s->spawned_ms = master_now_ms();
+	s->spawned_ms = clock_ms();
 	m->sb->slots[i].pid = pid;
 	log_debug("%s started as pid %ld", master_slot_name(m, i), (long)pid);
 }
@@ -161,7 +154,7 @@ static void master_schedule_respawn(struct master *m, int i, int64_t now)
 
 static void master_reap(struct master *m)
 {
-	int64_t now = master_now_ms();
+	int64_t now = clock_ms();
 	char how[96];
 	int status, i;
 	pid_t pid;
@@ -220,7 +213,7 @@ static void master_begin_stop(struct master *m, int graceful)
 	    graceful ? "graceful" : "fast", (long long)grace,
 	    master_live_workers(m));
 	m->phase = MASTER_STOPPING;
-	m->stop_deadline_ms = master_now_ms() + grace;
+	m->stop_deadline_ms = clock_ms() + grace;
 	/* No new connection may queue behind the workers' drain: without the
 	 * path, nginx's connect() fails at once (and it answers 502 itself),
 	 * while what is already queued gets served (see worker.c). */
@@ -257,7 +250,7 @@ static void master_handle_signal(struct master *m, int signo)
 /* Respawns due slots and returns how long the loop may sleep. */
 static int64_t master_tick(struct master *m)
 {
-	int64_t now = master_now_ms(), wait = MASTER_TICK_MS;
+	int64_t now = clock_ms(), wait = MASTER_TICK_MS;
 
 	if (m->phase == MASTER_STOPPING) {
 		if (now >= m->stop_deadline_ms && !m->killed) {

@@ -31,10 +31,11 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
-#include "db.h"
 #include "coupon.h"
 #include "coupon_gate.h"
+#include "db.h"
 #include "gate.h"
 #include "http.h"
 #include "log.h"
@@ -160,12 +161,10 @@ static void worker_slot_busy(struct scoreboard_slot *slot,
 static void worker_log_access(const struct request *req,
     const struct response *res)
 {
-	struct timespec ts;
 	char method[32], path[256];
 	int64_t now_us;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	now_us = clock_us();
 	log_escape(method, sizeof(method), req->method_name,
 	    strlen(req->method_name));
 	log_escape(path, sizeof(path), req->path, strlen(req->path));
