@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "redis_lock.h"
 
 /* How long a rebuild may hold the lock without showing progress. */
 #define COUPON_GATE_LOCK_MS "5000"
@@ -124,13 +125,6 @@ static struct gate_script lower_slots_script =
                 "end\n"
                 "return 1\n");
 
-/* KEYS: lock.  ARGV: token.  Deletes the lock only if still ours. */
-static struct gate_script unlock_script =
-    GATE_SCRIPT("if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-                "  return redis.call('DEL', KEYS[1])\n"
-                "end\n"
-                "return 0\n");
-
 static const char *const undo_names[] = { "refused", "keep_user", "sold_out" };
 
 /* One policy's keys; "requests" and "run" are the slots gate's own when
@@ -196,7 +190,7 @@ void coupon_gate_load(struct gate *gate)
 	    gate_load(gate, &admit_slots_script) < 0 ||
 	    gate_load(gate, &undo_slots_script) < 0 ||
 	    gate_load(gate, &lower_slots_script) < 0 ||
-	    gate_load(gate, &unlock_script) < 0)
+	    redis_lock_load(gate) < 0)
 		log_debug("coupon gate scripts not loaded now: %s",
 		    gate_errmsg(gate));
 }
@@ -294,11 +288,7 @@ void coupon_gate_count_issued(struct gate *gate, int64_t policy)
 
 static void coupon_gate_unlock(struct gate *gate, const struct coupon_keys *k)
 {
-	const char *args[] = { k->lock, k->token };
-	redisReply *r;
-
-	if ((r = gate_eval(gate, &unlock_script, 1, args, 1)) != NULL)
-		freeReplyObject(r);
+	(void)redis_lock_drop(gate, k->lock, k->token);
 }
 
 int coupon_gate_rebuild_begin(struct gate *gate, int slots, int64_t policy)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "db.h"
 
 /* KEYS: the lock.  ARGV: the owner's token. */
@@ -18,14 +19,6 @@ static struct gate_script release_script =
                 "  return redis.call('DEL', KEYS[1])\n"
                 "end\n"
                 "return 0\n");
-
-static int64_t redis_lock_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sets a token no other acquisition shares: pid, time and a counter. */
 static void redis_lock_token(struct redis_locks *locks)
@@ -59,7 +52,7 @@ enum redis_lock_status redis_lock_take(struct gate *gate,
     struct redis_locks *locks, const char *const *keys, size_t n, int ttl_ms,
     int wait_ms)
 {
-	int64_t deadline = redis_lock_now_ms() + wait_ms;
+	int64_t deadline = clock_ms() + wait_ms;
 	int attempt = 0, got;
 
 	locks->held = 0;
@@ -77,7 +70,7 @@ enum redis_lock_status redis_lock_take(struct gate *gate,
 			attempt = 0;
 			continue;
 		}
-		if (got < 0 || redis_lock_now_ms() >= deadline) {
+		if (got < 0 || clock_ms() >= deadline) {
 			redis_lock_release(gate, locks);
 			return got < 0 ? REDIS_LOCK_DOWN : REDIS_LOCK_BUSY;
 		}
@@ -92,13 +85,25 @@ enum redis_lock_status redis_lock_take(struct gate *gate,
 void redis_lock_release(struct gate *gate, struct redis_locks *locks)
 {
 	for (size_t i = 0; i < locks->held; i++) {
-		const char *args[] = { locks->keys[i], locks->token };
-		redisReply *r = gate_eval(gate, &release_script, 1, args, 1);
-
 		/* A lost release costs a wait until the key's ttl. */
-		if (r == NULL)
+		if (redis_lock_drop(gate, locks->keys[i], locks->token) < 0)
 			break;
-		freeReplyObject(r);
 	}
 	locks->held = 0;
+}
+
+int redis_lock_drop(struct gate *gate, const char *key, const char *token)
+{
+	const char *args[] = { key, token };
+	redisReply *r = gate_eval(gate, &release_script, 1, args, 1);
+
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+int redis_lock_load(struct gate *gate)
+{
+	return gate_load(gate, &release_script);
 }

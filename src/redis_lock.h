@@ -47,4 +47,14 @@ enum redis_lock_status redis_lock_take(struct gate *gate,
 /* Releases what locks holds (the keys still holding its token). */
 void redis_lock_release(struct gate *gate, struct redis_locks *locks);
 
+/*
+ * Deletes key if it still holds token (compare-and-delete, one script), for
+ * callers that take a lock with their own SET NX PX.  0, or -1 when Redis
+ * could not be told.
+ */
+int redis_lock_drop(struct gate *gate, const char *key, const char *token);
+
+/* Sends SCRIPT LOAD for the release script (at worker start); 0 or -1. */
+int redis_lock_load(struct gate *gate);
+
 #endif
