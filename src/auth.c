@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "json.h"
 
@@ -176,6 +177,59 @@ static int auth_b64_append(char *dst, size_t cap, size_t *n,
 }
 
 /*
+ * OpenSSL 3's one-shot HMAC() fetches the MAC and the digest by name on
+ * every call: CPU on every request, and about 1.5 MiB of libcrypto's pages
+ * touched in every worker.  So the process keeps one context keyed with
+ * the secret last used (a daemon has one; the tests use several) and
+ * duplicates it per MAC.  The master makes it before fork
+ * (auth_crypto_preload), and every worker inherits it.
+ */
+static struct {
+	EVP_MAC_CTX *ctx;
+	unsigned char *key; /* a copy of the secret it was keyed with */
+	size_t key_len;
+} auth_keyed;
+
+static void auth_keyed_clear(void)
+{
+	EVP_MAC_CTX_free(auth_keyed.ctx);
+	if (auth_keyed.key != NULL)
+		OPENSSL_cleanse(auth_keyed.key, auth_keyed.key_len);
+	free(auth_keyed.key);
+	memset(&auth_keyed, 0, sizeof(auth_keyed));
+}
+
+/* The HMAC-SHA-256 context keyed with secret, made if needed; or NULL. */
+static EVP_MAC_CTX *auth_keyed_ctx(const unsigned char *secret,
+    size_t secret_len)
+{
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *hmac;
+
+	if (auth_keyed.ctx != NULL && auth_keyed.key_len == secret_len &&
+	    memcmp(auth_keyed.key, secret, secret_len) == 0)
+		return auth_keyed.ctx;
+	auth_keyed_clear();
+	if ((hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return NULL;
+	auth_keyed.ctx = EVP_MAC_CTX_new(hmac);
+	EVP_MAC_free(hmac); /* the context holds its own reference */
+	if (auth_keyed.ctx == NULL ||
+	    EVP_MAC_init(auth_keyed.ctx, secret, secret_len, params) != 1 ||
+	    (auth_keyed.key = malloc(secret_len)) == NULL) {
+		auth_keyed_clear();
+		return NULL;
+	}
+	memcpy(auth_keyed.key, secret, secret_len);
+	auth_keyed.key_len = secret_len;
+	return auth_keyed.ctx;
+}
+
+/*
  * HMAC-SHA-256 of data under secret into mac.  An empty secret is refused:
  * anyone can compute a MAC under the empty key, so it must never verify.
  * Returns 0 or -1.
@@ -183,15 +237,23 @@ static int auth_b64_append(char *dst, size_t cap, size_t *n,
 static int auth_mac(const unsigned char *secret, size_t secret_len,
     const void *data, size_t len, unsigned char mac[AUTH_MAC_LEN])
 {
-	unsigned int mac_len = 0;
+	EVP_MAC_CTX *keyed, *ctx = NULL;
+	size_t mac_len = 0;
+	int rc = -1;
 
 	if (secret == NULL || secret_len == 0 || secret_len > INT_MAX)
 		return -1;
-	if (HMAC(EVP_sha256(), secret, (int)secret_len, data, len, mac,
-	        &mac_len) == NULL ||
+	if ((keyed = auth_keyed_ctx(secret, secret_len)) == NULL ||
+	    (ctx = EVP_MAC_CTX_dup(keyed)) == NULL)
+		goto out;
+	if (EVP_MAC_update(ctx, data, len) != 1 ||
+	    EVP_MAC_final(ctx, mac, &mac_len, AUTH_MAC_LEN) != 1 ||
 	    mac_len != AUTH_MAC_LEN)
-		return -1;
-	return 0;
+		goto out;
+	rc = 0;
+out:
+	EVP_MAC_CTX_free(ctx);
+	return rc;
 }
 
 /* Splits token into exactly three segments, decoding each.  0 or -1. */
@@ -407,4 +469,17 @@ char *auth_token_mint(const unsigned char *secret, size_t secret_len,
 	if (auth_b64_append(token, sizeof(token), &n, mac, sizeof(mac)) < 0)
 		return NULL;
 	return strdup(token);
+}
+
+int auth_crypto_preload(const unsigned char *secret, size_t secret_len)
+{
+	static const unsigned char data[] = "preload";
+	unsigned char mac[AUTH_MAC_LEN], md[SHA256_DIGEST_LENGTH];
+	int rc;
+
+	rc = auth_mac(secret, secret_len, data, sizeof(data) - 1, mac);
+	if (SHA256(data, sizeof(data) - 1, md) == NULL ||
+	    SHA1(data, sizeof(data) - 1, md) == NULL)
+		rc = -1;
+	return rc;
 }

@@ -182,6 +182,17 @@ static redisReply *coupon_gate_run(struct gate *gate,
 	return gate_eval(gate, script, nkeys, args, n - nkeys);
 }
 
+void coupon_gate_hash_scripts(void)
+{
+	gate_script_prepare(&admit_script);
+	gate_script_prepare(&undo_script);
+	gate_script_prepare(&lower_script);
+	gate_script_prepare(&admit_slots_script);
+	gate_script_prepare(&undo_slots_script);
+	gate_script_prepare(&lower_slots_script);
+	redis_lock_prepare();
+}
+
 void coupon_gate_load(struct gate *gate)
 {
 	if (gate_load(gate, &admit_script) < 0 ||

@@ -43,6 +43,8 @@ enum coupon_undo {
 
 /* Loads the scripts (at worker start; EVALSHA falls back to EVAL anyway). */
 void coupon_gate_load(struct gate *gate);
+/* Hashes every script of the gate and of redis_lock (the master, once). */
+void coupon_gate_hash_scripts(void);
 
 /* The Lua gate: dedupe by user, then count against total. */
 enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,

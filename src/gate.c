@@ -166,7 +166,7 @@ redisReply *gate_command_argv(struct gate *gate, int argc, const char **argv)
 	    redisCommandArgv(gate->ctx, argc, argv, NULL));
 }
 
-static void gate_script_hash(struct gate_script *script)
+void gate_script_prepare(struct gate_script *script)
 {
 	unsigned char md[SHA_DIGEST_LENGTH];
 
@@ -187,7 +187,7 @@ redisReply *gate_eval(struct gate *gate, struct gate_script *script, int nkeys,
 
 	if (nkeys < 0 || nargs < 0 || n > GATE_EVAL_ARGS_MAX)
 		return NULL;
-	gate_script_hash(script);
+	gate_script_prepare(script);
 	snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
 	argv[0] = "EVALSHA";
 	argv[1] = script->sha;
@@ -213,7 +213,7 @@ int gate_load(struct gate *gate, struct gate_script *script)
 	redisReply *r;
 	int ok;
 
-	gate_script_hash(script);
+	gate_script_prepare(script);
 	r = gate_command_argv(gate, 3, argv);
 	ok = r != NULL && r->type == REDIS_REPLY_STRING &&
 	    strcmp(r->str, script->sha) == 0;

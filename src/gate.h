@@ -66,6 +66,12 @@ redisReply *gate_eval(struct gate *gate, struct gate_script *script, int nkeys,
 /* Sends SCRIPT LOAD so the first EVALSHA finds it; 0 or -1. */
 int gate_load(struct gate *gate, struct gate_script *script);
 /*
+ * Computes the script's SHA-1 now rather than on first use: the master
+ * does it before fork, so that no worker runs SHA-1 (and touches that part
+ * of libcrypto) for its own copy.
+ */
+void gate_script_prepare(struct gate_script *script);
+/*
  * The run_id of the Redis server this connection reached ("" when not
  * connected or unknown): a new run_id means a restarted server, whose keys
  * may be gone or older than what this worker saw.

@@ -19,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
+#include "coupon_gate.h"
 #include "listener.h"
 #include "log.h"
 #include "scoreboard.h"
@@ -331,6 +333,16 @@ int master_run(const struct config *cfg, const unsigned char *secret,
 		goto out;
 	if ((m.listen_fd = listener_open(cfg)) < 0)
 		goto out;
+	/*
+	 * What every worker would otherwise do for itself, once here: the
+	 * workers inherit it (see auth_crypto_preload).
+	 */
+	if (auth_crypto_preload(secret, secret_len) < 0) {
+		log_error("libcrypto cannot compute HMAC-SHA-256, SHA-256 or "
+		          "SHA-1");
+		goto out;
+	}
+	coupon_gate_hash_scripts();
 	if ((m.sb = scoreboard_create(cfg->workers + 1)) == NULL) {
 		log_error("cannot map the scoreboard: %s", strerror(errno));
 		goto out;

@@ -103,6 +103,11 @@ int redis_lock_drop(struct gate *gate, const char *key, const char *token)
 	return 0;
 }
 
+void redis_lock_prepare(void)
+{
+	gate_script_prepare(&release_script);
+}
+
 int redis_lock_load(struct gate *gate)
 {
 	return gate_load(gate, &release_script);

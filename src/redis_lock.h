@@ -56,5 +56,7 @@ int redis_lock_drop(struct gate *gate, const char *key, const char *token);
 
 /* Sends SCRIPT LOAD for the release script (at worker start); 0 or -1. */
 int redis_lock_load(struct gate *gate);
+/* Hashes the release script (see gate_script_prepare). */
+void redis_lock_prepare(void);
 
 #endif

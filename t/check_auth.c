@@ -281,6 +281,36 @@ START_TEST(test_empty_secret)
 }
 END_TEST
 
+/*
+ * auth_mac keeps one context keyed with the last secret: switching secrets
+ * (and back, and to a secret that is a prefix of the other) must rekey it,
+ * never verify under the previous key.
+ */
+START_TEST(test_secret_switch)
+{
+	static const char other[] = "fedcba9876543210fedcba9876543210";
+	struct auth_identity id;
+	char tok[TOKEN_BUF];
+
+	forge(tok, HS256, GOOD, SECRET);
+	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_OK);
+	ck_assert_int_eq(auth_verify_token(tok, strlen(tok),
+	                     (const unsigned char *)other, strlen(other), NOW,
+	                     &id),
+	    AUTH_BAD_SIGNATURE);
+	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_OK);
+	ck_assert_int_eq(auth_verify_token(tok, strlen(tok),
+	                     (const unsigned char *)SECRET, strlen(SECRET) - 1,
+	                     NOW, &id),
+	    AUTH_BAD_SIGNATURE);
+	ck_assert_int_eq(auth_crypto_preload((const unsigned char *)other,
+	                     strlen(other)),
+	    0);
+	ck_assert_int_eq(verify(tok, NOW, &id), AUTH_OK);
+	ck_assert_int_eq(auth_crypto_preload(NULL, 0), -1);
+}
+END_TEST
+
 START_TEST(test_alg_none)
 {
 	static const char *const headers[] = {
@@ -714,6 +744,7 @@ static Suite *auth_suite(void)
 	TCase *claims = tcase_create("claims"), *misc = tcase_create("misc");
 
 	tcase_add_test(ok, test_round_trip);
+	tcase_add_test(ok, test_secret_switch);
 	tcase_add_test(ok, test_round_trip_largest_id);
 	tcase_add_test(ok, test_mint_matches_independent_encoder);
 	tcase_add_test(ok, test_reference_vector);
