@@ -24,9 +24,12 @@
  *   rush mint SECRET_FILE FIRST_USER COUNT [ROLE [TTL_SECONDS]]
  *
  * Not part of the autotools build: bench/run compiles it with
- *   cc -std=c11 -O2 -Wall -Wextra -Werror -o rush bench/rush.c -lcurl -lcrypto
+ *   cc -std=c11 -O2 -Wall -Wextra -Werror -o rush bench/rush.c \
+ *      bench/client.c -lcurl -lcrypto
  */
 #define _POSIX_C_SOURCE 200809L
+
+#include "client.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -42,15 +45,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RUSH_TOKEN_MAX 4096 /* stockade's AUTH_TOKEN_MAX */
 #define RUSH_TOKENS_FILE_MAX (512L * 1024 * 1024)
 #define RUSH_REQUESTS_MAX 100000000L
 #define RUSH_CONC_MAX 8192
 #define RUSH_BODY_KEEP 1024 /* bytes of each answer kept, to find its code */
-#define RUSH_CODE_MAX 48 /* longest problem code recorded */
-#define RUSH_CODES 32 /* distinct (status, code) pairs recorded */
 #define RUSH_HEADERS_MAX 16 /* -H options */
-#define RUSH_STATUS_MAX 600 /* HTTP statuses are 100..599 */
 #define RUSH_ERRMSG_MAX 5 /* transport errors described on stderr */
 
 /* The secret's bounds, as stockade's config_read_secret has them. */
@@ -66,17 +65,8 @@ struct rush_slot {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-struct rush_code {
-	long status;
-	char name[RUSH_CODE_MAX];
-	unsigned long count;
-};
-
 struct rush_stats {
-	unsigned long status[RUSH_STATUS_MAX];
-	struct rush_code codes[RUSH_CODES];
-	size_t ncodes;
-	unsigned long codes_dropped; /* codes past RUSH_CODES, or unreadable */
+	struct client_tally tally;
 	unsigned long errors; /* no HTTP answer */
 	unsigned long timeouts; /* among errors */
 	unsigned long errmsgs;
@@ -108,123 +98,6 @@ static void usage(void)
 	    "[TTL_SECONDS]]\n");
 }
 
-/* Microseconds of CLOCK_MONOTONIC. */
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* Parses a decimal in [min, max] into *out.  0, or -1 if it is not one. */
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/*
- * Reads the file at path, at most max bytes, into a NUL-terminated buffer
- * that the caller frees.  Returns NULL (with a message) on failure.
- */
-static char *read_file(const char *path, long max, size_t *len)
-{
-	FILE *f;
-	char *buf = NULL;
-	long size;
-
-	if ((f = fopen(path, "rb")) == NULL) {
-		fprintf(stderr, "rush: %s: %s\n", path, strerror(errno));
-		return NULL;
-	}
-	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		fprintf(stderr, "rush: %s: cannot size it\n", path);
-		goto fail;
-	}
-	if (size > max) {
-		fprintf(stderr, "rush: %s: larger than %ld bytes\n", path, max);
-		goto fail;
-	}
-	if ((buf = malloc((size_t)size + 1)) == NULL) {
-		fprintf(stderr, "rush: out of memory\n");
-		goto fail;
-	}
-	if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		fprintf(stderr, "rush: %s: short read\n", path);
-		goto fail;
-	}
-	buf[size] = '\0';
-	fclose(f);
-	*len = (size_t)size;
-	return buf;
-fail:
-	free(buf);
-	fclose(f);
-	return NULL;
-}
-
-/*
- * Splits buf into its non-empty lines (a trailing CR is dropped), each a
- * token: base64url and dots only, at most RUSH_TOKEN_MAX characters, so
- * that no line can smuggle a header.  *tokens points into buf; the caller
- * frees the array.  Returns the count, or -1 (with a message).
- */
-static long split_tokens(char *buf, size_t len, char ***tokens)
-{
-	char **t = NULL, *p = buf, *end = buf + len, *nl;
-	long n = 0, cap = 0, lineno = 0;
-	size_t l;
-
-	while (p < end) {
-		lineno++;
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		*nl = '\0';
-		l = (size_t)(nl - p);
-		if (l > 0 && p[l - 1] == '\r')
-			p[--l] = '\0';
-		if (l > RUSH_TOKEN_MAX ||
-		    strspn(p,
-		        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		        "0123456789-_.") != l) {
-			fprintf(stderr,
-			    "rush: tokens line %ld: not a token (base64url "
-			    "and dots, at most %d characters)\n",
-			    lineno, RUSH_TOKEN_MAX);
-			free(t);
-			return -1;
-		}
-		if (l > 0) {
-			if (n == cap) {
-				char **nt;
-
-				cap = cap ? cap * 2 : 1024;
-				if ((nt = realloc(t,
-				         (size_t)cap * sizeof(*t))) == NULL) {
-					fprintf(stderr,
-					    "rush: out of memory\n");
-					free(t);
-					return -1;
-				}
-				t = nt;
-			}
-			t[n++] = p;
-		}
-		p = nl + 1;
-	}
-	*tokens = t;
-	return n;
-}
-
 /* libcurl's write callback: keeps the answer's first bytes in the slot. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -236,46 +109,6 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
 	s->body_len += take;
 	s->body[s->body_len] = '\0';
 	return n;
-}
-
-/*
- * Counts the "code" of a problem+json answer under its status.  The body is
- * not parsed as JSON: stockade writes `"code":"name"` with no blanks, and a
- * code is made of [a-z0-9_] only.
- */
-static void count_code(struct rush_stats *st, long status, const char *body)
-{
-	static const char key[] = "\"code\":\"";
-	const char *p = strstr(body, key);
-	char name[RUSH_CODE_MAX];
-	size_t l, i;
-
-	if (p == NULL) {
-		snprintf(name, sizeof(name), "none");
-	} else {
-		p += sizeof(key) - 1;
-		l = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
-		if (l == 0 || l >= sizeof(name) || p[l] != '"') {
-			st->codes_dropped++;
-			return;
-		}
-		memcpy(name, p, l);
-		name[l] = '\0';
-	}
-	for (i = 0; i < st->ncodes; i++) {
-		if (st->codes[i].status == status &&
-		    strcmp(st->codes[i].name, name) == 0) {
-			st->codes[i].count++;
-			return;
-		}
-	}
-	if (st->ncodes == RUSH_CODES) {
-		st->codes_dropped++;
-		return;
-	}
-	st->codes[st->ncodes].status = status;
-	memcpy(st->codes[st->ncodes].name, name, strlen(name) + 1);
-	st->codes[st->ncodes++].count = 1;
 }
 
 /*
@@ -324,7 +157,7 @@ static int header_add(struct curl_slist **h, const char *line)
 static int slot_start(struct rush_slot *s, CURLM *multi,
     const struct rush_args *a, const char *tok)
 {
-	char auth[RUSH_TOKEN_MAX + 32];
+	char auth[CLIENT_TOKEN_MAX + 32];
 	struct curl_slist *h = NULL;
 	int i;
 
@@ -366,7 +199,7 @@ static void slot_finish(struct rush_slot *s, CURLcode rc, uint64_t t_us,
 	if (rc != CURLE_OK ||
 	    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status) !=
 	        CURLE_OK ||
-	    status < 100 || status >= RUSH_STATUS_MAX) {
+	    status < 100 || status >= CLIENT_STATUS_MAX) {
 		st->errors++;
 		if (rc == CURLE_OPERATION_TIMEDOUT)
 			st->timeouts++;
@@ -376,38 +209,13 @@ static void slot_finish(struct rush_slot *s, CURLcode rc, uint64_t t_us,
 			                         : curl_easy_strerror(rc));
 		return;
 	}
-	st->status[status]++;
+	client_tally_answer(&st->tally, status, s->body);
 	if (status >= 200 && status < 300) {
 		if (st->first_2xx_us == 0)
 			st->first_2xx_us = t_us;
 		st->last_2xx_us = t_us;
 		st->done_at_last_2xx = st->done;
-	} else if (status >= 400) {
-		count_code(st, status, s->body);
 	}
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-/*
- * The p-th percentile (nearest rank: the ceil(p * n / 100)-th smallest) of
- * n sorted values; 0 when n is 0.
- */
-static uint64_t percentile(const uint64_t *v, size_t n, unsigned p)
-{
-	size_t rank;
-
-	if (n == 0)
-		return 0;
-	rank = (n * p + 99) / 100;
-	if (rank < 1)
-		rank = 1;
-	return v[rank - 1];
 }
 
 /* Prints the RUSH line for a rush of a->requests that took elapsed_us. */
@@ -415,9 +223,8 @@ static void report(const struct rush_args *a, struct rush_stats *st,
     uint64_t elapsed_us)
 {
 	double secs = (double)elapsed_us / 1e6;
-	size_t i;
 
-	qsort(st->latency_us, st->done, sizeof(*st->latency_us), cmp_u64);
+	client_sort_u64(st->latency_us, st->done);
 	printf("RUSH requests=%ld done=%zu concurrency=%ld seconds=%.6f "
 	       "rps=%.1f p50_us=%" PRIu64 " p90_us=%" PRIu64 " p99_us=%" PRIu64
 	       " max_us=%" PRIu64 " first_2xx_us=%" PRIu64
@@ -425,18 +232,13 @@ static void report(const struct rush_args *a, struct rush_stats *st,
 	       " errors=%lu timeouts=%lu connects=%ld codes_dropped=%lu",
 	    a->requests, st->done, a->concurrency, secs,
 	    secs > 0 ? (double)st->done / secs : 0.0,
-	    percentile(st->latency_us, st->done, 50),
-	    percentile(st->latency_us, st->done, 90),
-	    percentile(st->latency_us, st->done, 99),
+	    client_percentile_sorted(st->latency_us, st->done, 50),
+	    client_percentile_sorted(st->latency_us, st->done, 90),
+	    client_percentile_sorted(st->latency_us, st->done, 99),
 	    st->done ? st->latency_us[st->done - 1] : 0, st->first_2xx_us,
 	    st->last_2xx_us, st->done - st->done_at_last_2xx, st->errors,
-	    st->timeouts, st->connects, st->codes_dropped);
-	for (i = 0; i < RUSH_STATUS_MAX; i++)
-		if (st->status[i] > 0)
-			printf(" status_%zu=%lu", i, st->status[i]);
-	for (i = 0; i < st->ncodes; i++)
-		printf(" code_%ld_%s=%lu", st->codes[i].status,
-		    st->codes[i].name, st->codes[i].count);
+	    st->timeouts, st->connects, st->tally.codes_dropped);
+	client_tally_print(stdout, &st->tally);
 	printf("\n");
 }
 
@@ -479,7 +281,7 @@ static int rush(const struct rush_args *a, char **tokens, long ntok)
 		}
 		idle[nidle++] = i;
 	}
-	t0 = now_us();
+	t0 = client_now_us();
 	while (next < a->requests || running > 0) {
 		while (nidle > 0 && next < a->requests) {
 			struct rush_slot *s = &slots[idle[nidle - 1]];
@@ -506,7 +308,8 @@ static int rush(const struct rush_args *a, char **tokens, long ntok)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 			    &priv);
 			s = (struct rush_slot *)(void *)priv;
-			slot_finish(s, msg->data.result, now_us() - t0, &st);
+			slot_finish(s, msg->data.result, client_now_us() - t0,
+			    &st);
 			curl_multi_remove_handle(multi, s->easy);
 			curl_slist_free_all(s->headers);
 			s->headers = NULL;
@@ -519,7 +322,7 @@ static int rush(const struct rush_args *a, char **tokens, long ntok)
 			goto out;
 		}
 	}
-	report(a, &st, now_us() - t0);
+	report(a, &st, client_now_us() - t0);
 	rc = 0;
 out:
 	for (i = 0; slots != NULL && i < nslots; i++) {
@@ -582,17 +385,18 @@ static int mint(int argc, char **argv)
 	int r, rc = 1;
 
 	if (argc < 5 || argc > 7 ||
-	    parse_long(argv[3], 1, LONG_MAX / 2, &first) < 0 ||
-	    parse_long(argv[4], 1, 10000000, &count) < 0 ||
+	    client_parse_long(argv[3], 1, LONG_MAX / 2, &first) < 0 ||
+	    client_parse_long(argv[4], 1, 10000000, &count) < 0 ||
 	    (argc > 5 && strcmp(argv[5], "user") != 0 &&
 	        strcmp(argv[5], "admin") != 0) ||
-	    (argc > 6 && parse_long(argv[6], 1, 315360000, &ttl) < 0)) {
+	    (argc > 6 && client_parse_long(argv[6], 1, 315360000, &ttl) < 0)) {
 		usage();
 		return 2;
 	}
 	if (argc > 5)
 		role = argv[5];
-	if ((secret = read_file(argv[2], RUSH_SECRET_MAX + 2, &slen)) == NULL)
+	if ((secret = client_read_file(argv[2], RUSH_SECRET_MAX + 2, &slen)) ==
+	    NULL)
 		return 1;
 	if (slen > 0 && secret[slen - 1] == '\n')
 		slen--;
@@ -645,21 +449,22 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "c:n:t:d:H:")) != -1) {
 		switch (c) {
 		case 'c':
-			if (parse_long(optarg, 1, RUSH_CONC_MAX,
+			if (client_parse_long(optarg, 1, RUSH_CONC_MAX,
 			        &a.concurrency) < 0) {
 				usage();
 				return 2;
 			}
 			break;
 		case 'n':
-			if (parse_long(optarg, 1, RUSH_REQUESTS_MAX,
+			if (client_parse_long(optarg, 1, RUSH_REQUESTS_MAX,
 			        &a.requests) < 0) {
 				usage();
 				return 2;
 			}
 			break;
 		case 't':
-			if (parse_long(optarg, 1, 3600000, &a.timeout_ms) < 0) {
+			if (client_parse_long(optarg, 1, 3600000,
+			        &a.timeout_ms) < 0) {
 				usage();
 				return 2;
 			}
@@ -686,10 +491,11 @@ int main(int argc, char **argv)
 	}
 	a.tokens_path = argv[optind];
 	a.url = argv[optind + 1];
-	if ((buf = read_file(a.tokens_path, RUSH_TOKENS_FILE_MAX, &len)) ==
-	    NULL)
+	if ((buf = client_read_file(a.tokens_path, RUSH_TOKENS_FILE_MAX,
+	         &len)) == NULL)
 		return 1;
-	if ((ntok = split_tokens(buf, len, &tokens)) <= 0) {
+	if ((ntok = client_split_lines(buf, len, client_token_chars,
+	         CLIENT_TOKEN_MAX, "tokens", &tokens)) <= 0) {
 		if (ntok == 0)
 			fprintf(stderr, "rush: %s: no tokens\n", a.tokens_path);
 		free(buf);
