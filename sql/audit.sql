@@ -84,12 +84,20 @@ SELECT 'order_points_wrong', o.id,
            || ' in ' || p.uses || ' rows, refunded ' || COALESCE(p.refunded, 0)
            || ' in ' || p.refunds || ' rows'
 FROM orders o
-CROSS JOIN LATERAL (
-    SELECT -sum(l.amount) FILTER (WHERE l.kind = 'use') AS used,
+-- The ledger grouped once and joined, not a subquery per order: no index
+-- covers point_ledger.order_id for every kind, and a per-order scan made
+-- this audit take hours on a benchmark's 230,000 orders.
+LEFT JOIN (
+    SELECT l.order_id,
+           -sum(l.amount) FILTER (WHERE l.kind = 'use') AS used,
            count(*) FILTER (WHERE l.kind = 'use') AS uses,
            sum(l.amount) FILTER (WHERE l.kind = 'refund') AS refunded,
            count(*) FILTER (WHERE l.kind = 'refund') AS refunds
-    FROM point_ledger l WHERE l.order_id = o.id) p
+    FROM point_ledger l WHERE l.order_id IS NOT NULL
+    GROUP BY l.order_id) g ON g.order_id = o.id
+CROSS JOIN LATERAL (
+    SELECT g.used, COALESCE(g.uses, 0) AS uses, g.refunded,
+           COALESCE(g.refunds, 0) AS refunds) p
 WHERE (o.status = 'paid' AND o.total - o.discount > 0
        AND (p.uses <> 1 OR p.used <> o.total - o.discount
             OR p.refunds <> 0))

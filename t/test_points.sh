@@ -618,6 +618,26 @@ test_shapes() {
 # machine (make -j2 check), which is its documented trade-off, not a bug.
 # These suites are about outcomes being exact, so retries get room here;
 # test_conflict below checks the conflict answer itself, deterministically.
+# test_audit_sees: sql/audit.sql must name a broken payment, not only stay
+# silent on a healthy database: a refund row for a paid order (which has
+# none) is order_points_wrong for that order; once it is removed, the audit
+# is clean again.
+test_audit_sees() {
+	local order rows
+	order=$(stack_psql "SELECT id FROM orders WHERE status = 'paid'
+	    AND total > discount ORDER BY id LIMIT 1")
+	like "$order" '^[0-9]+$' "audit: a paid order to break"
+	stack_psql "INSERT INTO point_ledger (user_id, amount, kind, order_id,
+	        balance_after)
+	    SELECT user_id, 1, 'refund', id, 0 FROM orders WHERE id = $order" >/dev/null
+	rows=$(stack_psql_file "$STOCKADE_SRCDIR/sql/audit.sql" 2>&1)
+	grep -q "^order_points_wrong|$order|" <<<"$rows"
+	ok $? "audit: names the paid order with a refund row"
+	stack_psql "DELETE FROM point_ledger WHERE order_id = $order
+	    AND kind = 'refund'" >/dev/null
+	audit_clean "after the broken row is removed"
+}
+
 run_suite() {
 	local strategy=$1 t0=$SECONDS t t1
 	diag "--- point_strategy = $strategy"
@@ -632,7 +652,7 @@ reaper_interval = 100ms"
 	USER1=$(stack_token 1)
 	USER2=$(stack_token 2)
 	for t in test_charge_rush test_pay_rush test_pay_same_order test_pay_cancel \
-		test_mixed test_idempotency test_bad_input test_shapes; do
+		test_mixed test_idempotency test_bad_input test_shapes test_audit_sees; do
 		t1=${EPOCHREALTIME/./}
 		"$t"
 		diag "$t: $(((${EPOCHREALTIME/./} - t1) / 1000)) ms"
