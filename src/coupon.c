@@ -610,12 +610,13 @@ static enum db_status coupon_issue_sharded(struct db *db,
 		    take_params, &taken);
 		if (st != DB_OK || taken)
 			return st;
-		st = coupon_run_take(db, ci, res, &coupon_take_shard_wait_stmt,
-		    take_params, &taken);
-		if (st != DB_OK || taken)
-			return st;
-		/* Nothing taken: sold out, closed, the user's second, not
-		 * split yet, or every unit tried went to another issue. */
+		/*
+		 * No free unit: sold out, closed, the user's second, not
+		 * split yet, or every open shard held by another issue.
+		 * The unlocked read tells which, and its "sold out" is
+		 * final: a shard fills only by commits, and units never
+		 * come back.  So a sold-out crowd costs two statements.
+		 */
 		if ((r = db_query(db, &coupon_explain_stmt, take_params,
 		         &st)) == NULL)
 			return st;
@@ -624,13 +625,18 @@ static enum db_status coupon_issue_sharded(struct db *db,
 		PQclear(r);
 		if (why != REFUSE_NONE)
 			return coupon_refuse(ci, res, why);
-		/* Units remain.  Not split: split it.  Split: the takes
-		 * ran before another issue's split committed, or lost
-		 * every race; units never come back, so each lost race
-		 * was someone else's issue, and another pass is fair. */
-		if (!split &&
-		    (st = db_command(db, &coupon_split_stmt, split_params)) !=
-		        DB_OK)
+		if (!split) {
+			if ((st = db_command(db, &coupon_split_stmt,
+			         split_params)) != DB_OK)
+				return st;
+			continue;
+		}
+		/* Units remain in shards others hold: wait for one.  Each
+		 * race lost here was someone else's issue, so another pass
+		 * is fair. */
+		st = coupon_run_take(db, ci, res, &coupon_take_shard_wait_stmt,
+		    take_params, &taken);
+		if (st != DB_OK || taken)
 			return st;
 	}
 	/* Never a false sold_out: "busy, try again" (retried whole by
