@@ -4,8 +4,10 @@
  * connections kept alive), choosing every next request at random by the
  * mix, in percent (-m BROWSE,ORDER,PAY,COUPON, default 80,10,5,5):
  *
- *   browse  GET /api/v1/products (the first page) or /api/v1/products/ID,
- *           half and half, without a token, ID one of PRODUCTS
+ *   browse  GET /api/v1/products?after=A (the page of PRODUCTS: A is their
+ *           smallest id less one, so that what earlier runs created does
+ *           not change the page) or /api/v1/products/ID, half and half,
+ *           without a token, ID one of PRODUCTS
  *   order   POST /api/v1/orders, one unit of an option of OPTIONS, as a
  *           user of USER_TOKENS picked at random
  *   pay     POST /api/v1/orders/ID/pay, no body, of the oldest order this
@@ -40,6 +42,7 @@
 #include <curl/curl.h>
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +111,7 @@ struct shop_args {
 	uint64_t seed;
 	const char *base;
 	long long policy;
+	long long list_after; /* the smallest product id less one */
 	struct shop_lines users, coupon_users, products, options;
 };
 
@@ -264,7 +268,8 @@ static int plan_request(struct shop_run *r, struct shop_slot *s,
 	case SHOP_BROWSE:
 		if (rng_below(&r->rng, 2) == 0)
 			n = snprintf(s->url, sizeof(s->url),
-			    "%s/api/v1/products", a->base);
+			    "%s/api/v1/products?after=%lld", a->base,
+			    a->list_after);
 		else
 			n = snprintf(s->url, sizeof(s->url),
 			    "%s/api/v1/products/%s", a->base,
@@ -655,6 +660,17 @@ static int read_operands(char **argv, struct shop_args *a)
 	    lines_read(&a->options, argv[4], client_digits, SHOP_ID_MAX,
 	        "option ids") < 0)
 		return -1;
+	a->list_after = LLONG_MAX;
+	for (long i = 0; i < a->products.n; i++) {
+		long long id = strtoll(a->products.line[i], NULL, 10);
+
+		if (id < 1 || id == LLONG_MAX) {
+			fprintf(stderr, "shop: product id 0 or too large\n");
+			return -1;
+		}
+		if (id - 1 < a->list_after)
+			a->list_after = id - 1;
+	}
 	return 0;
 }
 
