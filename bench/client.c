@@ -1,6 +1,6 @@
 /*
  * bench/client.c: the helpers bench/rush.c and bench/shop.c share (see
- * client.h).
+ * client.h).  Links with libcurl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -210,4 +210,103 @@ void client_tally_print(FILE *f, const struct client_tally *t)
 	for (i = 0; i < t->ncodes; i++)
 		fprintf(f, " code_%ld_%s=%lu", t->codes[i].status,
 		    t->codes[i].name, t->codes[i].count);
+}
+
+/* libcurl's write callback: keeps the answer's first bytes. */
+static size_t client_on_answer(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct client_transfer *t = arg;
+	size_t n = size * nmemb, room = sizeof(t->answer) - 1 - t->answer_len;
+	size_t take = n < room ? n : room;
+
+	memcpy(t->answer + t->answer_len, data, take);
+	t->answer_len += take;
+	t->answer[t->answer_len] = '\0';
+	return n;
+}
+
+int client_transfer_init(struct client_transfer *t, long timeout_ms)
+{
+	if ((t->easy = curl_easy_init()) == NULL)
+		return -1;
+	if (curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+	    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, timeout_ms) !=
+	        CURLE_OK ||
+	    curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION,
+	        client_on_answer) != CURLE_OK ||
+	    curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t) != CURLE_OK ||
+	    curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t) != CURLE_OK ||
+	    curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf) !=
+	        CURLE_OK)
+		return -1;
+	return 0;
+}
+
+int client_header_add(struct curl_slist **h, const char *line)
+{
+	struct curl_slist *nh = curl_slist_append(*h, line);
+
+	if (nh == NULL)
+		return -1;
+	*h = nh;
+	return 0;
+}
+
+int client_transfer_start(struct client_transfer *t, CURLM *multi,
+    struct curl_slist *h)
+{
+	t->answer_len = 0;
+	t->answer[0] = '\0';
+	t->errbuf[0] = '\0';
+	if (curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
+	    curl_multi_add_handle(multi, t->easy) != CURLM_OK)
+		return -1;
+	t->headers = h;
+	return 0;
+}
+
+long client_transfer_result(struct client_transfer *t, CURLcode rc,
+    uint64_t *latency_us, int *timed_out)
+{
+	static unsigned long described;
+	curl_off_t total = 0;
+	long status = 0;
+
+	curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total);
+	*latency_us = total > 0 ? (uint64_t)total : 0;
+	*timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+	if (rc == CURLE_OK &&
+	    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status) ==
+	        CURLE_OK &&
+	    status >= 100 && status < CLIENT_STATUS_MAX)
+		return status;
+	if (described++ < CLIENT_ERRMSG_MAX)
+		fprintf(stderr, "bench: transfer failed: %s\n",
+		    t->errbuf[0] != '\0' ? t->errbuf : curl_easy_strerror(rc));
+	return 0;
+}
+
+struct client_transfer *client_transfer_of(CURLMsg *msg)
+{
+	char *priv = NULL;
+
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+	return (struct client_transfer *)(void *)priv;
+}
+
+void client_transfer_end(struct client_transfer *t, CURLM *multi)
+{
+	curl_multi_remove_handle(multi, t->easy);
+	curl_slist_free_all(t->headers);
+	t->headers = NULL;
+}
+
+void client_transfer_free(struct client_transfer *t, CURLM *multi)
+{
+	if (t->easy == NULL)
+		return;
+	if (t->headers != NULL)
+		client_transfer_end(t, multi);
+	curl_easy_cleanup(t->easy);
+	t->easy = NULL;
 }

@@ -1,11 +1,14 @@
 /*
  * bench/client.h: what the load clients of bench/run (rush.c, shop.c)
  * share: the clock, option parsing, reading token files, percentiles and
- * the tally of HTTP statuses and problem codes.  Not part of the autotools
+ * the tally of HTTP statuses and problem codes, and the libcurl transfers
+ * they keep in flight with the multi interface.  Not part of the autotools
  * build: bench/run compiles it beside each client.
  */
 #ifndef BENCH_CLIENT_H
 #define BENCH_CLIENT_H
+
+#include <curl/curl.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +18,8 @@
 #define CLIENT_CODE_MAX 48 /* longest problem code recorded */
 #define CLIENT_CODES 32 /* distinct (status, code) pairs recorded */
 #define CLIENT_STATUS_MAX 600 /* HTTP statuses are 100..599 */
+#define CLIENT_ANSWER_KEEP 1024 /* bytes of each answer kept, for its code */
+#define CLIENT_ERRMSG_MAX 5 /* transport errors described on stderr */
 
 /* Answers by status, and error answers by their problem+json code. */
 struct client_code {
@@ -71,5 +76,53 @@ void client_tally_answer(struct client_tally *t, long status, const char *body);
 
 /* Prints " status_N=COUNT ... code_N_NAME=COUNT ..." of t to f. */
 void client_tally_print(FILE *f, const struct client_tally *t);
+
+/*
+ * One request in flight at a time: an easy handle reused for each, and
+ * the first bytes of its answer.  A client's own slot begins with one, so
+ * that client_transfer_of's pointer is the slot's too.
+ */
+struct client_transfer {
+	CURL *easy;
+	struct curl_slist *headers; /* of the request in flight, or NULL */
+	char answer[CLIENT_ANSWER_KEEP]; /* NUL-terminated */
+	size_t answer_len;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/*
+ * Sets up t's easy handle once: no signals, the per-request timeout, the
+ * answer's buffer, t as its CURLOPT_PRIVATE.  0, or -1.
+ */
+int client_transfer_init(struct client_transfer *t, long timeout_ms);
+
+/* Appends line to the header list *h.  0, or -1 (*h is left as it was). */
+int client_header_add(struct curl_slist **h, const char *line);
+
+/*
+ * Starts t's next request (its URL and method already set) with headers h,
+ * which t owns from then on: clears the answer and adds t to multi.  0, or
+ * -1 (h is not freed).
+ */
+int client_transfer_start(struct client_transfer *t, CURLM *multi,
+    struct curl_slist *h);
+
+/*
+ * What a finished transfer (which ended with rc) got: its HTTP status,
+ * 100..599, or 0 when it got no answer; then *timed_out says whether it
+ * timed out, and the first CLIENT_ERRMSG_MAX such transfers of the process
+ * are described on stderr.  *latency_us is libcurl's total time.
+ */
+long client_transfer_result(struct client_transfer *t, CURLcode rc,
+    uint64_t *latency_us, int *timed_out);
+
+/* The transfer a finished message of the multi handle belongs to. */
+struct client_transfer *client_transfer_of(CURLMsg *msg);
+
+/* Ends a finished transfer: out of multi, its headers freed. */
+void client_transfer_end(struct client_transfer *t, CURLM *multi);
+
+/* Frees t's handle (accepts one never set up), ending it if in flight. */
+void client_transfer_free(struct client_transfer *t, CURLM *multi);
 
 #endif

@@ -48,9 +48,7 @@
 #define RUSH_TOKENS_FILE_MAX (512L * 1024 * 1024)
 #define RUSH_REQUESTS_MAX 100000000L
 #define RUSH_CONC_MAX 8192
-#define RUSH_BODY_KEEP 1024 /* bytes of each answer kept, to find its code */
 #define RUSH_HEADERS_MAX 16 /* -H options */
-#define RUSH_ERRMSG_MAX 5 /* transport errors described on stderr */
 
 /* The secret's bounds, as stockade's config_read_secret has them. */
 #define RUSH_SECRET_MIN 32
@@ -58,18 +56,13 @@
 
 /* One transfer in flight. */
 struct rush_slot {
-	CURL *easy;
-	struct curl_slist *headers;
-	char body[RUSH_BODY_KEEP]; /* the answer's start, NUL-terminated */
-	size_t body_len;
-	char errbuf[CURL_ERROR_SIZE];
+	struct client_transfer t; /* first: client_transfer_of is the slot */
 };
 
 struct rush_stats {
 	struct client_tally tally;
 	unsigned long errors; /* no HTTP answer */
 	unsigned long timeouts; /* among errors */
-	unsigned long errmsgs;
 	long connects;
 	uint64_t *latency_us; /* one per finished request */
 	size_t done;
@@ -98,19 +91,6 @@ static void usage(void)
 	    "[TTL_SECONDS]]\n");
 }
 
-/* libcurl's write callback: keeps the answer's first bytes in the slot. */
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct rush_slot *s = arg;
-	size_t n = size * nmemb, room = sizeof(s->body) - 1 - s->body_len;
-	size_t take = n < room ? n : room;
-
-	memcpy(s->body + s->body_len, data, take);
-	s->body_len += take;
-	s->body[s->body_len] = '\0';
-	return n;
-}
-
 /*
  * Sets up the easy handle of a slot once: the URL, the method, the
  * timeouts, the answer's buffer.  Returns 0 or -1.
@@ -119,33 +99,12 @@ static int slot_init(struct rush_slot *s, const struct rush_args *a)
 {
 	const char *body = a->body != NULL ? a->body : "";
 
-	if ((s->easy = curl_easy_init()) == NULL)
+	if (client_transfer_init(&s->t, a->timeout_ms) < 0 ||
+	    curl_easy_setopt(s->t.easy, CURLOPT_URL, a->url) != CURLE_OK ||
+	    curl_easy_setopt(s->t.easy, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
+	    curl_easy_setopt(s->t.easy, CURLOPT_POSTFIELDSIZE,
+	        (long)strlen(body)) != CURLE_OK)
 		return -1;
-	if (curl_easy_setopt(s->easy, CURLOPT_URL, a->url) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, body) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE,
-	        (long)strlen(body)) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, a->timeout_ms) !=
-	        CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body) !=
-	        CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf) !=
-	        CURLE_OK)
-		return -1;
-	return 0;
-}
-
-/* Appends line to the header list *h.  0, or -1 (*h is left as it was). */
-static int header_add(struct curl_slist **h, const char *line)
-{
-	struct curl_slist *nh = curl_slist_append(*h, line);
-
-	if (nh == NULL)
-		return -1;
-	*h = nh;
 	return 0;
 }
 
@@ -163,22 +122,17 @@ static int slot_start(struct rush_slot *s, CURLM *multi,
 
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
 	/* An empty value removes the header; "Expect:" avoids a 100 wait. */
-	if (header_add(&h, auth) < 0 ||
-	    header_add(&h,
+	if (client_header_add(&h, auth) < 0 ||
+	    client_header_add(&h,
 	        a->body != NULL ? "Content-Type: application/json"
 	                        : "Content-Type:") < 0 ||
-	    header_add(&h, "Expect:") < 0)
+	    client_header_add(&h, "Expect:") < 0)
 		goto fail;
 	for (i = 0; i < a->nheaders; i++)
-		if (header_add(&h, a->headers[i]) < 0)
+		if (client_header_add(&h, a->headers[i]) < 0)
 			goto fail;
-	s->body_len = 0;
-	s->body[0] = '\0';
-	s->errbuf[0] = '\0';
-	if (curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
-	    curl_multi_add_handle(multi, s->easy) != CURLM_OK)
+	if (client_transfer_start(&s->t, multi, h) < 0)
 		goto fail;
-	s->headers = h;
 	return 0;
 fail:
 	curl_slist_free_all(h);
@@ -189,27 +143,20 @@ fail:
 static void slot_finish(struct rush_slot *s, CURLcode rc, uint64_t t_us,
     struct rush_stats *st)
 {
-	curl_off_t total = 0;
-	long status = 0, connects = 0;
+	long status, connects = 0;
+	uint64_t latency;
+	int timed_out;
 
-	curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &total);
-	curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects);
-	st->latency_us[st->done++] = total > 0 ? (uint64_t)total : 0;
+	status = client_transfer_result(&s->t, rc, &latency, &timed_out);
+	curl_easy_getinfo(s->t.easy, CURLINFO_NUM_CONNECTS, &connects);
+	st->latency_us[st->done++] = latency;
 	st->connects += connects;
-	if (rc != CURLE_OK ||
-	    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status) !=
-	        CURLE_OK ||
-	    status < 100 || status >= CLIENT_STATUS_MAX) {
+	if (status == 0) {
 		st->errors++;
-		if (rc == CURLE_OPERATION_TIMEDOUT)
-			st->timeouts++;
-		if (st->errmsgs++ < RUSH_ERRMSG_MAX)
-			fprintf(stderr, "rush: transfer failed: %s\n",
-			    s->errbuf[0] != '\0' ? s->errbuf
-			                         : curl_easy_strerror(rc));
+		st->timeouts += (unsigned long)timed_out;
 		return;
 	}
-	client_tally_answer(&st->tally, status, s->body);
+	client_tally_answer(&st->tally, status, s->t.answer);
 	if (status >= 200 && status < 300) {
 		if (st->first_2xx_us == 0)
 			st->first_2xx_us = t_us;
@@ -301,18 +248,13 @@ static int rush(const struct rush_args *a, char **tokens, long ntok)
 		}
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
 			struct rush_slot *s;
-			char *priv;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-			    &priv);
-			s = (struct rush_slot *)(void *)priv;
+			s = (struct rush_slot *)(void *)client_transfer_of(msg);
 			slot_finish(s, msg->data.result, client_now_us() - t0,
 			    &st);
-			curl_multi_remove_handle(multi, s->easy);
-			curl_slist_free_all(s->headers);
-			s->headers = NULL;
+			client_transfer_end(&s->t, multi);
 			idle[nidle++] = (size_t)(s - slots);
 			running--;
 		}
@@ -325,15 +267,8 @@ static int rush(const struct rush_args *a, char **tokens, long ntok)
 	report(a, &st, client_now_us() - t0);
 	rc = 0;
 out:
-	for (i = 0; slots != NULL && i < nslots; i++) {
-		if (slots[i].easy == NULL)
-			continue;
-		if (slots[i].headers != NULL) {
-			curl_multi_remove_handle(multi, slots[i].easy);
-			curl_slist_free_all(slots[i].headers);
-		}
-		curl_easy_cleanup(slots[i].easy);
-	}
+	for (i = 0; slots != NULL && i < nslots; i++)
+		client_transfer_free(&slots[i].t, multi);
 	if (multi != NULL)
 		curl_multi_cleanup(multi);
 	free(idle);

@@ -53,9 +53,7 @@
 #define SHOP_CLIENTS_MAX 8192
 #define SHOP_BASE_MAX 200 /* BASE_URL's length */
 #define SHOP_ID_MAX 20 /* digits of an id */
-#define SHOP_ANSWER_KEEP 1024 /* bytes of each answer kept */
 #define SHOP_UNPAID_MAX 65536 /* orders waiting to be paid */
-#define SHOP_ERRMSG_MAX 5 /* transport errors described on stderr */
 
 enum shop_class { SHOP_BROWSE, SHOP_ORDER, SHOP_PAY, SHOP_COUPON, SHOP_NCLASS };
 
@@ -85,15 +83,11 @@ struct shop_queue {
 
 /* One shopper: its transfer in flight. */
 struct shop_slot {
-	CURL *easy;
-	struct curl_slist *headers;
+	struct client_transfer t; /* first: client_transfer_of is the slot */
 	enum shop_class class;
 	long user; /* index in the user tokens (orders and pays) */
 	char url[SHOP_BASE_MAX + 128];
 	char body[128];
-	char answer[SHOP_ANSWER_KEEP]; /* NUL-terminated */
-	size_t answer_len;
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* A file of lines and the buffer they point into. */
@@ -122,7 +116,7 @@ struct shop_run {
 	struct shop_queue *unpaid;
 	uint64_t rng;
 	long next_coupon_user;
-	unsigned long pay_as_order, ids_unread, errmsgs;
+	unsigned long pay_as_order, ids_unread;
 	size_t done;
 };
 
@@ -200,37 +194,6 @@ static int queue_pop(struct shop_queue *q, struct shop_unpaid *u)
 	return 0;
 }
 
-/* libcurl's write callback: keeps the answer's first bytes in the slot. */
-static size_t on_answer(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct shop_slot *s = arg;
-	size_t n = size * nmemb, room = sizeof(s->answer) - 1 - s->answer_len;
-	size_t take = n < room ? n : room;
-
-	memcpy(s->answer + s->answer_len, data, take);
-	s->answer_len += take;
-	s->answer[s->answer_len] = '\0';
-	return n;
-}
-
-/* Sets up a slot's easy handle once.  0, or -1. */
-static int slot_init(struct shop_slot *s, long timeout_ms)
-{
-	if ((s->easy = curl_easy_init()) == NULL)
-		return -1;
-	if (curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, timeout_ms) !=
-	        CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_answer) !=
-	        CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf) !=
-	        CURLE_OK)
-		return -1;
-	return 0;
-}
-
 /* The class of the next request, by the mix. */
 static enum shop_class pick_class(struct shop_run *r)
 {
@@ -302,17 +265,6 @@ static int plan_request(struct shop_run *r, struct shop_slot *s,
 	return n > 0 && (size_t)n < sizeof(s->url) ? 0 : -1;
 }
 
-/* Appends line to the header list *h.  0, or -1 (*h is left as it was). */
-static int header_add(struct curl_slist **h, const char *line)
-{
-	struct curl_slist *nh = curl_slist_append(*h, line);
-
-	if (nh == NULL)
-		return -1;
-	*h = nh;
-	return 0;
-}
-
 /* Starts the slot's next request.  0, or -1. */
 static int slot_start(struct shop_run *r, struct shop_slot *s, CURLM *multi)
 {
@@ -328,30 +280,25 @@ static int slot_start(struct shop_run *r, struct shop_slot *s, CURLM *multi)
 	blen = strlen(s->body);
 	if (token != NULL) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		if (header_add(&h, auth) < 0)
+		if (client_header_add(&h, auth) < 0)
 			goto fail;
 	}
 	/* An empty value removes a header; "Expect:" avoids a 100 wait. */
-	if (header_add(&h,
+	if (client_header_add(&h,
 	        blen > 0 ? "Content-Type: application/json" : "Content-Type:") <
 	        0 ||
-	    header_add(&h, "Expect:") < 0)
+	    client_header_add(&h, "Expect:") < 0)
 		goto fail;
-	s->answer_len = 0;
-	s->answer[0] = '\0';
-	s->errbuf[0] = '\0';
-	if (curl_easy_setopt(s->easy, CURLOPT_URL, s->url) != CURLE_OK ||
-	    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, h) != CURLE_OK)
+	if (curl_easy_setopt(s->t.easy, CURLOPT_URL, s->url) != CURLE_OK)
 		goto fail;
-	if (post ? curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body) !=
+	if (post ? curl_easy_setopt(s->t.easy, CURLOPT_POSTFIELDS, s->body) !=
 	                CURLE_OK ||
-	            curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE,
+	            curl_easy_setopt(s->t.easy, CURLOPT_POSTFIELDSIZE,
 	                (long)blen) != CURLE_OK
-	         : curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L) != CURLE_OK)
+	         : curl_easy_setopt(s->t.easy, CURLOPT_HTTPGET, 1L) != CURLE_OK)
 		goto fail;
-	if (curl_multi_add_handle(multi, s->easy) != CURLM_OK)
+	if (client_transfer_start(&s->t, multi, h) < 0)
 		goto fail;
-	s->headers = h;
 	return 0;
 fail:
 	curl_slist_free_all(h);
@@ -400,30 +347,23 @@ static int stats_add(struct shop_class_stats *c, uint64_t us)
 static int slot_finish(struct shop_run *r, struct shop_slot *s, CURLcode rc)
 {
 	struct shop_class_stats *c = &r->stats[s->class];
-	curl_off_t total = 0;
-	long status = 0;
+	uint64_t latency;
 	long long id;
+	int timed_out;
+	long status;
 
-	curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &total);
-	if (stats_add(c, total > 0 ? (uint64_t)total : 0) < 0)
+	status = client_transfer_result(&s->t, rc, &latency, &timed_out);
+	if (stats_add(c, latency) < 0)
 		return -1;
 	r->done++;
-	if (rc != CURLE_OK ||
-	    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status) !=
-	        CURLE_OK ||
-	    status < 100 || status >= CLIENT_STATUS_MAX) {
+	if (status == 0) {
 		c->errors++;
-		if (rc == CURLE_OPERATION_TIMEDOUT)
-			c->timeouts++;
-		if (r->errmsgs++ < SHOP_ERRMSG_MAX)
-			fprintf(stderr, "shop: transfer failed: %s\n",
-			    s->errbuf[0] != '\0' ? s->errbuf
-			                         : curl_easy_strerror(rc));
+		c->timeouts += (unsigned long)timed_out;
 		return 0;
 	}
-	client_tally_answer(&c->tally, status, s->answer);
+	client_tally_answer(&c->tally, status, s->t.answer);
 	if (s->class == SHOP_ORDER && status == 201) {
-		if (answer_id(s->answer, &id) < 0)
+		if (answer_id(s->t.answer, &id) < 0)
 			r->ids_unread++;
 		else
 			queue_push(r->unpaid, id, s->user);
@@ -474,19 +414,15 @@ static int reap(struct shop_run *r, CURLM *multi, struct shop_slot *slots,
 {
 	struct shop_slot *s;
 	CURLMsg *msg;
-	char *priv;
 	int left;
 
 	while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		s = (struct shop_slot *)(void *)priv;
+		s = (struct shop_slot *)(void *)client_transfer_of(msg);
 		if (slot_finish(r, s, msg->data.result) < 0)
 			return -1;
-		curl_multi_remove_handle(multi, s->easy);
-		curl_slist_free_all(s->headers);
-		s->headers = NULL;
+		client_transfer_end(&s->t, multi);
 		idle[(*nidle)++] = (size_t)(s - slots);
 		(*running)--;
 	}
@@ -519,7 +455,7 @@ static int shop(struct shop_run *r, size_t nslots)
 		goto out;
 	}
 	for (i = 0; i < nslots; i++) {
-		if (slot_init(&slots[i], r->a->timeout_ms) < 0) {
+		if (client_transfer_init(&slots[i].t, r->a->timeout_ms) < 0) {
 			fprintf(stderr, "shop: cannot set up a transfer\n");
 			goto out;
 		}
@@ -555,15 +491,8 @@ static int shop(struct shop_run *r, size_t nslots)
 	report(r, client_now_us() - t0);
 	rc = 0;
 out:
-	for (i = 0; slots != NULL && i < nslots; i++) {
-		if (slots[i].easy == NULL)
-			continue;
-		if (slots[i].headers != NULL) {
-			curl_multi_remove_handle(multi, slots[i].easy);
-			curl_slist_free_all(slots[i].headers);
-		}
-		curl_easy_cleanup(slots[i].easy);
-	}
+	for (i = 0; slots != NULL && i < nslots; i++)
+		client_transfer_free(&slots[i].t, multi);
 	if (multi != NULL)
 		curl_multi_cleanup(multi);
 	free(idle);
