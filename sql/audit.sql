@@ -85,8 +85,9 @@ SELECT 'order_points_wrong', o.id,
            || ' in ' || p.refunds || ' rows'
 FROM orders o
 -- The ledger grouped once and joined, not a subquery per order: no index
--- covers point_ledger.order_id for every kind, and a per-order scan made
--- this audit take hours on a benchmark's 230,000 orders.
+-- covers point_ledger.order_id for every kind, and a per-order scan kept
+-- this audit running for over ten minutes (then cancelled) on a
+-- benchmark's 230,000 orders and 120,000 ledger rows.
 LEFT JOIN (
     SELECT l.order_id,
            -sum(l.amount) FILTER (WHERE l.kind = 'use') AS used,

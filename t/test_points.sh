@@ -612,12 +612,6 @@ test_shapes() {
 	check_points "after shapes"
 }
 
-# The suites run with point_retries = 20.  Their rushes put up to 100
-# requests on one account through 4 workers; with the default of 5 retries
-# the optimistic strategy answered 1 of 100 charges 409 conflict on a loaded
-# machine (make -j2 check), which is its documented trade-off, not a bug.
-# These suites are about outcomes being exact, so retries get room here;
-# test_conflict below checks the conflict answer itself, deterministically.
 # test_audit_sees: sql/audit.sql must name a broken payment, not only stay
 # silent on a healthy database: a refund row for a paid order (which has
 # none) is order_points_wrong for that order; once it is removed, the audit
@@ -638,6 +632,12 @@ test_audit_sees() {
 	audit_clean "after the broken row is removed"
 }
 
+# The suites run with point_retries = 20.  Their rushes put up to 100
+# requests on one account through 4 workers; with the default of 5 retries
+# the optimistic strategy answered 1 of 100 charges 409 conflict on a loaded
+# machine (make -j2 check), which is its documented trade-off, not a bug.
+# These suites are about outcomes being exact, so retries get room here;
+# test_conflict below checks the conflict answer itself, deterministically.
 run_suite() {
 	local strategy=$1 t0=$SECONDS t t1
 	diag "--- point_strategy = $strategy"
