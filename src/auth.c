@@ -478,8 +478,7 @@ int auth_crypto_preload(const unsigned char *secret, size_t secret_len)
 	int rc;
 
 	rc = auth_mac(secret, secret_len, data, sizeof(data) - 1, mac);
-	if (SHA256(data, sizeof(data) - 1, md) == NULL ||
-	    SHA1(data, sizeof(data) - 1, md) == NULL)
+	if (SHA256(data, sizeof(data) - 1, md) == NULL)
 		rc = -1;
 	return rc;
 }

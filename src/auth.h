@@ -89,10 +89,11 @@ char *auth_token_mint(const unsigned char *secret, size_t secret_len,
     int64_t expires_at);
 
 /*
- * Runs each digest stockade uses once (HMAC-SHA-256 under secret for
- * tokens, SHA-256 for idempotency keys, SHA-1 for the gate's script
- * hashes), so that OpenSSL 3 loads its default provider and fills its
- * algorithm caches, and keys the HMAC context that verification reuses.
+ * Runs the digests a request uses once (HMAC-SHA-256 under secret for
+ * tokens, SHA-256 for idempotency keys), so that OpenSSL 3 loads its
+ * default provider and fills its algorithm caches, and keys the HMAC
+ * context that verification reuses.  (SHA-1 runs once too, when the
+ * master hashes the gate's scripts: coupon_gate_hash_scripts.)
  * Called by the master before it forks: every worker then inherits that
  * state instead of building its own, which would touch about 2 MiB more of
  * libcrypto in each of them.  Returns 0, or -1 if libcrypto fails or the

@@ -338,8 +338,7 @@ int master_run(const struct config *cfg, const unsigned char *secret,
 	 * workers inherit it (see auth_crypto_preload).
 	 */
 	if (auth_crypto_preload(secret, secret_len) < 0) {
-		log_error("libcrypto cannot compute HMAC-SHA-256, SHA-256 or "
-		          "SHA-1");
+		log_error("libcrypto cannot compute HMAC-SHA-256 or SHA-256");
 		goto out;
 	}
 	coupon_gate_hash_scripts();
