@@ -225,6 +225,19 @@ static size_t client_on_answer(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+CURLM *client_multi_create(size_t conns)
+{
+	CURLM *multi = curl_multi_init();
+
+	if (multi != NULL &&
+	    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)conns) !=
+	        CURLM_OK) {
+		curl_multi_cleanup(multi);
+		return NULL;
+	}
+	return multi;
+}
+
 int client_transfer_init(struct client_transfer *t, long timeout_ms)
 {
 	if ((t->easy = curl_easy_init()) == NULL)

@@ -78,6 +78,12 @@ void client_tally_answer(struct client_tally *t, long status, const char *body);
 void client_tally_print(FILE *f, const struct client_tally *t);
 
 /*
+ * A multi handle that keeps up to conns connections open for reuse (one
+ * per transfer in flight, as wrk keeps its own).  NULL on failure.
+ */
+CURLM *client_multi_create(size_t conns);
+
+/*
  * One request in flight at a time: an easy handle reused for each, and
  * the first bytes of its answer.  A client's own slot begins with one, so
  * that client_transfer_of's pointer is the slot's too.

@@ -215,9 +215,7 @@ static int rush(const struct rush_args *a, char **tokens, long ntok)
 		fprintf(stderr, "rush: out of memory\n");
 		goto out;
 	}
-	if ((multi = curl_multi_init()) == NULL ||
-	    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)nslots) !=
-	        CURLM_OK) {
+	if ((multi = client_multi_create(nslots)) == NULL) {
 		fprintf(stderr, "rush: cannot set up libcurl\n");
 		goto out;
 	}

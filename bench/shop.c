@@ -448,9 +448,7 @@ static int shop(struct shop_run *r, size_t nslots)
 		fprintf(stderr, "shop: out of memory\n");
 		goto out;
 	}
-	if ((multi = curl_multi_init()) == NULL ||
-	    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)nslots) !=
-	        CURLM_OK) {
+	if ((multi = client_multi_create(nslots)) == NULL) {
 		fprintf(stderr, "shop: cannot set up libcurl\n");
 		goto out;
 	}
