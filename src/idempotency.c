@@ -22,29 +22,7 @@
 
 #include "log.h"
 #include "problem.h"
-
-static const struct db_stmt idempotency_lookup_stmt = {
-	"idempotency_lookup",
-	"SELECT l.locked, k.request_hash, k.status, k.body "
-	"FROM (SELECT pg_try_advisory_xact_lock(hashtextextended("
-	"$1::text || ':' || $2, 0)) AS locked) l "
-	"LEFT JOIN idempotency_keys k ON k.user_id = $1::bigint "
-	"AND k.key = $2",
-	2,
-};
-static const struct db_stmt idempotency_store_stmt = {
-	"idempotency_store",
-	"INSERT INTO idempotency_keys (user_id, key, request_hash, status, body) "
-	"VALUES ($1::bigint, $2, $3, $4::int, $5)",
-	5,
-};
-
-static const struct db_stmt idempotency_purge_stmt = {
-	"idempotency_purge",
-	"DELETE FROM idempotency_keys WHERE created_at < "
-	"now() - make_interval(secs => $1::bigint / 1000.0)",
-	1,
-};
+#include "queries.h"
 
 struct idempotency_tx {
 	const struct request *req;
