@@ -11,7 +11,7 @@
 struct config;
 struct coupon_cache;
 struct db;
-struct gate;
+struct redis;
 struct scoreboard;
 
 struct app {
@@ -19,7 +19,7 @@ struct app {
 	const unsigned char *secret;
 	size_t secret_len;
 	struct db *db;
-	struct gate *gate;
+	struct redis *redis;
 	struct coupon_cache *coupons; /* policies' limits, for the gate */
 	struct scoreboard *scoreboard;
 	int slot; /* this worker's scoreboard slot */

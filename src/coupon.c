@@ -431,8 +431,8 @@ static void coupon_gate_prepare(struct app *app, int64_t id, int64_t total)
 
 	if (app->cfg->coupon_gate == GATE_OFF)
 		return;
-	if (coupon_gate_rebuild_begin(app->gate, slots, id) == 1)
-		(void)coupon_gate_rebuild_end(app->gate, slots, id, 0, total);
+	if (coupon_gate_rebuild_begin(app->redis, slots, id) == 1)
+		(void)coupon_gate_rebuild_end(app->redis, slots, id, 0, total);
 }
 
 /*
@@ -737,7 +737,7 @@ static int coupon_rebuild(struct app *app, int64_t policy, int64_t total)
 	int n, got;
 	PGresult *r;
 
-	if ((got = coupon_gate_rebuild_begin(app->gate, slots, policy)) != 1)
+	if ((got = coupon_gate_rebuild_begin(app->redis, slots, policy)) != 1)
 		return -1;
 	snprintf(id, sizeof(id), "%" PRId64, policy);
 	snprintf(limit, sizeof(limit), "%d", COUPON_REBUILD_BATCH);
@@ -750,7 +750,7 @@ static int coupon_rebuild(struct app *app, int64_t policy, int64_t total)
 			users[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 		PQclear(r);
 		if (n > 0 &&
-		    coupon_gate_rebuild_add(app->gate, policy, users,
+		    coupon_gate_rebuild_add(app->redis, policy, users,
 		        (size_t)n) < 0)
 			goto fail;
 		count += n;
@@ -758,7 +758,7 @@ static int coupon_rebuild(struct app *app, int64_t policy, int64_t total)
 			snprintf(after, sizeof(after), "%" PRId64,
 			    users[n - 1]);
 	} while (n == COUPON_REBUILD_BATCH);
-	if (coupon_gate_rebuild_end(app->gate, slots, policy, count, total) < 0)
+	if (coupon_gate_rebuild_end(app->redis, slots, policy, count, total) < 0)
 		goto fail;
 	coupon_count(app, COUNTER_COUPON_GATE_REBUILDS);
 	log_info("coupon gate %" PRId64 " rebuilt from the database: "
@@ -766,11 +766,11 @@ static int coupon_rebuild(struct app *app, int64_t policy, int64_t total)
 	    policy, count);
 	return 0;
 fail:
-	coupon_gate_rebuild_abort(app->gate, policy);
+	coupon_gate_rebuild_abort(app->redis, policy);
 	log_warn("coupon gate %" PRId64 " not rebuilt (%s%s%s); requests go "
 	         "to the database meanwhile",
 	    policy, db_errmsg(app->db), db_errmsg(app->db)[0] ? " " : "",
-	    gate_errmsg(app->gate));
+	    redis_errmsg(app->redis));
 	return -1;
 }
 
@@ -811,7 +811,7 @@ static int coupon_verify_sold_out(struct app *app, struct coupon_limits *lim)
 		return 0;
 	}
 	lim->verified_issued = -1;
-	if (coupon_gate_lower(app->gate, app->cfg->coupon_gate == GATE_SLOTS,
+	if (coupon_gate_lower(app->redis, app->cfg->coupon_gate == GATE_SLOTS,
 	        lim->id, issued, lim->total) != 1)
 		return 0;
 	log_warn("coupon gate %" PRId64 " said sold out with %" PRId64
@@ -844,7 +844,7 @@ static int coupon_gate_check(struct app *app, const struct request *req,
 		return 0;
 	}
 	for (int attempt = 0; attempt < 2; attempt++) {
-		switch (coupon_gate_admit(app->gate,
+		switch (coupon_gate_admit(app->redis,
 		    app->cfg->coupon_gate == GATE_SLOTS, ci->policy_id,
 		    ci->user_id, lim->total)) {
 		case COUPON_PASS:
@@ -888,7 +888,7 @@ static void coupon_gate_settle(struct app *app, const struct coupon_issue *ci,
 	enum coupon_undo how;
 
 	if (issued) {
-		coupon_gate_count_issued(app->gate, ci->policy_id);
+		coupon_gate_count_issued(app->redis, ci->policy_id);
 		return;
 	}
 	if (!ci->admitted)
@@ -900,7 +900,7 @@ static void coupon_gate_settle(struct app *app, const struct coupon_issue *ci,
 	else
 		how = COUPON_UNDO_REFUSED;
 	coupon_count(app, COUNTER_COUPON_GATE_COMPENSATIONS);
-	(void)coupon_gate_undo(app->gate, app->cfg->coupon_gate == GATE_SLOTS,
+	(void)coupon_gate_undo(app->redis, app->cfg->coupon_gate == GATE_SLOTS,
 	    ci->policy_id, ci->user_id, how, ci->total);
 }
 

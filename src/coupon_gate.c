@@ -25,8 +25,8 @@
  * The cold check comes first: a set or counter from another run of the
  * server (an older snapshot) must not turn anyone away.
  */
-static struct gate_script admit_script =
-    GATE_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
+static struct redis_script admit_script =
+    REDIS_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
                 "if not n or redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
                 "  return 'cold'\n"
                 "end\n"
@@ -45,8 +45,8 @@ static struct gate_script admit_script =
  * Only a warm gate of the same run is touched: DECR on a missing key would
  * create it and make a flushed gate look built.
  */
-static struct gate_script undo_script =
-    GATE_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
+static struct redis_script undo_script =
+    REDIS_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
                 "if not n or redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
                 "  return 0\n"
                 "end\n"
@@ -67,8 +67,8 @@ static struct gate_script undo_script =
                 "return 1\n");
 
 /* KEYS: requests, run.  ARGV: issued, total, run_id. */
-static struct gate_script lower_script =
-    GATE_SCRIPT("local n = redis.call('GET', KEYS[1])\n"
+static struct redis_script lower_script =
+    REDIS_SCRIPT("local n = redis.call('GET', KEYS[1])\n"
                 "if not n or redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
                 "   tonumber(n) < tonumber(ARGV[2]) then\n"
                 "  return 0\n"
@@ -81,8 +81,8 @@ static struct gate_script lower_script =
  * KEYS: users, slots, slots_run.  ARGV: user, total (unused), run_id.
  * An empty list does not exist in Redis, so ":slots_run" alone says built.
  */
-static struct gate_script admit_slots_script =
-    GATE_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
+static struct redis_script admit_slots_script =
+    REDIS_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
                 "  return 'cold'\n"
                 "end\n"
                 "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
@@ -95,8 +95,8 @@ static struct gate_script admit_slots_script =
                 "return 'pass'\n");
 
 /* KEYS: users, slots, slots_run.  ARGV: user, how, total, run_id. */
-static struct gate_script undo_slots_script =
-    GATE_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
+static struct redis_script undo_slots_script =
+    REDIS_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
                 "  return 0\n"
                 "end\n"
                 "if ARGV[2] == 'sold_out' then\n"
@@ -115,8 +115,8 @@ static struct gate_script undo_slots_script =
  * KEYS: slots, slots_run.  ARGV: issued, total, run_id.  Refills an empty
  * list with what the database has not issued.
  */
-static struct gate_script lower_slots_script =
-    GATE_SCRIPT("if redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
+static struct redis_script lower_slots_script =
+    REDIS_SCRIPT("if redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
                 "   redis.call('LLEN', KEYS[1]) > 0 then\n"
                 "  return 0\n"
                 "end\n"
@@ -162,14 +162,14 @@ static const char *coupon_i64(char *buf, int64_t v)
  * run, then ARGV argv followed by this server's run_id, which every script
  * compares with the gate's stamp.
  */
-static redisReply *coupon_gate_run(struct gate *gate,
-    struct gate_script *script, const struct coupon_keys *k, int with_users,
+static redisReply *coupon_gate_run(struct redis *redis,
+    struct redis_script *script, const struct coupon_keys *k, int with_users,
     const char *const *argv, int nargv)
 {
-	const char *args[GATE_EVAL_ARGS_MAX];
+	const char *args[REDIS_EVAL_ARGS_MAX];
 	int n = 0, nkeys;
 
-	if (nargv > GATE_EVAL_ARGS_MAX - 4)
+	if (nargv > REDIS_EVAL_ARGS_MAX - 4)
 		return NULL;
 	if (with_users)
 		args[n++] = k->users;
@@ -178,35 +178,35 @@ static redisReply *coupon_gate_run(struct gate *gate,
 	nkeys = n;
 	for (int i = 0; i < nargv; i++)
 		args[n++] = argv[i];
-	args[n++] = gate_run_id(gate);
-	return gate_eval(gate, script, nkeys, args, n - nkeys);
+	args[n++] = redis_run_id(redis);
+	return redis_eval(redis, script, nkeys, args, n - nkeys);
 }
 
 void coupon_gate_hash_scripts(void)
 {
-	gate_script_prepare(&admit_script);
-	gate_script_prepare(&undo_script);
-	gate_script_prepare(&lower_script);
-	gate_script_prepare(&admit_slots_script);
-	gate_script_prepare(&undo_slots_script);
-	gate_script_prepare(&lower_slots_script);
+	redis_script_prepare(&admit_script);
+	redis_script_prepare(&undo_script);
+	redis_script_prepare(&lower_script);
+	redis_script_prepare(&admit_slots_script);
+	redis_script_prepare(&undo_slots_script);
+	redis_script_prepare(&lower_slots_script);
 	redis_lock_prepare();
 }
 
-void coupon_gate_load(struct gate *gate)
+void coupon_gate_load(struct redis *redis)
 {
-	if (gate_load(gate, &admit_script) < 0 ||
-	    gate_load(gate, &undo_script) < 0 ||
-	    gate_load(gate, &lower_script) < 0 ||
-	    gate_load(gate, &admit_slots_script) < 0 ||
-	    gate_load(gate, &undo_slots_script) < 0 ||
-	    gate_load(gate, &lower_slots_script) < 0 ||
-	    redis_lock_load(gate) < 0)
+	if (redis_load(redis, &admit_script) < 0 ||
+	    redis_load(redis, &undo_script) < 0 ||
+	    redis_load(redis, &lower_script) < 0 ||
+	    redis_load(redis, &admit_slots_script) < 0 ||
+	    redis_load(redis, &undo_slots_script) < 0 ||
+	    redis_load(redis, &lower_slots_script) < 0 ||
+	    redis_lock_load(redis) < 0)
 		log_debug("coupon gate scripts not loaded now: %s",
-		    gate_errmsg(gate));
+		    redis_errmsg(redis));
 }
 
-enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,
+enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
     int64_t policy, int64_t user, int64_t total)
 {
 	static const struct {
@@ -225,7 +225,7 @@ enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,
 	redisReply *r;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(gate, slots ? &admit_slots_script : &admit_script,
+	r = coupon_gate_run(redis, slots ? &admit_slots_script : &admit_script,
 	    &k, 1, argv, 2);
 	if (r == NULL)
 		return COUPON_DOWN;
@@ -244,7 +244,7 @@ enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,
 	return v;
 }
 
-int coupon_gate_undo(struct gate *gate, int slots, int64_t policy, int64_t user,
+int coupon_gate_undo(struct redis *redis, int slots, int64_t policy, int64_t user,
     enum coupon_undo how, int64_t total)
 {
 	struct coupon_keys k;
@@ -255,7 +255,7 @@ int coupon_gate_undo(struct gate *gate, int slots, int64_t policy, int64_t user,
 	int ok;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(gate, slots ? &undo_slots_script : &undo_script, &k,
+	r = coupon_gate_run(redis, slots ? &undo_slots_script : &undo_script, &k,
 	    1, argv, 3);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
@@ -264,11 +264,11 @@ int coupon_gate_undo(struct gate *gate, int slots, int64_t policy, int64_t user,
 		log_warn("coupon gate %" PRId64 ": could not undo the "
 		         "admission of user %" PRId64 " (%s); the database "
 		         "still decides, the gate may turn away a little early",
-		    policy, user, gate_errmsg(gate));
+		    policy, user, redis_errmsg(redis));
 	return ok ? 0 : -1;
 }
 
-int coupon_gate_lower(struct gate *gate, int slots, int64_t policy,
+int coupon_gate_lower(struct redis *redis, int slots, int64_t policy,
     int64_t issued, int64_t total)
 {
 	struct coupon_keys k;
@@ -278,7 +278,7 @@ int coupon_gate_lower(struct gate *gate, int slots, int64_t policy,
 	int lowered;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(gate, slots ? &lower_slots_script : &lower_script,
+	r = coupon_gate_run(redis, slots ? &lower_slots_script : &lower_script,
 	    &k, 0, argv, 2);
 	if (r == NULL)
 		return -1;
@@ -287,28 +287,28 @@ int coupon_gate_lower(struct gate *gate, int slots, int64_t policy,
 	return lowered;
 }
 
-void coupon_gate_count_issued(struct gate *gate, int64_t policy)
+void coupon_gate_count_issued(struct redis *redis, int64_t policy)
 {
 	struct coupon_keys k;
 	redisReply *r;
 
 	coupon_keys_init(&k, 0, policy);
-	if ((r = gate_command(gate, "INCR %s", k.issued)) != NULL)
+	if ((r = redis_command(redis, "INCR %s", k.issued)) != NULL)
 		freeReplyObject(r);
 }
 
-static void coupon_gate_unlock(struct gate *gate, const struct coupon_keys *k)
+static void coupon_gate_unlock(struct redis *redis, const struct coupon_keys *k)
 {
-	(void)redis_lock_drop(gate, k->lock, k->token);
+	(void)redis_lock_drop(redis, k->lock, k->token);
 }
 
-int coupon_gate_rebuild_begin(struct gate *gate, int slots, int64_t policy)
+int coupon_gate_rebuild_begin(struct redis *redis, int slots, int64_t policy)
 {
 	struct coupon_keys k;
 	redisReply *r;
 
 	coupon_keys_init(&k, slots, policy);
-	r = gate_command(gate, "SET %s %s NX PX " COUPON_GATE_LOCK_MS, k.lock,
+	r = redis_command(redis, "SET %s %s NX PX " COUPON_GATE_LOCK_MS, k.lock,
 	    k.token);
 	if (r == NULL)
 		return -1;
@@ -318,14 +318,14 @@ int coupon_gate_rebuild_begin(struct gate *gate, int slots, int64_t policy)
 	}
 	freeReplyObject(r);
 	/* One DEL: from here until rebuild_end the gate is cold. */
-	r = gate_command(gate, "DEL %s %s %s", k.requests, k.users, k.run);
+	r = redis_command(redis, "DEL %s %s %s", k.requests, k.users, k.run);
 	if (r == NULL)
 		return -1;
 	freeReplyObject(r);
 	return 1;
 }
 
-int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
+int coupon_gate_rebuild_add(struct redis *redis, int64_t policy,
     const int64_t *users, size_t n)
 {
 	enum { BATCH = 500 };
@@ -345,7 +345,7 @@ int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
 			    users[done + i]);
 			argv[2 + i] = ids[i];
 		}
-		r = gate_command_argv(gate, (int)(2 + m), argv);
+		r = redis_command_argv(redis, (int)(2 + m), argv);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			if (r != NULL)
 				freeReplyObject(r);
@@ -354,7 +354,7 @@ int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
 		freeReplyObject(r);
 		done += m;
 	}
-	r = gate_command(gate, "PEXPIRE %s " COUPON_GATE_LOCK_MS, k.lock);
+	r = redis_command(redis, "PEXPIRE %s " COUPON_GATE_LOCK_MS, k.lock);
 	if (r == NULL)
 		return -1;
 	freeReplyObject(r);
@@ -362,7 +362,7 @@ int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
 }
 
 /* Pushes n entries on the slots list, a batch per command. */
-static int coupon_gate_fill_slots(struct gate *gate,
+static int coupon_gate_fill_slots(struct redis *redis,
     const struct coupon_keys *k, int64_t n)
 {
 	enum { BATCH = 1000 };
@@ -376,7 +376,7 @@ static int coupon_gate_fill_slots(struct gate *gate,
 	for (int64_t done = 0; done < n;) {
 		int m = n - done < BATCH ? (int)(n - done) : BATCH;
 
-		r = gate_command_argv(gate, 2 + m, argv);
+		r = redis_command_argv(redis, 2 + m, argv);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			if (r != NULL)
 				freeReplyObject(r);
@@ -385,14 +385,14 @@ static int coupon_gate_fill_slots(struct gate *gate,
 		freeReplyObject(r);
 		done += m;
 		if (done % (100 * BATCH) == 0 &&
-		    (r = gate_command(gate, "PEXPIRE %s " COUPON_GATE_LOCK_MS,
+		    (r = redis_command(redis, "PEXPIRE %s " COUPON_GATE_LOCK_MS,
 		         k->lock)) != NULL)
 			freeReplyObject(r);
 	}
 	return 0;
 }
 
-int coupon_gate_rebuild_end(struct gate *gate, int slots, int64_t policy,
+int coupon_gate_rebuild_end(struct redis *redis, int slots, int64_t policy,
     int64_t count, int64_t total)
 {
 	struct coupon_keys k;
@@ -400,33 +400,33 @@ int coupon_gate_rebuild_end(struct gate *gate, int slots, int64_t policy,
 	int ok;
 
 	coupon_keys_init(&k, slots, policy);
-	r = gate_command(gate, "SET %s %" PRId64, k.issued, count);
+	r = redis_command(redis, "SET %s %" PRId64, k.issued, count);
 	ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 	if (r != NULL)
 		freeReplyObject(r);
 	if (ok && slots)
-		ok = coupon_gate_fill_slots(gate, &k, total - count) == 0;
+		ok = coupon_gate_fill_slots(redis, &k, total - count) == 0;
 	if (ok && !slots) {
-		r = gate_command(gate, "SET %s %" PRId64, k.requests, count);
+		r = redis_command(redis, "SET %s %" PRId64, k.requests, count);
 		ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 		if (r != NULL)
 			freeReplyObject(r);
 	}
 	if (ok) {
 		/* Last: the run stamp makes the gate warm. */
-		r = gate_command(gate, "SET %s %s", k.run, gate_run_id(gate));
+		r = redis_command(redis, "SET %s %s", k.run, redis_run_id(redis));
 		ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 		if (r != NULL)
 			freeReplyObject(r);
 	}
-	coupon_gate_unlock(gate, &k);
+	coupon_gate_unlock(redis, &k);
 	return ok ? 0 : -1;
 }
 
-void coupon_gate_rebuild_abort(struct gate *gate, int64_t policy)
+void coupon_gate_rebuild_abort(struct redis *redis, int64_t policy)
 {
 	struct coupon_keys k;
 
 	coupon_keys_init(&k, 0, policy);
-	coupon_gate_unlock(gate, &k);
+	coupon_gate_unlock(redis, &k);
 }

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gate.h"
+#include "redis.h"
 
 enum coupon_verdict {
 	COUPON_PASS, /* admitted: counted and added to the set */
@@ -42,12 +42,12 @@ enum coupon_undo {
 };
 
 /* Loads the scripts (at worker start; EVALSHA falls back to EVAL anyway). */
-void coupon_gate_load(struct gate *gate);
+void coupon_gate_load(struct redis *redis);
 /* Hashes every script of the gate and of redis_lock (the master, once). */
 void coupon_gate_hash_scripts(void);
 
 /* The Lua gate: dedupe by user, then count against total. */
-enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,
+enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
     int64_t policy, int64_t user, int64_t total);
 
 /*
@@ -55,7 +55,7 @@ enum coupon_verdict coupon_gate_admit(struct gate *gate, int slots,
  * left alone: the admission being undone was never counted in it.
  * Returns 0, or -1 when Redis could not be told.
  */
-int coupon_gate_undo(struct gate *gate, int slots, int64_t policy, int64_t user,
+int coupon_gate_undo(struct redis *redis, int slots, int64_t policy, int64_t user,
     enum coupon_undo how, int64_t total);
 
 /*
@@ -63,11 +63,11 @@ int coupon_gate_undo(struct gate *gate, int slots, int64_t policy, int64_t user,
  * the gate turns everyone away, yet the database has issued fewer.
  * Returns 1 if lowered, 0 if not (the gate changed meanwhile), -1 on error.
  */
-int coupon_gate_lower(struct gate *gate, int slots, int64_t policy,
+int coupon_gate_lower(struct redis *redis, int slots, int64_t policy,
     int64_t issued, int64_t total);
 
 /* Counts one real issue (":issued"); Redis being down is not an error. */
-void coupon_gate_count_issued(struct gate *gate, int64_t policy);
+void coupon_gate_count_issued(struct redis *redis, int64_t policy);
 
 /*
  * Rebuilding, by one worker at a time: begin takes ":lock" for a few
@@ -77,12 +77,12 @@ void coupon_gate_count_issued(struct gate *gate, int64_t policy);
  * total - count entries), stamps the run, which makes the gate warm, and
  * releases the lock.
  */
-int coupon_gate_rebuild_begin(struct gate *gate, int slots, int64_t policy);
-int coupon_gate_rebuild_add(struct gate *gate, int64_t policy,
+int coupon_gate_rebuild_begin(struct redis *redis, int slots, int64_t policy);
+int coupon_gate_rebuild_add(struct redis *redis, int64_t policy,
     const int64_t *users, size_t n);
-int coupon_gate_rebuild_end(struct gate *gate, int slots, int64_t policy,
+int coupon_gate_rebuild_end(struct redis *redis, int slots, int64_t policy,
     int64_t count, int64_t total);
 /* Gives up a rebuild: releases the lock, leaving the gate cold. */
-void coupon_gate_rebuild_abort(struct gate *gate, int64_t policy);
+void coupon_gate_rebuild_abort(struct redis *redis, int64_t policy);
 
 #endif

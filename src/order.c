@@ -244,14 +244,14 @@ static enum db_status order_create_locked(const struct request *req,
 		    o->items[i].option_id);
 		key_ptrs[i] = keys[i];
 	}
-	ls = redis_lock_take(o->app->gate, &locks, key_ptrs, o->n,
+	ls = redis_lock_take(o->app->redis, &locks, key_ptrs, o->n,
 	    cfg->statement_timeout_ms, cfg->lock_timeout_ms);
 	if (ls == REDIS_LOCK_BUSY)
 		return DB_TIMEOUT;
 	st = idempotency_transaction(o->app->db, req, res, order_create_effect,
 	    o);
 	if (ls == REDIS_LOCK_HELD)
-		redis_lock_release(o->app->gate, &locks);
+		redis_lock_release(o->app->redis, &locks);
 	return st;
 }
 

@@ -14,8 +14,8 @@
 #include "db.h"
 
 /* KEYS: the lock.  ARGV: the owner's token. */
-static struct gate_script release_script =
-    GATE_SCRIPT("if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+static struct redis_script release_script =
+    REDIS_SCRIPT("if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
                 "  return redis.call('DEL', KEYS[1])\n"
                 "end\n"
                 "return 0\n");
@@ -32,11 +32,11 @@ static void redis_lock_token(struct redis_locks *locks)
 }
 
 /* One attempt: 1 taken, 0 taken by someone else, -1 Redis failed. */
-static int redis_lock_try(struct gate *gate, const char *key, const char *token,
+static int redis_lock_try(struct redis *redis, const char *key, const char *token,
     int ttl_ms)
 {
 	redisReply *r =
-	    gate_command(gate, "SET %s %s NX PX %d", key, token, ttl_ms);
+	    redis_command(redis, "SET %s %s NX PX %d", key, token, ttl_ms);
 	int got;
 
 	if (r == NULL)
@@ -48,7 +48,7 @@ static int redis_lock_try(struct gate *gate, const char *key, const char *token,
 	return got;
 }
 
-enum redis_lock_status redis_lock_take(struct gate *gate,
+enum redis_lock_status redis_lock_take(struct redis *redis,
     struct redis_locks *locks, const char *const *keys, size_t n, int ttl_ms,
     int wait_ms)
 {
@@ -62,7 +62,7 @@ enum redis_lock_status redis_lock_take(struct gate *gate,
 	while (locks->held < n) {
 		const char *key = keys[locks->held];
 
-		got = redis_lock_try(gate, key, locks->token, ttl_ms);
+		got = redis_lock_try(redis, key, locks->token, ttl_ms);
 		if (got == 1) {
 			snprintf(locks->keys[locks->held], REDIS_LOCK_KEY_MAX,
 			    "%s", key);
@@ -71,7 +71,7 @@ enum redis_lock_status redis_lock_take(struct gate *gate,
 			continue;
 		}
 		if (got < 0 || clock_ms() >= deadline) {
-			redis_lock_release(gate, locks);
+			redis_lock_release(redis, locks);
 			return got < 0 ? REDIS_LOCK_DOWN : REDIS_LOCK_BUSY;
 		}
 		/* Busy: the holder's transaction takes a few ms; poll
@@ -82,20 +82,20 @@ enum redis_lock_status redis_lock_take(struct gate *gate,
 	return REDIS_LOCK_HELD;
 }
 
-void redis_lock_release(struct gate *gate, struct redis_locks *locks)
+void redis_lock_release(struct redis *redis, struct redis_locks *locks)
 {
 	for (size_t i = 0; i < locks->held; i++) {
 		/* A lost release costs a wait until the key's ttl. */
-		if (redis_lock_drop(gate, locks->keys[i], locks->token) < 0)
+		if (redis_lock_drop(redis, locks->keys[i], locks->token) < 0)
 			break;
 	}
 	locks->held = 0;
 }
 
-int redis_lock_drop(struct gate *gate, const char *key, const char *token)
+int redis_lock_drop(struct redis *redis, const char *key, const char *token)
 {
 	const char *args[] = { key, token };
-	redisReply *r = gate_eval(gate, &release_script, 1, args, 1);
+	redisReply *r = redis_eval(redis, &release_script, 1, args, 1);
 
 	if (r == NULL)
 		return -1;
@@ -105,10 +105,10 @@ int redis_lock_drop(struct gate *gate, const char *key, const char *token)
 
 void redis_lock_prepare(void)
 {
-	gate_script_prepare(&release_script);
+	redis_script_prepare(&release_script);
 }
 
-int redis_lock_load(struct gate *gate)
+int redis_lock_load(struct redis *redis)
 {
-	return gate_load(gate, &release_script);
+	return redis_load(redis, &release_script);
 }

@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "gate.h"
+#include "redis.h"
 
 #define REDIS_LOCK_KEY_MAX 64
 #define REDIS_LOCK_MAX 50
@@ -40,23 +40,23 @@ enum redis_lock_status {
  * for up to wait_ms in all.  On anything but HELD, what was taken has been
  * released.
  */
-enum redis_lock_status redis_lock_take(struct gate *gate,
+enum redis_lock_status redis_lock_take(struct redis *redis,
     struct redis_locks *locks, const char *const *keys, size_t n, int ttl_ms,
     int wait_ms);
 
 /* Releases what locks holds (the keys still holding its token). */
-void redis_lock_release(struct gate *gate, struct redis_locks *locks);
+void redis_lock_release(struct redis *redis, struct redis_locks *locks);
 
 /*
  * Deletes key if it still holds token (compare-and-delete, one script), for
  * callers that take a lock with their own SET NX PX.  0, or -1 when Redis
  * could not be told.
  */
-int redis_lock_drop(struct gate *gate, const char *key, const char *token);
+int redis_lock_drop(struct redis *redis, const char *key, const char *token);
 
 /* Sends SCRIPT LOAD for the release script (at worker start); 0 or -1. */
-int redis_lock_load(struct gate *gate);
-/* Hashes the release script (see gate_script_prepare). */
+int redis_lock_load(struct redis *redis);
+/* Hashes the release script (see redis_script_prepare). */
 void redis_lock_prepare(void);
 
 #endif

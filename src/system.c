@@ -8,7 +8,7 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
-#include "gate.h"
+#include "redis.h"
 #include "problem.h"
 #include "scoreboard.h"
 
@@ -23,7 +23,7 @@ void system_healthz(struct request *req, struct response *res, struct app *app)
 
 void system_readyz(struct request *req, struct response *res, struct app *app)
 {
-	int pg = db_ping(app->db), redis = gate_ping(app->gate);
+	int pg = db_ping(app->db), redis = redis_ping(app->redis);
 	struct json_writer *w;
 	char detail[160];
 

@@ -36,7 +36,7 @@
 #include "coupon.h"
 #include "coupon_gate.h"
 #include "db.h"
-#include "gate.h"
+#include "redis.h"
 #include "http.h"
 #include "log.h"
 #include "problem.h"
@@ -126,7 +126,7 @@ static struct app *worker_app_create(const struct worker_params *p)
 	        cfg->idle_in_transaction_timeout_ms,
 	    .retries = cfg->db_retries,
 	});
-	app->gate = gate_create(&(struct gate_options){
+	app->redis = redis_create(&(struct redis_options){
 	    .host = cfg->redis_host,
 	    .port = cfg->redis_port,
 	    .unix_path = cfg->redis_unix_path,
@@ -141,7 +141,7 @@ static void worker_app_free(struct app *app)
 	if (app == NULL)
 		return;
 	db_free(app->db);
-	gate_free(app->gate);
+	redis_free(app->redis);
 	coupon_cache_free(app->coupons);
 	free(app);
 }
@@ -303,8 +303,8 @@ noreturn void worker_run(const struct worker_params *p)
 	/* Connect now so the first request does not pay for it; failure is
 	 * not fatal: /readyz reports it and requests reconnect. */
 	(void)db_connect(app->db);
-	if (gate_ping(app->gate) && app->cfg->coupon_gate != GATE_OFF)
-		coupon_gate_load(app->gate);
+	if (redis_ping(app->redis) && app->cfg->coupon_gate != GATE_OFF)
+		coupon_gate_load(app->redis);
 	if (FCGX_InitRequest(&fcgi, p->listen_fd, 0) != 0)
 		fatal("FCGX_InitRequest failed");
 	worker_loop(&fcgi, app);

@@ -1,0 +1,245 @@
+/*
+ * redis: see redis.h.  Like hiredis's own examples, errors are read from the
+ * context (c->err, c->errstr); a context with an error is freed, never
+ * reused, because hiredis leaves it in an undefined protocol state.
+ */
+#include "redis.h"
+
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct redis {
+	char *host;
+	int port;
+	char *unix_path;
+	struct timeval timeout;
+	redisContext *ctx;
+	int64_t last_attempt_ms;
+	int was_up; /* to log transitions, not every failure */
+	char run_id[48]; /* of the server behind ctx */
+	char errmsg[256];
+};
+
+struct redis *redis_create(const struct redis_options *opts)
+{
+	struct redis *redis = xcalloc(1, sizeof(*redis));
+
+	redis->host = xstrdup(opts->host != NULL ? opts->host : "");
+	redis->port = opts->port;
+	redis->unix_path =
+	    xstrdup(opts->unix_path != NULL ? opts->unix_path : "");
+	redis->timeout.tv_sec = opts->timeout_ms / 1000;
+	redis->timeout.tv_usec = (opts->timeout_ms % 1000) * 1000;
+	redis->last_attempt_ms = -REDIS_RECONNECT_INTERVAL_MS;
+	redis->was_up = 1;
+	return redis;
+}
+
+/* Records why Redis is unusable, drops the context, logs the transition. */
+static void redis_mark_down(struct redis *redis, const char *why)
+{
+	snprintf(redis->errmsg, sizeof(redis->errmsg), "%s", why);
+	if (redis->ctx != NULL) {
+		redisFree(redis->ctx);
+		redis->ctx = NULL;
+	}
+	redis->run_id[0] = '\0';
+	if (redis->was_up) {
+		log_warn("redis unavailable: %s", redis->errmsg);
+		redis->was_up = 0;
+	}
+}
+
+void redis_free(struct redis *redis)
+{
+	if (redis == NULL)
+		return;
+	if (redis->ctx != NULL)
+		redisFree(redis->ctx);
+	free(redis->host);
+	free(redis->unix_path);
+	free(redis);
+}
+
+/*
+ * Reads run_id from INFO server.  A failure leaves it empty, which callers
+ * treat as "unknown": never equal to a stored one, so at worst a gate is
+ * rebuilt once more than needed.
+ */
+static void redis_read_run_id(struct redis *redis)
+{
+	redisReply *r = redisCommand(redis->ctx, "INFO server");
+	const char *p;
+	size_t n;
+
+	redis->run_id[0] = '\0';
+	if (r == NULL)
+		return; /* the next command finds the broken context */
+	if (r->type == REDIS_REPLY_STRING) {
+		p = strstr(r->str, "run_id:");
+		if (p != NULL) {
+			p += strlen("run_id:");
+			n = strcspn(p, "\r\n");
+			if (n < sizeof(redis->run_id))
+				snprintf(redis->run_id, sizeof(redis->run_id),
+				    "%.*s", (int)n, p);
+		}
+	}
+	freeReplyObject(r);
+}
+
+static int redis_connect(struct redis *redis)
+{
+	int64_t now = clock_ms();
+	redisContext *c;
+
+	if (redis->ctx != NULL)
+		return 0;
+	if (now - redis->last_attempt_ms < REDIS_RECONNECT_INTERVAL_MS)
+		return -1;
+	redis->last_attempt_ms = now;
+	if (redis->unix_path[0] != '\0')
+		c = redisConnectUnixWithTimeout(redis->unix_path, redis->timeout);
+	else
+		c = redisConnectWithTimeout(redis->host, redis->port,
+		    redis->timeout);
+	if (c == NULL || c->err) {
+		redis_mark_down(redis, c != NULL ? c->errstr : "out of memory");
+		if (c != NULL)
+			redisFree(c);
+		return -1;
+	}
+	if (redisSetTimeout(c, redis->timeout) != REDIS_OK) {
+		redisFree(c);
+		redis_mark_down(redis, "cannot set the command timeout");
+		return -1;
+	}
+	redis->ctx = c;
+	redis->errmsg[0] = '\0';
+	redis_read_run_id(redis);
+	if (!redis->was_up)
+		log_info("redis reachable again");
+	redis->was_up = 1;
+	return 0;
+}
+
+/* A NULL reply means the connection broke: drop it, keep the reason. */
+static redisReply *redis_checked(struct redis *redis, redisReply *reply)
+{
+	char why[sizeof(redis->ctx->errstr)];
+
+	if (reply != NULL)
+		return reply;
+	/* The context is about to be freed; keep its message. */
+	snprintf(why, sizeof(why), "%s", redis->ctx->errstr);
+	redis_mark_down(redis, why);
+	return NULL;
+}
+
+redisReply *redis_command(struct redis *redis, const char *fmt, ...)
+{
+	redisReply *reply;
+	va_list ap;
+
+	if (redis_connect(redis) < 0)
+		return NULL;
+	va_start(ap, fmt);
+	reply = redisvCommand(redis->ctx, fmt, ap);
+	va_end(ap);
+	return redis_checked(redis, reply);
+}
+
+redisReply *redis_command_argv(struct redis *redis, int argc, const char **argv)
+{
+	if (redis_connect(redis) < 0)
+		return NULL;
+	return redis_checked(redis,
+	    redisCommandArgv(redis->ctx, argc, argv, NULL));
+}
+
+void redis_script_prepare(struct redis_script *script)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+
+	if (script->sha[0] != '\0')
+		return;
+	SHA1((const unsigned char *)script->source, strlen(script->source), md);
+	for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+		snprintf(script->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+redisReply *redis_eval(struct redis *redis, struct redis_script *script, int nkeys,
+    const char *const *args, int nargs)
+{
+	const char *argv[3 + REDIS_EVAL_ARGS_MAX];
+	char numkeys[16];
+	int n = nkeys + nargs;
+	redisReply *r;
+
+	if (nkeys < 0 || nargs < 0 || n > REDIS_EVAL_ARGS_MAX)
+		return NULL;
+	redis_script_prepare(script);
+	snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
+	argv[0] = "EVALSHA";
+	argv[1] = script->sha;
+	argv[2] = numkeys;
+	for (int i = 0; i < n; i++)
+		argv[3 + i] = args[i];
+	r = redis_command_argv(redis, 3 + n, argv);
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		/* Redis lost its script cache: EVAL sends the source and
+		 * caches it again for the next EVALSHA. */
+		freeReplyObject(r);
+		argv[0] = "EVAL";
+		argv[1] = script->source;
+		r = redis_command_argv(redis, 3 + n, argv);
+	}
+	return r;
+}
+
+int redis_load(struct redis *redis, struct redis_script *script)
+{
+	const char *argv[] = { "SCRIPT", "LOAD", script->source };
+	redisReply *r;
+	int ok;
+
+	redis_script_prepare(script);
+	r = redis_command_argv(redis, 3, argv);
+	ok = r != NULL && r->type == REDIS_REPLY_STRING &&
+	    strcmp(r->str, script->sha) == 0;
+	if (r != NULL)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+const char *redis_run_id(const struct redis *redis)
+{
+	return redis->run_id;
+}
+
+int redis_ping(struct redis *redis)
+{
+	redisReply *r = redis_command(redis, "PING");
+	int ok;
+
+	ok = r != NULL && r->type == REDIS_REPLY_STATUS &&
+	    strcmp(r->str, "PONG") == 0;
+	if (r != NULL)
+		freeReplyObject(r);
+	return ok;
+}
+
+const char *redis_errmsg(const struct redis *redis)
+{
+	return redis->errmsg;
+}
