@@ -1,18 +1,22 @@
 /*
- * app: what a request handler may use, handed down by the worker: the
- * configuration, the signing secret, this worker's database and Redis
- * connections, and the shared scoreboard (read-only outside its own slot).
+ * app: what a worker creates for its request handlers and hands down to
+ * them: the configuration, the signing secret, this worker's database and
+ * Redis connections, the coupon limits cache, and its counters in the
+ * shared scoreboard.  Domain modules and handlers reach every shared
+ * resource through it, so none of them knows how a worker is built or
+ * where counters live (docs/architecture.md, "Layers").
  */
 #ifndef STOCKADE_APP_H
 #define STOCKADE_APP_H
 
 #include <stddef.h>
 
+#include "scoreboard.h"
+
 struct config;
 struct coupon_cache;
 struct db;
 struct redis;
-struct scoreboard;
 
 struct app {
 	const struct config *cfg;
@@ -21,8 +25,40 @@ struct app {
 	struct db *db;
 	struct redis *redis;
 	struct coupon_cache *coupons; /* policies' limits, for the gate */
-	struct scoreboard *scoreboard;
+	struct scoreboard *scoreboard; /* read-only outside its own slot */
 	int slot; /* this worker's scoreboard slot */
 };
+
+/*
+ * Work every worker would otherwise repeat, done once in the master before
+ * it forks: libcrypto's digests and HMAC key (auth_crypto_preload) and the
+ * SHA-1 of every Redis script.  Returns 0, or -1 when libcrypto fails.
+ */
+int app_prepare(const unsigned char *secret, size_t secret_len);
+
+/*
+ * Creates the app of the worker in slot, named name in pg_stat_activity
+ * (strings copied by the connections).  Connects nothing yet.  Never NULL.
+ */
+struct app *app_create(const struct config *cfg, const unsigned char *secret,
+    size_t secret_len, struct scoreboard *sb, int slot, const char *name);
+/* Closes the connections and frees the app.  Accepts NULL. */
+void app_free(struct app *app);
+
+/*
+ * Connects to PostgreSQL and loads the Redis scripts, so that the first
+ * request does not pay for it.  Failure is not fatal: /readyz reports it
+ * and requests reconnect.
+ */
+void app_connect(struct app *app);
+
+/*
+ * A database handle configured from cfg (timeouts, retries), named name;
+ * for the workers and the reaper.  Never NULL.
+ */
+struct db *app_db_create(const struct config *cfg, const char *name);
+
+/* Adds one to this worker's counter c (shown by /status). */
+void app_count(struct app *app, enum slot_counter c);
 
 #endif

@@ -31,8 +31,7 @@
 #include "idempotency.h"
 #include "log.h"
 #include "page.h"
-#include "problem.h"
-#include "scoreboard.h"
+#include "api.h"
 #include "valid.h"
 #include "xmalloc.h"
 
@@ -480,7 +479,7 @@ void coupon_create(struct request *req, struct response *res, struct app *app)
 	params[6] = n.ends_at;
 	params[7] = days;
 	if ((r = db_query(app->db, &coupon_create_stmt, params, &st)) == NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	if (PQntuples(r) == 0) {
@@ -508,7 +507,7 @@ void coupon_get(struct request *req, struct response *res, struct app *app)
 
 	snprintf(id, sizeof(id), "%" PRId64, req->params[0]);
 	if ((r = db_query(app->db, &coupon_get_stmt, params, &st)) == NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	if (PQntuples(r) == 0)
@@ -721,11 +720,6 @@ static enum db_status coupon_issue_effect(struct db *db, struct response *res,
  * Issuing: the gate's part.
  */
 
-static void coupon_count(struct app *app, enum slot_counter c)
-{
-	app->scoreboard->slots[app->slot].counters[c]++;
-}
-
 /* Fills a cold gate from the database.  0 when rebuilt by this call. */
 static int coupon_rebuild(struct app *app, int64_t policy, int64_t total)
 {
@@ -758,9 +752,10 @@ static int coupon_rebuild(struct app *app, int64_t policy, int64_t total)
 			snprintf(after, sizeof(after), "%" PRId64,
 			    users[n - 1]);
 	} while (n == COUPON_REBUILD_BATCH);
-	if (coupon_gate_rebuild_end(app->redis, slots, policy, count, total) < 0)
+	if (coupon_gate_rebuild_end(app->redis, slots, policy, count, total) <
+	    0)
 		goto fail;
-	coupon_count(app, COUNTER_COUPON_GATE_REBUILDS);
+	app_count(app, COUNTER_COUPON_GATE_REBUILDS);
 	log_info("coupon gate %" PRId64 " rebuilt from the database: "
 	         "%" PRId64 " issued",
 	    policy, count);
@@ -835,11 +830,11 @@ static int coupon_gate_check(struct app *app, const struct request *req,
 		if (st == DB_NOTFOUND)
 			coupon_write_refusal(res, REFUSE_NOT_FOUND);
 		else
-			problem_from_db(res, st, app->cfg->retry_after_s);
+			api_db_failure(res, app, st);
 		return 0;
 	}
 	if (!coupon_limits_open(lim)) {
-		coupon_count(app, COUNTER_COUPON_GATE_REFUSED);
+		app_count(app, COUNTER_COUPON_GATE_REFUSED);
 		coupon_write_refusal(res, REFUSE_NOT_OPEN);
 		return 0;
 	}
@@ -850,19 +845,19 @@ static int coupon_gate_check(struct app *app, const struct request *req,
 		case COUPON_PASS:
 			ci->admitted = 1;
 			ci->total = lim->total;
-			coupon_count(app, COUNTER_COUPON_GATE_PASSED);
+			app_count(app, COUNTER_COUPON_GATE_PASSED);
 			return 1;
 		case COUPON_ALREADY:
 			/* A retry with its key must meet its stored answer. */
 			if (req->idempotency_key != NULL)
 				break;
-			coupon_count(app, COUNTER_COUPON_GATE_REFUSED);
+			app_count(app, COUNTER_COUPON_GATE_REFUSED);
 			coupon_write_refusal(res, REFUSE_ALREADY);
 			return 0;
 		case COUPON_SOLD_OUT:
 			if (attempt == 0 && coupon_verify_sold_out(app, lim))
 				continue;
-			coupon_count(app, COUNTER_COUPON_GATE_REFUSED);
+			app_count(app, COUNTER_COUPON_GATE_REFUSED);
 			coupon_write_refusal(res, REFUSE_SOLD_OUT);
 			return 0;
 		case COUPON_COLD:
@@ -875,7 +870,7 @@ static int coupon_gate_check(struct app *app, const struct request *req,
 		}
 		break;
 	}
-	coupon_count(app, COUNTER_COUPON_GATE_BYPASSED);
+	app_count(app, COUNTER_COUPON_GATE_BYPASSED);
 	return 1;
 }
 
@@ -899,7 +894,7 @@ static void coupon_gate_settle(struct app *app, const struct coupon_issue *ci,
 		how = COUPON_UNDO_KEEP_USER; /* the user holds one */
 	else
 		how = COUPON_UNDO_REFUSED;
-	coupon_count(app, COUNTER_COUPON_GATE_COMPENSATIONS);
+	app_count(app, COUNTER_COUPON_GATE_COMPENSATIONS);
 	(void)coupon_gate_undo(app->redis, app->cfg->coupon_gate == GATE_SLOTS,
 	    ci->policy_id, ci->user_id, how, ci->total);
 }
@@ -920,8 +915,8 @@ void coupon_issue(struct request *req, struct response *res, struct app *app)
 	if (gated && !coupon_gate_check(app, req, res, &ci))
 		return;
 	if (!gated)
-		coupon_count(app, COUNTER_COUPON_GATE_BYPASSED);
-	coupon_count(app, COUNTER_COUPON_DB_ATTEMPTS);
+		app_count(app, COUNTER_COUPON_GATE_BYPASSED);
+	app_count(app, COUNTER_COUPON_DB_ATTEMPTS);
 	if (app->cfg->coupon_strategy == COUPON_SHARDED &&
 	    req->idempotency_key == NULL)
 		/* Each statement commits on its own: nothing to replay, and
@@ -933,7 +928,7 @@ void coupon_issue(struct request *req, struct response *res, struct app *app)
 	if (gated)
 		coupon_gate_settle(app, &ci, res, st);
 	if (st != DB_OK && st != DB_ABORT)
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 }
 
 /* ---------------------------------------------------------------------

@@ -14,7 +14,6 @@
 
 #include "clock.h"
 #include "log.h"
-#include "problem.h"
 #include "xmalloc.h"
 
 const char *const http_method_names[HTTP_METHOD__MAX] = {
@@ -433,4 +432,36 @@ size_t http_response_render(const struct request *req, struct response *res,
 	memcpy(*out + head_len, body, body_len);
 	(*out)[total] = '\0';
 	return total;
+}
+
+struct json_writer *problem_begin(struct response *res, int status,
+    const char *code, const char *detail)
+{
+	struct json_writer *w = res->json;
+	char type[128];
+
+	json_writer_reset(w);
+	res->status = status;
+	res->content_type = "application/problem+json";
+	res->code = code;
+	snprintf(type, sizeof(type), "urn:stockade:problem:%s", code);
+	json_open_object(w);
+	json_member_string(w, "type", type);
+	json_member_string(w, "title", http_reason(status));
+	json_member_int(w, "status", status);
+	json_member_string(w, "detail", detail);
+	json_member_string(w, "code", code);
+	return w;
+}
+
+void problem_end(struct response *res)
+{
+	json_close_object(res->json);
+}
+
+void problem_write(struct response *res, int status, const char *code,
+    const char *detail)
+{
+	problem_begin(res, status, code, detail);
+	problem_end(res);
 }

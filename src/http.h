@@ -128,6 +128,25 @@ void response_header(struct response *res, const char *name, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 
 /*
+ * Problem details (RFC 9457, application/problem+json), the one shape every
+ * error of stockade takes: {"type","title","status","detail","code"}.
+ * `code` is the stable, machine-readable name clients switch on; `type` is
+ * derived from it (urn:stockade:problem:CODE); `title` is the status's
+ * reason phrase; `detail` is a sentence for the human.  The code is kept on
+ * the response as well, so the access log line can say which error a
+ * request got.
+ *
+ * problem_write replaces res's body with a complete problem document;
+ * problem_begin leaves the object open, so a caller can add its own members
+ * (e.g. which option ran out) before problem_end().
+ */
+void problem_write(struct response *res, int status, const char *code,
+    const char *detail);
+struct json_writer *problem_begin(struct response *res, int status,
+    const char *code, const char *detail);
+void problem_end(struct response *res);
+
+/*
  * Serialises res (status line, headers, body) into a new buffer owned by the
  * caller (free), as FastCGI's CGI-style response.  Returns the length.
  */

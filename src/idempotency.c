@@ -21,7 +21,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
-#include "problem.h"
+#include "api.h"
 #include "queries.h"
 
 struct idempotency_tx {

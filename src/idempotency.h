@@ -32,7 +32,7 @@ typedef enum db_status (
  * Runs effect as described above.  On DB_OK (committed) and DB_ABORT
  * (rolled back: a replay, a key problem or the effect's refusal) res holds
  * the answer; any other status is a database failure for the caller to
- * report (problem_from_db).
+ * report (api_db_failure).
  */
 enum db_status idempotency_transaction(struct db *db, const struct request *req,
     struct response *res, idempotency_effect_fn effect, void *arg);

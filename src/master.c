@@ -19,10 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "app.h"
 #include "clock.h"
 #include "config.h"
-#include "coupon_gate.h"
 #include "listener.h"
 #include "log.h"
 #include "scoreboard.h"
@@ -337,11 +336,10 @@ int master_run(const struct config *cfg, const unsigned char *secret,
 	 * What every worker would otherwise do for itself, once here: the
 	 * workers inherit it (see auth_crypto_preload).
 	 */
-	if (auth_crypto_preload(secret, secret_len) < 0) {
+	if (app_prepare(secret, secret_len) < 0) {
 		log_error("libcrypto cannot compute HMAC-SHA-256 or SHA-256");
 		goto out;
 	}
-	coupon_gate_hash_scripts();
 	if ((m.sb = scoreboard_create(cfg->workers + 1)) == NULL) {
 		log_error("cannot map the scoreboard: %s", strerror(errno));
 		goto out;

@@ -13,7 +13,7 @@
 #include "idempotency.h"
 #include "page.h"
 #include "point.h"
-#include "problem.h"
+#include "api.h"
 #include "redis_lock.h"
 #include "stock.h"
 #include "valid.h"
@@ -273,7 +273,7 @@ void order_create(struct request *req, struct response *res, struct app *app)
 		st = idempotency_transaction(app->db, req, res,
 		    order_create_effect, &o);
 	if (st != DB_OK && st != DB_ABORT)
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 }
 
 void order_get(struct request *req, struct response *res, struct app *app)
@@ -285,7 +285,7 @@ void order_get(struct request *req, struct response *res, struct app *app)
 	snprintf(user, sizeof(user), "%" PRId64, req->identity.user_id);
 	st = order_answer(app->db, res, id, user, 200);
 	if (st != DB_OK && st != DB_ABORT)
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 }
 
 void order_list(struct request *req, struct response *res, struct app *app)

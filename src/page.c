@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "config.h"
-#include "problem.h"
+#include "api.h"
 #include "valid.h"
 
 void page_write(struct response *res, PGresult *r, int64_t limit)
@@ -49,7 +49,7 @@ void page_serve_own(struct request *req, struct response *res, struct app *app,
 	snprintf(after_s, sizeof(after_s), "%" PRId64, after);
 	snprintf(limit_s, sizeof(limit_s), "%" PRId64, limit);
 	if ((r = db_query(app->db, stmt, params, &st)) == NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	page_write(res, r, limit);

@@ -22,8 +22,7 @@
 
 #include "config.h"
 #include "page.h"
-#include "problem.h"
-#include "scoreboard.h"
+#include "api.h"
 #include "valid.h"
 
 const char *const point_kind_names[POINT_KIND__MAX] = {
@@ -240,8 +239,7 @@ void point_run(struct app *app, const struct request *req, struct response *res,
 		st = idempotency_transaction(app->db, req, res, effect, arg);
 		if (!*conflict)
 			break;
-		app->scoreboard->slots[app->slot]
-		    .counters[COUNTER_POINT_CONFLICTS]++;
+		app_count(app, COUNTER_POINT_CONFLICTS);
 		if (attempt >= app->cfg->point_retries)
 			break;
 		db_backoff(attempt);
@@ -255,7 +253,7 @@ void point_run(struct app *app, const struct request *req, struct response *res,
 		return;
 	}
 	if (st != DB_OK && st != DB_ABORT)
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 }
 
 static void point_write_balance(struct response *res, int64_t user,
@@ -278,7 +276,7 @@ void point_balance(struct request *req, struct response *res, struct app *app)
 
 	snprintf(user, sizeof(user), "%" PRId64, req->identity.user_id);
 	if ((r = db_query(app->db, &point_read_stmt, params, &st)) == NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	point_write_balance(res, req->identity.user_id,

@@ -13,7 +13,7 @@
 #include "config.h"
 #include "db.h"
 #include "page.h"
-#include "problem.h"
+#include "api.h"
 #include "valid.h"
 
 #define PRODUCT_OPTIONS_MAX 100
@@ -108,7 +108,7 @@ void product_list(struct request *req, struct response *res, struct app *app)
 	snprintf(limit_s, sizeof(limit_s), "%" PRId64, limit);
 	snprintf(after_s, sizeof(after_s), "%" PRId64, after);
 	if ((r = db_query(app->db, &product_page_stmt, params, &st)) == NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	page_write(res, r, limit);
@@ -136,7 +136,7 @@ void product_get(struct request *req, struct response *res, struct app *app)
 
 	snprintf(id, sizeof(id), "%" PRId64, req->params[0]);
 	if ((r = db_query(app->db, &product_by_id_stmt, params, &st)) == NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	product_write_one(res, r, 200, "product_not_found",
@@ -160,7 +160,7 @@ void product_popular(struct request *req, struct response *res, struct app *app)
 	snprintf(limit_s, sizeof(limit_s), "%" PRId64, limit);
 	if ((r = db_query(app->db, &product_popular_stmt, params, &st)) ==
 	    NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	w = response_json(res, 200);
@@ -264,7 +264,7 @@ void product_create(struct request *req, struct response *res, struct app *app)
 	}
 	st = db_transaction(app->db, product_create_in_tx, &tx);
 	if (st != DB_OK) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		goto out;
 	}
 	product_write_one(res, tx.result, 201, "product_not_found",
@@ -293,7 +293,7 @@ void product_restock(struct request *req, struct response *res, struct app *app)
 	/* One statement: the UPDATE and its movement commit together. */
 	if ((r = db_query(app->db, &product_restock_stmt, params, &st)) ==
 	    NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	if (PQntuples(r) == 1) {
@@ -304,7 +304,7 @@ void product_restock(struct request *req, struct response *res, struct app *app)
 	PQclear(r);
 	if ((r = db_query(app->db, &product_option_exists_stmt, params, &st)) ==
 	    NULL) {
-		problem_from_db(res, st, app->cfg->retry_after_s);
+		api_db_failure(res, app, st);
 		return;
 	}
 	if (PQntuples(r) == 0)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "config.h"
 #include "coupon.h"
 #include "db.h"
@@ -105,15 +106,7 @@ noreturn void reaper_run(const struct config *cfg, struct scoreboard_slot *slot)
 	slot->state = WORKER_STARTING;
 	slot->requests = 0;
 	slot->started_ms = scoreboard_now_ms();
-	db = db_create(&(struct db_options){
-	    .conninfo = cfg->database_url,
-	    .application_name = "stockade reaper",
-	    .statement_timeout_ms = cfg->statement_timeout_ms,
-	    .lock_timeout_ms = cfg->lock_timeout_ms,
-	    .idle_in_transaction_timeout_ms =
-	        cfg->idle_in_transaction_timeout_ms,
-	    .retries = cfg->db_retries,
-	});
+	db = app_db_create(cfg, "stockade reaper");
 	slot->state = WORKER_IDLE;
 	while (!reaper_stop_requested) {
 		reaper_expire(db, cfg, slot);

@@ -15,7 +15,7 @@
 #include "log.h"
 #include "order.h"
 #include "point.h"
-#include "problem.h"
+#include "api.h"
 #include "product.h"
 #include "system.h"
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "problem.h"
+#include "api.h"
 
 #define STOCK_ARRAY_MAX 2048 /* 50 ids of up to 20 digits, and commas */
 

@@ -9,7 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "redis.h"
-#include "problem.h"
+#include "api.h"
 #include "scoreboard.h"
 
 void system_healthz(struct request *req, struct response *res, struct app *app)

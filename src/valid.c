@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "problem.h"
+#include "api.h"
 
 static int valid_fail(struct response *res, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));

@@ -33,13 +33,9 @@
 #include "app.h"
 #include "clock.h"
 #include "config.h"
-#include "coupon.h"
-#include "coupon_gate.h"
 #include "db.h"
-#include "redis.h"
 #include "http.h"
 #include "log.h"
-#include "problem.h"
 #include "route.h"
 #include "scoreboard.h"
 #include "signals.h"
@@ -101,49 +97,6 @@ static size_t worker_fcgi_read(void *ctx, char *buf, size_t n)
 		got += (size_t)r;
 	}
 	return got;
-}
-
-static struct app *worker_app_create(const struct worker_params *p)
-{
-	const struct config *cfg = p->cfg;
-	struct app *app = calloc(1, sizeof(*app));
-	char name[64];
-
-	if (app == NULL)
-		fatal("out of memory");
-	snprintf(name, sizeof(name), "stockade worker %d", p->slot);
-	app->cfg = cfg;
-	app->secret = p->secret;
-	app->secret_len = p->secret_len;
-	app->scoreboard = p->scoreboard;
-	app->slot = p->slot;
-	app->db = db_create(&(struct db_options){
-	    .conninfo = cfg->database_url,
-	    .application_name = name,
-	    .statement_timeout_ms = cfg->statement_timeout_ms,
-	    .lock_timeout_ms = cfg->lock_timeout_ms,
-	    .idle_in_transaction_timeout_ms =
-	        cfg->idle_in_transaction_timeout_ms,
-	    .retries = cfg->db_retries,
-	});
-	app->redis = redis_create(&(struct redis_options){
-	    .host = cfg->redis_host,
-	    .port = cfg->redis_port,
-	    .unix_path = cfg->redis_unix_path,
-	    .timeout_ms = cfg->redis_timeout_ms,
-	});
-	app->coupons = coupon_cache_create();
-	return app;
-}
-
-static void worker_app_free(struct app *app)
-{
-	if (app == NULL)
-		return;
-	db_free(app->db);
-	redis_free(app->redis);
-	coupon_cache_free(app->coupons);
-	free(app);
 }
 
 static void worker_slot_busy(struct scoreboard_slot *slot,
@@ -280,7 +233,7 @@ noreturn void worker_run(const struct worker_params *p)
 	struct scoreboard_slot *slot = &p->scoreboard->slots[p->slot];
 	FCGX_Request fcgi;
 	struct app *app;
-	char role[32];
+	char role[32], name[64];
 
 	snprintf(role, sizeof(role), "worker %d", p->slot);
 	log_set_role(role);
@@ -299,18 +252,16 @@ noreturn void worker_run(const struct worker_params *p)
 	for (int i = 0; i < SLOT_COUNTER__MAX; i++)
 		slot->counters[i] = 0;
 	slot->started_ms = scoreboard_now_ms();
-	app = worker_app_create(p);
-	/* Connect now so the first request does not pay for it; failure is
-	 * not fatal: /readyz reports it and requests reconnect. */
-	(void)db_connect(app->db);
-	if (redis_ping(app->redis) && app->cfg->coupon_gate != GATE_OFF)
-		coupon_gate_load(app->redis);
+	snprintf(name, sizeof(name), "stockade worker %d", p->slot);
+	app = app_create(p->cfg, p->secret, p->secret_len, p->scoreboard,
+	    p->slot, name);
+	app_connect(app);
 	if (FCGX_InitRequest(&fcgi, p->listen_fd, 0) != 0)
 		fatal("FCGX_InitRequest failed");
 	worker_loop(&fcgi, app);
 	slot->state = WORKER_STOPPING;
 	FCGX_Free(&fcgi, 1);
-	worker_app_free(app);
+	app_free(app);
 	log_debug("exiting");
 	_exit(0);
 }

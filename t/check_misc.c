@@ -9,7 +9,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
-#include "problem.h"
+#include "http.h"
 #include "check_run.h"
 
 START_TEST(test_log_escape)
