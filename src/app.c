@@ -4,6 +4,7 @@
 #include "app.h"
 
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
 #include "coupon.h"
 #include "coupon_gate.h"
@@ -68,6 +69,12 @@ void app_connect(struct app *app)
 	(void)db_connect(app->db);
 	if (redis_ping(app->redis) && app->cfg->coupon_gate != GATE_OFF)
 		coupon_gate_load(app->redis);
+}
+
+void app_begin_request(struct app *app)
+{
+	app->deadline_ms = clock_ms() + app->cfg->statement_timeout_ms;
+	db_set_deadline(app->db, app->deadline_ms);
 }
 
 void app_count(struct app *app, enum slot_counter c)

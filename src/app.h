@@ -10,6 +10,7 @@
 #define STOCKADE_APP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "scoreboard.h"
 
@@ -27,6 +28,11 @@ struct app {
 	struct coupon_cache *coupons; /* policies' limits, for the gate */
 	struct scoreboard *scoreboard; /* read-only outside its own slot */
 	int slot; /* this worker's scoreboard slot */
+	/*
+	 * The current request's deadline (clock_ms): no retry of it starts
+	 * later (retry.h).  A request gets statement_timeout in all.
+	 */
+	int64_t deadline_ms;
 };
 
 /*
@@ -57,6 +63,9 @@ void app_connect(struct app *app);
  * for the workers and the reaper.  Never NULL.
  */
 struct db *app_db_create(const struct config *cfg, const char *name);
+
+/* Starts a request: sets its deadline, on the app and the database. */
+void app_begin_request(struct app *app);
 
 /* Adds one to this worker's counter c (shown by /status). */
 void app_count(struct app *app, enum slot_counter c);

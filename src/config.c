@@ -314,7 +314,7 @@ static const struct config_key config_keys[] = {
 	    .type = CONFIG_INT,
 	    FIELD(reaper_batch),
 	    .min = 1,
-	    .max = 10000,
+	    .max = CONFIG_REAPER_BATCH_MAX,
 	    .dflt = "100",
 	    .help = "pending orders the reaper expires per transaction" },
 	{ .name = "idempotency_ttl",

@@ -14,6 +14,12 @@
 
 #include "log.h"
 
+/*
+ * The most pending orders the reaper expires in one transaction (key
+ * reaper_batch): order.c sizes its batch arrays by it.
+ */
+#define CONFIG_REAPER_BATCH_MAX 10000
+
 /* Size of every string setting, terminating NUL included. */
 #define CONFIG_STRING_MAX 1024
 

@@ -878,8 +878,9 @@ static int coupon_gate_check(struct app *app, const struct request *req,
 static void coupon_gate_settle(struct app *app, const struct coupon_issue *ci,
     const struct response *res, enum db_status st)
 {
-	int issued = st == DB_OK && ci->refusal == REFUSE_NONE;
-	int replayed = st == DB_ABORT && res->status == 201;
+	int replayed = st == DB_OK && res->replayed && res->status == 201;
+	int issued = st == DB_OK && !res->replayed && res->status == 201 &&
+	    ci->refusal == REFUSE_NONE;
 	enum coupon_undo how;
 
 	if (issued) {

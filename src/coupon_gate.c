@@ -27,18 +27,18 @@
  */
 static struct redis_script admit_script =
     REDIS_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
-                "if not n or redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
-                "  return 'cold'\n"
-                "end\n"
-                "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
-                "  return 'already'\n"
-                "end\n"
-                "if tonumber(n) >= tonumber(ARGV[2]) then\n"
-                "  return 'sold_out'\n"
-                "end\n"
-                "redis.call('INCR', KEYS[2])\n"
-                "redis.call('SADD', KEYS[1], ARGV[1])\n"
-                "return 'pass'\n");
+                 "if not n or redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
+                 "  return 'cold'\n"
+                 "end\n"
+                 "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
+                 "  return 'already'\n"
+                 "end\n"
+                 "if tonumber(n) >= tonumber(ARGV[2]) then\n"
+                 "  return 'sold_out'\n"
+                 "end\n"
+                 "redis.call('INCR', KEYS[2])\n"
+                 "redis.call('SADD', KEYS[1], ARGV[1])\n"
+                 "return 'pass'\n");
 
 /*
  * KEYS: users, requests, run.  ARGV: user, how, total, run_id.
@@ -47,34 +47,34 @@ static struct redis_script admit_script =
  */
 static struct redis_script undo_script =
     REDIS_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
-                "if not n or redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
-                "  return 0\n"
-                "end\n"
-                "if ARGV[2] == 'sold_out' then\n"
-                "  redis.call('SREM', KEYS[1], ARGV[1])\n"
-                "  if tonumber(n) < tonumber(ARGV[3]) then\n"
-                "    redis.call('SET', KEYS[2], ARGV[3])\n"
-                "  end\n"
-                "  return 1\n"
-                "end\n"
-                "if ARGV[2] == 'refused' and\n"
-                "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
-                "  return 0\n"
-                "end\n"
-                "if tonumber(n) > 0 then\n"
-                "  redis.call('DECR', KEYS[2])\n"
-                "end\n"
-                "return 1\n");
+                 "if not n or redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
+                 "  return 0\n"
+                 "end\n"
+                 "if ARGV[2] == 'sold_out' then\n"
+                 "  redis.call('SREM', KEYS[1], ARGV[1])\n"
+                 "  if tonumber(n) < tonumber(ARGV[3]) then\n"
+                 "    redis.call('SET', KEYS[2], ARGV[3])\n"
+                 "  end\n"
+                 "  return 1\n"
+                 "end\n"
+                 "if ARGV[2] == 'refused' and\n"
+                 "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
+                 "  return 0\n"
+                 "end\n"
+                 "if tonumber(n) > 0 then\n"
+                 "  redis.call('DECR', KEYS[2])\n"
+                 "end\n"
+                 "return 1\n");
 
 /* KEYS: requests, run.  ARGV: issued, total, run_id. */
 static struct redis_script lower_script =
     REDIS_SCRIPT("local n = redis.call('GET', KEYS[1])\n"
-                "if not n or redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
-                "   tonumber(n) < tonumber(ARGV[2]) then\n"
-                "  return 0\n"
-                "end\n"
-                "redis.call('SET', KEYS[1], ARGV[1])\n"
-                "return 1\n");
+                 "if not n or redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
+                 "   tonumber(n) < tonumber(ARGV[2]) then\n"
+                 "  return 0\n"
+                 "end\n"
+                 "redis.call('SET', KEYS[1], ARGV[1])\n"
+                 "return 1\n");
 
 /*
  * The slots gate, with the same KEYS and ARGV as the counter's scripts:
@@ -83,33 +83,33 @@ static struct redis_script lower_script =
  */
 static struct redis_script admit_slots_script =
     REDIS_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
-                "  return 'cold'\n"
-                "end\n"
-                "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
-                "  return 'already'\n"
-                "end\n"
-                "if not redis.call('LPOP', KEYS[2]) then\n"
-                "  return 'sold_out'\n"
-                "end\n"
-                "redis.call('SADD', KEYS[1], ARGV[1])\n"
-                "return 'pass'\n");
+                 "  return 'cold'\n"
+                 "end\n"
+                 "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
+                 "  return 'already'\n"
+                 "end\n"
+                 "if not redis.call('LPOP', KEYS[2]) then\n"
+                 "  return 'sold_out'\n"
+                 "end\n"
+                 "redis.call('SADD', KEYS[1], ARGV[1])\n"
+                 "return 'pass'\n");
 
 /* KEYS: users, slots, slots_run.  ARGV: user, how, total, run_id. */
 static struct redis_script undo_slots_script =
     REDIS_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
-                "  return 0\n"
-                "end\n"
-                "if ARGV[2] == 'sold_out' then\n"
-                "  redis.call('SREM', KEYS[1], ARGV[1])\n"
-                "  redis.call('DEL', KEYS[2])\n"
-                "  return 1\n"
-                "end\n"
-                "if ARGV[2] == 'refused' and\n"
-                "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
-                "  return 0\n"
-                "end\n"
-                "redis.call('RPUSH', KEYS[2], '1')\n"
-                "return 1\n");
+                 "  return 0\n"
+                 "end\n"
+                 "if ARGV[2] == 'sold_out' then\n"
+                 "  redis.call('SREM', KEYS[1], ARGV[1])\n"
+                 "  redis.call('DEL', KEYS[2])\n"
+                 "  return 1\n"
+                 "end\n"
+                 "if ARGV[2] == 'refused' and\n"
+                 "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
+                 "  return 0\n"
+                 "end\n"
+                 "redis.call('RPUSH', KEYS[2], '1')\n"
+                 "return 1\n");
 
 /*
  * KEYS: slots, slots_run.  ARGV: issued, total, run_id.  Refills an empty
@@ -117,13 +117,13 @@ static struct redis_script undo_slots_script =
  */
 static struct redis_script lower_slots_script =
     REDIS_SCRIPT("if redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
-                "   redis.call('LLEN', KEYS[1]) > 0 then\n"
-                "  return 0\n"
-                "end\n"
-                "for i = 1, tonumber(ARGV[2]) - tonumber(ARGV[1]) do\n"
-                "  redis.call('RPUSH', KEYS[1], '1')\n"
-                "end\n"
-                "return 1\n");
+                 "   redis.call('LLEN', KEYS[1]) > 0 then\n"
+                 "  return 0\n"
+                 "end\n"
+                 "for i = 1, tonumber(ARGV[2]) - tonumber(ARGV[1]) do\n"
+                 "  redis.call('RPUSH', KEYS[1], '1')\n"
+                 "end\n"
+                 "return 1\n");
 
 static const char *const undo_names[] = { "refused", "keep_user", "sold_out" };
 
@@ -244,8 +244,8 @@ enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
 	return v;
 }
 
-int coupon_gate_undo(struct redis *redis, int slots, int64_t policy, int64_t user,
-    enum coupon_undo how, int64_t total)
+int coupon_gate_undo(struct redis *redis, int slots, int64_t policy,
+    int64_t user, enum coupon_undo how, int64_t total)
 {
 	struct coupon_keys k;
 	char u[24], t[24];
@@ -255,8 +255,8 @@ int coupon_gate_undo(struct redis *redis, int slots, int64_t policy, int64_t use
 	int ok;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(redis, slots ? &undo_slots_script : &undo_script, &k,
-	    1, argv, 3);
+	r = coupon_gate_run(redis, slots ? &undo_slots_script : &undo_script,
+	    &k, 1, argv, 3);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
 		freeReplyObject(r);
@@ -414,7 +414,8 @@ int coupon_gate_rebuild_end(struct redis *redis, int slots, int64_t policy,
 	}
 	if (ok) {
 		/* Last: the run stamp makes the gate warm. */
-		r = redis_command(redis, "SET %s %s", k.run, redis_run_id(redis));
+		r = redis_command(redis, "SET %s %s", k.run,
+		    redis_run_id(redis));
 		ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 		if (r != NULL)
 			freeReplyObject(r);

@@ -55,8 +55,8 @@ enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
  * left alone: the admission being undone was never counted in it.
  * Returns 0, or -1 when Redis could not be told.
  */
-int coupon_gate_undo(struct redis *redis, int slots, int64_t policy, int64_t user,
-    enum coupon_undo how, int64_t total);
+int coupon_gate_undo(struct redis *redis, int slots, int64_t policy,
+    int64_t user, enum coupon_undo how, int64_t total);
 
 /*
  * Lowers the admission counter to issued when it has reached total, i.e.

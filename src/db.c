@@ -13,11 +13,10 @@
 
 #include "clock.h"
 #include "log.h"
+#include "retry.h"
 #include "xmalloc.h"
 
 #define DB_PREPARED_MAX 128
-#define DB_BACKOFF_BASE_MS 2
-#define DB_BACKOFF_MAX_MS 100
 
 const char *const db_status_names[DB_STATUS__MAX] = {
 	"ok",
@@ -51,6 +50,8 @@ struct db {
 	 * transaction would run in autocommit on the new one.
 	 */
 	int in_transaction;
+	int rollback_only; /* db_set_rollback in the current transaction */
+	int64_t deadline_ms; /* of the current request's retries; 0: none */
 };
 
 struct db *db_create(const struct db_options *opts)
@@ -297,20 +298,6 @@ static void db_rollback(struct db *db)
 	PQclear(r);
 }
 
-void db_backoff(int attempt)
-{
-	long cap = DB_BACKOFF_BASE_MS << (attempt < 6 ? attempt : 6);
-	struct timespec ts;
-	long ms;
-
-	if (cap > DB_BACKOFF_MAX_MS)
-		cap = DB_BACKOFF_MAX_MS;
-	ms = cap / 2 + random() % (cap / 2 + 1);
-	ts.tv_sec = 0;
-	ts.tv_nsec = ms * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
 /*
  * COMMITs only a healthy transaction on the connection that began it: in an
  * aborted transaction PostgreSQL answers COMMIT with a successful ROLLBACK,
@@ -334,28 +321,56 @@ static enum db_status db_transaction_once(struct db *db, db_tx_fn fn, void *arg)
 	if ((st = db_exec(db, "BEGIN")) != DB_OK)
 		return st;
 	db->in_transaction = 1;
+	db->rollback_only = 0;
 	st = fn(db, arg);
-	if (st == DB_OK)
+	if (st == DB_OK && !db->rollback_only)
 		st = db_commit(db);
-	if (st != DB_OK)
+	if (st != DB_OK || db->rollback_only)
 		db_rollback(db);
 	db->in_transaction = 0;
+	db->rollback_only = 0;
 	return st;
 }
 
 enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg)
 {
+	struct retry retry;
 	enum db_status st;
 
-	for (int attempt = 0;; attempt++) {
-		st = db_transaction_once(db, fn, arg);
-		if (st != DB_RETRY || attempt >= db->retries)
-			return st;
+	retry_init(&retry, db->retries, db->deadline_ms);
+	while ((st = db_transaction_once(db, fn, arg)) == DB_RETRY &&
+	    retry_again(&retry)) {
 		db->retried++;
-		log_debug("transaction retry %d after SQLSTATE %s", attempt + 1,
-		    db->sqlstate);
-		db_backoff(attempt);
+		log_debug("transaction retry %d after SQLSTATE %s",
+		    retry.attempt, db->sqlstate);
 	}
+	return st;
+}
+
+void db_set_rollback(struct db *db)
+{
+	db->rollback_only = 1;
+}
+
+void db_set_deadline(struct db *db, int64_t deadline_ms)
+{
+	db->deadline_ms = deadline_ms;
+}
+
+const char *db_param_i64(char buf[DB_I64_LEN], int64_t v)
+{
+	return num_format(buf, v);
+}
+
+enum db_status db_get_i64(const PGresult *r, int row, int col, int64_t *out)
+{
+	if (row < PQntuples(r) && col < PQnfields(r) &&
+	    !PQgetisnull(r, row, col) &&
+	    num_parse(PQgetvalue(r, row, col), INT64_MIN, INT64_MAX, out) == 0)
+		return DB_OK;
+	log_error("column %d (%s) of row %d is not an integer", col,
+	    col < PQnfields(r) ? PQfname(r, col) : "missing", row);
+	return DB_ERROR;
 }
 
 const char *db_errmsg(const struct db *db)

@@ -13,7 +13,11 @@
 #ifndef STOCKADE_DB_H
 #define STOCKADE_DB_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
+
+#include "num.h"
 
 #define DB_RECONNECT_INTERVAL_MS 250
 #define DB_PARAMS_MAX 16
@@ -22,7 +26,7 @@ enum db_status {
 	DB_OK,
 	DB_RETRY, /* 40001 serialization, 40P01 deadlock: safe to retry */
 	DB_NOTFOUND, /* no row where one was required */
-	DB_CONFLICT, /* 23505 unique or 23514 check violation, or a refusal */
+	DB_CONFLICT, /* 23505 unique or 23514 check violation */
 	DB_TIMEOUT, /* 55P03 lock timeout, 57014 statement timeout */
 	DB_UNAVAILABLE, /* no connection, or it broke */
 	DB_ERROR, /* anything else: a bug or a schema mismatch */
@@ -72,20 +76,40 @@ enum db_status db_command(struct db *db, const struct db_stmt *stmt,
 enum db_status db_exec(struct db *db, const char *sql);
 
 /*
- * Runs fn(db, arg) inside BEGIN ... COMMIT.  fn returns DB_OK to commit;
- * anything else rolls back and is returned.  DB_RETRY (from fn or COMMIT)
- * restarts the whole transaction up to the configured retries with jittered
- * exponential back-off.  The transaction is always ended, on every path.
+ * Runs fn(db, arg) inside BEGIN ... COMMIT.  fn returns DB_OK to commit
+ * (or to roll back, after db_set_rollback); anything else rolls back and
+ * is returned.  DB_RETRY (from fn or COMMIT) restarts the whole
+ * transaction, with the retry policy (retry.h): at most the configured
+ * retries, none past the deadline (db_set_deadline).  The transaction is
+ * always ended, on every path.
  */
 typedef enum db_status (*db_tx_fn)(struct db *db, void *arg);
 enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg);
 
 /*
- * Sleeps before retry number attempt (0, 1, ...): a random time in
- * [cap/2, cap], cap doubling from 2 ms up to 100 ms, so that retries of
- * requests that collided do not collide again in lockstep.
+ * Inside fn: end this transaction with ROLLBACK although fn returns DB_OK.
+ * For a refusal (out of stock, insufficient points) whose statements must
+ * leave nothing behind, and which is an answer, not a failure: the caller
+ * learns what happened from its own typed outcome.
  */
-void db_backoff(int attempt);
+void db_set_rollback(struct db *db);
+
+/*
+ * The monotonic time (clock_ms) after which db_transaction starts no retry:
+ * the worker sets it at the start of each request; 0: none.
+ */
+void db_set_deadline(struct db *db, int64_t deadline_ms);
+
+/* Formats an integer parameter into buf and returns it (num_format). */
+#define DB_I64_LEN NUM_I64_LEN
+const char *db_param_i64(char buf[DB_I64_LEN], int64_t v);
+
+/*
+ * Reads the integer at row, col of r.  Returns DB_OK with *out set, or
+ * DB_ERROR (logged, naming the column) when the value is NULL or not an
+ * integer: a schema that no longer matches the code, never input.
+ */
+enum db_status db_get_i64(const PGresult *r, int row, int col, int64_t *out);
 
 /* The last error's message and SQLSTATE ("" when none). */
 const char *db_errmsg(const struct db *db);

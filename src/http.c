@@ -367,6 +367,7 @@ void response_reset(struct response *res)
 	res->headers[0] = '\0';
 	res->headers_len = 0;
 	res->code = NULL;
+	res->replayed = 0;
 }
 
 struct json_writer *response_json(struct response *res, int status)

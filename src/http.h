@@ -65,6 +65,7 @@ struct response {
 	size_t headers_len;
 	struct json_writer *json; /* the body */
 	const char *code; /* problem code, for the access log */
+	int replayed; /* a stored answer to an Idempotency-Key, sent again */
 };
 
 /* Parses an HTTP method name; HTTP_METHOD__MAX if unknown. */

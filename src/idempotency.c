@@ -69,32 +69,34 @@ static void idempotency_answer_stored(struct idempotency_tx *tx, PGresult *r)
 	json_write_raw(response_json(tx->res, atoi(PQgetvalue(r, 0, 2))), body,
 	    strlen(body));
 	response_header(tx->res, "Idempotent-Replayed", "true");
+	tx->res->replayed = 1;
 }
 
 /*
- * Looks the key up under its lock.  Returns DB_OK to go on with the
- * effect, DB_ABORT when res already holds the answer, or a failure.
+ * Looks the key up under its lock.  Returns DB_OK, with *answered set when
+ * res already holds the answer (a replay, a key problem), or a failure.
  */
 static enum db_status idempotency_claim(struct db *db,
-    struct idempotency_tx *tx)
+    struct idempotency_tx *tx, int *answered)
 {
 	const char *params[] = { tx->user, tx->req->idempotency_key };
 	enum db_status st;
 	PGresult *r;
 
+	*answered = 0;
 	if ((r = db_query(db, &idempotency_lookup_stmt, params, &st)) == NULL)
 		return st;
 	if (!PQgetisnull(r, 0, 1)) {
 		idempotency_answer_stored(tx, r);
-		st = DB_ABORT;
+		*answered = 1;
 	} else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		problem_write(tx->res, 409, "request_in_progress",
 		    "a request with this Idempotency-Key is still running");
 		response_header(tx->res, "Retry-After", "1");
-		st = DB_ABORT;
+		*answered = 1;
 	}
 	PQclear(r);
-	return st;
+	return DB_OK;
 }
 
 static enum db_status idempotency_store(struct db *db,
@@ -116,16 +118,33 @@ static enum db_status idempotency_store(struct db *db,
 	return st == DB_CONFLICT ? DB_RETRY : st;
 }
 
+/*
+ * Looks the key up, runs the effect, stores a success.  Whatever answer
+ * is not a success (a replay, a key problem, the effect's refusal) leaves
+ * nothing behind: the transaction rolls back.
+ */
 static enum db_status idempotency_in_tx(struct db *db, void *arg)
 {
 	struct idempotency_tx *tx = arg;
 	enum db_status st;
+	int answered = 0;
 
 	if (tx->req->idempotency_key != NULL &&
-	    (st = idempotency_claim(db, tx)) != DB_OK)
+	    (st = idempotency_claim(db, tx, &answered)) != DB_OK)
 		return st;
-	if ((st = tx->effect(db, tx->res, tx->arg)) != DB_OK)
+	if (answered) {
+		db_set_rollback(db);
+		return DB_OK;
+	}
+	st = tx->effect(db, tx->res, tx->arg);
+	if (st == DB_ABORT)
+		st = DB_OK; /* an effect that still says "res holds it" */
+	if (st != DB_OK)
 		return st;
+	if (tx->res->status < 200 || tx->res->status > 299) {
+		db_set_rollback(db);
+		return DB_OK;
+	}
 	if (tx->req->idempotency_key == NULL)
 		return DB_OK;
 	return idempotency_store(db, tx);

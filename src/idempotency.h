@@ -21,18 +21,19 @@
 #include "http.h"
 
 /*
- * The effect: runs inside the transaction and fills res.  Returns DB_OK to
- * commit (res holds the 2xx answer), DB_ABORT to roll back after writing a
- * problem into res, or another status for a database failure (res unset).
+ * The effect: runs inside the transaction and fills res.  Returns DB_OK
+ * when res holds the answer: a 2xx commits (and is stored under the key),
+ * any other answer (a refusal: 404, 409...) rolls back and stores nothing.
+ * Any other status is a database failure (res unset), which rolls back.
  */
 typedef enum db_status (
     *idempotency_effect_fn)(struct db *db, struct response *res, void *arg);
 
 /*
- * Runs effect as described above.  On DB_OK (committed) and DB_ABORT
- * (rolled back: a replay, a key problem or the effect's refusal) res holds
- * the answer; any other status is a database failure for the caller to
- * report (api_db_failure).
+ * Runs effect as described above.  Returns DB_OK when res holds the answer:
+ * the effect's, a replay (res->replayed set), or a key problem (422
+ * idempotency_key_reused, 409 request_in_progress); any other status is a
+ * database failure for the caller to report (api_db_failure).
  */
 enum db_status idempotency_transaction(struct db *db, const struct request *req,
     struct response *res, idempotency_effect_fn effect, void *arg);

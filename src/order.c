@@ -476,7 +476,7 @@ struct order_expiry {
 static enum db_status order_expire_in_tx(struct db *db, void *arg)
 {
 	struct order_expiry *e = arg;
-	int64_t ids[10000];
+	int64_t ids[CONFIG_REAPER_BATCH_MAX];
 	char batch[16], *list = NULL;
 	const char *params[1] = { batch };
 	size_t len;
@@ -487,7 +487,7 @@ static enum db_status order_expire_in_tx(struct db *db, void *arg)
 	if ((r = db_query(db, &order_pick_expired_stmt, params, &st)) == NULL)
 		return st;
 	e->expired = PQntuples(r);
-	for (int i = 0; i < e->expired && i < 10000; i++)
+	for (int i = 0; i < e->expired && i < CONFIG_REAPER_BATCH_MAX; i++)
 		ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 	PQclear(r);
 	if (e->expired == 0)
@@ -507,7 +507,10 @@ static enum db_status order_expire_in_tx(struct db *db, void *arg)
 
 enum db_status order_expire_batch(struct db *db, int batch, int *expired)
 {
-	struct order_expiry e = { batch > 10000 ? 10000 : batch, 0 };
+	struct order_expiry e = { batch > CONFIG_REAPER_BATCH_MAX
+		    ? CONFIG_REAPER_BATCH_MAX
+		    : batch,
+		0 };
 	enum db_status st = db_transaction(db, order_expire_in_tx, &e);
 
 	*expired = st == DB_OK ? e.expired : 0;

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "page.h"
+#include "retry.h"
 #include "api.h"
 #include "valid.h"
 
@@ -233,16 +234,17 @@ enum db_status point_move(struct db *db, int strategy, struct point_move *m,
 void point_run(struct app *app, const struct request *req, struct response *res,
     idempotency_effect_fn effect, void *arg, const int *conflict)
 {
+	struct retry retry;
 	enum db_status st;
 
-	for (int attempt = 0;; attempt++) {
+	retry_init(&retry, app->cfg->point_retries, app->deadline_ms);
+	for (;;) {
 		st = idempotency_transaction(app->db, req, res, effect, arg);
 		if (!*conflict)
 			break;
 		app_count(app, COUNTER_POINT_CONFLICTS);
-		if (attempt >= app->cfg->point_retries)
+		if (!retry_again(&retry))
 			break;
-		db_backoff(attempt);
 	}
 	if (*conflict) {
 		problem_write(res, 409, "conflict",

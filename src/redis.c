@@ -108,7 +108,8 @@ static int redis_connect(struct redis *redis)
 		return -1;
 	redis->last_attempt_ms = now;
 	if (redis->unix_path[0] != '\0')
-		c = redisConnectUnixWithTimeout(redis->unix_path, redis->timeout);
+		c = redisConnectUnixWithTimeout(redis->unix_path,
+		    redis->timeout);
 	else
 		c = redisConnectWithTimeout(redis->host, redis->port,
 		    redis->timeout);
@@ -177,8 +178,8 @@ void redis_script_prepare(struct redis_script *script)
 		snprintf(script->sha + 2 * i, 3, "%02x", md[i]);
 }
 
-redisReply *redis_eval(struct redis *redis, struct redis_script *script, int nkeys,
-    const char *const *args, int nargs)
+redisReply *redis_eval(struct redis *redis, struct redis_script *script,
+    int nkeys, const char *const *args, int nargs)
 {
 	const char *argv[3 + REDIS_EVAL_ARGS_MAX];
 	char numkeys[16];

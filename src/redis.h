@@ -36,7 +36,8 @@ void redis_free(struct redis *redis); /* accepts NULL */
  */
 redisReply *redis_command(struct redis *redis, const char *fmt, ...);
 /* The same, with the arguments as an array (binary-safe, any count). */
-redisReply *redis_command_argv(struct redis *redis, int argc, const char **argv);
+redisReply *redis_command_argv(struct redis *redis, int argc,
+    const char **argv);
 
 /*
  * A Lua script run with EVALSHA, falling back to EVAL when Redis answers
@@ -62,8 +63,8 @@ struct redis_script {
  * nkeys + nargs strings, at most REDIS_EVAL_ARGS_MAX).  Returns the reply as
  * redis_command does.
  */
-redisReply *redis_eval(struct redis *redis, struct redis_script *script, int nkeys,
-    const char *const *args, int nargs);
+redisReply *redis_eval(struct redis *redis, struct redis_script *script,
+    int nkeys, const char *const *args, int nargs);
 /* Sends SCRIPT LOAD so the first EVALSHA finds it; 0 or -1. */
 int redis_load(struct redis *redis, struct redis_script *script);
 /*

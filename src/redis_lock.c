@@ -11,14 +11,17 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "db.h"
+#include "retry.h"
+
+/* The longest pause between two tries of a taken key. */
+#define REDIS_LOCK_POLL_MAX_MS 8
 
 /* KEYS: the lock.  ARGV: the owner's token. */
 static struct redis_script release_script =
     REDIS_SCRIPT("if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-                "  return redis.call('DEL', KEYS[1])\n"
-                "end\n"
-                "return 0\n");
+                 "  return redis.call('DEL', KEYS[1])\n"
+                 "end\n"
+                 "return 0\n");
 
 /* Sets a token no other acquisition shares: pid, time and a counter. */
 static void redis_lock_token(struct redis_locks *locks)
@@ -32,8 +35,8 @@ static void redis_lock_token(struct redis_locks *locks)
 }
 
 /* One attempt: 1 taken, 0 taken by someone else, -1 Redis failed. */
-static int redis_lock_try(struct redis *redis, const char *key, const char *token,
-    int ttl_ms)
+static int redis_lock_try(struct redis *redis, const char *key,
+    const char *token, int ttl_ms)
 {
 	redisReply *r =
 	    redis_command(redis, "SET %s %s NX PX %d", key, token, ttl_ms);
@@ -52,9 +55,12 @@ enum redis_lock_status redis_lock_take(struct redis *redis,
     struct redis_locks *locks, const char *const *keys, size_t n, int ttl_ms,
     int wait_ms)
 {
-	int64_t deadline = clock_ms() + wait_ms;
-	int attempt = 0, got;
+	struct retry retry;
+	int got;
 
+	retry_init(&retry, -1, clock_ms() + wait_ms);
+	/* The holder's transaction takes a few ms: poll often. */
+	retry.cap_ms = REDIS_LOCK_POLL_MAX_MS;
 	locks->held = 0;
 	redis_lock_token(locks);
 	if (n > REDIS_LOCK_MAX)
@@ -67,17 +73,14 @@ enum redis_lock_status redis_lock_take(struct redis *redis,
 			snprintf(locks->keys[locks->held], REDIS_LOCK_KEY_MAX,
 			    "%s", key);
 			locks->held++;
-			attempt = 0;
+			retry.attempt =
+			    0; /* the next key starts polling fast */
 			continue;
 		}
-		if (got < 0 || clock_ms() >= deadline) {
+		if (got < 0 || !retry_again(&retry)) {
 			redis_lock_release(redis, locks);
 			return got < 0 ? REDIS_LOCK_DOWN : REDIS_LOCK_BUSY;
 		}
-		/* Busy: the holder's transaction takes a few ms; poll
-		 * with the database retries' jittered back-off. */
-		db_backoff(attempt < 2 ? attempt : 2);
-		attempt++;
 	}
 	return REDIS_LOCK_HELD;
 }

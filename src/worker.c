@@ -163,6 +163,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 
 	request_init(req);
 	response_reset(res);
+	app_begin_request(app);
 	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0) {
 		worker_slot_busy(slot, req);
 		if (http_request_read_body(req,
