@@ -1,7 +1,7 @@
 -- audit.sql: the invariants of docs/architecture.md as one query.  Every
 -- row it returns is a broken invariant, named by `problem`; an empty result
--- is a healthy database.  The integration tests run it after every test; operators can
--- run it any time:  psql -X -f sql/audit.sql
+-- is a healthy database.  The integration tests run it after every test;
+-- operators can run it any time:  psql -X -f sql/audit.sql
 --
 -- 1. Stock: for every option, stock >= 0 and stock = the sum of its
 --    movements (initial + restocks - reserved/sold + restored).
