@@ -1,7 +1,9 @@
 /*
- * redis_lock: short mutual exclusion in Redis, one key per resource, the
- * way the seed design proposed to guard stock (stock_strategy =
- * redis_lock).  A lock is SET key token NX PX ttl and is released by a
+ * redis_lock: short mutual exclusion in Redis, one key per resource.  It
+ * backs stock_strategy = redis_lock, which moves the queue of orders for a
+ * hot option out of PostgreSQL's row locks into Redis, so that the two
+ * places to wait can be measured against each other (docs/architecture.md,
+ * "Strategies").  A lock is SET key token NX PX ttl and is released by a
  * script that deletes the key only if it still holds this owner's token,
  * so a lock that expired and was taken by someone else is never released
  * by the first owner.
