@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "num.h"
 #include "xmalloc.h"
 
 #define CONFIG_LINE_MAX 4096 /* bytes on a line, newline excluded */
@@ -122,7 +123,7 @@ struct config_key {
 
 struct config_unit {
 	const char *suffix;
-	unsigned long long factor;
+	long long factor;
 };
 
 /*
@@ -532,88 +533,65 @@ static int config_bad(const struct config_key *k, const char *value, char *why,
 }
 
 /*
- * Reads the digits of base 8 or 10 at *sp into *out and moves *sp past them.
- * Returns 0, or -1 if there is no digit or the number passes cap.  Checking
- * against cap before each step means no input can overflow.
+ * Parses a decimal integer in min..max with num_parse: digits only, a '-'
+ * only when min is negative, no '+', no blanks.  Returns 0, or -1.
  */
-static int config_digits(const char **sp, unsigned base, unsigned long long cap,
-    unsigned long long *out)
+static int config_parse_int(const char *s, long long min, long long max,
+    long long *out)
 {
-	const char *s = *sp;
-	unsigned long long v = 0;
+	int64_t v;
 
-	if (*s < '0' || *s >= '0' + (int)base)
+	if (num_parse(s, min, max, &v) == -1)
 		return -1;
-	for (; *s >= '0' && *s < '0' + (int)base; s++) {
-		unsigned d = (unsigned)(*s - '0');
-
-		if (v > cap / base || (v == cap / base && d > cap % base))
-			return -1;
-		v = v * base + d;
-	}
-	*sp = s;
 	*out = v;
 	return 0;
 }
 
 /*
- * Parses a decimal integer in min..max: digits only, a '-' only when min is
- * negative, no '+', no blanks.  Returns 0, or -1.
+ * Parses decimal digits then one of units' suffixes, in min..max (max >= 0):
+ * the digits go through num_parse_n, capped at max, so that no input can
+ * overflow the multiplication by the unit.
  */
-static int config_parse_int(const char *s, long long min, long long max,
-    long long *out)
-{
-	unsigned long long v, cap;
-	long long n;
-	int neg = s[0] == '-' && min < 0;
-
-	if (neg) {
-		s++;
-		cap = (unsigned long long)-(min + 1) + 1;
-	} else {
-		cap = max < 0 ? 0 : (unsigned long long)max;
-	}
-	if (config_digits(&s, 10, cap, &v) == -1 || *s != '\0')
-		return -1;
-	/* v <= -min here, so v - 1 fits in a long long even for LLONG_MIN. */
-	n = !neg ? (long long)v : v == 0 ? 0 : -(long long)(v - 1) - 1;
-	if (n < min || n > max)
-		return -1;
-	*out = n;
-	return 0;
-}
-
-/* Parses digits then one of units' suffixes, in min..max (max >= 0). */
 static int config_parse_scaled(const char *s, const struct config_unit *units,
     long long min, long long max, long long *out)
 {
+	size_t ndigits = strspn(s, "0123456789");
 	const struct config_unit *u;
-	unsigned long long n;
+	int64_t n;
 
-	if (config_digits(&s, 10, (unsigned long long)max, &n) == -1)
+	if (num_parse_n(s, ndigits, 0, max, &n) == -1)
 		return -1;
 	for (u = units; u->suffix != NULL; u++) {
-		if (strcmp(s, u->suffix) == 0)
+		if (strcmp(s + ndigits, u->suffix) == 0)
 			break;
 	}
-	if (u->suffix == NULL || n > (unsigned long long)max / u->factor)
+	if (u->suffix == NULL || n > max / u->factor || n * u->factor < min)
 		return -1;
-	if ((long long)(n * u->factor) < min)
-		return -1;
-	*out = (long long)(n * u->factor);
+	*out = n * u->factor;
 	return 0;
 }
 
-/* Parses an octal mode such as 0660 (the leading 0 is optional). */
+/*
+ * Parses an octal mode such as 0660 (the leading 0 is optional), in
+ * min..max: octal digits only.  Checking against max before each step means
+ * no input can overflow.  Returns 0, or -1.
+ */
 static int config_parse_mode(const char *s, long long min, long long max,
     long long *out)
 {
-	unsigned long long v;
+	long long v = 0;
 
-	if (config_digits(&s, 8, (unsigned long long)max, &v) == -1 ||
-	    *s != '\0' || (long long)v < min)
+	if (*s == '\0')
 		return -1;
-	*out = (long long)v;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '7' || v > max / 8 ||
+		    v * 8 + (*s - '0') > max)
+			return -1;
+		v = v * 8 + (*s - '0');
+	}
+	if (v < min)
+		return -1;
+	*out = v;
 	return 0;
 }
 

@@ -4,7 +4,6 @@
  * (apply sql/ migrations) or token (mint a bearer token for operators and
  * tests).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "log.h"
 #include "master.h"
 #include "migrate.h"
+#include "num.h"
 
 #define MAIN_DEFAULT_CONFIG "/etc/stockade/stockade.conf"
 #define MAIN_TOKEN_TTL_DEFAULT 3600
@@ -47,21 +47,6 @@ struct main_args {
 	int64_t ttl;
 };
 
-/* Strict decimal in [min, max]; 0 or -1. */
-static int main_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '+' ||
-	    s[0] == ' ' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int main_parse_option(struct main_args *a, int opt)
 {
 	switch (opt) {
@@ -69,7 +54,7 @@ static int main_parse_option(struct main_args *a, int opt)
 		a->config_path = optarg;
 		return 0;
 	case 'u':
-		if (main_parse_int(optarg, 1, INT64_MAX, &a->user_id) == 0)
+		if (num_parse(optarg, 1, INT64_MAX, &a->user_id) == 0)
 			return 0;
 		fprintf(stderr,
 		    "stockade: --user must be a positive integer\n");
@@ -80,7 +65,7 @@ static int main_parse_option(struct main_args *a, int opt)
 		fprintf(stderr, "stockade: --role must be user or admin\n");
 		return -1;
 	case 't':
-		if (main_parse_int(optarg, 1, MAIN_TOKEN_TTL_MAX, &a->ttl) == 0)
+		if (num_parse(optarg, 1, MAIN_TOKEN_TTL_MAX, &a->ttl) == 0)
 			return 0;
 		fprintf(stderr, "stockade: --ttl must be 1 to %lld seconds\n",
 		    MAIN_TOKEN_TTL_MAX);

@@ -265,6 +265,37 @@ START_TEST(test_body)
 }
 END_TEST
 
+/* Content-Length is 1*DIGIT (RFC 9110 section 8.6): nothing else. */
+START_TEST(test_body_length_strict)
+{
+	static const char *const bad[] = { " 7", "\t7", "\n7", "7 ", "+7",
+		"0x7", "7.0", "-0" };
+	struct fake_body body = { "{\"a\":1}", 7, 0 };
+	struct request req;
+	struct response res;
+
+	response_init(&res);
+	request_init(&req);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		body.pos = 0;
+		ck_assert_msg(http_request_read_body(&req, bad[i], 64,
+		                  fake_read, &body, &res) == -1,
+		    "Content-Length \"%s\" accepted", bad[i]);
+		ck_assert_int_eq(res.status, 400);
+		ck_assert_str_eq(res.code, "bad_request");
+		request_reset(&req);
+	}
+	/* Leading zeros are digits: accepted, as they always were. */
+	body.pos = 0;
+	ck_assert_int_eq(http_request_read_body(&req, "007", 64, fake_read,
+	                     &body, &res),
+	    0);
+	ck_assert_int_eq(req.body_len, 7);
+	request_reset(&req);
+	response_free(&res);
+}
+END_TEST
+
 START_TEST(test_render)
 {
 	struct request req;
@@ -326,6 +357,7 @@ int main(void)
 	tcase_add_test(tc, test_request_parse);
 	tcase_add_test(tc, test_request_parse_errors);
 	tcase_add_test(tc, test_body);
+	tcase_add_test(tc, test_body_length_strict);
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_render_broken_json_is_500);
 	suite_add_tcase(s, tc);
