@@ -13,6 +13,8 @@
 
 #include "auth.h"
 #include "config.h"
+#include "config_file.h"
+#include "config_keys.h"
 #include "db.h"
 #include "log.h"
 #include "master.h"
