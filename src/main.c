@@ -149,7 +149,7 @@ static int main_token(const struct config *cfg, const struct main_args *a)
 	}
 	token = auth_token_mint(secret, secret_len, a->user_id, a->role, now,
 	    now + a->ttl);
-	free(secret);
+	config_secret_free(secret);
 	if (token == NULL) {
 		fprintf(stderr, "stockade: cannot sign the token\n");
 		return 1;
@@ -192,7 +192,7 @@ static int main_serve(const struct config *cfg)
 		return 1;
 	}
 	rc = master_run(cfg, secret, secret_len);
-	free(secret);
+	config_secret_free(secret);
 	return rc;
 }
 
