@@ -126,13 +126,19 @@ static int main_parse_args(int argc, char **argv, struct main_args *a)
 	return 0;
 }
 
-static struct config *main_load_config(const char *path)
+/*
+ * Loads the config file at path and starts logging at its log_level.  A
+ * refusal goes to stderr as "stockade: path:line: key: why", or for
+ * config-check (bare) as "path:line: key: why" alone, the compiler's form
+ * that editors jump to.  Returns the config (config_free it) or NULL.
+ */
+static struct config *main_load_config(const char *path, int bare)
 {
 	struct config *cfg = config_create();
 	char err[512];
 
 	if (config_load_file(cfg, path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "stockade: %s\n", err);
+		fprintf(stderr, "%s%s\n", bare ? "" : "stockade: ", err);
 		config_free(cfg);
 		return NULL;
 	}
@@ -207,7 +213,7 @@ static int main_serve(const struct config *cfg)
 
 /*
  * config-check: what serve would refuse, without starting anything.  The
- * file has loaded (main_check_load), so only the secret file is left to
+ * file has loaded (main_load_config), so only the secret file is left to
  * check; then every key's effective value goes to stdout.  Returns 0, or 1
  * for a bad secret file or a failed write.
  */
@@ -236,26 +242,7 @@ static int main_config_check(const struct config *cfg, const char *path)
 	return 0;
 }
 
-/*
- * Loads the file for config-check: like main_load_config, but a refusal is
- * written as the bare "path:line: key: why", the compiler's form that
- * editors jump to.  Returns the config (config_free it) or NULL.
- */
-static struct config *main_check_load(const char *path)
-{
-	struct config *cfg = config_create();
-	char err[512];
-
-	if (config_load_file(cfg, path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		config_free(cfg);
-		return NULL;
-	}
-	log_init(cfg->log_level, "config-check");
-	return cfg;
-}
-
-/* The subcommands, as named on the command line. */
+/* Says whether name is a subcommand.  Returns 1 or 0. */
 static int main_is_command(const char *name)
 {
 	static const char *const commands[] = { "serve", "migrate", "token",
@@ -281,16 +268,12 @@ int main(int argc, char **argv)
 		    args.command, main_usage);
 		return 2;
 	}
-	if (strcmp(args.command, "config-check") == 0) {
-		if ((cfg = main_check_load(args.config_path)) == NULL)
-			return 1;
-		rc = main_config_check(cfg, args.config_path);
-		config_free(cfg);
-		return rc;
-	}
-	if ((cfg = main_load_config(args.config_path)) == NULL)
+	if ((cfg = main_load_config(args.config_path,
+	         strcmp(args.command, "config-check") == 0)) == NULL)
 		return 1;
-	if (strcmp(args.command, "serve") == 0)
+	if (strcmp(args.command, "config-check") == 0)
+		rc = main_config_check(cfg, args.config_path);
+	else if (strcmp(args.command, "serve") == 0)
 		rc = main_serve(cfg);
 	else if (strcmp(args.command, "migrate") == 0)
 		rc = main_migrate(cfg);
