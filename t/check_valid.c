@@ -324,6 +324,46 @@ START_TEST(test_query_int)
 }
 END_TEST
 
+/*
+ * A sign only where negatives are allowed: "-0" was 0 for strtoll, and is
+ * refused where min is 0 (?after=-0 on /api/v1/products), as "+0" is.
+ */
+START_TEST(test_query_int_sign)
+{
+	char query[] = "after=-0", plus[] = "after=%2B0", zero[] = "after=0";
+	struct request req;
+	struct response res;
+	int64_t out = 77;
+
+	request_init(&req);
+	response_init(&res);
+	req.query = query;
+	ck_assert_int_eq(valid_query_int(&res, &req, "after", 0, INT64_MAX, 0,
+	                     &out),
+	    -1);
+	assert_problem(&res, "invalid_parameter",
+	    "query parameter after must be an integer from 0 to "
+	    "9223372036854775807");
+	req.query = plus;
+	ck_assert_int_eq(valid_query_int(&res, &req, "after", 0, INT64_MAX, 0,
+	                     &out),
+	    -1);
+	response_reset(&res);
+	ck_assert(out == 77);
+	req.query = zero;
+	ck_assert_int_eq(valid_query_int(&res, &req, "after", 0, INT64_MAX, 5,
+	                     &out),
+	    0);
+	ck_assert(out == 0);
+	/* Where negatives are allowed, "-0" is zero. */
+	req.query = query;
+	ck_assert_int_eq(valid_query_int(&res, &req, "after", -10, 10, 5, &out),
+	    0);
+	ck_assert(out == 0);
+	response_free(&res);
+}
+END_TEST
+
 /* An RFC 3339 text, and whether valid_rfc3339 takes it. */
 static const struct {
 	const char *text;
@@ -394,6 +434,7 @@ int main(void)
 	tcase_add_test(fields, test_known_fields);
 	suite_add_tcase(s, fields);
 	tcase_add_loop_test(query, test_query_int, 0, NCASES(queries));
+	tcase_add_test(query, test_query_int_sign);
 	suite_add_tcase(s, query);
 	tcase_add_loop_test(time, test_rfc3339, 0, NCASES(stamps));
 	suite_add_tcase(s, time);
