@@ -21,6 +21,7 @@
 #include <openssl/sha.h>
 
 #include "json.h"
+#include "num.h"
 
 #define AUTH_MAC_LEN 32 /* HMAC-SHA-256 */
 /* No segment of an AUTH_TOKEN_MAX token decodes to more than this. */
@@ -322,20 +323,9 @@ static enum auth_status auth_check_signature(const char *token,
 /* Parses a user id: 1..INT64_MAX in plain decimal, no sign, no leading zero. */
 static int auth_parse_id(const char *s, size_t len, int64_t *out)
 {
-	uint64_t acc = 0;
-
-	if (len == 0 || s[0] == '0')
+	if (len > 0 && s[0] == '0')
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		unsigned digit = (unsigned)(s[i] - '0');
-
-		if (s[i] < '0' || s[i] > '9' ||
-		    acc > ((uint64_t)INT64_MAX - digit) / 10)
-			return -1;
-		acc = acc * 10 + digit;
-	}
-	*out = (int64_t)acc;
-	return 0;
+	return num_parse_n(s, len, 1, INT64_MAX, out);
 }
 
 /*

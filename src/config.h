@@ -1,16 +1,18 @@
 /*
- * config: the daemon's settings, read from a "key = value" file.  Every key
- * is declared once, in a table in config.c, with its type, bounds, default
- * and help text (in the spirit of kcgi's struct kvalid), so that a value is
- * validated and stored typed the moment it is read and a bad file is refused
- * with a message naming the file, line and key.  docs/configuration.md
- * describes each key; etc/stockade.conf.sample lists them all.
+ * config: the daemon's settings as every module reads them: one plain struct
+ * of typed fields, and the enums its fields hold.  This header is the base
+ * layer (scripts/check-layers); what fills the struct sits on top, since it
+ * names every module's settings: config_keys.h (the table of keys, with
+ * each one's type, bounds, default and help, in the spirit of kcgi's struct
+ * kvalid; config_create, config_set), config_file.h (the "key = value" file
+ * and the secret file) and config_dump.h (the effective values, for
+ * `stockade config-check`).  docs/configuration.md describes each key;
+ * etc/stockade.conf.sample lists them all.
  */
 #ifndef STOCKADE_CONFIG_H
 #define STOCKADE_CONFIG_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #include "log.h"
 
@@ -22,6 +24,9 @@
 
 /* Size of every string setting, terminating NUL included. */
 #define CONFIG_STRING_MAX 1024
+
+/* Bytes of a bad value quoted back in an error message, escaped. */
+#define CONFIG_SHOW_MAX 80
 
 enum listen_kind { LISTEN_UNIX, LISTEN_TCP, LISTEN__MAX };
 
@@ -139,61 +144,10 @@ struct config {
 };
 
 /*
- * Returns a new config holding every key's default.  Never returns NULL
- * (it allocates with xmalloc).  The caller frees it with config_free.
+ * Copies the string s into a field of size bytes, zeroing the rest, so that
+ * two configs holding the same values are equal byte for byte (a reload can
+ * tell whether anything changed with memcmp).  s must fit.
  */
-struct config *config_create(void);
-
-/* Frees a config from config_create.  Accepts NULL. */
-void config_free(struct config *cfg);
-
-/*
- * Sets one key from its text value, validating it and any field derived from
- * it.  Returns 0, or -1 with "key: why" in err (always NUL-terminated,
- * truncated to errlen) and cfg unchanged.
- */
-int config_set(struct config *cfg, const char *key, const char *value,
-    char *err, size_t errlen);
-
-/*
- * Reads the config file at path on top of the current values.  All or
- * nothing: returns 0, or -1 with cfg unchanged and "path:line: key: why" (or
- * "path: strerror") in err.  A file may give each key at most once.
- */
-int config_load_file(struct config *cfg, const char *path, char *err,
-    size_t errlen);
-
-/*
- * Parses a whole config text of len bytes (it need not be NUL-terminated),
- * as config_load_file does; name stands for the file in error messages.
- * Returns 0, or -1 with cfg unchanged and "name:line: key: why" in err.
- */
-int config_load_string(struct config *cfg, const char *name, const char *text,
-    size_t len, char *err, size_t errlen);
-
-/*
- * Reads the token signing secret from cfg->auth_secret_file, strips one
- * trailing newline (and a \r before it) and requires 32 to 4096 bytes to be
- * left.  Logs a warning if the file is readable by group or others.  Returns
- * 0 with *secret (malloc'd; the caller wipes it with explicit_bzero and frees
- * it) and *len set, or -1 with err set; an unset auth_secret_file is an error
- * whose message says how to create one.
- */
-int config_read_secret(const struct config *cfg, unsigned char **secret,
-    size_t *len, char *err, size_t errlen);
-
-/*
- * Writes every key with its current value, one "key = value" per line, in a
- * form config_load_string reads back, for `stockade config-check`.  A
- * password inside database_url is written as "****" so that the output can
- * be pasted into a bug report or a log.
- */
-void config_dump(const struct config *cfg, FILE *f);
-
-/*
- * Writes every key with its default, a line of help, its type and bounds,
- * for a command-line help listing.
- */
-void config_usage(FILE *f);
+void config_copy_string(char *field, size_t size, const char *s);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "num.h"
 #include "xmalloc.h"
 
 const char *const http_method_names[HTTP_METHOD__MAX] = {
@@ -302,20 +303,18 @@ int http_request_parse(struct request *req, http_param_fn get, void *ctx,
 	return http_parse_headers(req, get, ctx, res);
 }
 
-/* Strict decimal Content-Length (RFC 9110 section 8.6); -1 if invalid. */
+/*
+ * Strict decimal Content-Length (RFC 9110 section 8.6: 1*DIGIT, so no sign
+ * and no white space); -1 if invalid.
+ */
 static int64_t http_parse_length(const char *s)
 {
-	int64_t v = 0;
+	int64_t v;
 
 	/* nginx sends an empty CONTENT_LENGTH for requests without a body. */
 	if (s == NULL || *s == '\0')
 		return 0;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-	}
-	return v;
+	return num_parse(s, 0, INT64_MAX, &v) == 0 ? v : -1;
 }
 
 int http_request_read_body(struct request *req, const char *content_length,

@@ -13,6 +13,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "log.h"
+#include "num.h"
 #include "xmalloc.h"
 
 #define JSON_DEPTH_HARD_MAX 64
@@ -162,30 +163,14 @@ static int json_cb_boolean(void *ctx, int value)
 }
 
 /*
- * Accepts only -?(0|[1-9][0-9]*) that fits int64_t; yajl has already checked
- * the JSON number grammar.  Returns 1 and sets *out, or 0.
+ * Accepts only -?(0|[1-9][0-9]*) that fits int64_t: yajl has already checked
+ * the JSON number grammar (no leading zero, no '+'), and num_parse_n refuses
+ * a fraction or an exponent and any value past int64_t, so 1.5, 1e3 and 2^63
+ * stay JSON_NUMBER.  Returns 1 and sets *out, or 0.
  */
 static int json_number_is_int64(const char *s, size_t len, int64_t *out)
 {
-	int negative = len > 0 && s[0] == '-';
-	uint64_t limit = negative ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
-	uint64_t acc = 0;
-	size_t i = negative ? 1 : 0;
-
-	if (i == len)
-		return 0;
-	for (; i < len; i++) {
-		unsigned digit;
-
-		if (s[i] < '0' || s[i] > '9')
-			return 0; /* fraction or exponent */
-		digit = (unsigned)(s[i] - '0');
-		if (acc > (limit - digit) / 10)
-			return 0;
-		acc = acc * 10 + digit;
-	}
-	*out = negative ? (int64_t)(0 - acc) : (int64_t)acc;
-	return 1;
+	return num_parse_n(s, len, INT64_MIN, INT64_MAX, out) == 0;
 }
 
 static int json_cb_number(void *ctx, const char *s, size_t len)

@@ -1,10 +1,9 @@
 /*
  * main: parses the command line, loads the configuration, starts logging,
  * and hands over to the subcommand: serve (master and workers), migrate
- * (apply sql/ migrations) or token (mint a bearer token for operators and
- * tests).
+ * (apply sql/ migrations), token (mint a bearer token for operators and
+ * tests) or config-check (validate a config file and print what it sets).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,30 +13,42 @@
 
 #include "auth.h"
 #include "config.h"
+#include "config_dump.h"
+#include "config_file.h"
+#include "config_keys.h"
 #include "db.h"
 #include "log.h"
 #include "master.h"
 #include "migrate.h"
+#include "num.h"
 
 #define MAIN_DEFAULT_CONFIG "/etc/stockade/stockade.conf"
 #define MAIN_TOKEN_TTL_DEFAULT 3600
 #define MAIN_TOKEN_TTL_MAX (10LL * 365 * 24 * 3600)
 
 static const char main_usage[] =
-    "usage: stockade serve   [-c FILE]\n"
-    "       stockade migrate [-c FILE]\n"
-    "       stockade token   [-c FILE] --user ID [--role user|admin] "
+    "usage: stockade serve        [-c FILE]\n"
+    "       stockade migrate      [-c FILE]\n"
+    "       stockade token        [-c FILE] --user ID [--role user|admin] "
     "[--ttl SECONDS]\n"
+    "       stockade config-check [-c FILE]\n"
     "       stockade --version | --help\n"
     "\n"
-    "  serve    run the FastCGI master and its workers in the foreground,\n"
-    "           logging to stderr (SIGTERM/SIGINT: fast stop, SIGQUIT:\n"
-    "           graceful stop)\n"
-    "  migrate  apply the SQL migrations the database has not seen yet\n"
-    "  token    print a signed bearer token (HS256) for a user\n"
+    "  serve         run the FastCGI master and its workers in the\n"
+    "                foreground, logging to stderr (SIGTERM/SIGINT: fast\n"
+    "                stop, SIGQUIT: graceful stop)\n"
+    "  migrate       apply the SQL migrations the database has not seen "
+    "yet\n"
+    "  token         print a signed bearer token (HS256) for a user\n"
+    "  config-check  check FILE and the secret file it names, and print\n"
+    "                every key with the value the daemon would use\n"
+    "                (passwords masked); exit status 0 when valid, 1 when\n"
+    "                not (\"FILE:LINE: KEY: WHY\" on stderr)\n"
     "\n"
     "  -c, --config FILE  configuration file (default " MAIN_DEFAULT_CONFIG
-    ")\n";
+    ")\n"
+    "\n"
+    "Exit status: 0 on success, 1 on failure, 2 on a usage error.\n";
 
 struct main_args {
 	const char *command;
@@ -47,21 +58,6 @@ struct main_args {
 	int64_t ttl;
 };
 
-/* Strict decimal in [min, max]; 0 or -1. */
-static int main_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '+' ||
-	    s[0] == ' ' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int main_parse_option(struct main_args *a, int opt)
 {
 	switch (opt) {
@@ -69,7 +65,7 @@ static int main_parse_option(struct main_args *a, int opt)
 		a->config_path = optarg;
 		return 0;
 	case 'u':
-		if (main_parse_int(optarg, 1, INT64_MAX, &a->user_id) == 0)
+		if (num_parse(optarg, 1, INT64_MAX, &a->user_id) == 0)
 			return 0;
 		fprintf(stderr,
 		    "stockade: --user must be a positive integer\n");
@@ -80,7 +76,7 @@ static int main_parse_option(struct main_args *a, int opt)
 		fprintf(stderr, "stockade: --role must be user or admin\n");
 		return -1;
 	case 't':
-		if (main_parse_int(optarg, 1, MAIN_TOKEN_TTL_MAX, &a->ttl) == 0)
+		if (num_parse(optarg, 1, MAIN_TOKEN_TTL_MAX, &a->ttl) == 0)
 			return 0;
 		fprintf(stderr, "stockade: --ttl must be 1 to %lld seconds\n",
 		    MAIN_TOKEN_TTL_MAX);
@@ -130,13 +126,19 @@ static int main_parse_args(int argc, char **argv, struct main_args *a)
 	return 0;
 }
 
-static struct config *main_load_config(const char *path)
+/*
+ * Loads the config file at path and starts logging at its log_level.  A
+ * refusal goes to stderr as "stockade: path:line: key: why", or for
+ * config-check (bare) as "path:line: key: why" alone, the compiler's form
+ * that editors jump to.  Returns the config (config_free it) or NULL.
+ */
+static struct config *main_load_config(const char *path, int bare)
 {
 	struct config *cfg = config_create();
 	char err[512];
 
 	if (config_load_file(cfg, path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "stockade: %s\n", err);
+		fprintf(stderr, "%s%s\n", bare ? "" : "stockade: ", err);
 		config_free(cfg);
 		return NULL;
 	}
@@ -162,7 +164,7 @@ static int main_token(const struct config *cfg, const struct main_args *a)
 	}
 	token = auth_token_mint(secret, secret_len, a->user_id, a->role, now,
 	    now + a->ttl);
-	free(secret);
+	config_secret_free(secret);
 	if (token == NULL) {
 		fprintf(stderr, "stockade: cannot sign the token\n");
 		return 1;
@@ -205,8 +207,52 @@ static int main_serve(const struct config *cfg)
 		return 1;
 	}
 	rc = master_run(cfg, secret, secret_len);
-	free(secret);
+	config_secret_free(secret);
 	return rc;
+}
+
+/*
+ * config-check: what serve would refuse, without starting anything.  The
+ * file has loaded (main_load_config), so only the secret file is left to
+ * check; then every key's effective value goes to stdout.  Returns 0, or 1
+ * for a bad secret file or a failed write.
+ */
+static int main_config_check(const struct config *cfg, const char *path)
+{
+	unsigned char *secret = NULL;
+	size_t secret_len;
+	char err[512];
+
+	if (cfg->auth_secret_file[0] == '\0')
+		fprintf(stderr,
+		    "stockade: %s: auth_secret_file is not set; serve and "
+		    "token will refuse to start without it\n",
+		    path);
+	else if (config_read_secret(cfg, &secret, &secret_len, err,
+	             sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		return 1;
+	}
+	config_secret_free(secret);
+	config_dump(cfg, stdout);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "stockade: cannot write to stdout\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* Says whether name is a subcommand.  Returns 1 or 0. */
+static int main_is_command(const char *name)
+{
+	static const char *const commands[] = { "serve", "migrate", "token",
+		"config-check" };
+
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(name, commands[i]) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -217,16 +263,17 @@ int main(int argc, char **argv)
 
 	if ((rc = main_parse_args(argc, argv, &args)) != 0)
 		return rc > 0 ? 0 : 2;
-	if (strcmp(args.command, "serve") != 0 &&
-	    strcmp(args.command, "migrate") != 0 &&
-	    strcmp(args.command, "token") != 0) {
+	if (!main_is_command(args.command)) {
 		fprintf(stderr, "stockade: unknown command '%s'\n%s",
 		    args.command, main_usage);
 		return 2;
 	}
-	if ((cfg = main_load_config(args.config_path)) == NULL)
+	if ((cfg = main_load_config(args.config_path,
+	         strcmp(args.command, "config-check") == 0)) == NULL)
 		return 1;
-	if (strcmp(args.command, "serve") == 0)
+	if (strcmp(args.command, "config-check") == 0)
+		rc = main_config_check(cfg, args.config_path);
+	else if (strcmp(args.command, "serve") == 0)
 		rc = main_serve(cfg);
 	else if (strcmp(args.command, "migrate") == 0)
 		rc = main_migrate(cfg);

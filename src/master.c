@@ -126,30 +126,35 @@ static void master_describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "stopped (status %#x)", status);
 }
 
+int64_t master_respawn_delay_ms(unsigned quick_deaths)
+{
+	unsigned shift;
+	int64_t delay;
+
+	if (quick_deaths <= 1)
+		return 0;
+	shift = quick_deaths - 2 < 7 ? quick_deaths - 2 : 7;
+	delay = (int64_t)100 << shift;
+	return delay < MASTER_BACKOFF_MAX_MS ? delay : MASTER_BACKOFF_MAX_MS;
+}
+
 /*
- * Decides when a dead slot is refilled: at once after a worker that lived,
- * then 100 ms, 200 ms, ... up to 10 s while workers keep dying within a
- * second of their start (a crash loop should not eat the CPU or the log).
+ * Decides when a dead slot is refilled (master_respawn_delay_ms): a death
+ * within a second of the start counts as quick, any other resets the count.
  */
 static void master_schedule_respawn(struct master *m, int i, int64_t now)
 {
 	struct master_slot *s = &m->slots[i];
-	int64_t delay = 0;
+	int64_t delay;
 
 	if (now - s->spawned_ms < MASTER_QUICK_DEATH_MS)
 		s->quick_deaths++;
 	else
 		s->quick_deaths = 0;
-	if (s->quick_deaths > 1) {
-		unsigned shift =
-		    s->quick_deaths - 2 < 7 ? s->quick_deaths - 2 : 7;
-
-		delay = (int64_t)100 << shift;
-		if (delay > MASTER_BACKOFF_MAX_MS)
-			delay = MASTER_BACKOFF_MAX_MS;
+	delay = master_respawn_delay_ms(s->quick_deaths);
+	if (delay > 0)
 		log_warn("%s keeps dying; next start in %lld ms",
 		    master_slot_name(m, i), (long long)delay);
-	}
 	s->respawn_at_ms = now + delay;
 }
 

@@ -7,6 +7,7 @@
 #define STOCKADE_MASTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 
@@ -17,5 +18,14 @@ struct config;
  */
 int master_run(const struct config *cfg, const unsigned char *secret,
     size_t secret_len);
+
+/*
+ * The wait before a dead slot is refilled, given how many of its workers
+ * in a row died within a second of their start (quick_deaths, the last one
+ * included): none for 0 or 1 (a worker that lived, or one crash), then
+ * 100 ms, 200 ms, ... doubling up to 10 s while they keep dying, so that a
+ * crash loop eats neither the CPU nor the log.  Pure: for the tests.
+ */
+int64_t master_respawn_delay_ms(unsigned quick_deaths);
 
 #endif

@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "coupon.h"
 #include "log.h"
+#include "num.h"
 #include "order.h"
 #include "point.h"
 #include "api.h"
@@ -59,19 +60,10 @@ const size_t route_table_len = sizeof(route_table) / sizeof(route_table[0]);
 
 int route_parse_id(const char *s, size_t len, int64_t *out)
 {
-	int64_t v = 0;
-
-	if (len == 0 || len > 19 || s[0] == '0')
+	/* One spelling per id, so "/orders/007" is not a second URL of 7. */
+	if (len > 0 && s[0] == '0')
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int digit = s[i] - '0';
-
-		if (digit < 0 || digit > 9 || v > (INT64_MAX - digit) / 10)
-			return -1;
-		v = v * 10 + digit;
-	}
-	*out = v;
-	return 0;
+	return num_parse_n(s, len, 1, INT64_MAX, out);
 }
 
 /*

@@ -4,15 +4,14 @@
  */
 #include "valid.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "api.h"
+#include "log.h"
+#include "num.h"
 
 static int valid_fail(struct response *res, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
@@ -197,22 +196,18 @@ int valid_known_fields(struct response *res, const struct json_value *obj,
 int valid_query_int(struct response *res, const struct request *req,
     const char *name, int64_t min, int64_t max, int64_t dflt, int64_t *out)
 {
-	char text[32], *end;
-	long long v;
+	char text[32];
 	int found = http_query_param(req->query, name, text, sizeof(text));
 
 	if (found == 0) {
 		*out = dflt;
 		return 0;
 	}
-	errno = 0;
-	v = found > 0 ? strtoll(text, &end, 10) : 0;
-	if (found < 0 || errno != 0 || end == text || *end != '\0' ||
-	    text[0] == '+' || text[0] == ' ' || v < min || v > max)
+	/* Decoded first: "%095" is a tab then 5, and is refused. */
+	if (found < 0 || num_parse(text, min, max, out) < 0)
 		return valid_fail(res, "invalid_parameter",
 		    "query parameter %s must be an integer from %" PRId64
 		    " to %" PRId64,
 		    name, min, max);
-	*out = v;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
- * check_http: percent-decoding, query parameters, request parsing from
- * FastCGI parameters, body reading against max_body, and response rendering.
+ * check_http: method names and reason phrases, percent-decoding, query
+ * parameters, request parsing from FastCGI parameters, body reading against
+ * max_body, problem+json answers, and response rendering.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -265,6 +266,83 @@ START_TEST(test_body)
 }
 END_TEST
 
+/* Content-Length is 1*DIGIT (RFC 9110 section 8.6): nothing else. */
+START_TEST(test_body_length_strict)
+{
+	static const char *const bad[] = { " 7", "\t7", "\n7", "7 ", "+7",
+		"0x7", "7.0", "-0" };
+	struct fake_body body = { "{\"a\":1}", 7, 0 };
+	struct request req;
+	struct response res;
+
+	response_init(&res);
+	request_init(&req);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		body.pos = 0;
+		ck_assert_msg(http_request_read_body(&req, bad[i], 64,
+		                  fake_read, &body, &res) == -1,
+		    "Content-Length \"%s\" accepted", bad[i]);
+		ck_assert_int_eq(res.status, 400);
+		ck_assert_str_eq(res.code, "bad_request");
+		request_reset(&req);
+	}
+	/* Leading zeros are digits: accepted, as they always were. */
+	body.pos = 0;
+	ck_assert_int_eq(http_request_read_body(&req, "007", 64, fake_read,
+	                     &body, &res),
+	    0);
+	ck_assert_int_eq(req.body_len, 7);
+	request_reset(&req);
+	response_free(&res);
+}
+END_TEST
+
+START_TEST(test_reasons)
+{
+	ck_assert_str_eq(http_reason(404), "Not Found");
+	ck_assert_str_eq(http_reason(413), "Content Too Large");
+	ck_assert_str_eq(http_reason(599), "Unknown");
+	ck_assert_int_eq(http_method_parse("GET"), HTTP_GET);
+	ck_assert_int_eq(http_method_parse("get"), HTTP_METHOD__MAX);
+	ck_assert_int_eq(http_method_parse("BREW"), HTTP_METHOD__MAX);
+}
+END_TEST
+
+START_TEST(test_problem_shape)
+{
+	struct response res;
+	struct json_value *v;
+	const char *buf;
+	size_t len;
+	char err[64];
+
+	response_init(&res);
+	problem_write(&res, 409, "out_of_stock", "option 7 has 2 left");
+	ck_assert_int_eq(res.status, 409);
+	ck_assert_str_eq(res.content_type, "application/problem+json");
+	ck_assert_int_eq(json_writer_result(res.json, &buf, &len), 0);
+	v = json_parse(buf, len, NULL, err, sizeof(err));
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(json_get(v, "type")->u.string.ptr,
+	    "urn:stockade:problem:out_of_stock");
+	ck_assert_str_eq(json_get(v, "title")->u.string.ptr, "Conflict");
+	ck_assert_int_eq(json_get(v, "status")->u.integer, 409);
+	ck_assert_str_eq(json_get(v, "detail")->u.string.ptr,
+	    "option 7 has 2 left");
+	ck_assert_str_eq(json_get(v, "code")->u.string.ptr, "out_of_stock");
+	ck_assert_int_eq(v->u.object.len, 5);
+	json_free(v);
+
+	/* Extra members after the standard five. */
+	json_member_string(problem_begin(&res, 503, "not_ready", "x"), "redis",
+	    "down");
+	problem_end(&res);
+	ck_assert_int_eq(json_writer_result(res.json, &buf, &len), 0);
+	ck_assert_ptr_nonnull(strstr(buf, "\"redis\":\"down\"}"));
+	response_free(&res);
+}
+END_TEST
+
 START_TEST(test_render)
 {
 	struct request req;
@@ -326,6 +404,9 @@ int main(void)
 	tcase_add_test(tc, test_request_parse);
 	tcase_add_test(tc, test_request_parse_errors);
 	tcase_add_test(tc, test_body);
+	tcase_add_test(tc, test_body_length_strict);
+	tcase_add_test(tc, test_reasons);
+	tcase_add_test(tc, test_problem_shape);
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_render_broken_json_is_500);
 	suite_add_tcase(s, tc);

@@ -70,6 +70,10 @@ START_TEST(test_numbers)
 		{ "1.0", JSON_NUMBER, 0 },
 		{ "1e3", JSON_NUMBER, 0 },
 		{ "100000000000000000000000", JSON_NUMBER, 0 },
+		{ "-1", JSON_INT, -1 },
+		{ "-1.5", JSON_NUMBER, 0 },
+		{ "1E+2", JSON_NUMBER, 0 },
+		{ "-0.0", JSON_NUMBER, 0 },
 	};
 	char err[128];
 

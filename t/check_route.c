@@ -133,6 +133,15 @@ START_TEST(test_parse_id)
 	ck_assert_int_eq(route_parse_id("+1", 2, &v), -1);
 	ck_assert_int_eq(route_parse_id("1 ", 2, &v), -1);
 	ck_assert_int_eq(route_parse_id("12345678901234567890", 20, &v), -1);
+	/* One spelling per id: no leading zero, no sign, no white space. */
+	ck_assert_int_eq(route_parse_id("07", 2, &v), -1);
+	ck_assert_int_eq(route_parse_id("-1", 2, &v), -1);
+	ck_assert_int_eq(route_parse_id("\t1", 2, &v), -1);
+	ck_assert_int_eq(route_parse_id(" 1", 2, &v), -1);
+	ck_assert_int_eq(route_parse_id("1/", 2, &v), -1);
+	/* len bounds the parse: the bytes after it are not looked at. */
+	ck_assert_int_eq(route_parse_id("12/cancel", 2, &v), 0);
+	ck_assert(v == 12);
 }
 END_TEST
 

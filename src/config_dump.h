@@ -1,0 +1,27 @@
+/*
+ * config_dump: a config written back as text: every key with its effective
+ * value (for `stockade config-check`), and every key with its default, help,
+ * type and bounds (for a help listing).
+ */
+#ifndef STOCKADE_CONFIG_DUMP_H
+#define STOCKADE_CONFIG_DUMP_H
+
+#include <stdio.h>
+
+#include "config.h"
+
+/*
+ * Writes every key with its current value, one "key = value" per line, in a
+ * form config_load_string reads back.  A password inside database_url is
+ * written as "****" so that the output can be pasted into a bug report or a
+ * log.
+ */
+void config_dump(const struct config *cfg, FILE *f);
+
+/*
+ * Writes every key with its default, a line of help, its type and bounds,
+ * for a command-line help listing.
+ */
+void config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * check_log: the log line (one line per event, timestamp, level, pid and
+ * role, cut to fit), the level threshold, level names, and the escaping
+ * that keeps request data from forging or breaking a line.
+ */
+#include <check.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "check_run.h"
+
+START_TEST(test_escape)
+{
+	char out[32];
+
+	log_escape(out, sizeof(out), "GET /a", 6);
+	ck_assert_str_eq(out, "GET /a");
+	log_escape(out, sizeof(out), "a\nb\"c\\", 6);
+	ck_assert_str_eq(out, "a\\x0ab\\x22c\\x5c");
+	log_escape(out, sizeof(out), "\x1b[31m\xff", 6);
+	ck_assert_str_eq(out, "\\x1b[31m\\xff");
+	log_escape(out, 8, "abcdefghijkl", 12);
+	ck_assert_str_eq(out, "abcd...");
+	log_escape(out, 3, "abc", 3);
+	ck_assert_str_eq(out, "");
+	log_escape(out, sizeof(out), "a\0b", 3);
+	ck_assert_str_eq(out, "a\\x00b");
+}
+END_TEST
+
+/* Truncation never splits an escape, and always leaves room for "...". */
+START_TEST(test_escape_bounds)
+{
+	char out[16];
+
+	memset(out, 'z', sizeof(out));
+	log_escape(out, 0, "abc", 3); /* nothing written at all */
+	ck_assert_int_eq(out[0], 'z');
+	log_escape(out, 1, "abc", 3);
+	ck_assert_str_eq(out, "");
+	log_escape(out, 4, "", 0);
+	ck_assert_str_eq(out, "");
+	/* "abcd" needs 5 bytes; with 8 it fits whole, with 7 it does not. */
+	log_escape(out, 8, "abcd", 4);
+	ck_assert_str_eq(out, "abcd");
+	log_escape(out, 7, "abcdefgh", 8);
+	ck_assert_str_eq(out, "abc...");
+	/* An escape that does not fit is left out whole. */
+	log_escape(out, 8, "a\nbcdefgh", 9);
+	ck_assert_str_eq(out, "a...");
+	log_escape(out, 9, "a\nbcdefgh", 9);
+	ck_assert_str_eq(out, "a\\x0a...");
+	log_escape(out, 10, "a\nbcdefgh", 9);
+	ck_assert_str_eq(out, "a\\x0ab...");
+	/* DEL and bytes above it are escaped; a space and '~' are not. */
+	log_escape(out, sizeof(out), " ~\x7f\x80", 4);
+	ck_assert_str_eq(out, " ~\\x7f\\x80");
+}
+END_TEST
+
+START_TEST(test_level_parse)
+{
+	enum log_level l;
+
+	ck_assert_int_eq(log_level_parse("debug", &l), 0);
+	ck_assert_int_eq(l, LOG_LEVEL_DEBUG);
+	ck_assert_int_eq(log_level_parse("warn", &l), 0);
+	ck_assert_int_eq(l, LOG_LEVEL_WARN);
+	ck_assert_int_eq(log_level_parse("error", &l), 0);
+	ck_assert_int_eq(l, LOG_LEVEL_ERROR);
+	ck_assert_int_eq(log_level_parse("info", &l), 0);
+	ck_assert_int_eq(l, LOG_LEVEL_INFO);
+	ck_assert_int_eq(log_level_parse("loud", &l), -1);
+	ck_assert_int_eq(log_level_parse("INFO", &l), -1);
+	ck_assert_int_eq(log_level_parse("", &l), -1);
+	for (int i = 0; i < LOG_LEVEL__MAX; i++) {
+		ck_assert_int_eq(log_level_parse(log_level_names[i], &l), 0);
+		ck_assert_int_eq(l, i);
+	}
+}
+END_TEST
+
+/*
+ * Sends stderr to a temp file (Check runs each test in its own process),
+ * and returns what was written to it since (malloc'd).
+ */
+static FILE *capture_stderr(void)
+{
+	FILE *f = tmpfile();
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ne(dup2(fileno(f), STDERR_FILENO), -1);
+	return f;
+}
+
+static char *captured(FILE *f)
+{
+	long n = lseek(STDERR_FILENO, 0, SEEK_CUR);
+	char *buf = malloc((size_t)n + 1);
+
+	ck_assert_int_ge(n, 0);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(pread(fileno(f), buf, (size_t)n, 0), n);
+	buf[n] = '\0';
+	return buf;
+}
+
+START_TEST(test_line)
+{
+	FILE *f = capture_stderr();
+	char *text, want[256];
+	regex_t re;
+
+	log_init(LOG_LEVEL_WARN, "worker 3");
+	ck_assert_int_eq(log_get_level(), LOG_LEVEL_WARN);
+	log_info("not written");
+	log_debug("not written");
+	log_warn("disk %d%% full", 93);
+	log_error("gone");
+	text = captured(f);
+	snprintf(want, sizeof(want),
+	    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+	    "warn \\[%ld\\] worker 3: disk 93%% full\n"
+	    "[^\n]+Z error \\[%ld\\] worker 3: gone\n$",
+	    (long)getpid(), (long)getpid());
+	ck_assert_int_eq(regcomp(&re, want, REG_EXTENDED), 0);
+	ck_assert_msg(regexec(&re, text, 0, NULL, 0) == 0, "got:\n%s", text);
+	regfree(&re);
+	free(text);
+	fclose(f);
+}
+END_TEST
+
+/* A line longer than the buffer is cut, and still ends in one newline. */
+START_TEST(test_line_cut)
+{
+	FILE *f = capture_stderr();
+	char *big = malloc(5000), *text;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', 4999);
+	big[4999] = '\0';
+	log_init(LOG_LEVEL_INFO, "t");
+	log_info("%s", big);
+	log_info("next");
+	text = captured(f);
+	ck_assert_ptr_nonnull(strchr(text, '\n'));
+	ck_assert_uint_le((size_t)(strchr(text, '\n') - text) + 1, 2047);
+	ck_assert_ptr_nonnull(strstr(text, "xxx\n"));
+	ck_assert_ptr_nonnull(strstr(text, " t: next\n"));
+	free(text);
+	free(big);
+	fclose(f);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("log");
+	TCase *escape = tcase_create("escape");
+	TCase *lines = tcase_create("lines");
+
+	tcase_add_test(escape, test_escape);
+	tcase_add_test(escape, test_escape_bounds);
+	tcase_add_test(escape, test_level_parse);
+	suite_add_tcase(s, escape);
+	tcase_add_test(lines, test_line);
+	tcase_add_test(lines, test_line_cut);
+	suite_add_tcase(s, lines);
+	return check_run(s);
+}
