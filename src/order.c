@@ -16,81 +16,8 @@
 #include "api.h"
 #include "redis_lock.h"
 #include "stock.h"
+#include "queries.h"
 #include "valid.h"
-
-/* One order as JSON, items by option id. */
-#define ORDER_JSON \
-	"json_build_object('id', o.id, 'user_id', o.user_id, " \
-	"'status', o.status, 'total', o.total, 'expires_at', o.expires_at, " \
-	"'created_at', o.created_at, 'paid_at', o.paid_at, " \
-	"'coupon_id', o.coupon_id, 'discount', o.discount, 'items', " \
-	"(SELECT json_agg(json_build_object('option_id', i.option_id, " \
-	"'quantity', i.quantity, 'unit_price', i.unit_price) " \
-	"ORDER BY i.option_id) FROM order_items i WHERE i.order_id = o.id))::text"
-
-/*
- * The order, its items and its 'order' movements in one statement; the
- * stock itself was taken by stock_reserve just before.
- */
-static const struct db_stmt order_insert_stmt = {
-	"order_insert",
-	"WITH o AS (INSERT INTO orders (user_id, status, total, expires_at) "
-	"VALUES ($1::bigint, 'pending', $2::bigint, "
-	"now() + make_interval(secs => $3::bigint / 1000.0)) RETURNING id), "
-	"x AS (SELECT * FROM unnest($4::bigint[], $5::bigint[], $6::bigint[]) "
-	"AS x(option_id, quantity, unit_price)), "
-	"i AS (INSERT INTO order_items (order_id, option_id, quantity, "
-	"unit_price) SELECT o.id, x.option_id, x.quantity, x.unit_price "
-	"FROM o, x), "
-	"m AS (INSERT INTO stock_movements (option_id, delta, reason, order_id) "
-	"SELECT x.option_id, -x.quantity, 'order', o.id FROM o, x) "
-	"SELECT id FROM o",
-	6,
-};
-static const struct db_stmt order_by_id_stmt = {
-	"order_by_id",
-	"SELECT " ORDER_JSON " FROM orders o "
-	"WHERE o.id = $1::bigint AND o.user_id = $2::bigint",
-	2,
-};
-static const struct db_stmt order_page_stmt = {
-	"order_page",
-	"SELECT " ORDER_JSON
-	", o.id FROM orders o WHERE o.user_id = $1::bigint "
-	"AND o.id < $2::bigint ORDER BY o.id DESC LIMIT $3::int",
-	3,
-};
-static const struct db_stmt order_lock_stmt = {
-	"order_lock",
-	"SELECT status, total, expires_at > now() FROM orders "
-	"WHERE id = $1::bigint AND user_id = $2::bigint FOR UPDATE",
-	2,
-};
-static const struct db_stmt order_set_status_stmt = {
-	"order_set_status",
-	"UPDATE orders SET status = $2, updated_at = now(), "
-	"paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END "
-	"WHERE id = $1::bigint",
-	2,
-};
-static const struct db_stmt order_points_used_stmt = {
-	"order_points_used",
-	"SELECT amount FROM point_ledger WHERE order_id = $1::bigint "
-	"AND kind = 'use'",
-	1,
-};
-static const struct db_stmt order_pick_expired_stmt = {
-	"order_pick_expired",
-	"SELECT id FROM orders WHERE status = 'pending' AND expires_at <= now() "
-	"ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED",
-	1,
-};
-static const struct db_stmt order_mark_expired_stmt = {
-	"order_mark_expired",
-	"UPDATE orders SET status = 'expired', updated_at = now() "
-	"WHERE id = ANY($1::bigint[]) AND status = 'pending'",
-	1,
-};
 
 struct order_new {
 	struct app *app;

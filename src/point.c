@@ -24,63 +24,13 @@
 #include "page.h"
 #include "retry.h"
 #include "api.h"
+#include "queries.h"
 #include "valid.h"
 
 const char *const point_kind_names[POINT_KIND__MAX] = {
 	"charge",
 	"use",
 	"refund",
-};
-
-static const struct db_stmt point_read_stmt = {
-	"point_read",
-	"SELECT balance, version FROM point_accounts WHERE user_id = $1::bigint",
-	1,
-};
-static const struct db_stmt point_lock_stmt = {
-	"point_lock",
-	"SELECT balance, version FROM point_accounts WHERE user_id = $1::bigint "
-	"FOR UPDATE",
-	1,
-};
-static const struct db_stmt point_open_stmt = {
-	"point_open",
-	"INSERT INTO point_accounts (user_id) VALUES ($1::bigint) "
-	"ON CONFLICT DO NOTHING",
-	1,
-};
-/*
- * Sets the balance to $2; with a version ($3 not NULL) only if it still
- * matches.  Returns the ledger row's balance_after, or no row.
- */
-static const struct db_stmt point_set_stmt = {
-	"point_set",
-	"WITH a AS (UPDATE point_accounts SET balance = $2::bigint, "
-	"version = version + 1, updated_at = now() WHERE user_id = $1::bigint "
-	"AND ($3::bigint IS NULL OR version = $3::bigint) RETURNING balance) "
-	"INSERT INTO point_ledger (user_id, amount, kind, order_id, "
-	"balance_after) SELECT $1::bigint, $4::bigint, $5, $6::bigint, balance "
-	"FROM a RETURNING balance_after",
-	6,
-};
-static const struct db_stmt point_add_stmt = {
-	"point_add",
-	"WITH a AS (UPDATE point_accounts SET balance = balance + $2::bigint, "
-	"version = version + 1, updated_at = now() WHERE user_id = $1::bigint "
-	"AND balance + $2::bigint BETWEEN 0 AND $3::bigint RETURNING balance) "
-	"INSERT INTO point_ledger (user_id, amount, kind, order_id, "
-	"balance_after) SELECT $1::bigint, $2::bigint, $4, $5::bigint, balance "
-	"FROM a RETURNING balance_after",
-	5,
-};
-static const struct db_stmt point_history_stmt = {
-	"point_history",
-	"SELECT json_build_object('id', id, 'amount', amount, 'kind', kind, "
-	"'order_id', order_id, 'balance_after', balance_after, "
-	"'created_at', created_at)::text, id FROM point_ledger "
-	"WHERE user_id = $1::bigint AND id < $2::bigint "
-	"ORDER BY id DESC LIMIT $3::int",
-	3,
 };
 
 /* Text forms of a move's parameters. */

@@ -14,85 +14,12 @@
 #include "db.h"
 #include "page.h"
 #include "api.h"
+#include "queries.h"
 #include "valid.h"
 
 #define PRODUCT_OPTIONS_MAX 100
 #define PRODUCT_PRICE_MAX INT64_C(1000000000000)
 #define PRODUCT_STOCK_MAX INT64_C(1000000000)
-
-/* One product as JSON, options ordered by id. */
-#define PRODUCT_JSON \
-	"json_build_object('id', p.id, 'name', p.name, " \
-	"'description', p.description, 'created_at', p.created_at, " \
-	"'options', COALESCE((SELECT json_agg(json_build_object(" \
-	"'id', o.id, 'name', o.name, 'price', o.price, 'stock', o.stock) " \
-	"ORDER BY o.id) FROM product_options o WHERE o.product_id = p.id), " \
-	"'[]'))::text"
-
-static const struct db_stmt product_page_stmt = {
-	"product_page",
-	"SELECT " PRODUCT_JSON ", p.id FROM products p WHERE p.id > $1::bigint "
-	"ORDER BY p.id LIMIT $2::int",
-	2,
-};
-static const struct db_stmt product_by_id_stmt = {
-	"product_by_id",
-	"SELECT " PRODUCT_JSON " FROM products p WHERE p.id = $1::bigint",
-	1,
-};
-/*
- * Best sellers: quantity in orders paid within the window; ties broken by
- * revenue, then by product id, so the order never depends on the plan.
- */
-static const struct db_stmt product_popular_stmt = {
-	"product_popular",
-	"SELECT json_build_object('id', p.id, 'name', p.name, "
-	"'quantity', s.quantity, 'revenue', s.revenue)::text "
-	"FROM (SELECT o.product_id, sum(i.quantity) AS quantity, "
-	"sum(i.quantity * i.unit_price) AS revenue "
-	"FROM orders r JOIN order_items i ON i.order_id = r.id "
-	"JOIN product_options o ON o.id = i.option_id "
-	"WHERE r.status = 'paid' AND r.paid_at >= now() - make_interval("
-	"days => $1::int) GROUP BY o.product_id) s "
-	"JOIN products p ON p.id = s.product_id "
-	"ORDER BY s.quantity DESC, s.revenue DESC, p.id ASC LIMIT $2::int",
-	2,
-};
-/*
- * A product, its options in the order given, and one 'initial' movement
- * per option with stock, in one statement (options arrive as JSON).
- */
-static const struct db_stmt product_insert_stmt = {
-	"product_insert",
-	"WITH p AS (INSERT INTO products (name, description) "
-	"VALUES ($1, $2) RETURNING id), "
-	"o AS (INSERT INTO product_options (product_id, name, price, stock) "
-	"SELECT p.id, x.name, x.price, x.stock FROM p, "
-	"ROWS FROM (jsonb_to_recordset($3::jsonb) "
-	"AS (name text, price bigint, stock bigint)) WITH ORDINALITY "
-	"AS x(name, price, stock, n) ORDER BY x.n "
-	"RETURNING id, stock), "
-	"m AS (INSERT INTO stock_movements (option_id, delta, reason) "
-	"SELECT id, stock, 'initial' FROM o WHERE stock > 0) "
-	"SELECT id FROM p",
-	3,
-};
-static const struct db_stmt product_restock_stmt = {
-	"product_restock",
-	"WITH o AS (UPDATE product_options SET stock = stock + $2::bigint "
-	"WHERE id = $1::bigint AND stock + $2::bigint <= $3::bigint "
-	"RETURNING id, product_id, name, price, stock), "
-	"m AS (INSERT INTO stock_movements (option_id, delta, reason) "
-	"SELECT id, $2::bigint, 'restock' FROM o) "
-	"SELECT json_build_object('id', id, 'product_id', product_id, "
-	"'name', name, 'price', price, 'stock', stock)::text FROM o",
-	3,
-};
-static const struct db_stmt product_option_exists_stmt = {
-	"product_option_exists",
-	"SELECT 1 FROM product_options WHERE id = $1::bigint",
-	1,
-};
 
 void product_list(struct request *req, struct response *res, struct app *app)
 {

@@ -10,55 +10,9 @@
 
 #include "config.h"
 #include "api.h"
+#include "queries.h"
 
 #define STOCK_ARRAY_MAX 2048 /* 50 ids of up to 20 digits, and commas */
-
-/* Pessimistic: lock in ascending id order, then look. */
-static const struct db_stmt stock_lock_stmt = {
-	"stock_lock",
-	"SELECT id, price, stock FROM product_options "
-	"WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
-	1,
-};
-static const struct db_stmt stock_deduct_stmt = {
-	"stock_deduct",
-	"UPDATE product_options po SET stock = po.stock - x.q "
-	"FROM unnest($1::bigint[], $2::bigint[]) AS x(id, q) "
-	"WHERE po.id = x.id",
-	2,
-};
-/* Conditional: one UPDATE that only touches options with enough stock. */
-static const struct db_stmt stock_take_stmt = {
-	"stock_take",
-	"UPDATE product_options po SET stock = po.stock - x.q "
-	"FROM unnest($1::bigint[], $2::bigint[]) AS x(id, q) "
-	"WHERE po.id = x.id AND po.stock >= x.q RETURNING po.id, po.price",
-	2,
-};
-static const struct db_stmt stock_peek_stmt = {
-	"stock_peek",
-	"SELECT id, price, stock FROM product_options "
-	"WHERE id = ANY($1::bigint[]) ORDER BY id",
-	1,
-};
-static const struct db_stmt stock_lock_orders_stmt = {
-	"stock_lock_orders",
-	"SELECT id FROM product_options WHERE id IN (SELECT option_id "
-	"FROM order_items WHERE order_id = ANY($1::bigint[])) "
-	"ORDER BY id FOR UPDATE",
-	1,
-};
-static const struct db_stmt stock_give_back_stmt = {
-	"stock_give_back",
-	"WITH s AS (SELECT option_id, sum(quantity) AS q FROM order_items "
-	"WHERE order_id = ANY($1::bigint[]) GROUP BY option_id), "
-	"u AS (UPDATE product_options po SET stock = po.stock + s.q FROM s "
-	"WHERE po.id = s.option_id) "
-	"INSERT INTO stock_movements (option_id, delta, reason, order_id) "
-	"SELECT option_id, quantity, $2, order_id FROM order_items "
-	"WHERE order_id = ANY($1::bigint[])",
-	2,
-};
 
 int stock_format_ids(char *buf, size_t len, const int64_t *ids, size_t n)
 {
