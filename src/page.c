@@ -60,7 +60,8 @@ void page_serve_list(struct request *req, struct response *res, struct app *app,
 		page_end(res, &p);
 }
 
-void page_write(struct response *res, PGresult *r, int64_t limit)
+/* Answers 200 with r's rows (item JSON, id) as a page of limit. */
+static void page_write(struct response *res, PGresult *r, int64_t limit)
 {
 	struct json_writer *w = page_begin(res);
 	struct page p = { .limit = limit, .n = PQntuples(r) };

@@ -10,8 +10,6 @@
 
 #include <stdint.h>
 
-#include <libpq-fe.h>
-
 #include "app.h"
 #include "db.h"
 #include "http.h"
@@ -74,9 +72,5 @@ void page_serve_list(struct request *req, struct response *res, struct app *app,
  */
 void page_serve_own(struct request *req, struct response *res, struct app *app,
     const struct db_stmt *stmt);
-
-/* Answers 200 with r's rows (item JSON, id) as a page of limit; goes with
- * product.c's move to page_begin/page_end. */
-void page_write(struct response *res, PGresult *r, int64_t limit);
 
 #endif

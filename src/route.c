@@ -16,7 +16,7 @@
 #include "order.h"
 #include "point.h"
 #include "api.h"
-#include "product.h"
+#include "api_product.h"
 #include "system.h"
 
 const struct route route_table[] = {
@@ -24,13 +24,14 @@ const struct route route_table[] = {
 	{ HTTP_GET, "/readyz", system_readyz, 0, "readyz" },
 	{ HTTP_GET, "/status", system_status, 0, "status" },
 	{ HTTP_GET, "/api/v1/whoami", system_whoami, ROUTE_AUTH, "whoami" },
-	{ HTTP_GET, "/api/v1/products", product_list, 0, "product_list" },
-	{ HTTP_GET, "/api/v1/products/popular", product_popular, 0,
+	{ HTTP_GET, "/api/v1/products", api_product_list, 0, "product_list" },
+	{ HTTP_GET, "/api/v1/products/popular", api_product_popular, 0,
 	    "product_popular" },
-	{ HTTP_GET, "/api/v1/products/{id}", product_get, 0, "product_get" },
-	{ HTTP_POST, "/api/v1/admin/products", product_create,
+	{ HTTP_GET, "/api/v1/products/{id}", api_product_get, 0,
+	    "product_get" },
+	{ HTTP_POST, "/api/v1/admin/products", api_product_create,
 	    ROUTE_ADMIN | ROUTE_BODY, "product_create" },
-	{ HTTP_POST, "/api/v1/admin/options/{id}/restock", product_restock,
+	{ HTTP_POST, "/api/v1/admin/options/{id}/restock", api_product_restock,
 	    ROUTE_ADMIN | ROUTE_BODY, "product_restock" },
 	{ HTTP_POST, "/api/v1/orders", order_create, ROUTE_AUTH | ROUTE_BODY,
 	    "order_create" },
