@@ -17,13 +17,13 @@
 #include "point.h"
 #include "api.h"
 #include "api_product.h"
-#include "system.h"
+#include "api_system.h"
 
 const struct route route_table[] = {
-	{ HTTP_GET, "/healthz", system_healthz, 0, "healthz" },
-	{ HTTP_GET, "/readyz", system_readyz, 0, "readyz" },
-	{ HTTP_GET, "/status", system_status, 0, "status" },
-	{ HTTP_GET, "/api/v1/whoami", system_whoami, ROUTE_AUTH, "whoami" },
+	{ HTTP_GET, "/healthz", api_system_healthz, 0, "healthz" },
+	{ HTTP_GET, "/readyz", api_system_readyz, 0, "readyz" },
+	{ HTTP_GET, "/status", api_system_status, 0, "status" },
+	{ HTTP_GET, "/api/v1/whoami", api_system_whoami, ROUTE_AUTH, "whoami" },
 	{ HTTP_GET, "/api/v1/products", api_product_list, 0, "product_list" },
 	{ HTTP_GET, "/api/v1/products/popular", api_product_popular, 0,
 	    "product_popular" },
