@@ -12,7 +12,7 @@
 #include "coupon.h"
 #include "idempotency.h"
 #include "page.h"
-#include "point.h"
+#include "api_point.h"
 #include "api.h"
 #include "redis_lock.h"
 #include "stock.h"
@@ -237,6 +237,7 @@ struct order_locked {
 	int64_t total;
 	int live; /* the reservation has not expired */
 	struct point_move move; /* the points moved, if any */
+	enum point_result points; /* what came of it */
 };
 
 static void order_locked_init(struct order_locked *o, struct app *app,
@@ -285,6 +286,8 @@ static enum db_status order_set_status(struct db *db,
 static enum db_status order_move_points(struct db *db, struct order_locked *o,
     enum point_kind kind, int64_t delta, struct response *res)
 {
+	enum db_status st;
+
 	o->move.user_id = o->user_id;
 	o->move.order_id = o->order_id;
 	o->move.kind = kind;
@@ -292,7 +295,13 @@ static enum db_status order_move_points(struct db *db, struct order_locked *o,
 	o->move.max_balance = INT64_MAX / 2; /* a refund is never refused */
 	if (delta == 0)
 		return DB_OK; /* a free order moves no points */
-	return point_move(db, o->app->cfg->point_strategy, &o->move, res);
+	st = point_move(db, o->app->cfg->point_strategy, o->app->deadline_ms,
+	    &o->move, &o->points);
+	if (st == DB_OK && o->points != POINT_MOVED) {
+		api_point_refuse(res, &o->move, o->points);
+		return DB_ABORT;
+	}
+	return st;
 }
 
 /* The points a paid order used (positive), 0 when it used none. */
@@ -318,7 +327,6 @@ static enum db_status order_cancel_effect(struct db *db, struct response *res,
 	int64_t used = 0;
 	enum db_status st;
 
-	o->move.conflict = 0;
 	if ((st = order_lock(db, o, res)) != DB_OK)
 		return st;
 	if (strcmp(o->status, "pending") != 0 &&
@@ -348,7 +356,7 @@ void order_cancel(struct request *req, struct response *res, struct app *app)
 	struct order_locked o;
 
 	order_locked_init(&o, app, req);
-	point_run(app, req, res, order_cancel_effect, &o, &o.move.conflict);
+	api_point_run(app, req, res, order_cancel_effect, &o, &o.points);
 }
 
 static enum db_status order_pay_effect(struct db *db, struct response *res,
@@ -357,7 +365,6 @@ static enum db_status order_pay_effect(struct db *db, struct response *res,
 	struct order_locked *o = arg;
 	enum db_status st;
 
-	o->move.conflict = 0;
 	if ((st = order_lock(db, o, res)) != DB_OK)
 		return st;
 	if (strcmp(o->status, "pending") != 0 || !o->live) {
@@ -392,7 +399,7 @@ void order_pay(struct request *req, struct response *res, struct app *app)
 	        valid_int(res, req->json, "coupon_id", VALID_OPTIONAL, 1,
 	            INT64_MAX, 0, &o.coupon_id) < 0))
 		return;
-	point_run(app, req, res, order_pay_effect, &o, &o.move.conflict);
+	api_point_run(app, req, res, order_pay_effect, &o, &o.points);
 }
 
 struct order_expiry {

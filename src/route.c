@@ -14,8 +14,8 @@
 #include "coupon.h"
 #include "log.h"
 #include "order.h"
-#include "point.h"
 #include "api.h"
+#include "api_point.h"
 #include "api_product.h"
 #include "api_system.h"
 
@@ -41,11 +41,11 @@ const struct route route_table[] = {
 	    ROUTE_AUTH | ROUTE_BODY_OPTIONAL, "order_pay" },
 	{ HTTP_POST, "/api/v1/orders/{id}/cancel", order_cancel, ROUTE_AUTH,
 	    "order_cancel" },
-	{ HTTP_GET, "/api/v1/points", point_balance, ROUTE_AUTH,
+	{ HTTP_GET, "/api/v1/points", api_point_balance, ROUTE_AUTH,
 	    "point_balance" },
-	{ HTTP_POST, "/api/v1/points/charge", point_charge,
+	{ HTTP_POST, "/api/v1/points/charge", api_point_charge,
 	    ROUTE_AUTH | ROUTE_BODY, "point_charge" },
-	{ HTTP_GET, "/api/v1/points/history", point_history, ROUTE_AUTH,
+	{ HTTP_GET, "/api/v1/points/history", api_point_history, ROUTE_AUTH,
 	    "point_history" },
 	{ HTTP_POST, "/api/v1/admin/coupons", coupon_create,
 	    ROUTE_ADMIN | ROUTE_BODY, "coupon_create" },
