@@ -133,13 +133,42 @@ static enum db_status order_create_effect(struct db *db, struct response *res,
     void *arg)
 {
 	struct order_new *o = arg;
-	char id[24], user[24];
+	char id[24], user[24], detail[160];
+	struct stock_shortage sh;
+	enum stock_result sr;
 	enum db_status st;
 
-	st =
-	    stock_reserve(db, o->app->cfg->stock_strategy, o->items, o->n, res);
+	st = stock_reserve(db, o->app->cfg->stock_strategy, o->items, o->n, &sr,
+	    &sh);
 	if (st != DB_OK)
 		return st;
+	if (sr == STOCK_UNKNOWN_OPTION) {
+		snprintf(detail, sizeof(detail),
+		    "option %" PRId64 " does not exist", sh.option_id);
+		json_member_int(problem_begin(res, 404, "option_not_found",
+		                    detail),
+		    "option_id", sh.option_id);
+		problem_end(res);
+		return DB_ABORT;
+	}
+	if (sr == STOCK_SHORT && sh.option_id == 0) {
+		problem_write(res, 409, "out_of_stock",
+		    "an option ran out while the order was placed");
+		return DB_ABORT;
+	}
+	if (sr == STOCK_SHORT) {
+		struct json_writer *w;
+
+		snprintf(detail, sizeof(detail),
+		    "option %" PRId64 " has %" PRId64 " left; %" PRId64
+		    " requested",
+		    sh.option_id, sh.available, sh.requested);
+		w = problem_begin(res, 409, "out_of_stock", detail);
+		json_member_int(w, "option_id", sh.option_id);
+		json_member_int(w, "available", sh.available);
+		problem_end(res);
+		return DB_ABORT;
+	}
 	if ((st = order_insert(db, o, id, sizeof(id))) != DB_OK)
 		return st;
 	snprintf(user, sizeof(user), "%" PRId64, o->user_id);
@@ -160,19 +189,12 @@ static enum db_status order_create_locked(const struct request *req,
     struct response *res, struct order_new *o)
 {
 	const struct config *cfg = o->app->cfg;
-	char keys[ORDER_ITEMS_MAX][REDIS_LOCK_KEY_MAX];
-	const char *key_ptrs[ORDER_ITEMS_MAX];
 	struct redis_locks locks;
 	enum redis_lock_status ls;
 	enum db_status st;
 
-	for (size_t i = 0; i < o->n; i++) {
-		snprintf(keys[i], sizeof(keys[i]), "{stock:%" PRId64 "}:lock",
-		    o->items[i].option_id);
-		key_ptrs[i] = keys[i];
-	}
-	ls = redis_lock_take(o->app->redis, &locks, key_ptrs, o->n,
-	    cfg->statement_timeout_ms, cfg->lock_timeout_ms);
+	ls = stock_lock_options(o->app->redis, o->items, o->n,
+	    cfg->statement_timeout_ms, cfg->lock_timeout_ms, &locks);
 	if (ls == REDIS_LOCK_BUSY)
 		return DB_TIMEOUT;
 	st = idempotency_transaction(o->app->db, req, res, order_create_effect,

@@ -10,8 +10,9 @@
 #include "app.h"
 #include "db.h"
 #include "http.h"
+#include "stock.h"
 
-#define ORDER_ITEMS_MAX 50
+#define ORDER_ITEMS_MAX STOCK_ITEMS_MAX
 #define ORDER_QUANTITY_MAX 1000
 
 /* POST /api/v1/orders {"items":[{"option_id","quantity"}, ...]} */
