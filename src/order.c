@@ -385,6 +385,7 @@ static enum db_status order_pay_effect(struct db *db, struct response *res,
     void *arg)
 {
 	struct order_locked *o = arg;
+	enum coupon_use_result used;
 	enum db_status st;
 
 	if ((st = order_lock(db, o, res)) != DB_OK)
@@ -399,8 +400,14 @@ static enum db_status order_pay_effect(struct db *db, struct response *res,
 	o->discount = 0;
 	if (o->coupon_id != 0 &&
 	    (st = coupon_use(db, o->coupon_id, o->user_id, o->order_id,
-	         o->total, &o->discount, res)) != DB_OK)
+	         o->total, &o->discount, &used)) != DB_OK)
 		return st;
+	if (o->coupon_id != 0 && used == COUPON_USE_UNAVAILABLE) {
+		problem_write(res, 409, "coupon_unavailable",
+		    "that coupon is not yours to use now: unknown, already "
+		    "used, or expired");
+		return DB_ABORT;
+	}
 	st =
 	    order_move_points(db, o, POINT_USE, -(o->total - o->discount), res);
 	if (st != DB_OK)
