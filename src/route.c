@@ -13,8 +13,8 @@
 #include "auth.h"
 #include "coupon.h"
 #include "log.h"
-#include "order.h"
 #include "api.h"
+#include "api_order.h"
 #include "api_point.h"
 #include "api_product.h"
 #include "api_system.h"
@@ -33,13 +33,15 @@ const struct route route_table[] = {
 	    ROUTE_ADMIN | ROUTE_BODY, "product_create" },
 	{ HTTP_POST, "/api/v1/admin/options/{id}/restock", api_product_restock,
 	    ROUTE_ADMIN | ROUTE_BODY, "product_restock" },
-	{ HTTP_POST, "/api/v1/orders", order_create, ROUTE_AUTH | ROUTE_BODY,
-	    "order_create" },
-	{ HTTP_GET, "/api/v1/orders", order_list, ROUTE_AUTH, "order_list" },
-	{ HTTP_GET, "/api/v1/orders/{id}", order_get, ROUTE_AUTH, "order_get" },
-	{ HTTP_POST, "/api/v1/orders/{id}/pay", order_pay,
+	{ HTTP_POST, "/api/v1/orders", api_order_create,
+	    ROUTE_AUTH | ROUTE_BODY, "order_create" },
+	{ HTTP_GET, "/api/v1/orders", api_order_list, ROUTE_AUTH,
+	    "order_list" },
+	{ HTTP_GET, "/api/v1/orders/{id}", api_order_get, ROUTE_AUTH,
+	    "order_get" },
+	{ HTTP_POST, "/api/v1/orders/{id}/pay", api_order_pay,
 	    ROUTE_AUTH | ROUTE_BODY_OPTIONAL, "order_pay" },
-	{ HTTP_POST, "/api/v1/orders/{id}/cancel", order_cancel, ROUTE_AUTH,
+	{ HTTP_POST, "/api/v1/orders/{id}/cancel", api_order_cancel, ROUTE_AUTH,
 	    "order_cancel" },
 	{ HTTP_GET, "/api/v1/points", api_point_balance, ROUTE_AUTH,
 	    "point_balance" },
