@@ -1,10 +1,12 @@
 /*
- * redis_lock: short mutual exclusion in Redis, one key per resource, the
- * way the seed design proposed to guard stock (stock_strategy =
- * redis_lock).  A lock is SET key token NX PX ttl and is released by a
- * script that deletes the key only if it still holds this owner's token,
- * so a lock that expired and was taken by someone else is never released
- * by the first owner.
+ * redis_lock: short mutual exclusion in Redis, one key per resource.  The
+ * stock strategy redis_lock takes one per option before the order's
+ * transaction, so that orders of a hot option wait in Redis rather than on
+ * its row lock in PostgreSQL: the common distributed-lock design, kept to
+ * be measured against the database's own locking (bench/run).  A lock is
+ * SET key token NX PX ttl and is released by a script that deletes the key
+ * only if it still holds this owner's token, so a lock that expired and
+ * was taken by someone else is never released by the first owner.
  *
  * A lock is an optimisation of who waits where, never what keeps data
  * right: a holder slower than ttl loses it without knowing, so whatever
