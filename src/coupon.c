@@ -953,7 +953,8 @@ int64_t coupon_discount(int percent, int64_t value, int64_t cap, int64_t total)
 }
 
 enum db_status coupon_use(struct db *db, int64_t coupon_id, int64_t user_id,
-    int64_t order_id, int64_t total, int64_t *discount, struct response *res)
+    int64_t order_id, int64_t total, int64_t *discount,
+    enum coupon_use_result *result)
 {
 	char coupon[24], user[24], order[24], amount[24];
 	const char *lock_params[] = { coupon, user };
@@ -975,14 +976,11 @@ enum db_status coupon_use(struct db *db, int64_t coupon_id, int64_t user_id,
 		        strtoll(PQgetvalue(r, 0, 2), NULL, 10),
 		        strtoll(PQgetvalue(r, 0, 3), NULL, 10), total);
 	PQclear(r);
-	if (!usable) {
-		/* Unknown, another user's, used and expired look alike: a
-		 * coupon id says nothing about coupons the caller lacks. */
-		problem_write(res, 409, "coupon_unavailable",
-		    "that coupon is not yours to use now: unknown, already "
-		    "used, or expired");
-		return DB_ABORT;
-	}
+	/* Unknown, another user's, used and expired look alike: a coupon id
+	 * says nothing about coupons the caller lacks. */
+	*result = usable ? COUPON_USE_OK : COUPON_USE_UNAVAILABLE;
+	if (!usable)
+		return DB_OK;
 	snprintf(amount, sizeof(amount), "%" PRId64, *discount);
 	return db_command(db, &coupon_apply_stmt, apply_params);
 }

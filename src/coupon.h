@@ -38,14 +38,23 @@ void coupon_cache_free(struct coupon_cache *cache); /* accepts NULL */
  */
 int64_t coupon_discount(int percent, int64_t value, int64_t cap, int64_t total);
 
+/* What came of using a coupon. */
+enum coupon_use_result {
+	COUPON_USE_OK, /* used; the discount is recorded on the order */
+	/* Unknown, another user's, used or expired: all look alike. */
+	COUPON_USE_UNAVAILABLE,
+	COUPON_USE_RESULT__MAX
+};
+
 /*
  * In the caller's transaction, after the order's row lock: locks the
  * caller's coupon, and if it is available and unexpired marks it used by
- * order and records the discount on the order (*discount).  Otherwise
- * writes 409 coupon_unavailable and returns DB_ABORT.
+ * order and records the discount on the order (*discount).  Returns DB_OK
+ * with *result set, or a database failure.
  */
 enum db_status coupon_use(struct db *db, int64_t coupon_id, int64_t user_id,
-    int64_t order_id, int64_t total, int64_t *discount, struct response *res);
+    int64_t order_id, int64_t total, int64_t *discount,
+    enum coupon_use_result *result);
 
 /* In the caller's transaction: the coupon order used is available again. */
 enum db_status coupon_give_back(struct db *db, int64_t order_id);

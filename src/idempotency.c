@@ -13,23 +13,26 @@
  */
 #include "idempotency.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "log.h"
-#include "api.h"
 #include "queries.h"
+
+/*
+ * Retry-After of a 409 request_in_progress: the first request is a short
+ * transaction, so a second after, it has usually committed and a retry
+ * gets its answer replayed.
+ */
+#define IDEMPOTENCY_IN_PROGRESS_RETRY_AFTER_S 1
 
 struct idempotency_tx {
 	const struct request *req;
 	struct response *res;
 	idempotency_effect_fn effect;
 	void *arg;
-	char user[24];
+	char user[DB_I64_LEN];
 	char hash[65];
 };
 
@@ -56,20 +59,27 @@ void idempotency_request_hash(const struct request *req, char hex[65])
 	hex[64] = '\0';
 }
 
-/* Answers from a stored row: replay, or 422 for a different request. */
-static void idempotency_answer_stored(struct idempotency_tx *tx, PGresult *r)
+/*
+ * Answers from a stored row: replay, or 422 for a different request.
+ * Returns DB_OK, or DB_ERROR for a stored status that is no status.
+ */
+static enum db_status idempotency_answer_stored(struct idempotency_tx *tx,
+    PGresult *r)
 {
 	const char *body = PQgetvalue(r, 0, 3);
+	int64_t status;
 
 	if (strcmp(PQgetvalue(r, 0, 1), tx->hash) != 0) {
 		problem_write(tx->res, 422, "idempotency_key_reused",
 		    "this Idempotency-Key was used with a different request");
-		return;
+		return DB_OK;
 	}
-	json_write_raw(response_json(tx->res, atoi(PQgetvalue(r, 0, 2))), body,
-	    strlen(body));
+	if (db_get_i64(r, 0, 2, &status) != DB_OK)
+		return DB_ERROR;
+	json_write_raw(response_json(tx->res, (int)status), body, strlen(body));
 	response_header(tx->res, "Idempotent-Replayed", "true");
 	tx->res->replayed = 1;
+	return DB_OK;
 }
 
 /*
@@ -87,16 +97,17 @@ static enum db_status idempotency_claim(struct db *db,
 	if ((r = db_query(db, &idempotency_lookup_stmt, params, &st)) == NULL)
 		return st;
 	if (!PQgetisnull(r, 0, 1)) {
-		idempotency_answer_stored(tx, r);
+		st = idempotency_answer_stored(tx, r);
 		*answered = 1;
 	} else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		problem_write(tx->res, 409, "request_in_progress",
 		    "a request with this Idempotency-Key is still running");
-		response_header(tx->res, "Retry-After", "1");
+		response_header(tx->res, "Retry-After", "%d",
+		    IDEMPOTENCY_IN_PROGRESS_RETRY_AFTER_S);
 		*answered = 1;
 	}
 	PQclear(r);
-	return DB_OK;
+	return st;
 }
 
 static enum db_status idempotency_store(struct db *db,
@@ -104,14 +115,13 @@ static enum db_status idempotency_store(struct db *db,
 {
 	const char *body;
 	size_t len;
-	char status[8];
+	char status[DB_I64_LEN];
 	const char *params[] = { tx->user, tx->req->idempotency_key, tx->hash,
-		status, NULL };
+		db_param_i64(status, tx->res->status), NULL };
 	enum db_status st;
 
 	if (json_writer_result(tx->res->json, &body, &len) < 0)
 		return DB_ERROR;
-	snprintf(status, sizeof(status), "%d", tx->res->status);
 	params[4] = body;
 	st = db_command(db, &idempotency_store_stmt, params);
 	/* Someone committed this key after our lookup: rerun and replay. */
@@ -137,8 +147,10 @@ static enum db_status idempotency_in_tx(struct db *db, void *arg)
 		return DB_OK;
 	}
 	st = tx->effect(db, tx->res, tx->arg);
+	/* coupon.c's effects still say "res holds it" with DB_ABORT until
+	 * refactor-coupon lands; then this goes, and DB_ABORT with it. */
 	if (st == DB_ABORT)
-		st = DB_OK; /* an effect that still says "res holds it" */
+		st = DB_OK;
 	if (st != DB_OK)
 		return st;
 	if (tx->res->status < 200 || tx->res->status > 299) {
@@ -160,7 +172,7 @@ enum db_status idempotency_transaction(struct db *db, const struct request *req,
 		.arg = arg,
 	};
 
-	snprintf(tx.user, sizeof(tx.user), "%" PRId64, req->identity.user_id);
+	db_param_i64(tx.user, req->identity.user_id);
 	if (req->idempotency_key != NULL)
 		idempotency_request_hash(req, tx.hash);
 	return db_transaction(db, idempotency_in_tx, &tx);
@@ -168,16 +180,21 @@ enum db_status idempotency_transaction(struct db *db, const struct request *req,
 
 enum db_status idempotency_purge(struct db *db, int ttl_ms, long *deleted)
 {
-	char ttl[16];
-	const char *params[] = { ttl };
+	char ttl[DB_I64_LEN];
+	const char *params[] = { db_param_i64(ttl, ttl_ms) };
 	enum db_status st;
+	int64_t n = 0;
 	PGresult *r;
 
-	snprintf(ttl, sizeof(ttl), "%d", ttl_ms);
 	*deleted = 0;
 	if ((r = db_query(db, &idempotency_purge_stmt, params, &st)) == NULL)
 		return st;
-	*deleted = atol(PQcmdTuples(r));
+	if (num_parse(PQcmdTuples(r), 0, INT64_MAX, &n) < 0) {
+		log_error("idempotency purge: bad row count \"%s\"",
+		    PQcmdTuples(r));
+		st = DB_ERROR;
+	}
+	*deleted = (long)n;
 	PQclear(r);
-	return DB_OK;
+	return st;
 }

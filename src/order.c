@@ -3,100 +3,34 @@
  */
 #include "order.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "coupon.h"
-#include "idempotency.h"
-#include "page.h"
-#include "point.h"
-#include "api.h"
-#include "redis_lock.h"
-#include "stock.h"
-#include "valid.h"
+#include "queries.h"
+#include "xmalloc.h"
 
-/* One order as JSON, items by option id. */
-#define ORDER_JSON \
-	"json_build_object('id', o.id, 'user_id', o.user_id, " \
-	"'status', o.status, 'total', o.total, 'expires_at', o.expires_at, " \
-	"'created_at', o.created_at, 'paid_at', o.paid_at, " \
-	"'coupon_id', o.coupon_id, 'discount', o.discount, 'items', " \
-	"(SELECT json_agg(json_build_object('option_id', i.option_id, " \
-	"'quantity', i.quantity, 'unit_price', i.unit_price) " \
-	"ORDER BY i.option_id) FROM order_items i WHERE i.order_id = o.id))::text"
+/* A refund is never refused: no balance limit applies to it. */
+#define ORDER_REFUND_MAX_BALANCE (INT64_MAX / 2)
 
-/*
- * The order, its items and its 'order' movements in one statement; the
- * stock itself was taken by stock_reserve just before.
- */
-static const struct db_stmt order_insert_stmt = {
-	"order_insert",
-	"WITH o AS (INSERT INTO orders (user_id, status, total, expires_at) "
-	"VALUES ($1::bigint, 'pending', $2::bigint, "
-	"now() + make_interval(secs => $3::bigint / 1000.0)) RETURNING id), "
-	"x AS (SELECT * FROM unnest($4::bigint[], $5::bigint[], $6::bigint[]) "
-	"AS x(option_id, quantity, unit_price)), "
-	"i AS (INSERT INTO order_items (order_id, option_id, quantity, "
-	"unit_price) SELECT o.id, x.option_id, x.quantity, x.unit_price "
-	"FROM o, x), "
-	"m AS (INSERT INTO stock_movements (option_id, delta, reason, order_id) "
-	"SELECT x.option_id, -x.quantity, 'order', o.id FROM o, x) "
-	"SELECT id FROM o",
-	6,
-};
-static const struct db_stmt order_by_id_stmt = {
-	"order_by_id",
-	"SELECT " ORDER_JSON " FROM orders o "
-	"WHERE o.id = $1::bigint AND o.user_id = $2::bigint",
-	2,
-};
-static const struct db_stmt order_page_stmt = {
-	"order_page",
-	"SELECT " ORDER_JSON
-	", o.id FROM orders o WHERE o.user_id = $1::bigint "
-	"AND o.id < $2::bigint ORDER BY o.id DESC LIMIT $3::int",
-	3,
-};
-static const struct db_stmt order_lock_stmt = {
-	"order_lock",
-	"SELECT status, total, expires_at > now() FROM orders "
-	"WHERE id = $1::bigint AND user_id = $2::bigint FOR UPDATE",
-	2,
-};
-static const struct db_stmt order_set_status_stmt = {
-	"order_set_status",
-	"UPDATE orders SET status = $2, updated_at = now(), "
-	"paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END "
-	"WHERE id = $1::bigint",
-	2,
-};
-static const struct db_stmt order_points_used_stmt = {
-	"order_points_used",
-	"SELECT amount FROM point_ledger WHERE order_id = $1::bigint "
-	"AND kind = 'use'",
-	1,
-};
-static const struct db_stmt order_pick_expired_stmt = {
-	"order_pick_expired",
-	"SELECT id FROM orders WHERE status = 'pending' AND expires_at <= now() "
-	"ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED",
-	1,
-};
-static const struct db_stmt order_mark_expired_stmt = {
-	"order_mark_expired",
-	"UPDATE orders SET status = 'expired', updated_at = now() "
-	"WHERE id = ANY($1::bigint[]) AND status = 'pending'",
-	1,
+const char *const order_result_names[ORDER_RESULT__MAX] = {
+	"ok",
+	"not_found",
+	"not_pending",
+	"expired",
+	"not_cancelable",
+	"stock_refused",
+	"points_refused",
+	"coupon_unavailable",
 };
 
-struct order_new {
-	struct app *app;
-	int64_t user_id;
-	struct stock_item items[ORDER_ITEMS_MAX];
-	size_t n;
+/* The order row under change, as order_lock found it. */
+struct order_row {
+	char status[ORDER_STATUS_MAX];
+	int64_t total;
+	int live; /* the reservation has not expired */
 };
 
 static int order_item_cmp(const void *a, const void *b)
@@ -106,74 +40,53 @@ static int order_item_cmp(const void *a, const void *b)
 	return (x->option_id > y->option_id) - (x->option_id < y->option_id);
 }
 
-/*
- * Reads and checks items; refuses an option listed twice (the client meant
- * one line with the sum, or made a mistake: either way it should say so).
- * Leaves them sorted by option id, the order in which rows are locked.
- */
-static int order_read_items(struct response *res, const struct json_value *body,
-    struct order_new *o)
+int order_items_sort(struct order_new *o)
 {
-	static const char *const fields[] = { "option_id", "quantity", NULL };
-	const struct json_value *items;
-
-	if (valid_array(res, body, "items", 1, ORDER_ITEMS_MAX, &items) < 0)
-		return -1;
-	for (size_t i = 0; i < items->u.array.len; i++) {
-		const struct json_value *it = items->u.array.items[i];
-
-		if (it->type != JSON_OBJECT) {
-			problem_write(res, 400, "invalid_field",
-			    "items must be objects with option_id and quantity");
-			return -1;
-		}
-		if (valid_known_fields(res, it, fields) < 0 ||
-		    valid_int(res, it, "option_id", VALID_REQUIRED, 1,
-		        INT64_MAX, 0, &o->items[i].option_id) < 0 ||
-		    valid_int(res, it, "quantity", VALID_REQUIRED, 1,
-		        ORDER_QUANTITY_MAX, 0, &o->items[i].quantity) < 0)
-			return -1;
-	}
-	o->n = items->u.array.len;
 	qsort(o->items, o->n, sizeof(o->items[0]), order_item_cmp);
 	for (size_t i = 1; i < o->n; i++) {
-		if (o->items[i].option_id == o->items[i - 1].option_id) {
-			problem_write(res, 400, "duplicate_option",
-			    "an option appears twice in items; send it once "
-			    "with the total quantity");
+		if (o->items[i].option_id == o->items[i - 1].option_id)
 			return -1;
-		}
 	}
 	return 0;
 }
 
-/* Writes the order row (by id, owned by user) as the answer. */
-static enum db_status order_answer(struct db *db, struct response *res,
-    const char *id, const char *user, int status)
+/* Starts an outcome: nothing refused, no points moved. */
+static void order_outcome_init(struct order_outcome *out)
 {
-	const char *params[] = { id, user };
+	memset(out, 0, sizeof(*out));
+	out->result = ORDER_OK;
+	out->stock = STOCK_TAKEN;
+	out->points = POINT_MOVED;
+}
+
+/* Writes the order (by id, owned by user) into w, if there is one. */
+static enum db_status order_write(struct db *db, int64_t order_id,
+    int64_t user_id, struct json_writer *w, enum order_result *result)
+{
+	char id[DB_I64_LEN], user[DB_I64_LEN];
+	const char *params[] = { db_param_i64(id, order_id),
+		db_param_i64(user, user_id) };
 	enum db_status st;
 	PGresult *r;
 
 	if ((r = db_query(db, &order_by_id_stmt, params, &st)) == NULL)
 		return st;
-	if (PQntuples(r) == 0) {
-		problem_write(res, 404, "order_not_found",
-		    "you have no order with that id");
-		st = DB_ABORT;
-	} else {
-		json_write_raw(response_json(res, status), PQgetvalue(r, 0, 0),
+	*result = PQntuples(r) == 0 ? ORDER_NOT_FOUND : ORDER_OK;
+	if (*result == ORDER_OK)
+		json_write_raw(w, PQgetvalue(r, 0, 0),
 		    (size_t)PQgetlength(r, 0, 0));
-	}
 	PQclear(r);
-	return st;
+	return DB_OK;
 }
 
-static enum db_status order_insert(struct db *db, struct order_new *o, char *id,
-    size_t idlen)
+/* Inserts the order, its items and movements; sets *order_id. */
+static enum db_status order_insert(struct db *db, const struct order_new *o,
+    int64_t *order_id)
 {
-	char user[24], total[24], ttl[24];
-	char ids[2048], qtys[2048], prices[2048];
+	char user[DB_I64_LEN], total[DB_I64_LEN], ttl[DB_I64_LEN];
+	char ids[STOCK_ARRAY_LEN(ORDER_ITEMS_MAX)];
+	char qtys[STOCK_ARRAY_LEN(ORDER_ITEMS_MAX)];
+	char prices[STOCK_ARRAY_LEN(ORDER_ITEMS_MAX)];
 	int64_t a[ORDER_ITEMS_MAX], b[ORDER_ITEMS_MAX], c[ORDER_ITEMS_MAX];
 	int64_t sum = 0;
 	const char *params[] = { user, total, ttl, ids, qtys, prices };
@@ -188,284 +101,221 @@ static enum db_status order_insert(struct db *db, struct order_new *o, char *id,
 		 * validation, so 50 lines cannot overflow. */
 		sum += b[i] * c[i];
 	}
-	snprintf(user, sizeof(user), "%" PRId64, o->user_id);
-	snprintf(total, sizeof(total), "%" PRId64, sum);
-	snprintf(ttl, sizeof(ttl), "%d", o->app->cfg->reservation_ttl_ms);
+	db_param_i64(user, o->user_id);
+	db_param_i64(total, sum);
+	db_param_i64(ttl, o->ttl_ms);
 	if (stock_format_ids(ids, sizeof(ids), a, o->n) < 0 ||
 	    stock_format_ids(qtys, sizeof(qtys), b, o->n) < 0 ||
 	    stock_format_ids(prices, sizeof(prices), c, o->n) < 0)
 		return DB_ERROR;
 	if ((r = db_query(db, &order_insert_stmt, params, &st)) == NULL)
 		return st;
-	snprintf(id, idlen, "%s", PQgetvalue(r, 0, 0));
+	st = db_get_i64(r, 0, 0, order_id);
 	PQclear(r);
-	return DB_OK;
-}
-
-static enum db_status order_create_effect(struct db *db, struct response *res,
-    void *arg)
-{
-	struct order_new *o = arg;
-	char id[24], user[24];
-	enum db_status st;
-
-	st =
-	    stock_reserve(db, o->app->cfg->stock_strategy, o->items, o->n, res);
-	if (st != DB_OK)
-		return st;
-	if ((st = order_insert(db, o, id, sizeof(id))) != DB_OK)
-		return st;
-	snprintf(user, sizeof(user), "%" PRId64, o->user_id);
-	if ((st = order_answer(db, res, id, user, 201)) != DB_OK)
-		return st;
-	response_header(res, "Location", "/api/v1/orders/%s", id);
-	return DB_OK;
-}
-
-/*
- * stock_strategy = redis_lock: the order's transaction under one Redis lock
- * per option, taken in ascending id order (items are sorted) and held for
- * at most statement_timeout.  A lock still taken after lock_timeout is a
- * 503 like a database lock timeout; Redis down means no lock, which the
- * conditional UPDATE inside makes harmless.
- */
-static enum db_status order_create_locked(const struct request *req,
-    struct response *res, struct order_new *o)
-{
-	const struct config *cfg = o->app->cfg;
-	char keys[ORDER_ITEMS_MAX][REDIS_LOCK_KEY_MAX];
-	const char *key_ptrs[ORDER_ITEMS_MAX];
-	struct redis_locks locks;
-	enum redis_lock_status ls;
-	enum db_status st;
-
-	for (size_t i = 0; i < o->n; i++) {
-		snprintf(keys[i], sizeof(keys[i]), "{stock:%" PRId64 "}:lock",
-		    o->items[i].option_id);
-		key_ptrs[i] = keys[i];
-	}
-	ls = redis_lock_take(o->app->redis, &locks, key_ptrs, o->n,
-	    cfg->statement_timeout_ms, cfg->lock_timeout_ms);
-	if (ls == REDIS_LOCK_BUSY)
-		return DB_TIMEOUT;
-	st = idempotency_transaction(o->app->db, req, res, order_create_effect,
-	    o);
-	if (ls == REDIS_LOCK_HELD)
-		redis_lock_release(o->app->redis, &locks);
 	return st;
 }
 
-void order_create(struct request *req, struct response *res, struct app *app)
+enum db_status order_place(struct db *db, struct order_new *o,
+    struct json_writer *w, struct order_outcome *out)
 {
-	static const char *const fields[] = { "items", NULL };
-	struct order_new o;
 	enum db_status st;
 
-	memset(&o, 0, sizeof(o));
-	o.app = app;
-	o.user_id = req->identity.user_id;
-	if (valid_known_fields(res, req->json, fields) < 0 ||
-	    order_read_items(res, req->json, &o) < 0)
-		return;
-	if (app->cfg->stock_strategy == STOCK_REDIS_LOCK)
-		st = order_create_locked(req, res, &o);
-	else
-		st = idempotency_transaction(app->db, req, res,
-		    order_create_effect, &o);
-	if (st != DB_OK && st != DB_ABORT)
-		api_db_failure(res, app, st);
+	order_outcome_init(out);
+	st = stock_reserve(db, o->stock_strategy, o->items, o->n, &out->stock,
+	    &out->shortage);
+	if (st != DB_OK)
+		return st;
+	if (out->stock != STOCK_TAKEN) {
+		out->result = ORDER_STOCK_REFUSED;
+		return DB_OK;
+	}
+	if ((st = order_insert(db, o, &out->order_id)) != DB_OK)
+		return st;
+	return order_write(db, out->order_id, o->user_id, w, &out->result);
 }
 
-void order_get(struct request *req, struct response *res, struct app *app)
+enum db_status order_get(struct db *db, int64_t order_id, int64_t user_id,
+    struct json_writer *w, enum order_result *result)
 {
-	char id[24], user[24];
+	return order_write(db, order_id, user_id, w, result);
+}
+
+enum db_status order_list(struct db *db, int64_t user_id, int64_t after,
+    int64_t limit, struct json_writer *w, int64_t *n, int64_t *last_id)
+{
+	char user[DB_I64_LEN], after_s[DB_I64_LEN], limit_s[DB_I64_LEN];
+	const char *params[] = { db_param_i64(user, user_id),
+		db_param_i64(after_s, after), db_param_i64(limit_s, limit) };
 	enum db_status st;
+	PGresult *r;
 
-	snprintf(id, sizeof(id), "%" PRId64, req->params[0]);
-	snprintf(user, sizeof(user), "%" PRId64, req->identity.user_id);
-	st = order_answer(app->db, res, id, user, 200);
-	if (st != DB_OK && st != DB_ABORT)
-		api_db_failure(res, app, st);
-}
-
-void order_list(struct request *req, struct response *res, struct app *app)
-{
-	page_serve_own(req, res, app, &order_page_stmt);
+	if ((r = db_query(db, &order_page_stmt, params, &st)) == NULL)
+		return st;
+	*n = PQntuples(r);
+	for (int i = 0; i < PQntuples(r); i++)
+		json_write_raw(w, PQgetvalue(r, i, 0),
+		    (size_t)PQgetlength(r, i, 0));
+	st = *n > 0 ? db_get_i64(r, (int)*n - 1, 1, last_id) : DB_OK;
+	PQclear(r);
+	return st;
 }
 
 /*
- * The order under change, locked: every transition (pay, cancel) starts by
- * locking the order row, so concurrent transitions of one order queue
- * here and each sees the status the previous one left.
+ * Locks the caller's order c->order_id and reads it into row.  Sets
+ * out->result ORDER_NOT_FOUND when there is none, and out->status.
  */
-struct order_locked {
-	struct app *app;
-	char id[24];
-	char user[24];
-	int64_t order_id;
-	int64_t user_id;
-	int64_t coupon_id; /* pay: 0 when none */
-	int64_t discount; /* pay: what the coupon took off the total */
-	char status[16]; /* as found, before this transition */
-	int64_t total;
-	int live; /* the reservation has not expired */
-	struct point_move move; /* the points moved, if any */
-};
-
-static void order_locked_init(struct order_locked *o, struct app *app,
-    const struct request *req)
+static enum db_status order_lock(struct db *db, const struct order_change *c,
+    struct order_row *row, struct order_outcome *out)
 {
-	memset(o, 0, sizeof(*o));
-	o->app = app;
-	o->order_id = req->params[0];
-	o->user_id = req->identity.user_id;
-	snprintf(o->id, sizeof(o->id), "%" PRId64, o->order_id);
-	snprintf(o->user, sizeof(o->user), "%" PRId64, o->user_id);
-}
-
-/* Locks the caller's order; DB_ABORT with 404 when there is none. */
-static enum db_status order_lock(struct db *db, struct order_locked *o,
-    struct response *res)
-{
-	const char *params[] = { o->id, o->user };
+	char id[DB_I64_LEN], user[DB_I64_LEN];
+	const char *params[] = { db_param_i64(id, c->order_id),
+		db_param_i64(user, c->user_id) };
 	enum db_status st;
 	PGresult *r;
 
 	if ((r = db_query(db, &order_lock_stmt, params, &st)) == NULL)
 		return st;
 	if (PQntuples(r) == 0) {
+		out->result = ORDER_NOT_FOUND;
 		PQclear(r);
-		problem_write(res, 404, "order_not_found",
-		    "you have no order with that id");
-		return DB_ABORT;
+		return DB_OK;
 	}
-	snprintf(o->status, sizeof(o->status), "%s", PQgetvalue(r, 0, 0));
-	o->total = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-	o->live = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+	snprintf(row->status, sizeof(row->status), "%s", PQgetvalue(r, 0, 0));
+	snprintf(out->status, sizeof(out->status), "%s", row->status);
+	st = db_get_i64(r, 0, 1, &row->total);
+	row->live = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 	PQclear(r);
-	return DB_OK;
+	return st;
 }
 
-static enum db_status order_set_status(struct db *db,
-    const struct order_locked *o, const char *status)
+static enum db_status order_set_status(struct db *db, int64_t order_id,
+    const char *status)
 {
-	const char *params[] = { o->id, status };
+	char id[DB_I64_LEN];
+	const char *params[] = { db_param_i64(id, order_id), status };
 
 	return db_command(db, &order_set_status_stmt, params);
 }
 
-/* Moves the order's points: a use of its total, or the refund of a use. */
-static enum db_status order_move_points(struct db *db, struct order_locked *o,
-    enum point_kind kind, int64_t delta, struct response *res)
+/*
+ * Moves the order's points: a use of its total (delta < 0), or the refund
+ * of a use.  Sets out->points and out->move, and out->result
+ * ORDER_POINTS_REFUSED when the move did not happen.
+ */
+static enum db_status order_move_points(struct db *db,
+    const struct order_change *c, enum point_kind kind, int64_t delta,
+    struct order_outcome *out)
 {
-	o->move.user_id = o->user_id;
-	o->move.order_id = o->order_id;
-	o->move.kind = kind;
-	o->move.delta = delta;
-	o->move.max_balance = INT64_MAX / 2; /* a refund is never refused */
+	enum db_status st;
+
+	out->move = (struct point_move){
+		.user_id = c->user_id,
+		.delta = delta,
+		.kind = kind,
+		.order_id = c->order_id,
+		.max_balance = ORDER_REFUND_MAX_BALANCE,
+	};
 	if (delta == 0)
 		return DB_OK; /* a free order moves no points */
-	return point_move(db, o->app->cfg->point_strategy, &o->move, res);
+	st = point_move(db, c->point_strategy, c->deadline_ms, &out->move,
+	    &out->points);
+	if (st == DB_OK && out->points != POINT_MOVED)
+		out->result = ORDER_POINTS_REFUSED;
+	return st;
 }
 
 /* The points a paid order used (positive), 0 when it used none. */
-static enum db_status order_points_used(struct db *db,
-    const struct order_locked *o, int64_t *used)
+static enum db_status order_points_used(struct db *db, int64_t order_id,
+    int64_t *used)
 {
-	const char *params[] = { o->id };
+	char id[DB_I64_LEN];
+	const char *params[] = { db_param_i64(id, order_id) };
 	enum db_status st;
 	PGresult *r;
 
+	*used = 0;
 	if ((r = db_query(db, &order_points_used_stmt, params, &st)) == NULL)
 		return st;
-	*used = PQntuples(r) ? -strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	st = PQntuples(r) ? db_get_i64(r, 0, 0, used) : DB_OK;
+	*used = -*used;
 	PQclear(r);
-	return DB_OK;
+	return st;
 }
 
-static enum db_status order_cancel_effect(struct db *db, struct response *res,
-    void *arg)
+/* A paid order's refund: its coupon, then its points. */
+static enum db_status order_refund(struct db *db, const struct order_change *c,
+    struct order_outcome *out)
 {
-	struct order_locked *o = arg;
-	char ids[32], detail[96];
-	int64_t used = 0;
 	enum db_status st;
+	int64_t used;
 
-	o->move.conflict = 0;
-	if ((st = order_lock(db, o, res)) != DB_OK)
+	if ((st = coupon_give_back(db, c->order_id)) != DB_OK ||
+	    (st = order_points_used(db, c->order_id, &used)) != DB_OK)
 		return st;
-	if (strcmp(o->status, "pending") != 0 &&
-	    strcmp(o->status, "paid") != 0) {
-		snprintf(detail, sizeof(detail),
-		    "the order is %s; only a pending or paid order can be "
-		    "canceled",
-		    o->status);
-		problem_write(res, 409, "order_not_cancelable", detail);
-		return DB_ABORT;
+	return order_move_points(db, c, POINT_REFUND, used, out);
+}
+
+enum db_status order_cancel(struct db *db, const struct order_change *c,
+    struct json_writer *w, struct order_outcome *out)
+{
+	char ids[STOCK_ARRAY_LEN(1)];
+	struct order_row row;
+	enum db_status st;
+	int paid;
+
+	order_outcome_init(out);
+	if ((st = order_lock(db, c, &row, out)) != DB_OK ||
+	    out->result != ORDER_OK)
+		return st;
+	paid = strcmp(row.status, "paid") == 0;
+	if (!paid && strcmp(row.status, "pending") != 0) {
+		out->result = ORDER_NOT_CANCELABLE;
+		return DB_OK;
 	}
-	snprintf(ids, sizeof(ids), "{%s}", o->id);
-	if ((st = order_set_status(db, o, "canceled")) != DB_OK ||
+	if (stock_format_ids(ids, sizeof(ids), &c->order_id, 1) < 0)
+		return DB_ERROR;
+	if ((st = order_set_status(db, c->order_id, "canceled")) != DB_OK ||
 	    (st = stock_restore(db, ids, "cancel")) != DB_OK)
 		return st;
-	if (strcmp(o->status, "paid") == 0 &&
-	    ((st = coupon_give_back(db, o->order_id)) != DB_OK ||
-	        (st = order_points_used(db, o, &used)) != DB_OK ||
-	        (st = order_move_points(db, o, POINT_REFUND, used, res)) !=
-	            DB_OK))
+	if (paid &&
+	    ((st = order_refund(db, c, out)) != DB_OK ||
+	        out->result != ORDER_OK))
 		return st;
-	return order_answer(db, res, o->id, o->user, 200);
+	return order_write(db, c->order_id, c->user_id, w, &out->result);
 }
 
-void order_cancel(struct request *req, struct response *res, struct app *app)
+enum db_status order_pay(struct db *db, const struct order_change *c,
+    struct json_writer *w, struct order_outcome *out)
 {
-	struct order_locked o;
-
-	order_locked_init(&o, app, req);
-	point_run(app, req, res, order_cancel_effect, &o, &o.move.conflict);
-}
-
-static enum db_status order_pay_effect(struct db *db, struct response *res,
-    void *arg)
-{
-	struct order_locked *o = arg;
+	enum coupon_use_result used = COUPON_USE_OK;
+	struct order_row row;
+	int64_t discount = 0;
 	enum db_status st;
 
-	o->move.conflict = 0;
-	if ((st = order_lock(db, o, res)) != DB_OK)
+	order_outcome_init(out);
+	if ((st = order_lock(db, c, &row, out)) != DB_OK ||
+	    out->result != ORDER_OK)
 		return st;
-	if (strcmp(o->status, "pending") != 0 || !o->live) {
-		problem_write(res, 409, "order_not_pending",
-		    strcmp(o->status, "pending") != 0
-		        ? "the order is not pending; it cannot be paid"
-		        : "the order's reservation has expired");
-		return DB_ABORT;
+	if (strcmp(row.status, "pending") != 0 || !row.live) {
+		out->result = strcmp(row.status, "pending") != 0
+		    ? ORDER_NOT_PENDING
+		    : ORDER_EXPIRED;
+		return DB_OK;
 	}
-	o->discount = 0;
-	if (o->coupon_id != 0 &&
-	    (st = coupon_use(db, o->coupon_id, o->user_id, o->order_id,
-	         o->total, &o->discount, res)) != DB_OK)
+	if (c->coupon_id != 0 &&
+	    (st = coupon_use(db, c->coupon_id, c->user_id, c->order_id,
+	         row.total, &discount, &used)) != DB_OK)
 		return st;
-	st =
-	    order_move_points(db, o, POINT_USE, -(o->total - o->discount), res);
-	if (st != DB_OK)
+	if (used == COUPON_USE_UNAVAILABLE) {
+		out->result = ORDER_COUPON_UNAVAILABLE;
+		return DB_OK;
+	}
+	st = order_move_points(db, c, POINT_USE, -(row.total - discount), out);
+	if (st != DB_OK || out->result != ORDER_OK)
 		return st;
-	if ((st = order_set_status(db, o, "paid")) != DB_OK)
+	if ((st = order_set_status(db, c->order_id, "paid")) != DB_OK)
 		return st;
-	return order_answer(db, res, o->id, o->user, 200);
-}
-
-void order_pay(struct request *req, struct response *res, struct app *app)
-{
-	static const char *const fields[] = { "coupon_id", NULL };
-	struct order_locked o;
-
-	order_locked_init(&o, app, req);
-	if (req->json != NULL &&
-	    (valid_known_fields(res, req->json, fields) < 0 ||
-	        valid_int(res, req->json, "coupon_id", VALID_OPTIONAL, 1,
-	            INT64_MAX, 0, &o.coupon_id) < 0))
-		return;
-	point_run(app, req, res, order_pay_effect, &o, &o.move.conflict);
+	return order_write(db, c->order_id, c->user_id, w, &out->result);
 }
 
 struct order_expiry {
@@ -477,25 +327,22 @@ static enum db_status order_expire_in_tx(struct db *db, void *arg)
 {
 	struct order_expiry *e = arg;
 	int64_t ids[CONFIG_REAPER_BATCH_MAX];
-	char batch[16], *list = NULL;
-	const char *params[1] = { batch };
+	char batch[DB_I64_LEN], *list;
+	const char *params[1] = { db_param_i64(batch, e->batch) };
 	size_t len;
 	enum db_status st;
 	PGresult *r;
 
-	snprintf(batch, sizeof(batch), "%d", e->batch);
 	if ((r = db_query(db, &order_pick_expired_stmt, params, &st)) == NULL)
 		return st;
-	e->expired = PQntuples(r);
-	for (int i = 0; i < e->expired && i < CONFIG_REAPER_BATCH_MAX; i++)
-		ids[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+	e->expired = PQntuples(r) < e->batch ? PQntuples(r) : e->batch;
+	for (int i = 0; i < e->expired && st == DB_OK; i++)
+		st = db_get_i64(r, i, 0, &ids[i]);
 	PQclear(r);
-	if (e->expired == 0)
-		return DB_OK;
-	len = (size_t)e->expired * 21 + 3;
-	if ((list = malloc(len)) == NULL)
-		return DB_ERROR;
-	params[0] = list;
+	if (st != DB_OK || e->expired == 0)
+		return st;
+	len = STOCK_ARRAY_LEN(e->expired);
+	params[0] = list = xmalloc(len);
 	if (stock_format_ids(list, len, ids, (size_t)e->expired) < 0)
 		st = DB_ERROR;
 	else if ((st = db_command(db, &order_mark_expired_stmt, params)) ==

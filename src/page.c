@@ -1,57 +1,97 @@
 /*
- * page: see page.h.  A full page says where the next one starts; a short
- * page is the last, so clients stop without one more empty request.
+ * page: see page.h.
  */
 #include "page.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-
-#include "config.h"
 #include "api.h"
 #include "valid.h"
 
-void page_write(struct response *res, PGresult *r, int64_t limit)
+int page_read(const struct request *req, struct response *res,
+    enum page_order order, struct page *p)
+{
+	int newest = order == PAGE_NEWEST_FIRST;
+
+	p->n = 0;
+	p->last_id = 0;
+	if (valid_query_int(res, req, "limit", 1, PAGE_LIMIT_MAX,
+	        PAGE_LIMIT_DEFAULT, &p->limit) < 0 ||
+	    valid_query_int(res, req, "after", newest ? 1 : 0, INT64_MAX,
+	        newest ? INT64_MAX : 0, &p->after) < 0)
+		return -1;
+	return 0;
+}
+
+struct json_writer *page_begin(struct response *res)
 {
 	struct json_writer *w = response_json(res, 200);
-	int n = PQntuples(r);
 
 	json_open_object(w);
 	json_key(w, "items");
 	json_open_array(w);
-	for (int i = 0; i < n; i++)
-		json_write_raw(w, PQgetvalue(r, i, 0),
-		    (size_t)PQgetlength(r, i, 0));
+	return w;
+}
+
+void page_end(struct response *res, const struct page *p)
+{
+	struct json_writer *w = res->json;
+
 	json_close_array(w);
 	json_key(w, "next_after");
-	if (n > 0 && n == limit)
-		json_write_raw(w, PQgetvalue(r, n - 1, 1),
-		    (size_t)PQgetlength(r, n - 1, 1));
+	if (p->n > 0 && p->n == p->limit)
+		json_write_int(w, p->last_id);
 	else
 		json_write_null(w);
 	json_close_object(w);
 }
 
+void page_serve_list(struct request *req, struct response *res, struct app *app,
+    page_list_fn list)
+{
+	struct page p;
+	enum db_status st;
+
+	if (page_read(req, res, PAGE_NEWEST_FIRST, &p) < 0)
+		return;
+	st = list(app->db, req->identity.user_id, p.after, p.limit,
+	    page_begin(res), &p.n, &p.last_id);
+	if (st != DB_OK)
+		api_db_failure(res, app, st);
+	else
+		page_end(res, &p);
+}
+
+/* Answers 200 with r's rows (item JSON, id) as a page of limit. */
+static void page_write(struct response *res, PGresult *r, int64_t limit)
+{
+	struct json_writer *w = page_begin(res);
+	struct page p = { .limit = limit, .n = PQntuples(r) };
+
+	for (int i = 0; i < PQntuples(r); i++)
+		json_write_raw(w, PQgetvalue(r, i, 0),
+		    (size_t)PQgetlength(r, i, 0));
+	if (p.n > 0 && db_get_i64(r, (int)p.n - 1, 1, &p.last_id) != DB_OK)
+		p.n = 0; /* logged; the page is then the last */
+	page_end(res, &p);
+}
+
 void page_serve_own(struct request *req, struct response *res, struct app *app,
     const struct db_stmt *stmt)
 {
-	char user[24], after_s[24], limit_s[24];
-	const char *params[] = { user, after_s, limit_s };
-	int64_t limit, after;
+	char user[DB_I64_LEN], after[DB_I64_LEN], limit[DB_I64_LEN];
+	const char *params[] = { user, after, limit };
+	struct page p;
 	enum db_status st;
 	PGresult *r;
 
-	if (valid_query_int(res, req, "limit", 1, 100, 20, &limit) < 0 ||
-	    valid_query_int(res, req, "after", 1, INT64_MAX, INT64_MAX,
-	        &after) < 0)
+	if (page_read(req, res, PAGE_NEWEST_FIRST, &p) < 0)
 		return;
-	snprintf(user, sizeof(user), "%" PRId64, req->identity.user_id);
-	snprintf(after_s, sizeof(after_s), "%" PRId64, after);
-	snprintf(limit_s, sizeof(limit_s), "%" PRId64, limit);
+	db_param_i64(user, req->identity.user_id);
+	db_param_i64(after, p.after);
+	db_param_i64(limit, p.limit);
 	if ((r = db_query(app->db, stmt, params, &st)) == NULL) {
 		api_db_failure(res, app, st);
 		return;
 	}
-	page_write(res, r, limit);
+	page_write(res, r, p.limit);
 	PQclear(r);
 }

@@ -5,7 +5,8 @@
  * statement (a data-modifying CTE), so the pair can never be split:
  *  - optimistic reads (balance, version) without a lock, then updates
  *    WHERE version = $v; no row updated means someone else moved first,
- *    and the whole transaction is retried (point_run);
+ *    a POINT_CONFLICT on which the handler reruns the whole transaction
+ *    (api_point_run);
  *  - pessimistic reads the row FOR UPDATE, then updates it; writers of
  *    one account queue on the row lock and never retry;
  *  - conditional updates balance = balance + d WHERE the result stays in
@@ -15,16 +16,18 @@
  */
 #include "point.h"
 
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "config.h"
-#include "page.h"
+#include "queries.h"
 #include "retry.h"
-#include "api.h"
-#include "valid.h"
+
+/*
+ * Conditional: how many times a refusal that a second read cannot explain
+ * (the balance changed in between) is tried again before it is reported
+ * as a conflict.
+ */
+#define POINT_RECHECK_RETRIES 2
 
 const char *const point_kind_names[POINT_KIND__MAX] = {
 	"charge",
@@ -32,92 +35,37 @@ const char *const point_kind_names[POINT_KIND__MAX] = {
 	"refund",
 };
 
-static const struct db_stmt point_read_stmt = {
-	"point_read",
-	"SELECT balance, version FROM point_accounts WHERE user_id = $1::bigint",
-	1,
-};
-static const struct db_stmt point_lock_stmt = {
-	"point_lock",
-	"SELECT balance, version FROM point_accounts WHERE user_id = $1::bigint "
-	"FOR UPDATE",
-	1,
-};
-static const struct db_stmt point_open_stmt = {
-	"point_open",
-	"INSERT INTO point_accounts (user_id) VALUES ($1::bigint) "
-	"ON CONFLICT DO NOTHING",
-	1,
-};
-/*
- * Sets the balance to $2; with a version ($3 not NULL) only if it still
- * matches.  Returns the ledger row's balance_after, or no row.
- */
-static const struct db_stmt point_set_stmt = {
-	"point_set",
-	"WITH a AS (UPDATE point_accounts SET balance = $2::bigint, "
-	"version = version + 1, updated_at = now() WHERE user_id = $1::bigint "
-	"AND ($3::bigint IS NULL OR version = $3::bigint) RETURNING balance) "
-	"INSERT INTO point_ledger (user_id, amount, kind, order_id, "
-	"balance_after) SELECT $1::bigint, $4::bigint, $5, $6::bigint, balance "
-	"FROM a RETURNING balance_after",
-	6,
-};
-static const struct db_stmt point_add_stmt = {
-	"point_add",
-	"WITH a AS (UPDATE point_accounts SET balance = balance + $2::bigint, "
-	"version = version + 1, updated_at = now() WHERE user_id = $1::bigint "
-	"AND balance + $2::bigint BETWEEN 0 AND $3::bigint RETURNING balance) "
-	"INSERT INTO point_ledger (user_id, amount, kind, order_id, "
-	"balance_after) SELECT $1::bigint, $2::bigint, $4, $5::bigint, balance "
-	"FROM a RETURNING balance_after",
-	5,
-};
-static const struct db_stmt point_history_stmt = {
-	"point_history",
-	"SELECT json_build_object('id', id, 'amount', amount, 'kind', kind, "
-	"'order_id', order_id, 'balance_after', balance_after, "
-	"'created_at', created_at)::text, id FROM point_ledger "
-	"WHERE user_id = $1::bigint AND id < $2::bigint "
-	"ORDER BY id DESC LIMIT $3::int",
-	3,
+const char *const point_result_names[POINT_RESULT__MAX] = {
+	"moved",
+	"insufficient",
+	"over_limit",
+	"conflict",
 };
 
 /* Text forms of a move's parameters. */
 struct point_params {
-	char user[24], delta[24], order[24], max[24];
+	char user[DB_I64_LEN], delta[DB_I64_LEN], order[DB_I64_LEN],
+	    max[DB_I64_LEN];
 	const char *order_or_null;
 };
 
 static void point_format(const struct point_move *m, struct point_params *p)
 {
-	snprintf(p->user, sizeof(p->user), "%" PRId64, m->user_id);
-	snprintf(p->delta, sizeof(p->delta), "%" PRId64, m->delta);
-	snprintf(p->order, sizeof(p->order), "%" PRId64, m->order_id);
-	snprintf(p->max, sizeof(p->max), "%" PRId64, m->max_balance);
+	db_param_i64(p->user, m->user_id);
+	db_param_i64(p->delta, m->delta);
+	db_param_i64(p->order, m->order_id);
+	db_param_i64(p->max, m->max_balance);
 	p->order_or_null = m->order_id > 0 ? p->order : NULL;
 }
 
-/* The refusal for a balance that would leave [0, max_balance]. */
-static enum db_status point_refuse(const struct point_move *m, int64_t balance,
-    struct response *res)
+/* Whether m fits a balance: POINT_MOVED when it does. */
+static enum point_result point_fits(const struct point_move *m, int64_t balance)
 {
-	char detail[160];
-
-	if (balance + m->delta < 0) {
-		snprintf(detail, sizeof(detail),
-		    "the balance is %" PRId64 "; %" PRId64 " are needed",
-		    balance, -m->delta);
-		json_member_int(problem_begin(res, 409, "insufficient_points",
-		                    detail),
-		    "balance", balance);
-		problem_end(res);
-	} else {
-		snprintf(detail, sizeof(detail),
-		    "the balance may not exceed %" PRId64, m->max_balance);
-		problem_write(res, 400, "balance_limit", detail);
-	}
-	return DB_ABORT;
+	if (balance + m->delta < 0)
+		return POINT_INSUFFICIENT;
+	if (balance + m->delta > m->max_balance)
+		return POINT_OVER_LIMIT;
+	return POINT_MOVED;
 }
 
 /*
@@ -136,11 +84,11 @@ static enum db_status point_read(struct db *db, const struct db_stmt *read,
 		if ((r = db_query(db, read, params, &st)) == NULL)
 			return st;
 		if (PQntuples(r) == 1) {
-			*balance = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			st = db_get_i64(r, 0, 0, balance);
 			snprintf(version, versionlen, "%s",
 			    PQgetvalue(r, 0, 1));
 			PQclear(r);
-			return DB_OK;
+			return st;
 		}
 		PQclear(r);
 		if ((st = db_command(db, &point_open_stmt, params)) != DB_OK)
@@ -149,176 +97,131 @@ static enum db_status point_read(struct db *db, const struct db_stmt *read,
 	return DB_ERROR; /* created, yet not readable: cannot happen */
 }
 
+/*
+ * Runs a statement that moves the balance and returns the ledger's
+ * balance_after, or no row: sets *moved.
+ */
+static enum db_status point_apply(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, struct point_move *m, int *moved)
+{
+	enum db_status st;
+	PGresult *r;
+
+	if ((r = db_query(db, stmt, params, &st)) == NULL)
+		return st;
+	*moved = PQntuples(r) == 1;
+	st = *moved ? db_get_i64(r, 0, 0, &m->balance) : DB_OK;
+	PQclear(r);
+	return st;
+}
+
 /* Optimistic (check_version) or pessimistic (locked read) move. */
 static enum db_status point_move_read_then_set(struct db *db,
     struct point_move *m, const struct point_params *p, int locked,
-    struct response *res)
+    enum point_result *result)
 {
 	const struct db_stmt *read =
 	    locked ? &point_lock_stmt : &point_read_stmt;
-	char version[24], next[24];
+	char version[DB_I64_LEN], next[DB_I64_LEN];
 	const char *params[] = { p->user, next, locked ? NULL : version,
 		p->delta, point_kind_names[m->kind], p->order_or_null };
-	int64_t balance;
 	enum db_status st;
-	PGresult *r;
+	int moved;
 
-	st = point_read(db, read, p, &balance, version, sizeof(version));
+	st = point_read(db, read, p, &m->balance, version, sizeof(version));
 	if (st != DB_OK)
 		return st;
-	if (balance + m->delta < 0 || balance + m->delta > m->max_balance)
-		return point_refuse(m, balance, res);
-	snprintf(next, sizeof(next), "%" PRId64, balance + m->delta);
-	if ((r = db_query(db, &point_set_stmt, params, &st)) == NULL)
+	if ((*result = point_fits(m, m->balance)) != POINT_MOVED)
+		return DB_OK;
+	db_param_i64(next, m->balance + m->delta);
+	if ((st = point_apply(db, &point_set_stmt, params, m, &moved)) != DB_OK)
 		return st;
-	if (PQntuples(r) == 0) {
-		m->conflict = 1; /* the version moved under us */
-		st = DB_ABORT;
-	} else {
-		m->balance = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	}
-	PQclear(r);
-	return st;
+	if (!moved)
+		*result = POINT_CONFLICT; /* the version moved under us */
+	return DB_OK;
 }
 
 static enum db_status point_move_conditional(struct db *db,
-    struct point_move *m, const struct point_params *p, struct response *res)
+    struct point_move *m, const struct point_params *p, int64_t deadline_ms,
+    enum point_result *result)
 {
 	const char *params[] = { p->user, p->delta, p->max,
 		point_kind_names[m->kind], p->order_or_null };
-	char version[24];
-	int64_t balance;
+	char version[DB_I64_LEN];
+	struct retry retry;
 	enum db_status st;
-	PGresult *r;
+	int moved;
 
 	/* A refusal is explained by a second read; if that read says the
 	 * move fits after all, the balance changed in between: try again. */
-	for (int attempt = 0; attempt < 3; attempt++) {
-		if ((r = db_query(db, &point_add_stmt, params, &st)) == NULL)
+	retry_init(&retry, POINT_RECHECK_RETRIES, deadline_ms);
+	do {
+		st = point_apply(db, &point_add_stmt, params, m, &moved);
+		if (st != DB_OK)
 			return st;
-		if (PQntuples(r) == 1) {
-			m->balance = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-			PQclear(r);
+		if (moved) {
+			*result = POINT_MOVED;
 			return DB_OK;
 		}
-		PQclear(r);
-		st = point_read(db, &point_read_stmt, p, &balance, version,
+		st = point_read(db, &point_read_stmt, p, &m->balance, version,
 		    sizeof(version));
 		if (st != DB_OK)
 			return st;
-		if (balance + m->delta < 0 ||
-		    balance + m->delta > m->max_balance)
-			return point_refuse(m, balance, res);
-	}
-	m->conflict = 1;
-	return DB_ABORT;
+		if ((*result = point_fits(m, m->balance)) != POINT_MOVED)
+			return DB_OK;
+	} while (retry_again(&retry));
+	*result = POINT_CONFLICT;
+	return DB_OK;
 }
 
-enum db_status point_move(struct db *db, int strategy, struct point_move *m,
-    struct response *res)
+enum db_status point_move(struct db *db, int strategy, int64_t deadline_ms,
+    struct point_move *m, enum point_result *result)
 {
 	struct point_params p;
 
-	m->conflict = 0;
+	*result = POINT_CONFLICT; /* meaningless unless DB_OK */
 	point_format(m, &p);
 	switch (strategy) {
 	case POINT_CONDITIONAL:
-		return point_move_conditional(db, m, &p, res);
+		return point_move_conditional(db, m, &p, deadline_ms, result);
 	case POINT_PESSIMISTIC:
-		return point_move_read_then_set(db, m, &p, 1, res);
+		return point_move_read_then_set(db, m, &p, 1, result);
 	default:
-		return point_move_read_then_set(db, m, &p, 0, res);
+		return point_move_read_then_set(db, m, &p, 0, result);
 	}
 }
 
-void point_run(struct app *app, const struct request *req, struct response *res,
-    idempotency_effect_fn effect, void *arg, const int *conflict)
+enum db_status point_balance(struct db *db, int64_t user_id, int64_t *balance)
 {
-	struct retry retry;
-	enum db_status st;
-
-	retry_init(&retry, app->cfg->point_retries, app->deadline_ms);
-	for (;;) {
-		st = idempotency_transaction(app->db, req, res, effect, arg);
-		if (!*conflict)
-			break;
-		app_count(app, COUNTER_POINT_CONFLICTS);
-		if (!retry_again(&retry))
-			break;
-	}
-	if (*conflict) {
-		problem_write(res, 409, "conflict",
-		    "the balance kept changing under concurrent requests; "
-		    "try again");
-		response_header(res, "Retry-After", "%d",
-		    app->cfg->retry_after_s);
-		return;
-	}
-	if (st != DB_OK && st != DB_ABORT)
-		api_db_failure(res, app, st);
-}
-
-static void point_write_balance(struct response *res, int64_t user,
-    int64_t balance)
-{
-	struct json_writer *w = response_json(res, 200);
-
-	json_open_object(w);
-	json_member_int(w, "user_id", user);
-	json_member_int(w, "balance", balance);
-	json_close_object(w);
-}
-
-void point_balance(struct request *req, struct response *res, struct app *app)
-{
-	char user[24];
-	const char *params[] = { user };
+	char user[DB_I64_LEN];
+	const char *params[] = { db_param_i64(user, user_id) };
 	enum db_status st;
 	PGresult *r;
 
-	snprintf(user, sizeof(user), "%" PRId64, req->identity.user_id);
-	if ((r = db_query(app->db, &point_read_stmt, params, &st)) == NULL) {
-		api_db_failure(res, app, st);
-		return;
-	}
-	point_write_balance(res, req->identity.user_id,
-	    PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0);
+	*balance = 0;
+	if ((r = db_query(db, &point_read_stmt, params, &st)) == NULL)
+		return st;
+	st = PQntuples(r) ? db_get_i64(r, 0, 0, balance) : DB_OK;
 	PQclear(r);
-}
-
-struct point_charge_tx {
-	struct app *app;
-	struct point_move move;
-};
-
-static enum db_status point_charge_effect(struct db *db, struct response *res,
-    void *arg)
-{
-	struct point_charge_tx *tx = arg;
-	enum db_status st;
-
-	st = point_move(db, tx->app->cfg->point_strategy, &tx->move, res);
-	if (st == DB_OK)
-		point_write_balance(res, tx->move.user_id, tx->move.balance);
 	return st;
 }
 
-void point_charge(struct request *req, struct response *res, struct app *app)
+enum db_status point_history(struct db *db, int64_t user_id, int64_t after,
+    int64_t limit, struct json_writer *w, int64_t *n, int64_t *last_id)
 {
-	static const char *const fields[] = { "amount", NULL };
-	struct point_charge_tx tx = { .app = app };
+	char user[DB_I64_LEN], after_s[DB_I64_LEN], limit_s[DB_I64_LEN];
+	const char *params[] = { db_param_i64(user, user_id),
+		db_param_i64(after_s, after), db_param_i64(limit_s, limit) };
+	enum db_status st;
+	PGresult *r;
 
-	if (valid_known_fields(res, req->json, fields) < 0 ||
-	    valid_int(res, req->json, "amount", VALID_REQUIRED, 1,
-	        (int64_t)app->cfg->max_charge, 0, &tx.move.delta) < 0)
-		return;
-	tx.move.user_id = req->identity.user_id;
-	tx.move.kind = POINT_CHARGE;
-	tx.move.max_balance = (int64_t)app->cfg->max_balance;
-	point_run(app, req, res, point_charge_effect, &tx, &tx.move.conflict);
-}
-
-void point_history(struct request *req, struct response *res, struct app *app)
-{
-	page_serve_own(req, res, app, &point_history_stmt);
+	if ((r = db_query(db, &point_history_stmt, params, &st)) == NULL)
+		return st;
+	*n = PQntuples(r);
+	for (int i = 0; i < PQntuples(r); i++)
+		json_write_raw(w, PQgetvalue(r, i, 0),
+		    (size_t)PQgetlength(r, i, 0));
+	st = *n > 0 ? db_get_i64(r, (int)*n - 1, 1, last_id) : DB_OK;
+	PQclear(r);
+	return st;
 }

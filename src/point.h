@@ -9,14 +9,26 @@
 
 #include <stdint.h>
 
-#include "app.h"
 #include "db.h"
-#include "http.h"
-#include "idempotency.h"
+#include "json.h"
 
 enum point_kind { POINT_CHARGE, POINT_USE, POINT_REFUND, POINT_KIND__MAX };
 
 extern const char *const point_kind_names[POINT_KIND__MAX];
+
+/* What came of a move. */
+enum point_result {
+	POINT_MOVED, /* done: balance is the balance after it */
+	POINT_INSUFFICIENT, /* it would take the balance below 0 */
+	POINT_OVER_LIMIT, /* it would take the balance past max_balance */
+	/* The balance moved under us (optimistic: the version changed; or
+	 * conditional: a refusal that a second read could not explain):
+	 * nothing was changed; the caller reruns its whole transaction. */
+	POINT_CONFLICT,
+	POINT_RESULT__MAX
+};
+
+extern const char *const point_result_names[POINT_RESULT__MAX];
 
 struct point_move {
 	int64_t user_id;
@@ -24,35 +36,29 @@ struct point_move {
 	enum point_kind kind;
 	int64_t order_id; /* 0 for a charge */
 	int64_t max_balance;
-	int64_t balance; /* out: the balance after the move */
-	int conflict; /* out: an optimistic version conflict */
+	/* out: the balance after the move; on a refusal, the balance found */
+	int64_t balance;
 };
 
 /*
- * Applies m inside the caller's transaction.  Returns DB_OK (m->balance
- * set); DB_ABORT after writing 409 insufficient_points or 400 balance_limit
- * into res; DB_ABORT with m->conflict set when the optimistic strategy lost
- * a race (the caller retries the whole transaction: see point_run); or a
- * database failure.
+ * Applies m inside the caller's transaction, with strategy (enum
+ * point_strategy, config.h); a retry it makes itself starts no later than
+ * deadline_ms (retry.h).  Returns DB_OK with *result set, or a database
+ * failure.  On a refusal or a conflict nothing was moved, but earlier
+ * statements of the transaction stand: rolling back is the caller's.
  */
-enum db_status point_move(struct db *db, int strategy, struct point_move *m,
-    struct response *res);
+enum db_status point_move(struct db *db, int strategy, int64_t deadline_ms,
+    struct point_move *m, enum point_result *result);
+
+/* The user's balance (0 for an account not opened yet). */
+enum db_status point_balance(struct db *db, int64_t user_id, int64_t *balance);
 
 /*
- * Runs effect in an idempotent transaction (idempotency_transaction) and,
- * while *conflict comes back set, runs it again after a jittered back-off,
- * at most point_retries times; then answers 409 conflict with Retry-After.
- * The effect must clear and set *conflict itself.  Reports database
- * failures into res, so the caller has nothing left to do.
+ * Writes up to limit ledger entries of the user with ids below after,
+ * newest first, into w as values of the array the caller opened, and sets
+ * *n and *last_id (a page_list_fn of page.h).
  */
-void point_run(struct app *app, const struct request *req, struct response *res,
-    idempotency_effect_fn effect, void *arg, const int *conflict);
-
-/* GET /api/v1/points */
-void point_balance(struct request *req, struct response *res, struct app *app);
-/* POST /api/v1/points/charge {"amount":n} */
-void point_charge(struct request *req, struct response *res, struct app *app);
-/* GET /api/v1/points/history?limit=&after= */
-void point_history(struct request *req, struct response *res, struct app *app);
+enum db_status point_history(struct db *db, int64_t user_id, int64_t after,
+    int64_t limit, struct json_writer *w, int64_t *n, int64_t *last_id);
 
 #endif

@@ -1,236 +1,109 @@
 /*
- * product: see product.h.  Responses are assembled by PostgreSQL
- * (json_build_object, json_agg) and passed through, which keeps the C side
- * to validation and status mapping and needs one round trip per page.
+ * product: see product.h.
  */
 #include "product.h"
 
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "queries.h"
 
-#include "config.h"
-#include "db.h"
-#include "page.h"
-#include "api.h"
-#include "valid.h"
-
-#define PRODUCT_OPTIONS_MAX 100
-#define PRODUCT_PRICE_MAX INT64_C(1000000000000)
-#define PRODUCT_STOCK_MAX INT64_C(1000000000)
-
-/* One product as JSON, options ordered by id. */
-#define PRODUCT_JSON \
-	"json_build_object('id', p.id, 'name', p.name, " \
-	"'description', p.description, 'created_at', p.created_at, " \
-	"'options', COALESCE((SELECT json_agg(json_build_object(" \
-	"'id', o.id, 'name', o.name, 'price', o.price, 'stock', o.stock) " \
-	"ORDER BY o.id) FROM product_options o WHERE o.product_id = p.id), " \
-	"'[]'))::text"
-
-static const struct db_stmt product_page_stmt = {
-	"product_page",
-	"SELECT " PRODUCT_JSON ", p.id FROM products p WHERE p.id > $1::bigint "
-	"ORDER BY p.id LIMIT $2::int",
-	2,
+const char *const product_result_names[PRODUCT_RESULT__MAX] = {
+	"ok",
+	"not_found",
+	"option_not_found",
+	"stock_limit",
 };
-static const struct db_stmt product_by_id_stmt = {
-	"product_by_id",
-	"SELECT " PRODUCT_JSON " FROM products p WHERE p.id = $1::bigint",
-	1,
-};
+
 /*
- * Best sellers: quantity in orders paid within the window; ties broken by
- * revenue, then by product id, so the order never depends on the plan.
+ * Writes column 0 of every row of r (JSON text) into w; with ids (column
+ * 1), sets *n and *last_id.  Returns DB_OK, or DB_ERROR on a bad id.
  */
-static const struct db_stmt product_popular_stmt = {
-	"product_popular",
-	"SELECT json_build_object('id', p.id, 'name', p.name, "
-	"'quantity', s.quantity, 'revenue', s.revenue)::text "
-	"FROM (SELECT o.product_id, sum(i.quantity) AS quantity, "
-	"sum(i.quantity * i.unit_price) AS revenue "
-	"FROM orders r JOIN order_items i ON i.order_id = r.id "
-	"JOIN product_options o ON o.id = i.option_id "
-	"WHERE r.status = 'paid' AND r.paid_at >= now() - make_interval("
-	"days => $1::int) GROUP BY o.product_id) s "
-	"JOIN products p ON p.id = s.product_id "
-	"ORDER BY s.quantity DESC, s.revenue DESC, p.id ASC LIMIT $2::int",
-	2,
-};
-/*
- * A product, its options in the order given, and one 'initial' movement
- * per option with stock, in one statement (options arrive as JSON).
- */
-static const struct db_stmt product_insert_stmt = {
-	"product_insert",
-	"WITH p AS (INSERT INTO products (name, description) "
-	"VALUES ($1, $2) RETURNING id), "
-	"o AS (INSERT INTO product_options (product_id, name, price, stock) "
-	"SELECT p.id, x.name, x.price, x.stock FROM p, "
-	"ROWS FROM (jsonb_to_recordset($3::jsonb) "
-	"AS (name text, price bigint, stock bigint)) WITH ORDINALITY "
-	"AS x(name, price, stock, n) ORDER BY x.n "
-	"RETURNING id, stock), "
-	"m AS (INSERT INTO stock_movements (option_id, delta, reason) "
-	"SELECT id, stock, 'initial' FROM o WHERE stock > 0) "
-	"SELECT id FROM p",
-	3,
-};
-static const struct db_stmt product_restock_stmt = {
-	"product_restock",
-	"WITH o AS (UPDATE product_options SET stock = stock + $2::bigint "
-	"WHERE id = $1::bigint AND stock + $2::bigint <= $3::bigint "
-	"RETURNING id, product_id, name, price, stock), "
-	"m AS (INSERT INTO stock_movements (option_id, delta, reason) "
-	"SELECT id, $2::bigint, 'restock' FROM o) "
-	"SELECT json_build_object('id', id, 'product_id', product_id, "
-	"'name', name, 'price', price, 'stock', stock)::text FROM o",
-	3,
-};
-static const struct db_stmt product_option_exists_stmt = {
-	"product_option_exists",
-	"SELECT 1 FROM product_options WHERE id = $1::bigint",
-	1,
-};
-
-void product_list(struct request *req, struct response *res, struct app *app)
+static enum db_status product_write_rows(PGresult *r, struct json_writer *w,
+    int64_t *n, int64_t *last_id)
 {
-	int64_t limit, after;
-	char limit_s[24], after_s[24];
-	const char *params[] = { after_s, limit_s };
-	enum db_status st;
-	PGresult *r;
+	int rows = PQntuples(r);
 
-	if (valid_query_int(res, req, "limit", 1, 100, 20, &limit) < 0 ||
-	    valid_query_int(res, req, "after", 0, INT64_MAX, 0, &after) < 0)
-		return;
-	snprintf(limit_s, sizeof(limit_s), "%" PRId64, limit);
-	snprintf(after_s, sizeof(after_s), "%" PRId64, after);
-	if ((r = db_query(app->db, &product_page_stmt, params, &st)) == NULL) {
-		api_db_failure(res, app, st);
-		return;
-	}
-	page_write(res, r, limit);
-	PQclear(r);
-}
-
-/* Answers 200 with the first column of r's only row, or 404. */
-static void product_write_one(struct response *res, PGresult *r, int status,
-    const char *missing_code, const char *missing_detail)
-{
-	if (PQntuples(r) == 0) {
-		problem_write(res, 404, missing_code, missing_detail);
-		return;
-	}
-	json_write_raw(response_json(res, status), PQgetvalue(r, 0, 0),
-	    (size_t)PQgetlength(r, 0, 0));
-}
-
-void product_get(struct request *req, struct response *res, struct app *app)
-{
-	char id[24];
-	const char *params[] = { id };
-	enum db_status st;
-	PGresult *r;
-
-	snprintf(id, sizeof(id), "%" PRId64, req->params[0]);
-	if ((r = db_query(app->db, &product_by_id_stmt, params, &st)) == NULL) {
-		api_db_failure(res, app, st);
-		return;
-	}
-	product_write_one(res, r, 200, "product_not_found",
-	    "there is no product with that id");
-	PQclear(r);
-}
-
-void product_popular(struct request *req, struct response *res, struct app *app)
-{
-	int64_t days, limit;
-	char days_s[24], limit_s[24];
-	const char *params[] = { days_s, limit_s };
-	struct json_writer *w;
-	enum db_status st;
-	PGresult *r;
-
-	if (valid_query_int(res, req, "days", 1, 30, 3, &days) < 0 ||
-	    valid_query_int(res, req, "limit", 1, 50, 5, &limit) < 0)
-		return;
-	snprintf(days_s, sizeof(days_s), "%" PRId64, days);
-	snprintf(limit_s, sizeof(limit_s), "%" PRId64, limit);
-	if ((r = db_query(app->db, &product_popular_stmt, params, &st)) ==
-	    NULL) {
-		api_db_failure(res, app, st);
-		return;
-	}
-	w = response_json(res, 200);
-	json_open_object(w);
-	json_member_int(w, "days", days);
-	json_key(w, "items");
-	json_open_array(w);
-	for (int i = 0; i < PQntuples(r); i++)
+	for (int i = 0; i < rows; i++)
 		json_write_raw(w, PQgetvalue(r, i, 0),
 		    (size_t)PQgetlength(r, i, 0));
-	json_close_array(w);
-	json_close_object(w);
-	PQclear(r);
+	if (n == NULL)
+		return DB_OK;
+	*n = rows;
+	return rows == 0 ? DB_OK : db_get_i64(r, rows - 1, 1, last_id);
 }
 
-/*
- * Validates the options array and re-serialises it, as checked, into
- * options_json (owned by the caller's writer).  Returns 0 or -1 (400 sent).
- */
-static int product_read_options(struct response *res,
-    const struct json_value *body, struct json_writer *out)
+/* Writes column 0 of r's only row, or reports that there is none. */
+static void product_write_one(PGresult *r, struct json_writer *w,
+    enum product_result *result, enum product_result missing)
 {
-	static const char *const fields[] = { "name", "price", "stock", NULL };
-	const struct json_value *options;
+	*result = PQntuples(r) == 0 ? missing : PRODUCT_OK;
+	if (*result == PRODUCT_OK)
+		product_write_rows(r, w, NULL, NULL);
+}
 
-	if (valid_array(res, body, "options", 1, PRODUCT_OPTIONS_MAX,
-	        &options) < 0)
-		return -1;
-	json_open_array(out);
-	for (size_t i = 0; i < options->u.array.len; i++) {
-		const struct json_value *o = options->u.array.items[i];
-		const char *name;
-		int64_t price, stock;
+enum db_status product_list(struct db *db, int64_t after, int64_t limit,
+    struct json_writer *w, int64_t *n, int64_t *last_id)
+{
+	char after_s[DB_I64_LEN], limit_s[DB_I64_LEN];
+	const char *params[] = { db_param_i64(after_s, after),
+		db_param_i64(limit_s, limit) };
+	enum db_status st;
+	PGresult *r;
 
-		if (o->type != JSON_OBJECT) {
-			problem_write(res, 400, "invalid_field",
-			    "options must be objects");
-			return -1;
-		}
-		if (valid_known_fields(res, o, fields) < 0 ||
-		    valid_string(res, o, "name", VALID_REQUIRED, 1, 200,
-		        &name) < 0 ||
-		    valid_int(res, o, "price", VALID_REQUIRED, 0,
-		        PRODUCT_PRICE_MAX, 0, &price) < 0 ||
-		    valid_int(res, o, "stock", VALID_OPTIONAL, 0,
-		        PRODUCT_STOCK_MAX, 0, &stock) < 0)
-			return -1;
-		json_open_object(out);
-		json_member_string(out, "name", name);
-		json_member_int(out, "price", price);
-		json_member_int(out, "stock", stock);
-		json_close_object(out);
-	}
-	json_close_array(out);
-	return 0;
+	if ((r = db_query(db, &product_page_stmt, params, &st)) == NULL)
+		return st;
+	st = product_write_rows(r, w, n, last_id);
+	PQclear(r);
+	return st;
+}
+
+enum db_status product_get(struct db *db, int64_t id, struct json_writer *w,
+    enum product_result *result)
+{
+	char id_s[DB_I64_LEN];
+	const char *params[] = { db_param_i64(id_s, id) };
+	enum db_status st;
+	PGresult *r;
+
+	if ((r = db_query(db, &product_by_id_stmt, params, &st)) == NULL)
+		return st;
+	product_write_one(r, w, result, PRODUCT_NOT_FOUND);
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_status product_popular(struct db *db, int64_t days, int64_t limit,
+    struct json_writer *w)
+{
+	char days_s[DB_I64_LEN], limit_s[DB_I64_LEN];
+	const char *params[] = { db_param_i64(days_s, days),
+		db_param_i64(limit_s, limit) };
+	enum db_status st;
+	PGresult *r;
+
+	if ((r = db_query(db, &product_popular_stmt, params, &st)) == NULL)
+		return st;
+	st = product_write_rows(r, w, NULL, NULL);
+	PQclear(r);
+	return st;
 }
 
 struct product_create_tx {
-	const char *name, *description, *options_json;
-	PGresult *result; /* the created product, for the response */
+	const struct product_new *p;
+	PGresult *result; /* the product as created, read in its transaction */
 };
 
 static enum db_status product_create_in_tx(struct db *db, void *arg)
 {
 	struct product_create_tx *tx = arg;
-	const char *params[] = { tx->name, tx->description, tx->options_json };
+	const char *params[] = { tx->p->name, tx->p->description,
+		tx->p->options_json };
 	const char *id_param[1];
 	enum db_status st;
 	PGresult *r;
 
+	/* db_transaction reruns this after a serialization failure: the
+	 * previous attempt's read goes. */
+	PQclear(tx->result);
+	tx->result = NULL;
 	if ((r = db_query(db, &product_insert_stmt, params, &st)) == NULL)
 		return st;
 	id_param[0] = PQgetvalue(r, 0, 0);
@@ -239,79 +112,42 @@ static enum db_status product_create_in_tx(struct db *db, void *arg)
 	return st;
 }
 
-void product_create(struct request *req, struct response *res, struct app *app)
+enum db_status product_create(struct db *db, const struct product_new *p,
+    struct json_writer *w, enum product_result *result)
 {
-	static const char *const fields[] = { "name", "description", "options",
-		NULL };
-	struct product_create_tx tx = { 0 };
-	struct json_writer *options = json_writer_create();
+	struct product_create_tx tx = { p, NULL };
 	enum db_status st;
-	size_t len;
 
-	if (valid_known_fields(res, req->json, fields) < 0 ||
-	    valid_string(res, req->json, "name", VALID_REQUIRED, 1, 200,
-	        &tx.name) < 0 ||
-	    valid_string(res, req->json, "description", VALID_OPTIONAL, 0, 4000,
-	        &tx.description) < 0 ||
-	    product_read_options(res, req->json, options) < 0)
-		goto out;
-	if (tx.description == NULL)
-		tx.description = "";
-	if (json_writer_result(options, &tx.options_json, &len) < 0) {
-		problem_write(res, 400, "invalid_field",
-		    "options could not be encoded");
-		goto out;
-	}
-	st = db_transaction(app->db, product_create_in_tx, &tx);
-	if (st != DB_OK) {
-		api_db_failure(res, app, st);
-		goto out;
-	}
-	product_write_one(res, tx.result, 201, "product_not_found",
-	    "the product vanished after creation");
-out:
+	st = db_transaction(db, product_create_in_tx, &tx);
+	if (st == DB_OK)
+		product_write_one(tx.result, w, result, PRODUCT_NOT_FOUND);
 	PQclear(tx.result);
-	json_writer_free(options);
+	return st;
 }
 
-void product_restock(struct request *req, struct response *res, struct app *app)
+enum db_status product_restock(struct db *db, int64_t option_id,
+    int64_t quantity, struct json_writer *w, enum product_result *result)
 {
-	static const char *const fields[] = { "quantity", NULL };
-	char id[24], qty[24], cap[24];
-	const char *params[] = { id, qty, cap };
-	int64_t quantity;
+	char id[DB_I64_LEN], qty[DB_I64_LEN], cap[DB_I64_LEN];
+	const char *params[] = { db_param_i64(id, option_id),
+		db_param_i64(qty, quantity),
+		db_param_i64(cap, PRODUCT_STOCK_MAX) };
 	enum db_status st;
 	PGresult *r;
 
-	if (valid_known_fields(res, req->json, fields) < 0 ||
-	    valid_int(res, req->json, "quantity", VALID_REQUIRED, 1,
-	        PRODUCT_STOCK_MAX, 0, &quantity) < 0)
-		return;
-	snprintf(id, sizeof(id), "%" PRId64, req->params[0]);
-	snprintf(qty, sizeof(qty), "%" PRId64, quantity);
-	snprintf(cap, sizeof(cap), "%" PRId64, PRODUCT_STOCK_MAX);
 	/* One statement: the UPDATE and its movement commit together. */
-	if ((r = db_query(app->db, &product_restock_stmt, params, &st)) ==
-	    NULL) {
-		api_db_failure(res, app, st);
-		return;
-	}
-	if (PQntuples(r) == 1) {
-		product_write_one(res, r, 200, "", "");
-		PQclear(r);
-		return;
-	}
+	if ((r = db_query(db, &product_restock_stmt, params, &st)) == NULL)
+		return st;
+	product_write_one(r, w, result, PRODUCT_STOCK_LIMIT);
 	PQclear(r);
-	if ((r = db_query(app->db, &product_option_exists_stmt, params, &st)) ==
-	    NULL) {
-		api_db_failure(res, app, st);
-		return;
-	}
+	if (*result == PRODUCT_OK)
+		return DB_OK;
+	/* No row: say whether the option is missing or would overflow. */
+	if ((r = db_query(db, &product_option_exists_stmt, params, &st)) ==
+	    NULL)
+		return st;
 	if (PQntuples(r) == 0)
-		problem_write(res, 404, "option_not_found",
-		    "there is no product option with that id");
-	else
-		problem_write(res, 409, "stock_limit",
-		    "the restock would take the stock past 1,000,000,000");
+		*result = PRODUCT_OPTION_NOT_FOUND;
 	PQclear(r);
+	return DB_OK;
 }

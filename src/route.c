@@ -14,38 +14,41 @@
 #include "coupon.h"
 #include "log.h"
 #include "num.h"
-#include "order.h"
-#include "point.h"
 #include "api.h"
-#include "product.h"
-#include "system.h"
+#include "api_order.h"
+#include "api_point.h"
+#include "api_product.h"
+#include "api_system.h"
 
 const struct route route_table[] = {
-	{ HTTP_GET, "/healthz", system_healthz, 0, "healthz" },
-	{ HTTP_GET, "/readyz", system_readyz, 0, "readyz" },
-	{ HTTP_GET, "/status", system_status, 0, "status" },
-	{ HTTP_GET, "/api/v1/whoami", system_whoami, ROUTE_AUTH, "whoami" },
-	{ HTTP_GET, "/api/v1/products", product_list, 0, "product_list" },
-	{ HTTP_GET, "/api/v1/products/popular", product_popular, 0,
+	{ HTTP_GET, "/healthz", api_system_healthz, 0, "healthz" },
+	{ HTTP_GET, "/readyz", api_system_readyz, 0, "readyz" },
+	{ HTTP_GET, "/status", api_system_status, 0, "status" },
+	{ HTTP_GET, "/api/v1/whoami", api_system_whoami, ROUTE_AUTH, "whoami" },
+	{ HTTP_GET, "/api/v1/products", api_product_list, 0, "product_list" },
+	{ HTTP_GET, "/api/v1/products/popular", api_product_popular, 0,
 	    "product_popular" },
-	{ HTTP_GET, "/api/v1/products/{id}", product_get, 0, "product_get" },
-	{ HTTP_POST, "/api/v1/admin/products", product_create,
+	{ HTTP_GET, "/api/v1/products/{id}", api_product_get, 0,
+	    "product_get" },
+	{ HTTP_POST, "/api/v1/admin/products", api_product_create,
 	    ROUTE_ADMIN | ROUTE_BODY, "product_create" },
-	{ HTTP_POST, "/api/v1/admin/options/{id}/restock", product_restock,
+	{ HTTP_POST, "/api/v1/admin/options/{id}/restock", api_product_restock,
 	    ROUTE_ADMIN | ROUTE_BODY, "product_restock" },
-	{ HTTP_POST, "/api/v1/orders", order_create, ROUTE_AUTH | ROUTE_BODY,
-	    "order_create" },
-	{ HTTP_GET, "/api/v1/orders", order_list, ROUTE_AUTH, "order_list" },
-	{ HTTP_GET, "/api/v1/orders/{id}", order_get, ROUTE_AUTH, "order_get" },
-	{ HTTP_POST, "/api/v1/orders/{id}/pay", order_pay,
+	{ HTTP_POST, "/api/v1/orders", api_order_create,
+	    ROUTE_AUTH | ROUTE_BODY, "order_create" },
+	{ HTTP_GET, "/api/v1/orders", api_order_list, ROUTE_AUTH,
+	    "order_list" },
+	{ HTTP_GET, "/api/v1/orders/{id}", api_order_get, ROUTE_AUTH,
+	    "order_get" },
+	{ HTTP_POST, "/api/v1/orders/{id}/pay", api_order_pay,
 	    ROUTE_AUTH | ROUTE_BODY_OPTIONAL, "order_pay" },
-	{ HTTP_POST, "/api/v1/orders/{id}/cancel", order_cancel, ROUTE_AUTH,
+	{ HTTP_POST, "/api/v1/orders/{id}/cancel", api_order_cancel, ROUTE_AUTH,
 	    "order_cancel" },
-	{ HTTP_GET, "/api/v1/points", point_balance, ROUTE_AUTH,
+	{ HTTP_GET, "/api/v1/points", api_point_balance, ROUTE_AUTH,
 	    "point_balance" },
-	{ HTTP_POST, "/api/v1/points/charge", point_charge,
+	{ HTTP_POST, "/api/v1/points/charge", api_point_charge,
 	    ROUTE_AUTH | ROUTE_BODY, "point_charge" },
-	{ HTTP_GET, "/api/v1/points/history", point_history, ROUTE_AUTH,
+	{ HTTP_GET, "/api/v1/points/history", api_point_history, ROUTE_AUTH,
 	    "point_history" },
 	{ HTTP_POST, "/api/v1/admin/coupons", coupon_create,
 	    ROUTE_ADMIN | ROUTE_BODY, "coupon_create" },

@@ -5,59 +5,18 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "config.h"
-#include "api.h"
+#include "log.h"
+#include "queries.h"
 
-#define STOCK_ARRAY_MAX 2048 /* 50 ids of up to 20 digits, and commas */
+_Static_assert(STOCK_ITEMS_MAX <= REDIS_LOCK_MAX,
+    "every option of an order must fit one redis_lock_take");
 
-/* Pessimistic: lock in ascending id order, then look. */
-static const struct db_stmt stock_lock_stmt = {
-	"stock_lock",
-	"SELECT id, price, stock FROM product_options "
-	"WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
-	1,
-};
-static const struct db_stmt stock_deduct_stmt = {
-	"stock_deduct",
-	"UPDATE product_options po SET stock = po.stock - x.q "
-	"FROM unnest($1::bigint[], $2::bigint[]) AS x(id, q) "
-	"WHERE po.id = x.id",
-	2,
-};
-/* Conditional: one UPDATE that only touches options with enough stock. */
-static const struct db_stmt stock_take_stmt = {
-	"stock_take",
-	"UPDATE product_options po SET stock = po.stock - x.q "
-	"FROM unnest($1::bigint[], $2::bigint[]) AS x(id, q) "
-	"WHERE po.id = x.id AND po.stock >= x.q RETURNING po.id, po.price",
-	2,
-};
-static const struct db_stmt stock_peek_stmt = {
-	"stock_peek",
-	"SELECT id, price, stock FROM product_options "
-	"WHERE id = ANY($1::bigint[]) ORDER BY id",
-	1,
-};
-static const struct db_stmt stock_lock_orders_stmt = {
-	"stock_lock_orders",
-	"SELECT id FROM product_options WHERE id IN (SELECT option_id "
-	"FROM order_items WHERE order_id = ANY($1::bigint[])) "
-	"ORDER BY id FOR UPDATE",
-	1,
-};
-static const struct db_stmt stock_give_back_stmt = {
-	"stock_give_back",
-	"WITH s AS (SELECT option_id, sum(quantity) AS q FROM order_items "
-	"WHERE order_id = ANY($1::bigint[]) GROUP BY option_id), "
-	"u AS (UPDATE product_options po SET stock = po.stock + s.q FROM s "
-	"WHERE po.id = s.option_id) "
-	"INSERT INTO stock_movements (option_id, delta, reason, order_id) "
-	"SELECT option_id, quantity, $2, order_id FROM order_items "
-	"WHERE order_id = ANY($1::bigint[])",
-	2,
+const char *const stock_result_names[STOCK_RESULT__MAX] = {
+	"taken",
+	"short",
+	"unknown_option",
 };
 
 int stock_format_ids(char *buf, size_t len, const int64_t *ids, size_t n)
@@ -84,141 +43,154 @@ int stock_format_ids(char *buf, size_t len, const int64_t *ids, size_t n)
 static int stock_format_items(const struct stock_item *items, size_t n,
     char *ids, char *qtys)
 {
-	int64_t a[64], b[64];
+	int64_t a[STOCK_ITEMS_MAX], b[STOCK_ITEMS_MAX];
 
-	if (n > 64)
+	if (n > STOCK_ITEMS_MAX)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		a[i] = items[i].option_id;
 		b[i] = items[i].quantity;
 	}
-	if (stock_format_ids(ids, STOCK_ARRAY_MAX, a, n) < 0 ||
-	    stock_format_ids(qtys, STOCK_ARRAY_MAX, b, n) < 0)
+	if (stock_format_ids(ids, STOCK_ARRAY_LEN(STOCK_ITEMS_MAX), a, n) < 0 ||
+	    stock_format_ids(qtys, STOCK_ARRAY_LEN(STOCK_ITEMS_MAX), b, n) < 0)
 		return -1;
 	return 0;
 }
 
-static struct stock_item *stock_find(struct stock_item *items, size_t n,
-    int64_t id)
+/*
+ * The item of row's option (column 0) and its price (column 1).  Returns
+ * DB_OK, or DB_ERROR (logged) for a row naming an option not asked for:
+ * the statements select only those, so that is a bug, never input.
+ */
+static enum db_status stock_row_item(PGresult *r, int row,
+    struct stock_item *items, size_t n, struct stock_item **item)
 {
+	int64_t id;
+
+	if (db_get_i64(r, row, 0, &id) != DB_OK)
+		return DB_ERROR;
 	for (size_t i = 0; i < n; i++) {
-		if (items[i].option_id == id)
-			return &items[i];
+		if (items[i].option_id == id) {
+			*item = &items[i];
+			return db_get_i64(r, row, 1, &items[i].unit_price);
+		}
 	}
-	return NULL;
+	log_error("stock: a row for option %" PRId64 ", not asked for", id);
+	return DB_ERROR;
 }
 
 /*
- * Compares rows (id, price, stock) with items: the first missing option
- * gives 404, the first short one 409.  Fills prices.  Returns DB_OK or
- * DB_ABORT with the problem written.
+ * Compares rows (id, price, stock) with items: the first short option
+ * (by id) gives STOCK_SHORT, else the first missing one
+ * STOCK_UNKNOWN_OPTION.  Fills prices.
  */
 static enum db_status stock_check(PGresult *r, struct stock_item *items,
-    size_t n, struct response *res)
+    size_t n, enum stock_result *result, struct stock_shortage *shortage)
 {
-	char detail[160];
+	struct stock_item *it;
+	int64_t stock;
 
+	*result = STOCK_TAKEN;
 	for (size_t i = 0; i < n; i++)
 		items[i].unit_price = -1;
 	for (int row = 0; row < PQntuples(r); row++) {
-		struct stock_item *it = stock_find(items, n,
-		    strtoll(PQgetvalue(r, row, 0), NULL, 10));
-		int64_t stock = strtoll(PQgetvalue(r, row, 2), NULL, 10);
-
-		if (it == NULL)
-			continue;
-		it->unit_price = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+		if (stock_row_item(r, row, items, n, &it) != DB_OK ||
+		    db_get_i64(r, row, 2, &stock) != DB_OK)
+			return DB_ERROR;
 		if (stock < it->quantity) {
-			struct json_writer *w;
-
-			snprintf(detail, sizeof(detail),
-			    "option %" PRId64 " has %" PRId64 " left; %" PRId64
-			    " requested",
-			    it->option_id, stock, it->quantity);
-			w = problem_begin(res, 409, "out_of_stock", detail);
-			json_member_int(w, "option_id", it->option_id);
-			json_member_int(w, "available", stock);
-			problem_end(res);
-			return DB_ABORT;
+			*result = STOCK_SHORT;
+			*shortage = (struct stock_shortage){ it->option_id,
+				stock, it->quantity };
+			return DB_OK;
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].unit_price < 0) {
-			snprintf(detail, sizeof(detail),
-			    "option %" PRId64 " does not exist",
-			    items[i].option_id);
-			json_member_int(problem_begin(res, 404,
-			                    "option_not_found", detail),
-			    "option_id", items[i].option_id);
-			problem_end(res);
-			return DB_ABORT;
+			*result = STOCK_UNKNOWN_OPTION;
+			*shortage = (struct stock_shortage){ items[i].option_id,
+				0, items[i].quantity };
+			return DB_OK;
 		}
 	}
 	return DB_OK;
 }
 
-static enum db_status stock_reserve_pessimistic(struct db *db,
-    struct stock_item *items, size_t n, struct response *res,
-    const char *const *params)
+/* Runs a statement of (id, price, stock) rows and checks them. */
+static enum db_status stock_look(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, struct stock_item *items, size_t n,
+    enum stock_result *result, struct stock_shortage *shortage)
 {
 	enum db_status st;
 	PGresult *r;
 
-	if ((r = db_query(db, &stock_lock_stmt, params, &st)) == NULL)
+	if ((r = db_query(db, stmt, params, &st)) == NULL)
 		return st;
-	st = stock_check(r, items, n, res);
+	st = stock_check(r, items, n, result, shortage);
 	PQclear(r);
-	if (st != DB_OK)
+	return st;
+}
+
+static enum db_status stock_reserve_pessimistic(struct db *db,
+    struct stock_item *items, size_t n, const char *const *params,
+    enum stock_result *result, struct stock_shortage *shortage)
+{
+	enum db_status st;
+
+	st = stock_look(db, &stock_lock_stmt, params, items, n, result,
+	    shortage);
+	if (st != DB_OK || *result != STOCK_TAKEN)
 		return st;
 	return db_command(db, &stock_deduct_stmt, params);
 }
 
 static enum db_status stock_reserve_conditional(struct db *db,
-    struct stock_item *items, size_t n, struct response *res,
-    const char *const *params)
+    struct stock_item *items, size_t n, const char *const *params,
+    enum stock_result *result, struct stock_shortage *shortage)
 {
+	struct stock_item *it;
 	enum db_status st;
 	PGresult *r;
 
 	if ((r = db_query(db, &stock_take_stmt, params, &st)) == NULL)
 		return st;
 	if ((size_t)PQntuples(r) == n) {
-		for (int row = 0; row < PQntuples(r); row++)
-			stock_find(items, n,
-			    strtoll(PQgetvalue(r, row, 0), NULL, 10))
-			    ->unit_price =
-			    strtoll(PQgetvalue(r, row, 1), NULL, 10);
+		*result = STOCK_TAKEN;
+		for (int row = 0; row < PQntuples(r) && st == DB_OK; row++)
+			st = stock_row_item(r, row, items, n, &it);
 		PQclear(r);
-		return DB_OK;
+		return st;
 	}
 	PQclear(r);
-	/* Some item was short or unknown: say which; the caller rolls back
-	 * what the UPDATE did take. */
-	if ((r = db_query(db, &stock_peek_stmt, params, &st)) == NULL)
-		return st;
-	st = stock_check(r, items, n, res);
-	PQclear(r);
-	if (st == DB_OK) { /* stock came back between the two reads */
-		problem_write(res, 409, "out_of_stock",
-		    "an option ran out while the order was placed");
-		st = DB_ABORT;
+	/* Some item was short or unknown: say which (what the UPDATE did
+	 * take, the caller's rollback gives back). */
+	st = stock_look(db, &stock_peek_stmt, params, items, n, result,
+	    shortage);
+	if (st == DB_OK && *result == STOCK_TAKEN) {
+		/* stock came back between the two reads */
+		*result = STOCK_SHORT;
+		*shortage = (struct stock_shortage){ 0, 0, 0 };
 	}
 	return st;
 }
 
 enum db_status stock_reserve(struct db *db, int strategy,
-    struct stock_item *items, size_t n, struct response *res)
+    struct stock_item *items, size_t n, enum stock_result *result,
+    struct stock_shortage *shortage)
 {
-	char ids[STOCK_ARRAY_MAX], qtys[STOCK_ARRAY_MAX];
+	char ids[STOCK_ARRAY_LEN(STOCK_ITEMS_MAX)];
+	char qtys[STOCK_ARRAY_LEN(STOCK_ITEMS_MAX)];
 	const char *params[] = { ids, qtys };
 
+	*result = STOCK_TAKEN;
 	if (stock_format_items(items, n, ids, qtys) < 0)
 		return DB_ERROR;
 	/* Under Redis locks the update is the conditional one: a lock that
 	 * expired or was never taken (Redis down) must not matter. */
 	if (strategy == STOCK_CONDITIONAL || strategy == STOCK_REDIS_LOCK)
-		return stock_reserve_conditional(db, items, n, res, params);
-	return stock_reserve_pessimistic(db, items, n, res, params);
+		return stock_reserve_conditional(db, items, n, params, result,
+		    shortage);
+	return stock_reserve_pessimistic(db, items, n, params, result,
+	    shortage);
 }
 
 enum db_status stock_restore(struct db *db, const char *order_ids,
@@ -230,4 +202,21 @@ enum db_status stock_restore(struct db *db, const char *order_ids,
 	if ((st = db_command(db, &stock_lock_orders_stmt, params)) != DB_OK)
 		return st;
 	return db_command(db, &stock_give_back_stmt, params);
+}
+
+enum redis_lock_status stock_lock_options(struct redis *redis,
+    const struct stock_item *items, size_t n, int ttl_ms, int wait_ms,
+    struct redis_locks *locks)
+{
+	char keys[STOCK_ITEMS_MAX][REDIS_LOCK_KEY_MAX];
+	const char *key_ptrs[STOCK_ITEMS_MAX];
+
+	if (n > STOCK_ITEMS_MAX)
+		return REDIS_LOCK_DOWN; /* no lock: the UPDATE still guards */
+	for (size_t i = 0; i < n; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "{stock:%" PRId64 "}:lock",
+		    items[i].option_id);
+		key_ptrs[i] = keys[i];
+	}
+	return redis_lock_take(redis, locks, key_ptrs, n, ttl_ms, wait_ms);
 }

@@ -7,7 +7,8 @@
  *
  * Lock order, to keep deadlocks out: option rows are always locked in
  * ascending id order, and a transaction that locks an order locks it before
- * its options.
+ * its options.  The redis_lock strategy takes its Redis locks in the same
+ * order, before the transaction.
  */
 #ifndef STOCKADE_STOCK_H
 #define STOCKADE_STOCK_H
@@ -16,12 +17,41 @@
 #include <stdint.h>
 
 #include "db.h"
-#include "http.h"
+#include "redis_lock.h"
+
+/* The most options one reservation takes: the lines of one order. */
+#define STOCK_ITEMS_MAX 50
+
+/*
+ * Room for the array literal of n ids (stock_format_ids): each of at most
+ * DB_I64_LEN - 1 characters and its ',' or '}', then '{' and the NUL.
+ */
+#define STOCK_ARRAY_LEN(n) ((size_t)(n)*DB_I64_LEN + 2)
 
 struct stock_item {
 	int64_t option_id;
 	int64_t quantity;
 	int64_t unit_price; /* filled by stock_reserve */
+};
+
+/* What came of a reservation. */
+enum stock_result {
+	STOCK_TAKEN, /* every unit taken; unit prices filled */
+	STOCK_SHORT, /* an option has fewer units than asked for */
+	STOCK_UNKNOWN_OPTION, /* an option does not exist */
+	STOCK_RESULT__MAX
+};
+
+extern const char *const stock_result_names[STOCK_RESULT__MAX];
+
+/* Which option refused a reservation, and why. */
+struct stock_shortage {
+	/* The first short or unknown option, by id; 0 for a STOCK_SHORT
+	 * whose option is not known: it ran out between the conditional
+	 * UPDATE and the read that looks for it. */
+	int64_t option_id;
+	int64_t available; /* its units left (STOCK_SHORT) */
+	int64_t requested; /* the units asked for */
 };
 
 /*
@@ -31,14 +61,16 @@ struct stock_item {
 int stock_format_ids(char *buf, size_t len, const int64_t *ids, size_t n);
 
 /*
- * Takes the units of items (distinct options, sorted by option_id) inside
- * the caller's transaction, and fills each unit_price.  strategy is a
- * STOCK_* value.  Returns DB_OK; DB_ABORT after writing 404
- * option_not_found or 409 out_of_stock into res (nothing may commit); or a
- * database failure.
+ * Takes the units of items (at most STOCK_ITEMS_MAX distinct options,
+ * sorted by option_id) inside the caller's transaction, and fills each
+ * unit_price.  strategy is an enum stock_strategy (config.h).  Returns
+ * DB_OK with *result set (and *shortage, on a refusal), or a database
+ * failure.  On a refusal the conditional UPDATE may have taken some units
+ * already: rolling back is the caller's.
  */
 enum db_status stock_reserve(struct db *db, int strategy,
-    struct stock_item *items, size_t n, struct response *res);
+    struct stock_item *items, size_t n, enum stock_result *result,
+    struct stock_shortage *shortage);
 
 /*
  * Gives back every unit of the orders named by order_ids (an array
@@ -48,5 +80,15 @@ enum db_status stock_reserve(struct db *db, int strategy,
  */
 enum db_status stock_restore(struct db *db, const char *order_ids,
     const char *reason);
+
+/*
+ * stock_strategy = redis_lock: takes one Redis lock per option of items
+ * (sorted by option_id), each for ttl_ms, waiting up to wait_ms in all
+ * (redis_lock_take), so that orders of one option queue in Redis rather
+ * than on its row lock.  Release what it held with redis_lock_release.
+ */
+enum redis_lock_status stock_lock_options(struct redis *redis,
+    const struct stock_item *items, size_t n, int ttl_ms, int wait_ms,
+    struct redis_locks *locks);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * system: see system.h.
+ * api_system: see api_system.h.
  */
-#include "system.h"
+#include "api_system.h"
 
 #include <stdio.h>
 
@@ -12,7 +12,8 @@
 #include "api.h"
 #include "scoreboard.h"
 
-void system_healthz(struct request *req, struct response *res, struct app *app)
+void api_system_healthz(struct request *req, struct response *res,
+    struct app *app)
 {
 	struct json_writer *w = response_json(res, 200);
 
@@ -21,7 +22,8 @@ void system_healthz(struct request *req, struct response *res, struct app *app)
 	json_close_object(w);
 }
 
-void system_readyz(struct request *req, struct response *res, struct app *app)
+void api_system_readyz(struct request *req, struct response *res,
+    struct app *app)
 {
 	int pg = db_ping(app->db), redis = redis_ping(app->redis);
 	struct json_writer *w;
@@ -44,7 +46,7 @@ void system_readyz(struct request *req, struct response *res, struct app *app)
 	json_close_object(w);
 }
 
-static void system_status_slot(struct json_writer *w,
+static void api_system_status_slot(struct json_writer *w,
     const struct scoreboard_slot *s, int i, int64_t now)
 {
 	int state = s->state;
@@ -73,7 +75,8 @@ static void system_status_slot(struct json_writer *w,
 	json_close_object(w);
 }
 
-void system_status(struct request *req, struct response *res, struct app *app)
+void api_system_status(struct request *req, struct response *res,
+    struct app *app)
 {
 	const struct scoreboard *sb = app->scoreboard;
 	struct json_writer *w = response_json(res, 200);
@@ -86,7 +89,7 @@ void system_status(struct request *req, struct response *res, struct app *app)
 	json_key(w, "workers");
 	json_open_array(w);
 	for (int i = 0; i < app->cfg->workers; i++) {
-		system_status_slot(w, &sb->slots[i], i, now);
+		api_system_status_slot(w, &sb->slots[i], i, now);
 		total += sb->slots[i].requests;
 		for (int c = 0; c < SLOT_COUNTER__MAX; c++)
 			sums[c] += sb->slots[i].counters[c];
@@ -95,8 +98,8 @@ void system_status(struct request *req, struct response *res, struct app *app)
 	json_close_array(w);
 	/* The last slot is the reaper's; "requests" counts expired orders. */
 	json_key(w, "reaper");
-	system_status_slot(w, &sb->slots[app->cfg->workers], app->cfg->workers,
-	    now);
+	api_system_status_slot(w, &sb->slots[app->cfg->workers],
+	    app->cfg->workers, now);
 	json_member_int(w, "busy", busy);
 	json_member_int(w, "requests", (int64_t)total);
 	for (int c = 0; c < SLOT_COUNTER__MAX; c++)
@@ -104,7 +107,8 @@ void system_status(struct request *req, struct response *res, struct app *app)
 	json_close_object(w);
 }
 
-void system_whoami(struct request *req, struct response *res, struct app *app)
+void api_system_whoami(struct request *req, struct response *res,
+    struct app *app)
 {
 	struct json_writer *w = response_json(res, 200);
 
