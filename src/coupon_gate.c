@@ -1,7 +1,8 @@
 /*
  * coupon_gate: see coupon_gate.h.
  *
- * Every decision that reads and writes the gate is one Lua script, so it is
+ * Every decision that reads and writes the gate is one Lua script
+ * (redis/coupon_gate_*.lua, compiled in by scripts/embed-lua), so it is
  * atomic in Redis: two workers admitting the last coupon's worth of users at
  * once cannot both see the counter one short of the total.  Nothing here
  * decides who gets a coupon; the database does (coupon.c).  The gate only
@@ -16,114 +17,10 @@
 
 #include "log.h"
 #include "redis_lock.h"
+#include "redis_scripts.h"
 
 /* How long a rebuild may hold the lock without showing progress. */
 #define COUPON_GATE_LOCK_MS "5000"
-
-/*
- * KEYS: users, requests, run.  ARGV: user, total, run_id.
- * The cold check comes first: a set or counter from another run of the
- * server (an older snapshot) must not turn anyone away.
- */
-static struct redis_script admit_script =
-    REDIS_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
-                 "if not n or redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
-                 "  return 'cold'\n"
-                 "end\n"
-                 "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
-                 "  return 'already'\n"
-                 "end\n"
-                 "if tonumber(n) >= tonumber(ARGV[2]) then\n"
-                 "  return 'sold_out'\n"
-                 "end\n"
-                 "redis.call('INCR', KEYS[2])\n"
-                 "redis.call('SADD', KEYS[1], ARGV[1])\n"
-                 "return 'pass'\n");
-
-/*
- * KEYS: users, requests, run.  ARGV: user, how, total, run_id.
- * Only a warm gate of the same run is touched: DECR on a missing key would
- * create it and make a flushed gate look built.
- */
-static struct redis_script undo_script =
-    REDIS_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
-                 "if not n or redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "if ARGV[2] == 'sold_out' then\n"
-                 "  redis.call('SREM', KEYS[1], ARGV[1])\n"
-                 "  if tonumber(n) < tonumber(ARGV[3]) then\n"
-                 "    redis.call('SET', KEYS[2], ARGV[3])\n"
-                 "  end\n"
-                 "  return 1\n"
-                 "end\n"
-                 "if ARGV[2] == 'refused' and\n"
-                 "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "if tonumber(n) > 0 then\n"
-                 "  redis.call('DECR', KEYS[2])\n"
-                 "end\n"
-                 "return 1\n");
-
-/* KEYS: requests, run.  ARGV: issued, total, run_id. */
-static struct redis_script lower_script =
-    REDIS_SCRIPT("local n = redis.call('GET', KEYS[1])\n"
-                 "if not n or redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
-                 "   tonumber(n) < tonumber(ARGV[2]) then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "redis.call('SET', KEYS[1], ARGV[1])\n"
-                 "return 1\n");
-
-/*
- * The slots gate, with the same KEYS and ARGV as the counter's scripts:
- * KEYS: users, slots, slots_run.  ARGV: user, total (unused), run_id.
- * An empty list does not exist in Redis, so ":slots_run" alone says built.
- */
-static struct redis_script admit_slots_script =
-    REDIS_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
-                 "  return 'cold'\n"
-                 "end\n"
-                 "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
-                 "  return 'already'\n"
-                 "end\n"
-                 "if not redis.call('LPOP', KEYS[2]) then\n"
-                 "  return 'sold_out'\n"
-                 "end\n"
-                 "redis.call('SADD', KEYS[1], ARGV[1])\n"
-                 "return 'pass'\n");
-
-/* KEYS: users, slots, slots_run.  ARGV: user, how, total, run_id. */
-static struct redis_script undo_slots_script =
-    REDIS_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "if ARGV[2] == 'sold_out' then\n"
-                 "  redis.call('SREM', KEYS[1], ARGV[1])\n"
-                 "  redis.call('DEL', KEYS[2])\n"
-                 "  return 1\n"
-                 "end\n"
-                 "if ARGV[2] == 'refused' and\n"
-                 "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "redis.call('RPUSH', KEYS[2], '1')\n"
-                 "return 1\n");
-
-/*
- * KEYS: slots, slots_run.  ARGV: issued, total, run_id.  Refills an empty
- * list with what the database has not issued.
- */
-static struct redis_script lower_slots_script =
-    REDIS_SCRIPT("if redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
-                 "   redis.call('LLEN', KEYS[1]) > 0 then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "for i = 1, tonumber(ARGV[2]) - tonumber(ARGV[1]) do\n"
-                 "  redis.call('RPUSH', KEYS[1], '1')\n"
-                 "end\n"
-                 "return 1\n");
 
 static const char *const undo_names[] = { "refused", "keep_user", "sold_out" };
 
@@ -184,23 +81,23 @@ static redisReply *coupon_gate_run(struct redis *redis,
 
 void coupon_gate_hash_scripts(void)
 {
-	redis_script_prepare(&admit_script);
-	redis_script_prepare(&undo_script);
-	redis_script_prepare(&lower_script);
-	redis_script_prepare(&admit_slots_script);
-	redis_script_prepare(&undo_slots_script);
-	redis_script_prepare(&lower_slots_script);
+	redis_script_prepare(&coupon_gate_admit_script);
+	redis_script_prepare(&coupon_gate_undo_script);
+	redis_script_prepare(&coupon_gate_lower_script);
+	redis_script_prepare(&coupon_gate_slots_admit_script);
+	redis_script_prepare(&coupon_gate_slots_undo_script);
+	redis_script_prepare(&coupon_gate_slots_lower_script);
 	redis_lock_prepare();
 }
 
 void coupon_gate_load(struct redis *redis)
 {
-	if (redis_load(redis, &admit_script) < 0 ||
-	    redis_load(redis, &undo_script) < 0 ||
-	    redis_load(redis, &lower_script) < 0 ||
-	    redis_load(redis, &admit_slots_script) < 0 ||
-	    redis_load(redis, &undo_slots_script) < 0 ||
-	    redis_load(redis, &lower_slots_script) < 0 ||
+	if (redis_load(redis, &coupon_gate_admit_script) < 0 ||
+	    redis_load(redis, &coupon_gate_undo_script) < 0 ||
+	    redis_load(redis, &coupon_gate_lower_script) < 0 ||
+	    redis_load(redis, &coupon_gate_slots_admit_script) < 0 ||
+	    redis_load(redis, &coupon_gate_slots_undo_script) < 0 ||
+	    redis_load(redis, &coupon_gate_slots_lower_script) < 0 ||
 	    redis_lock_load(redis) < 0)
 		log_debug("coupon gate scripts not loaded now: %s",
 		    redis_errmsg(redis));
@@ -225,7 +122,8 @@ enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
 	redisReply *r;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(redis, slots ? &admit_slots_script : &admit_script,
+	r = coupon_gate_run(redis,
+	    slots ? &coupon_gate_slots_admit_script : &coupon_gate_admit_script,
 	    &k, 1, argv, 2);
 	if (r == NULL)
 		return COUPON_DOWN;
@@ -255,7 +153,8 @@ int coupon_gate_undo(struct redis *redis, int slots, int64_t policy,
 	int ok;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(redis, slots ? &undo_slots_script : &undo_script,
+	r = coupon_gate_run(redis,
+	    slots ? &coupon_gate_slots_undo_script : &coupon_gate_undo_script,
 	    &k, 1, argv, 3);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
@@ -278,7 +177,8 @@ int coupon_gate_lower(struct redis *redis, int slots, int64_t policy,
 	int lowered;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(redis, slots ? &lower_slots_script : &lower_script,
+	r = coupon_gate_run(redis,
+	    slots ? &coupon_gate_slots_lower_script : &coupon_gate_lower_script,
 	    &k, 0, argv, 2);
 	if (r == NULL)
 		return -1;
