@@ -5,8 +5,8 @@
  * (redis/coupon_gate_*.lua, compiled in by scripts/embed-lua), so it is
  * atomic in Redis: two workers admitting the last coupon's worth of users at
  * once cannot both see the counter one short of the total.  Nothing here
- * decides who gets a coupon; the database does (coupon.c).  The gate only
- * decides who need not ask it.
+ * decides who gets a coupon; the database does (coupon_issue.c).  The gate
+ * only decides who need not ask it.
  */
 #include "coupon_gate.h"
 
@@ -16,13 +16,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "num.h"
 #include "redis_lock.h"
 #include "redis_scripts.h"
 
 /* How long a rebuild may hold the lock without showing progress. */
 #define COUPON_GATE_LOCK_MS "5000"
 
-static const char *const undo_names[] = { "refused", "keep_user", "sold_out" };
+static const char *const undo_names[COUPON_UNDO__MAX] = { "refused",
+	"keep_user", "sold_out" };
 
 /* One policy's keys; "requests" and "run" are the slots gate's own when
  * slots is set, so the two kinds of gate never read each other's state. */
@@ -45,13 +47,6 @@ static void coupon_keys_init(struct coupon_keys *k, int slots, int64_t policy)
 	    slots ? "slots_run" : "run");
 	snprintf(k->lock, sizeof(k->lock), "{coupon:%" PRId64 "}:lock", policy);
 	snprintf(k->token, sizeof(k->token), "%ld", (long)getpid());
-}
-
-/* Formats v into buf (24 bytes) and returns buf, for argument lists. */
-static const char *coupon_i64(char *buf, int64_t v)
-{
-	snprintf(buf, 24, "%" PRId64, v);
-	return buf;
 }
 
 /*
@@ -103,22 +98,22 @@ void coupon_gate_load(struct redis *redis)
 		    redis_errmsg(redis));
 }
 
-enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
+enum coupon_gate_verdict coupon_gate_admit(struct redis *redis, int slots,
     int64_t policy, int64_t user, int64_t total)
 {
 	static const struct {
 		const char *name;
-		enum coupon_verdict verdict;
+		enum coupon_gate_verdict verdict;
 	} verdicts[] = {
-		{ "pass", COUPON_PASS },
-		{ "already", COUPON_ALREADY },
-		{ "sold_out", COUPON_SOLD_OUT },
-		{ "cold", COUPON_COLD },
+		{ "pass", COUPON_GATE_PASS },
+		{ "already", COUPON_GATE_ALREADY },
+		{ "sold_out", COUPON_GATE_SOLD_OUT },
+		{ "cold", COUPON_GATE_COLD },
 	};
 	struct coupon_keys k;
-	char u[24], t[24];
-	const char *argv[] = { coupon_i64(u, user), coupon_i64(t, total) };
-	enum coupon_verdict v = COUPON_DOWN;
+	char u[NUM_I64_LEN], t[NUM_I64_LEN];
+	const char *argv[] = { num_format(u, user), num_format(t, total) };
+	enum coupon_gate_verdict v = COUPON_GATE_DOWN;
 	redisReply *r;
 
 	coupon_keys_init(&k, slots, policy);
@@ -126,14 +121,14 @@ enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
 	    slots ? &coupon_gate_slots_admit_script : &coupon_gate_admit_script,
 	    &k, 1, argv, 2);
 	if (r == NULL)
-		return COUPON_DOWN;
+		return COUPON_GATE_DOWN;
 	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
 		for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]);
 		     i++)
 			if (strcmp(r->str, verdicts[i].name) == 0)
 				v = verdicts[i].verdict;
 	}
-	if (v == COUPON_DOWN)
+	if (v == COUPON_GATE_DOWN)
 		log_warn("coupon gate: unexpected reply to the admit script "
 		         "(type %d%s%s)",
 		    r->type, r->type == REDIS_REPLY_ERROR ? ": " : "",
@@ -146,9 +141,9 @@ int coupon_gate_undo(struct redis *redis, int slots, int64_t policy,
     int64_t user, enum coupon_undo how, int64_t total)
 {
 	struct coupon_keys k;
-	char u[24], t[24];
-	const char *argv[] = { coupon_i64(u, user), undo_names[how],
-		coupon_i64(t, total) };
+	char u[NUM_I64_LEN], t[NUM_I64_LEN];
+	const char *argv[] = { num_format(u, user), undo_names[how],
+		num_format(t, total) };
 	redisReply *r;
 	int ok;
 
@@ -171,8 +166,8 @@ int coupon_gate_lower(struct redis *redis, int slots, int64_t policy,
     int64_t issued, int64_t total)
 {
 	struct coupon_keys k;
-	char i[24], t[24];
-	const char *argv[] = { coupon_i64(i, issued), coupon_i64(t, total) };
+	char i[NUM_I64_LEN], t[NUM_I64_LEN];
+	const char *argv[] = { num_format(i, issued), num_format(t, total) };
 	redisReply *r;
 	int lowered;
 
@@ -230,7 +225,7 @@ int coupon_gate_rebuild_add(struct redis *redis, int64_t policy,
 {
 	enum { BATCH = 500 };
 	const char *argv[2 + BATCH];
-	char ids[BATCH][24];
+	char ids[BATCH][NUM_I64_LEN];
 	struct coupon_keys k;
 	redisReply *r;
 
@@ -241,9 +236,7 @@ int coupon_gate_rebuild_add(struct redis *redis, int64_t policy,
 		argv[0] = "SADD";
 		argv[1] = k.users;
 		for (size_t i = 0; i < m; i++) {
-			snprintf(ids[i], sizeof(ids[i]), "%" PRId64,
-			    users[done + i]);
-			argv[2 + i] = ids[i];
+			argv[2 + i] = num_format(ids[i], users[done + i]);
 		}
 		r = redis_command_argv(redis, (int)(2 + m), argv);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {

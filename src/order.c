@@ -441,10 +441,19 @@ static enum db_status order_pay_effect(struct db *db, struct response *res,
 		return DB_ABORT;
 	}
 	o->discount = 0;
-	if (o->coupon_id != 0 &&
-	    (st = coupon_use(db, o->coupon_id, o->user_id, o->order_id,
-	         o->total, &o->discount, res)) != DB_OK)
-		return st;
+	if (o->coupon_id != 0) {
+		enum coupon_use_result use;
+
+		if ((st = coupon_use(db, o->coupon_id, o->user_id, o->order_id,
+		         o->total, &o->discount, &use)) != DB_OK)
+			return st;
+		if (use == COUPON_USE_UNAVAILABLE) {
+			problem_write(res, 409, "coupon_unavailable",
+			    "that coupon is not yours to use now: unknown, "
+			    "already used, or expired");
+			return DB_ABORT;
+		}
+	}
 	st =
 	    order_move_points(db, o, POINT_USE, -(o->total - o->discount), res);
 	if (st != DB_OK)
