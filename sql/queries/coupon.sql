@@ -1,7 +1,8 @@
--- sql/queries/coupon.sql: the statements of src/coupon.c (policies, the
--- caller's coupons, using, giving back and expiring a coupon), and the JSON
--- shapes of a policy and of a coupon, which sql/queries/coupon_issue.sql
--- shares (scripts/embed-queries compiles them in; see docs/coupons.md).
+-- sql/queries/coupon.sql: the statements of src/coupon.c (policies, using,
+-- giving back and expiring a coupon), the page of the caller's coupons
+-- (which src/api_coupon.c hands to page_serve_own), and the JSON shapes of
+-- a policy and of a coupon, which sql/queries/coupon_issue.sql shares
+-- (scripts/embed-queries compiles them in; see docs/coupons.md).
 
 -- fragment: coupon_json
 -- A user's coupon as JSON; c is user_coupons, p its policy.  An available
