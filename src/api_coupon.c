@@ -121,7 +121,7 @@ void api_coupon_get(struct request *req, struct response *res, struct app *app)
 }
 
 /* An issue and what its effect saw of its transaction. */
-struct api_coupon_issue {
+struct api_coupon_claim {
 	struct coupon_issue ci;
 	unsigned long attempt; /* db_retry_count when the effect last ran */
 };
@@ -133,63 +133,64 @@ struct api_coupon_issue {
 static enum db_status api_coupon_issue_effect(struct db *db,
     struct response *res, void *arg)
 {
-	struct api_coupon_issue *is = arg;
+	struct api_coupon_claim *claim = arg;
 	enum db_status st;
 
-	is->attempt = db_retry_count(db);
-	st = coupon_issue_take(db, &is->ci, response_json(res, 201));
-	if (st == DB_OK && is->ci.result != COUPON_ISSUED)
-		api_coupon_refuse(res, is->ci.result);
+	claim->attempt = db_retry_count(db);
+	st = coupon_issue_take(db, &claim->ci, response_json(res, 201));
+	if (st == DB_OK && claim->ci.result != COUPON_ISSUED)
+		api_coupon_refuse(res, claim->ci.result);
 	return st;
 }
 
 /*
  * Runs step 3: in a transaction with the Idempotency-Key, if any; without
  * one and when it is one statement, as statements of their own (nothing
- * to replay, so one round trip).  Sets is->ci.result to what became of it
- * for the gate (coupon_issue_settle).
+ * to replay, so one round trip).  Sets claim->ci.result to what became of
+ * it, for the gate (coupon_issue_settle).
  */
 static enum db_status api_coupon_issue_run(struct request *req,
-    struct response *res, struct app *app, struct api_coupon_issue *is)
+    struct response *res, struct app *app, struct api_coupon_claim *claim)
 {
 	enum db_status st;
 
 	if (req->idempotency_key == NULL && coupon_issue_one_statement(app))
-		return api_coupon_issue_effect(app->db, res, is);
+		return api_coupon_issue_effect(app->db, res, claim);
 	st = idempotency_transaction(app->db, req, res, api_coupon_issue_effect,
-	    is);
+	    claim);
 	if (st != DB_OK)
 		return st;
 	if (res->replayed)
-		is->ci.result = COUPON_REPLAYED; /* the user holds one */
-	else if (is->attempt != db_retry_count(app->db))
+		claim->ci.result = COUPON_REPLAYED; /* the user holds one */
+	else if (claim->attempt != db_retry_count(app->db))
 		/* The transaction was tried again after the effect last ran,
 		 * and that attempt was answered from the key without it (a
 		 * request with this key, but another body, committed in
 		 * between: 422).  What the effect decided was rolled back. */
-		is->ci.result = COUPON_UNDECIDED;
+		claim->ci.result = COUPON_UNDECIDED;
 	return DB_OK;
 }
 
 void api_coupon_issue(struct request *req, struct response *res,
     struct app *app)
 {
-	struct api_coupon_issue is;
+	struct api_coupon_claim claim;
 	enum db_status st;
 
-	coupon_issue_init(&is.ci, app, req->params[0], req->identity.user_id);
-	is.attempt = db_retry_count(app->db);
-	st = coupon_issue_admit(&is.ci, req->idempotency_key != NULL);
+	coupon_issue_init(&claim.ci, app, req->params[0],
+	    req->identity.user_id);
+	claim.attempt = db_retry_count(app->db);
+	st = coupon_issue_admit(&claim.ci, req->idempotency_key != NULL);
 	if (st != DB_OK) {
 		api_db_failure(res, app, st);
 		return;
 	}
-	if (is.ci.result != COUPON_UNDECIDED) {
-		api_coupon_refuse(res, is.ci.result);
+	if (claim.ci.result != COUPON_UNDECIDED) {
+		api_coupon_refuse(res, claim.ci.result);
 		return;
 	}
-	st = api_coupon_issue_run(req, res, app, &is);
-	coupon_issue_settle(&is.ci, st);
+	st = api_coupon_issue_run(req, res, app, &claim);
+	coupon_issue_settle(&claim.ci, st);
 	if (st != DB_OK)
 		api_db_failure(res, app, st);
 }
