@@ -1,11 +1,12 @@
 /*
  * coupon_gate: see coupon_gate.h.
  *
- * Every decision that reads and writes the gate is one Lua script, so it is
+ * Every decision that reads and writes the gate is one Lua script
+ * (redis/coupon_gate_*.lua, compiled in by scripts/embed-lua), so it is
  * atomic in Redis: two workers admitting the last coupon's worth of users at
  * once cannot both see the counter one short of the total.  Nothing here
- * decides who gets a coupon; the database does (coupon.c).  The gate only
- * decides who need not ask it.
+ * decides who gets a coupon; the database does (coupon_issue.c).  The gate
+ * only decides who need not ask it.
  */
 #include "coupon_gate.h"
 
@@ -15,117 +16,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "num.h"
 #include "redis_lock.h"
+#include "redis_scripts.h"
 
 /* How long a rebuild may hold the lock without showing progress. */
 #define COUPON_GATE_LOCK_MS "5000"
 
-/*
- * KEYS: users, requests, run.  ARGV: user, total, run_id.
- * The cold check comes first: a set or counter from another run of the
- * server (an older snapshot) must not turn anyone away.
- */
-static struct redis_script admit_script =
-    REDIS_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
-                 "if not n or redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
-                 "  return 'cold'\n"
-                 "end\n"
-                 "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
-                 "  return 'already'\n"
-                 "end\n"
-                 "if tonumber(n) >= tonumber(ARGV[2]) then\n"
-                 "  return 'sold_out'\n"
-                 "end\n"
-                 "redis.call('INCR', KEYS[2])\n"
-                 "redis.call('SADD', KEYS[1], ARGV[1])\n"
-                 "return 'pass'\n");
-
-/*
- * KEYS: users, requests, run.  ARGV: user, how, total, run_id.
- * Only a warm gate of the same run is touched: DECR on a missing key would
- * create it and make a flushed gate look built.
- */
-static struct redis_script undo_script =
-    REDIS_SCRIPT("local n = redis.call('GET', KEYS[2])\n"
-                 "if not n or redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "if ARGV[2] == 'sold_out' then\n"
-                 "  redis.call('SREM', KEYS[1], ARGV[1])\n"
-                 "  if tonumber(n) < tonumber(ARGV[3]) then\n"
-                 "    redis.call('SET', KEYS[2], ARGV[3])\n"
-                 "  end\n"
-                 "  return 1\n"
-                 "end\n"
-                 "if ARGV[2] == 'refused' and\n"
-                 "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "if tonumber(n) > 0 then\n"
-                 "  redis.call('DECR', KEYS[2])\n"
-                 "end\n"
-                 "return 1\n");
-
-/* KEYS: requests, run.  ARGV: issued, total, run_id. */
-static struct redis_script lower_script =
-    REDIS_SCRIPT("local n = redis.call('GET', KEYS[1])\n"
-                 "if not n or redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
-                 "   tonumber(n) < tonumber(ARGV[2]) then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "redis.call('SET', KEYS[1], ARGV[1])\n"
-                 "return 1\n");
-
-/*
- * The slots gate, with the same KEYS and ARGV as the counter's scripts:
- * KEYS: users, slots, slots_run.  ARGV: user, total (unused), run_id.
- * An empty list does not exist in Redis, so ":slots_run" alone says built.
- */
-static struct redis_script admit_slots_script =
-    REDIS_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[3] then\n"
-                 "  return 'cold'\n"
-                 "end\n"
-                 "if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then\n"
-                 "  return 'already'\n"
-                 "end\n"
-                 "if not redis.call('LPOP', KEYS[2]) then\n"
-                 "  return 'sold_out'\n"
-                 "end\n"
-                 "redis.call('SADD', KEYS[1], ARGV[1])\n"
-                 "return 'pass'\n");
-
-/* KEYS: users, slots, slots_run.  ARGV: user, how, total, run_id. */
-static struct redis_script undo_slots_script =
-    REDIS_SCRIPT("if redis.call('GET', KEYS[3]) ~= ARGV[4] then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "if ARGV[2] == 'sold_out' then\n"
-                 "  redis.call('SREM', KEYS[1], ARGV[1])\n"
-                 "  redis.call('DEL', KEYS[2])\n"
-                 "  return 1\n"
-                 "end\n"
-                 "if ARGV[2] == 'refused' and\n"
-                 "   redis.call('SREM', KEYS[1], ARGV[1]) == 0 then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "redis.call('RPUSH', KEYS[2], '1')\n"
-                 "return 1\n");
-
-/*
- * KEYS: slots, slots_run.  ARGV: issued, total, run_id.  Refills an empty
- * list with what the database has not issued.
- */
-static struct redis_script lower_slots_script =
-    REDIS_SCRIPT("if redis.call('GET', KEYS[2]) ~= ARGV[3] or\n"
-                 "   redis.call('LLEN', KEYS[1]) > 0 then\n"
-                 "  return 0\n"
-                 "end\n"
-                 "for i = 1, tonumber(ARGV[2]) - tonumber(ARGV[1]) do\n"
-                 "  redis.call('RPUSH', KEYS[1], '1')\n"
-                 "end\n"
-                 "return 1\n");
-
-static const char *const undo_names[] = { "refused", "keep_user", "sold_out" };
+static const char *const undo_names[COUPON_UNDO__MAX] = { "refused",
+	"keep_user", "sold_out" };
 
 /* One policy's keys; "requests" and "run" are the slots gate's own when
  * slots is set, so the two kinds of gate never read each other's state. */
@@ -148,13 +47,6 @@ static void coupon_keys_init(struct coupon_keys *k, int slots, int64_t policy)
 	    slots ? "slots_run" : "run");
 	snprintf(k->lock, sizeof(k->lock), "{coupon:%" PRId64 "}:lock", policy);
 	snprintf(k->token, sizeof(k->token), "%ld", (long)getpid());
-}
-
-/* Formats v into buf (24 bytes) and returns buf, for argument lists. */
-static const char *coupon_i64(char *buf, int64_t v)
-{
-	snprintf(buf, 24, "%" PRId64, v);
-	return buf;
 }
 
 /*
@@ -184,58 +76,59 @@ static redisReply *coupon_gate_run(struct redis *redis,
 
 void coupon_gate_hash_scripts(void)
 {
-	redis_script_prepare(&admit_script);
-	redis_script_prepare(&undo_script);
-	redis_script_prepare(&lower_script);
-	redis_script_prepare(&admit_slots_script);
-	redis_script_prepare(&undo_slots_script);
-	redis_script_prepare(&lower_slots_script);
+	redis_script_prepare(&coupon_gate_admit_script);
+	redis_script_prepare(&coupon_gate_undo_script);
+	redis_script_prepare(&coupon_gate_lower_script);
+	redis_script_prepare(&coupon_gate_slots_admit_script);
+	redis_script_prepare(&coupon_gate_slots_undo_script);
+	redis_script_prepare(&coupon_gate_slots_lower_script);
 	redis_lock_prepare();
 }
 
 void coupon_gate_load(struct redis *redis)
 {
-	if (redis_load(redis, &admit_script) < 0 ||
-	    redis_load(redis, &undo_script) < 0 ||
-	    redis_load(redis, &lower_script) < 0 ||
-	    redis_load(redis, &admit_slots_script) < 0 ||
-	    redis_load(redis, &undo_slots_script) < 0 ||
-	    redis_load(redis, &lower_slots_script) < 0 ||
+	if (redis_load(redis, &coupon_gate_admit_script) < 0 ||
+	    redis_load(redis, &coupon_gate_undo_script) < 0 ||
+	    redis_load(redis, &coupon_gate_lower_script) < 0 ||
+	    redis_load(redis, &coupon_gate_slots_admit_script) < 0 ||
+	    redis_load(redis, &coupon_gate_slots_undo_script) < 0 ||
+	    redis_load(redis, &coupon_gate_slots_lower_script) < 0 ||
 	    redis_lock_load(redis) < 0)
 		log_debug("coupon gate scripts not loaded now: %s",
 		    redis_errmsg(redis));
 }
 
-enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
+enum coupon_gate_verdict coupon_gate_admit(struct redis *redis, int slots,
     int64_t policy, int64_t user, int64_t total)
 {
 	static const struct {
 		const char *name;
-		enum coupon_verdict verdict;
+		enum coupon_gate_verdict verdict;
 	} verdicts[] = {
-		{ "pass", COUPON_PASS },
-		{ "already", COUPON_ALREADY },
-		{ "sold_out", COUPON_SOLD_OUT },
-		{ "cold", COUPON_COLD },
+		{ "pass", COUPON_GATE_PASS },
+		{ "already", COUPON_GATE_ALREADY },
+		{ "sold_out", COUPON_GATE_SOLD_OUT },
+		{ "cold", COUPON_GATE_COLD },
 	};
 	struct coupon_keys k;
-	char u[24], t[24];
-	const char *argv[] = { coupon_i64(u, user), coupon_i64(t, total) };
-	enum coupon_verdict v = COUPON_DOWN;
+	char u[NUM_I64_LEN], t[NUM_I64_LEN];
+	const char *argv[] = { num_format(u, user), num_format(t, total) };
+	enum coupon_gate_verdict v = COUPON_GATE_DOWN;
 	redisReply *r;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(redis, slots ? &admit_slots_script : &admit_script,
+	r = coupon_gate_run(redis,
+	    slots ? &coupon_gate_slots_admit_script : &coupon_gate_admit_script,
 	    &k, 1, argv, 2);
 	if (r == NULL)
-		return COUPON_DOWN;
+		return COUPON_GATE_DOWN;
 	if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
 		for (size_t i = 0; i < sizeof(verdicts) / sizeof(verdicts[0]);
 		     i++)
 			if (strcmp(r->str, verdicts[i].name) == 0)
 				v = verdicts[i].verdict;
 	}
-	if (v == COUPON_DOWN)
+	if (v == COUPON_GATE_DOWN)
 		log_warn("coupon gate: unexpected reply to the admit script "
 		         "(type %d%s%s)",
 		    r->type, r->type == REDIS_REPLY_ERROR ? ": " : "",
@@ -248,14 +141,15 @@ int coupon_gate_undo(struct redis *redis, int slots, int64_t policy,
     int64_t user, enum coupon_undo how, int64_t total)
 {
 	struct coupon_keys k;
-	char u[24], t[24];
-	const char *argv[] = { coupon_i64(u, user), undo_names[how],
-		coupon_i64(t, total) };
+	char u[NUM_I64_LEN], t[NUM_I64_LEN];
+	const char *argv[] = { num_format(u, user), undo_names[how],
+		num_format(t, total) };
 	redisReply *r;
 	int ok;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(redis, slots ? &undo_slots_script : &undo_script,
+	r = coupon_gate_run(redis,
+	    slots ? &coupon_gate_slots_undo_script : &coupon_gate_undo_script,
 	    &k, 1, argv, 3);
 	ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
 	if (r != NULL)
@@ -272,13 +166,14 @@ int coupon_gate_lower(struct redis *redis, int slots, int64_t policy,
     int64_t issued, int64_t total)
 {
 	struct coupon_keys k;
-	char i[24], t[24];
-	const char *argv[] = { coupon_i64(i, issued), coupon_i64(t, total) };
+	char i[NUM_I64_LEN], t[NUM_I64_LEN];
+	const char *argv[] = { num_format(i, issued), num_format(t, total) };
 	redisReply *r;
 	int lowered;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(redis, slots ? &lower_slots_script : &lower_script,
+	r = coupon_gate_run(redis,
+	    slots ? &coupon_gate_slots_lower_script : &coupon_gate_lower_script,
 	    &k, 0, argv, 2);
 	if (r == NULL)
 		return -1;
@@ -330,7 +225,7 @@ int coupon_gate_rebuild_add(struct redis *redis, int64_t policy,
 {
 	enum { BATCH = 500 };
 	const char *argv[2 + BATCH];
-	char ids[BATCH][24];
+	char ids[BATCH][NUM_I64_LEN];
 	struct coupon_keys k;
 	redisReply *r;
 
@@ -341,9 +236,7 @@ int coupon_gate_rebuild_add(struct redis *redis, int64_t policy,
 		argv[0] = "SADD";
 		argv[1] = k.users;
 		for (size_t i = 0; i < m; i++) {
-			snprintf(ids[i], sizeof(ids[i]), "%" PRId64,
-			    users[done + i]);
-			argv[2 + i] = ids[i];
+			argv[2 + i] = num_format(ids[i], users[done + i]);
 		}
 		r = redis_command_argv(redis, (int)(2 + m), argv);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {

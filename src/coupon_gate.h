@@ -13,10 +13,14 @@
  * snapshot), is "cold": it must be rebuilt from the database before it may
  * turn anyone away, and until then requests go to the database.
  *
- * The slots gate (coupon_gate = slots, the seeds' alternative) keeps a list
- * ":slots" of one entry per coupon not yet issued instead of the counter:
- * an admission pops one (LPOP), an undo pushes it back, and ":slots_run"
- * marks it built.  Every function below takes slots = 1 for it.
+ * The slots gate (coupon_gate = slots) keeps a list ":slots" of one entry
+ * per coupon not yet issued instead of the counter: an admission pops one
+ * (LPOP), an undo pushes it back, and ":slots_run" marks it built.  It
+ * gives the same answers as the counter with memory that grows with the
+ * total, and is kept so that the two can be measured against each other
+ * (docs/benchmarks.md).  Every function below takes slots = 1 for it.
+ *
+ * The scripts are redis/coupon_gate_*.lua.
  */
 #ifndef STOCKADE_COUPON_GATE_H
 #define STOCKADE_COUPON_GATE_H
@@ -26,19 +30,21 @@
 
 #include "redis.h"
 
-enum coupon_verdict {
-	COUPON_PASS, /* admitted: counted and added to the set */
-	COUPON_ALREADY, /* the user was admitted before */
-	COUPON_SOLD_OUT, /* the counter reached the total */
-	COUPON_COLD, /* the gate must be rebuilt first */
-	COUPON_DOWN /* Redis unreachable or failing */
+enum coupon_gate_verdict {
+	COUPON_GATE_PASS, /* admitted: counted and added to the set */
+	COUPON_GATE_ALREADY, /* the user was admitted before */
+	COUPON_GATE_SOLD_OUT, /* the counter reached the total */
+	COUPON_GATE_COLD, /* the gate must be rebuilt first */
+	COUPON_GATE_DOWN, /* Redis unreachable or failing */
+	COUPON_GATE_VERDICT__MAX
 };
 
 /* How an admission is undone after the database did not issue. */
 enum coupon_undo {
 	COUPON_UNDO_REFUSED, /* remove the user, give the count back */
 	COUPON_UNDO_KEEP_USER, /* the user holds a coupon: count back only */
-	COUPON_UNDO_SOLD_OUT /* remove the user; the counter to the total */
+	COUPON_UNDO_SOLD_OUT, /* remove the user; the counter to the total */
+	COUPON_UNDO__MAX
 };
 
 /* Loads the scripts (at worker start; EVALSHA falls back to EVAL anyway). */
@@ -47,7 +53,7 @@ void coupon_gate_load(struct redis *redis);
 void coupon_gate_hash_scripts(void);
 
 /* The Lua gate: dedupe by user, then count against total. */
-enum coupon_verdict coupon_gate_admit(struct redis *redis, int slots,
+enum coupon_gate_verdict coupon_gate_admit(struct redis *redis, int slots,
     int64_t policy, int64_t user, int64_t total);
 
 /*

@@ -26,7 +26,6 @@ const char *const db_status_names[DB_STATUS__MAX] = {
 	"timeout",
 	"unavailable",
 	"error",
-	"abort",
 };
 
 struct db {

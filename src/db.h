@@ -30,7 +30,6 @@ enum db_status {
 	DB_TIMEOUT, /* 55P03 lock timeout, 57014 statement timeout */
 	DB_UNAVAILABLE, /* no connection, or it broke */
 	DB_ERROR, /* anything else: a bug or a schema mismatch */
-	DB_ABORT, /* a transaction callback refused: roll back, no error */
 	DB_STATUS__MAX
 };
 

@@ -146,12 +146,7 @@ static enum db_status idempotency_in_tx(struct db *db, void *arg)
 		db_set_rollback(db);
 		return DB_OK;
 	}
-	st = tx->effect(db, tx->res, tx->arg);
-	/* coupon.c's effects still say "res holds it" with DB_ABORT until
-	 * refactor-coupon lands; then this goes, and DB_ABORT with it. */
-	if (st == DB_ABORT)
-		st = DB_OK;
-	if (st != DB_OK)
+	if ((st = tx->effect(db, tx->res, tx->arg)) != DB_OK)
 		return st;
 	if (tx->res->status < 200 || tx->res->status > 299) {
 		db_set_rollback(db);

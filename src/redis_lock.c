@@ -11,17 +11,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "redis_scripts.h"
 #include "retry.h"
 
 /* The longest pause between two tries of a taken key. */
 #define REDIS_LOCK_POLL_MAX_MS 8
-
-/* KEYS: the lock.  ARGV: the owner's token. */
-static struct redis_script release_script =
-    REDIS_SCRIPT("if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-                 "  return redis.call('DEL', KEYS[1])\n"
-                 "end\n"
-                 "return 0\n");
 
 /* Sets a token no other acquisition shares: pid, time and a counter. */
 static void redis_lock_token(struct redis_locks *locks)
@@ -98,7 +92,8 @@ void redis_lock_release(struct redis *redis, struct redis_locks *locks)
 int redis_lock_drop(struct redis *redis, const char *key, const char *token)
 {
 	const char *args[] = { key, token };
-	redisReply *r = redis_eval(redis, &release_script, 1, args, 1);
+	redisReply *r =
+	    redis_eval(redis, &redis_lock_release_script, 1, args, 1);
 
 	if (r == NULL)
 		return -1;
@@ -108,10 +103,10 @@ int redis_lock_drop(struct redis *redis, const char *key, const char *token)
 
 void redis_lock_prepare(void)
 {
-	redis_script_prepare(&release_script);
+	redis_script_prepare(&redis_lock_release_script);
 }
 
 int redis_lock_load(struct redis *redis)
 {
-	return redis_load(redis, &release_script);
+	return redis_load(redis, &redis_lock_release_script);
 }

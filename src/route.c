@@ -10,8 +10,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api_coupon.h"
 #include "auth.h"
-#include "coupon.h"
 #include "log.h"
 #include "num.h"
 #include "api.h"
@@ -50,13 +50,13 @@ const struct route route_table[] = {
 	    ROUTE_AUTH | ROUTE_BODY, "point_charge" },
 	{ HTTP_GET, "/api/v1/points/history", api_point_history, ROUTE_AUTH,
 	    "point_history" },
-	{ HTTP_POST, "/api/v1/admin/coupons", coupon_create,
+	{ HTTP_POST, "/api/v1/admin/coupons", api_coupon_create,
 	    ROUTE_ADMIN | ROUTE_BODY, "coupon_create" },
-	{ HTTP_GET, "/api/v1/coupons/{id}", coupon_get, ROUTE_AUTH,
+	{ HTTP_GET, "/api/v1/coupons/{id}", api_coupon_get, ROUTE_AUTH,
 	    "coupon_get" },
-	{ HTTP_POST, "/api/v1/coupons/{id}/issue", coupon_issue, ROUTE_AUTH,
+	{ HTTP_POST, "/api/v1/coupons/{id}/issue", api_coupon_issue, ROUTE_AUTH,
 	    "coupon_issue" },
-	{ HTTP_GET, "/api/v1/me/coupons", coupon_list_mine, ROUTE_AUTH,
+	{ HTTP_GET, "/api/v1/me/coupons", api_coupon_list_mine, ROUTE_AUTH,
 	    "coupon_list_mine" },
 };
 const size_t route_table_len = sizeof(route_table) / sizeof(route_table[0]);

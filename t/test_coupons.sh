@@ -1075,10 +1075,33 @@ test_idempotency() {
 }
 
 # ---------------------------------------------------------------------------
+# 9. coupon_strategy = sharded: issues spread over the policy's shards.  An
+# issue searches the shards in the order (shard + user_id % 16) mod 16, so
+# users 1..16 asking one after another, with no shard held by anyone, take
+# 16 different shards; if the search ignored the user (as when it ordered
+# by mod 64), all 16 would take the first shard.
+test_shard_spread() {
+	local p u
+	[ "$STRATEGY" = sharded ] || return 0
+	p=$(new_policy "spread" 1600) || return
+	for ((u = 1; u <= 16; u++)); do
+		issue "$(tok "$u")" "$p" >/dev/null || return
+	done
+	is "$(sql "SELECT count(DISTINCT shard) || ' ' || count(*) FROM user_coupons
+	    WHERE policy_id = $p")" "16 16" \
+		"shard spread: 16 users one after another took 16 different shards"
+	is "$(sql "SELECT count(*) || ' ' || min(issued) || ' ' || max(issued)
+	    FROM coupon_shards WHERE policy_id = $p")" "16 1 1" \
+		"shard spread: each of the 16 shards issued one"
+	check_coupons "after the shard spread"
+}
+
+# ---------------------------------------------------------------------------
 
 run_suite() {
 	local strategy=$1 t0=$SECONDS t t1 u tokens
 	GATE=$2
+	STRATEGY=$strategy
 	diag "--- coupon_strategy = $strategy, coupon_gate = $GATE"
 	STACK_EXTRA_CONF="coupon_strategy = $strategy
 coupon_gate = $GATE
@@ -1098,7 +1121,7 @@ reaper_interval = 100ms"
 	done <"$tokens"
 	USER1=$(tok 1)
 	for t in test_rush test_one_user test_redis_trouble test_compensation test_pay \
-		test_bad_input test_shapes test_idempotency; do
+		test_bad_input test_shapes test_idempotency test_shard_spread; do
 		t1=${EPOCHREALTIME/./}
 		"$t"
 		diag "$t: $(((${EPOCHREALTIME/./} - t1) / 1000)) ms"

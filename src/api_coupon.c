@@ -1,0 +1,204 @@
+/*
+ * api_coupon: see api_coupon.h.
+ */
+#include "api_coupon.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "api.h"
+#include "coupon.h"
+#include "coupon_issue.h"
+#include "idempotency.h"
+#include "page.h"
+#include "queries.h"
+#include "valid.h"
+
+/* The problems of an issue that is refused. */
+static const struct {
+	int status;
+	const char *code, *detail;
+} api_coupon_refusals[COUPON_ISSUE_RESULT__MAX] = {
+	[COUPON_NOT_FOUND] = { 404, "coupon_not_found",
+	    "there is no coupon policy with that id" },
+	[COUPON_NOT_OPEN] = { 409, "not_open",
+	    "the policy does not issue coupons now: outside its window "
+	    "(starts_at to ends_at)" },
+	[COUPON_ALREADY_ISSUED] = { 409, "already_issued",
+	    "you already have a coupon of this policy" },
+	[COUPON_SOLD_OUT] = { 409, "sold_out",
+	    "every coupon of this policy has been issued" },
+};
+
+/* Answers a refusal (a result with a problem in the table above). */
+static void api_coupon_refuse(struct response *res,
+    enum coupon_issue_result why)
+{
+	problem_write(res, api_coupon_refusals[why].status,
+	    api_coupon_refusals[why].code, api_coupon_refusals[why].detail);
+}
+
+/* Reads and validates a new policy; -1 when res holds the problem. */
+static int api_coupon_read_new(struct response *res,
+    const struct json_value *body, struct coupon_new *n)
+{
+	static const char *const fields[] = { "name", "discount_kind",
+		"discount_value", "discount_cap", "total_quantity", "starts_at",
+		"ends_at", "valid_days", NULL };
+	const char *kind;
+
+	if (valid_known_fields(res, body, fields) < 0 ||
+	    valid_string(res, body, "name", VALID_REQUIRED, 1, COUPON_NAME_MAX,
+	        &n->name) < 0 ||
+	    valid_string(res, body, "discount_kind", VALID_REQUIRED, 1, 16,
+	        &kind) < 0)
+		return -1;
+	if (strcmp(kind, "amount") != 0 && strcmp(kind, "percent") != 0) {
+		problem_write(res, 400, "invalid_field",
+		    "discount_kind must be \"amount\" or \"percent\"");
+		return -1;
+	}
+	n->percent = strcmp(kind, "percent") == 0;
+	if (valid_int(res, body, "discount_value", VALID_REQUIRED, 1,
+	        n->percent ? COUPON_PERCENT_MAX : COUPON_AMOUNT_MAX, 0,
+	        &n->value) < 0 ||
+	    valid_int(res, body, "discount_cap", VALID_OPTIONAL, 1,
+	        COUPON_AMOUNT_MAX, 0, &n->cap) < 0 ||
+	    valid_int(res, body, "total_quantity", VALID_REQUIRED, 1,
+	        COUPON_TOTAL_MAX, 0, &n->total) < 0 ||
+	    valid_int(res, body, "valid_days", VALID_OPTIONAL, 1,
+	        COUPON_VALID_DAYS_MAX, COUPON_VALID_DAYS_DEFAULT,
+	        &n->valid_days) < 0 ||
+	    valid_timestamp(res, body, "starts_at", VALID_OPTIONAL,
+	        &n->starts_at) < 0 ||
+	    valid_timestamp(res, body, "ends_at", VALID_OPTIONAL, &n->ends_at) <
+	        0)
+		return -1;
+	if (!n->percent && n->cap != 0) {
+		problem_write(res, 400, "invalid_field",
+		    "discount_cap applies to a percent discount only");
+		return -1;
+	}
+	return 0;
+}
+
+void api_coupon_create(struct request *req, struct response *res,
+    struct app *app)
+{
+	enum coupon_create_result result;
+	struct coupon_new n;
+	enum db_status st;
+	int64_t id;
+
+	memset(&n, 0, sizeof(n));
+	if (api_coupon_read_new(res, req->json, &n) < 0)
+		return;
+	st = coupon_policy_create(app->db, &n, response_json(res, 201), &id,
+	    &result);
+	if (st != DB_OK) {
+		api_db_failure(res, app, st);
+		return;
+	}
+	if (result == COUPON_BAD_WINDOW) {
+		problem_write(res, 400, "invalid_window",
+		    "ends_at must be later than starts_at and than now");
+		return;
+	}
+	response_header(res, "Location", "/api/v1/coupons/%" PRId64, id);
+	coupon_issue_prepare(app, id, n.total);
+}
+
+void api_coupon_get(struct request *req, struct response *res, struct app *app)
+{
+	struct json_writer *w = response_json(res, 200);
+	enum db_status st;
+
+	st = coupon_policy_get(app->db, req->params[0], w);
+	if (st == DB_NOTFOUND)
+		api_coupon_refuse(res, COUPON_NOT_FOUND);
+	else if (st != DB_OK)
+		api_db_failure(res, app, st);
+}
+
+/* An issue and what its effect saw of its transaction. */
+struct api_coupon_claim {
+	struct coupon_issue ci;
+	unsigned long attempt; /* db_retry_count when the effect last ran */
+};
+
+/*
+ * Step 3 of the issue as idempotency_transaction's effect (or alone, as
+ * statements of their own): 201 with the coupon, or the refusal.
+ */
+static enum db_status api_coupon_issue_effect(struct db *db,
+    struct response *res, void *arg)
+{
+	struct api_coupon_claim *claim = arg;
+	enum db_status st;
+
+	claim->attempt = db_retry_count(db);
+	st = coupon_issue_take(db, &claim->ci, response_json(res, 201));
+	if (st == DB_OK && claim->ci.result != COUPON_ISSUED)
+		api_coupon_refuse(res, claim->ci.result);
+	return st;
+}
+
+/*
+ * Runs step 3: in a transaction with the Idempotency-Key, if any; without
+ * one and when it is one statement, as statements of their own (nothing
+ * to replay, so one round trip).  Sets claim->ci.result to what became of
+ * it, for the gate (coupon_issue_settle).
+ */
+static enum db_status api_coupon_issue_run(struct request *req,
+    struct response *res, struct app *app, struct api_coupon_claim *claim)
+{
+	enum db_status st;
+
+	if (req->idempotency_key == NULL && coupon_issue_one_statement(app))
+		return api_coupon_issue_effect(app->db, res, claim);
+	st = idempotency_transaction(app->db, req, res, api_coupon_issue_effect,
+	    claim);
+	if (st != DB_OK)
+		return st;
+	if (res->replayed)
+		claim->ci.result = COUPON_REPLAYED; /* the user holds one */
+	else if (claim->attempt != db_retry_count(app->db))
+		/* The transaction was tried again after the effect last ran,
+		 * and that attempt was answered from the key without it (a
+		 * request with this key, but another body, committed in
+		 * between: 422).  What the effect decided was rolled back. */
+		claim->ci.result = COUPON_UNDECIDED;
+	return DB_OK;
+}
+
+void api_coupon_issue(struct request *req, struct response *res,
+    struct app *app)
+{
+	struct api_coupon_claim claim;
+	enum db_status st;
+
+	coupon_issue_init(&claim.ci, app, req->params[0],
+	    req->identity.user_id);
+	claim.attempt = db_retry_count(app->db);
+	st = coupon_issue_admit(&claim.ci, req->idempotency_key != NULL);
+	if (st != DB_OK) {
+		api_db_failure(res, app, st);
+		return;
+	}
+	if (claim.ci.result != COUPON_UNDECIDED) {
+		api_coupon_refuse(res, claim.ci.result);
+		return;
+	}
+	st = api_coupon_issue_run(req, res, app, &claim);
+	coupon_issue_settle(&claim.ci, st);
+	if (st != DB_OK)
+		api_db_failure(res, app, st);
+}
+
+void api_coupon_list_mine(struct request *req, struct response *res,
+    struct app *app)
+{
+	/* The statement is the domain's (sql/queries/coupon.sql); paging
+	 * and its parameters are the same for every list (page.c). */
+	page_serve_own(req, res, app, &coupon_page_stmt);
+}
