@@ -13,15 +13,9 @@
 # No `set -e`: a failed check is counted and the script carries on.
 set -uo pipefail
 
-T_DIR=$(cd "$(dirname "$0")" && pwd)
-export STOCKADE_SRCDIR="${STOCKADE_SRCDIR:-$(cd "$T_DIR/.." && pwd)}"
-export STOCKADE_BIN="${STOCKADE_BIN:-$STOCKADE_SRCDIR/src/stockade}"
+# shellcheck source=t/lib/preamble.sh
+. "$(dirname "$0")/lib/preamble.sh"
 export STACK_WORKERS=4
-
-# shellcheck source=t/lib/stack.sh
-. "$T_DIR/lib/stack.sh"
-# shellcheck source=t/lib/assert.sh
-. "$T_DIR/lib/assert.sh"
 
 # ---------------------------------------------------------------------------
 # Helpers.
@@ -117,10 +111,6 @@ readyz_consecutive() {
 # ---------------------------------------------------------------------------
 # The stack.
 
-if [ ! -x "$STOCKADE_BIN" ]; then
-	echo "not built: $STOCKADE_BIN" >&2
-	exit 99
-fi
 # shellcheck disable=SC2119 # no DIR: a fresh temp dir
 stack_init || exit 99
 trap stack_cleanup EXIT

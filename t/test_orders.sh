@@ -7,19 +7,8 @@
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
 
-here=$(cd "$(dirname "$0")" && pwd)
-: "${STOCKADE_SRCDIR:=$(cd "$here/.." && pwd)}"
-: "${STOCKADE_BIN:=$STOCKADE_SRCDIR/src/stockade}"
-export STOCKADE_SRCDIR STOCKADE_BIN
-# shellcheck source=t/lib/stack.sh
-. "$here/lib/stack.sh"
-# shellcheck source=t/lib/assert.sh
-. "$here/lib/assert.sh"
-# shellcheck source=t/lib/shop.sh
-. "$here/lib/shop.sh"
-
-[ -x "$STOCKADE_BIN" ] || { echo "not built: $STOCKADE_BIN" >&2; exit 99; }
-command -v jq >/dev/null || { echo "jq is missing (scripts/install-deps)" >&2; exit 99; }
+# shellcheck source=t/lib/preamble.sh
+. "$(dirname "$0")/lib/preamble.sh"
 
 stock_of() {
 	stack_psql "SELECT stock FROM product_options WHERE id = $1"

@@ -11,13 +11,8 @@
 # No `set -e`: a failed check is counted and the script carries on.
 set -uo pipefail
 
-T_DIR=$(cd "$(dirname "$0")" && pwd)
-export STOCKADE_SRCDIR="${STOCKADE_SRCDIR:-$(cd "$T_DIR/.." && pwd)}"
-
-# shellcheck source=t/lib/stack.sh
-. "$T_DIR/lib/stack.sh"
-# shellcheck source=t/lib/assert.sh
-. "$T_DIR/lib/assert.sh"
+# shellcheck source=t/lib/preamble.sh
+. "$(dirname "$0")/lib/preamble.sh"
 
 command -v redis-server >/dev/null || { echo "redis-server is missing (scripts/install-deps)" >&2; exit 99; }
 command -v redis-cli >/dev/null || { echo "redis-cli is missing (scripts/install-deps)" >&2; exit 99; }

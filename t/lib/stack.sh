@@ -23,7 +23,8 @@
 #   STOCKADE_BIN      the stockade binary (required to start stockade)
 #   STOCKADE_SRCDIR   the source tree, holding sql/ and nginx/ (required for
 #                     nginx; defaults to two levels above this file)
-#   STACK_HTTP_PORT   nginx's loopback port (default: a free random port)
+#   STACK_HTTP_PORT   nginx's loopback port (default: a free random port,
+#                     another one if a concurrent test takes it first)
 #   STACK_WORKERS     stockade workers (default 4)
 #   STACK_EXTRA_CONF  extra lines appended to stockade.conf, e.g. strategies
 #   STACK_NGINX_EXTRA nginx directives inserted verbatim inside the generated
@@ -95,6 +96,26 @@ _stack_as_pg() {
 	else
 		(cd "$STACK_DIR" && "$@")
 	fi
+}
+
+# _stack_pg_user: when run as root, create the system user PostgreSQL runs
+# as, unless it exists.  Tests started at once (make -j check) would all see
+# it missing, all run useradd and all but one fail ("already exists"), or
+# find it in /etc/passwd before useradd has finished; so the check and the
+# creation hold one lock.  Its file is machine-wide on purpose: the tests of
+# every checkout share the user.  A failed useradd is still fine when the
+# user exists afterwards (a stack.sh without the lock made it meanwhile).
+_stack_pg_user() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	local lock=/run/lock
+	[ -d "$lock" ] && [ -w "$lock" ] || lock=${TMPDIR:-/tmp}
+	(
+		flock 9 || exit 1
+		id -u "$STACK_PG_OS_USER" >/dev/null 2>&1 && exit 0
+		useradd --system --user-group --no-create-home \
+			--shell /usr/sbin/nologin "$STACK_PG_OS_USER" ||
+			id -u "$STACK_PG_OS_USER" >/dev/null 2>&1
+	) 9>>"$lock/stockade-stack-useradd.lock"
 }
 
 # _stack_pg_owner PATH...: give PATH to the PostgreSQL user (root only).
@@ -246,10 +267,7 @@ stack_init() {
 	# The PostgreSQL user must reach pg-data and pg-run inside it.
 	chmod 0755 "$STACK_DIR" || return 1
 
-	if [ "$(id -u)" -eq 0 ] && ! id -u "$STACK_PG_OS_USER" >/dev/null 2>&1; then
-		useradd --system --user-group --no-create-home \
-			--shell /usr/sbin/nologin "$STACK_PG_OS_USER" || return 1
-	fi
+	_stack_pg_user || return 1
 	if ! _stack_as_pg test -x "$STACK_DIR"; then
 		_stack_log "user $STACK_PG_OS_USER cannot reach $STACK_DIR: every parent directory needs o+x"
 		return 1
@@ -257,6 +275,8 @@ stack_init() {
 
 	if [ -z "${STACK_HTTP_PORT:-}" ]; then
 		STACK_HTTP_PORT=$(_stack_pick_port) || return 1
+		# stack_start_nginx may move a port picked here, not a given one.
+		_STACK_PORT_PICKED=1
 	fi
 	STACK_URL="http://127.0.0.1:$STACK_HTTP_PORT"
 	STACK_CONF="$STACK_DIR/stockade.conf"
@@ -490,32 +510,77 @@ stack_token() {
 # stack_start_nginx: write $STACK_DIR/nginx.conf, which includes
 # $STOCKADE_SRCDIR/nginx/stockade.conf, start nginx in the foreground (so $!
 # is the master's PID) and wait until it listens on 127.0.0.1:PORT.
-# Readiness of stockade behind it is stack_wait_ready's job.  Does nothing
-# when it is already running.
+# Readiness of stockade behind it is stack_wait_ready's job.  A port that
+# stack_init picked may turn out to be taken when nginx starts (by a test
+# started at the same moment that picked the same one, say): then another
+# is picked, STACK_HTTP_PORT and STACK_URL follow, up to 5 ports in all.  A
+# port given in STACK_HTTP_PORT is tried alone.  Does nothing when nginx is
+# already running.
 stack_start_nginx() {
-	local log="$STACK_DIR/nginx-error.log"
+	local log="$STACK_DIR/nginx-error.log" try rc
 	_stack_need_dir || return 1
 	_stack_running nginx && return 0
 	if [ ! -r "$STOCKADE_SRCDIR/nginx/stockade.conf" ]; then
 		_stack_log "no nginx/stockade.conf in STOCKADE_SRCDIR=$STOCKADE_SRCDIR"
 		return 1
 	fi
+	mkdir -p "$STACK_DIR/nginx-tmp" || return 1
+	for try in 1 2 3 4 5; do
+		rc=0
+		_stack_nginx_try || rc=$?
+		[ "$rc" -ne 0 ] || return 0
+		if [ "$rc" -ne 1 ] || [ "${_STACK_PORT_PICKED:-0}" != 1 ] || [ "$try" -eq 5 ]; then
+			break
+		fi
+		STACK_HTTP_PORT=$(_stack_pick_port) || return 1
+		STACK_URL="http://127.0.0.1:$STACK_HTTP_PORT"
+		_stack_log "trying port $STACK_HTTP_PORT instead"
+	done
+	_stack_fail "nginx did not listen on 127.0.0.1:$STACK_HTTP_PORT" "$log"
+}
+
+# _stack_nginx_try: start nginx on $STACK_HTTP_PORT and wait until it
+# listens there.  Returns 0 once it does, 1 when the port is taken (before
+# the start, or nginx gave up bind(), which it retries for 2.5 s), 2 when
+# nginx neither listened nor exited within STACK_READY_TIMEOUT.
+_stack_nginx_try() {
+	local log="$STACK_DIR/nginx-error.log" pid
 	if ! _stack_port_free "$STACK_HTTP_PORT"; then
 		_stack_log "port $STACK_HTTP_PORT is already in use"
 		return 1
 	fi
-	mkdir -p "$STACK_DIR/nginx-tmp" || return 1
-	_stack_write_nginx_conf || return 1
+	_stack_write_nginx_conf || return 2
 	# -e: messages from before the config is read go to our log too, not
 	# to the compiled-in default.
 	_stack_spawn nginx "$log" nginx -p "$STACK_DIR/" -e "$log" \
 		-c "$STACK_DIR/nginx.conf"
-	_stack_wait_for "${STACK_READY_TIMEOUT:-30}" _stack_nginx_listening ||
-		_stack_fail "nginx did not listen on 127.0.0.1:$STACK_HTTP_PORT" "$log"
+	_stack_wait_for "${STACK_READY_TIMEOUT:-30}" _stack_nginx_settled || return 2
+	_stack_nginx_listening && return 0
+	_stack_log "nginx exited without listening on 127.0.0.1:$STACK_HTTP_PORT"
+	if pid=$(stack_pid nginx); then
+		_stack_reap "$pid"
+	fi
+	rm -f "$STACK_DIR/nginx.pid"
+	return 1
 }
 
+# _stack_nginx_settled: 0 once nginx listens on the port or has exited.
+_stack_nginx_settled() {
+	_stack_nginx_listening || ! _stack_running nginx
+}
+
+# _stack_nginx_listening: 0 when the stack's own nginx listens on the port.
+# Another process listening there does not count: nginx keeps running while
+# it retries a bind() that fails, and the requests would reach that other
+# process (another test's stack).  ss names a socket's processes only when
+# it may read their /proc entries; without names, the port's having been
+# free just before nginx started has to do.
 _stack_nginx_listening() {
-	_stack_running nginx && ! _stack_port_free "$STACK_HTTP_PORT"
+	local pid out
+	pid=$(stack_pid nginx) && stack_alive "$pid" || return 1
+	out=$(ss -tlnpH "sport = :$STACK_HTTP_PORT" 2>/dev/null)
+	[ -n "$out" ] || return 1
+	[[ $out != *users:* || $out == *"pid=$pid,"* ]]
 }
 
 _stack_write_nginx_conf() {

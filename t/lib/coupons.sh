@@ -1,33 +1,29 @@
-#!/usr/bin/env bash
-# t/test_coupons.sh: first-come-first-served coupons against a real stack,
-# once per configuration: every coupon_strategy (pessimistic, conditional,
-# sharded) with coupon_gate off and with a gate (redis, or for conditional
-# the seeds' slots list).  A rush of 2,000 users on a policy of 100
-# (exactly 100 issued; with the gate on, the crowd never reaches
-# PostgreSQL), one user asking 100 times at once, Redis stopped, flushed and
-# its scripts flushed in the middle of a rush, the gate compensated when the
-# database refuses, paying with a coupon (discounts, one coupon racing for
-# 20 orders, cancel giving it back), bad input refused without a trace, the
-# policy and coupon-list endpoints, and Idempotency-Key.  After every part
-# the database is checked twice: with sql/audit.sql, and with this file's
-# own query for DESIGN.md's invariant 3 and the coupon/order links
-# (coupons_wrong), so that the test does not depend on the audit file alone.
+# shellcheck shell=bash
 #
-# Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
+# t/lib/coupons.sh: first-come-first-served coupons against a real stack,
+# the suite each t/test_coupons_<strategy>_<gate>.sh runs in one
+# configuration: every coupon_strategy (pessimistic, conditional, sharded)
+# with coupon_gate off and with a gate (redis, or for conditional the seeds'
+# slots list).  One test per configuration, so that `make -j check` runs
+# them side by side, each with its own stack.  A rush of 2,000 users on a
+# policy of 100 (exactly 100 issued; with the gate on, the crowd never
+# reaches PostgreSQL), one user asking 100 times at once, Redis stopped,
+# flushed and its scripts flushed in the middle of a rush, the gate
+# compensated when the database refuses, paying with a coupon (discounts,
+# one coupon racing for 20 orders, cancel giving it back), bad input
+# refused without a trace, the policy and coupon-list endpoints, and
+# Idempotency-Key.  After every part the database is checked twice: with
+# sql/audit.sql, and with this file's own query for DESIGN.md's invariant 3
+# and the coupon/order links (coupons_wrong), so that the test does not
+# depend on the audit file alone.
+#
+# A test sources t/lib/preamble.sh, then this file, and runs:
+#
+#     trap stack_cleanup EXIT
+#     run_suite STRATEGY GATE       # e.g. run_suite sharded redis
+#     done_testing                  # "N passed, M failed"
 
-here=$(cd "$(dirname "$0")" && pwd)
-: "${STOCKADE_SRCDIR:=$(cd "$here/.." && pwd)}"
-: "${STOCKADE_BIN:=$STOCKADE_SRCDIR/src/stockade}"
-export STOCKADE_SRCDIR STOCKADE_BIN
-# shellcheck source=t/lib/stack.sh
-. "$here/lib/stack.sh"
-# shellcheck source=t/lib/assert.sh
-. "$here/lib/assert.sh"
-# shellcheck source=t/lib/shop.sh
-. "$here/lib/shop.sh"
-
-[ -x "$STOCKADE_BIN" ] || { echo "not built: $STOCKADE_BIN" >&2; exit 99; }
-command -v jq >/dev/null || { echo "jq is missing (scripts/install-deps)" >&2; exit 99; }
+# mint_tokens_bulk (t/lib/shop.sh) signs the rush's tokens with openssl.
 command -v openssl >/dev/null || { echo "openssl is missing" >&2; exit 99; }
 
 # The issue's numbers for the main rush.
@@ -45,6 +41,9 @@ CACHE_WAIT=3.3
 
 # ---------------------------------------------------------------------------
 # Helpers.
+
+# TOK: every rush user's token by user id, filled by run_suite.
+declare -A TOK=()
 
 # tok USER: USER's token, minted once per stack (users 1..RUSH_USERS).
 tok() {
@@ -1098,6 +1097,9 @@ test_shard_spread() {
 
 # ---------------------------------------------------------------------------
 
+# run_suite STRATEGY GATE: a new stack with coupon_strategy = STRATEGY and
+# coupon_gate = GATE, every part above run against it, then the stack
+# stopped and its directory removed.  Exits 99 when the stack cannot start.
 run_suite() {
 	local strategy=$1 t0=$SECONDS t t1 u tokens
 	GATE=$2
@@ -1131,12 +1133,3 @@ reaper_interval = 100ms"
 	stack_cleanup
 }
 
-declare -A TOK=()
-trap stack_cleanup EXIT
-run_suite pessimistic redis
-run_suite pessimistic off
-run_suite conditional slots
-run_suite conditional off
-run_suite sharded redis
-run_suite sharded off
-done_testing
