@@ -34,66 +34,9 @@ enum listen_kind { LISTEN_UNIX, LISTEN_TCP, LISTEN__MAX };
 extern const char *const listen_kind_names[LISTEN__MAX];
 
 /*
- * How an order takes stock (stock.c).  STOCK_PESSIMISTIC locks the options
- * FOR UPDATE in ascending id order, checks, then deducts; STOCK_CONDITIONAL
- * runs one UPDATE ... SET stock = stock - q WHERE stock >= q and rolls the
- * whole order back if any item was short; STOCK_REDIS_LOCK (the seeds'
- * alternative) takes a Redis lock per option before the transaction, whose
- * UPDATE is the conditional one.
+ * The strategies' enums live with their modules (stock.h, point.h,
+ * coupon_issue.h, coupon_gate.h); the struct keeps them as ints.
  */
-enum stock_strategy {
-	STOCK_PESSIMISTIC,
-	STOCK_CONDITIONAL,
-	STOCK_REDIS_LOCK,
-	STOCK_STRATEGY__MAX
-};
-
-/* "pessimistic", "conditional", "redis_lock", as in the config file. */
-extern const char *const stock_strategy_names[STOCK_STRATEGY__MAX];
-
-/*
- * How a balance moves (point.c).  POINT_OPTIMISTIC updates WHERE version
- * = $v and retries the transaction on a conflict; POINT_PESSIMISTIC locks
- * the account FOR UPDATE; POINT_CONDITIONAL updates balance = balance + d
- * WHERE the result stays in bounds.
- */
-enum point_strategy {
-	POINT_OPTIMISTIC,
-	POINT_PESSIMISTIC,
-	POINT_CONDITIONAL,
-	POINT_STRATEGY__MAX
-};
-
-/* "optimistic", "pessimistic" and "conditional", as in the config file. */
-extern const char *const point_strategy_names[POINT_STRATEGY__MAX];
-
-/*
- * How the database issues a coupon (coupon.c).  COUPON_PESSIMISTIC locks the
- * policy row FOR UPDATE, checks, increments and inserts; COUPON_CONDITIONAL
- * increments WHERE issued_quantity < total_quantity, then inserts;
- * COUPON_SHARDED splits the policy into rows of coupon_shards and takes
- * from any shard not locked by another issue, in one statement.
- */
-enum coupon_strategy {
-	COUPON_PESSIMISTIC,
-	COUPON_CONDITIONAL,
-	COUPON_SHARDED,
-	COUPON_STRATEGY__MAX
-};
-
-/* "pessimistic", "conditional" and "sharded", as in the config file. */
-extern const char *const coupon_strategy_names[COUPON_STRATEGY__MAX];
-
-/*
- * What stands in front of the database on the coupon issue path
- * (coupon_gate.c): GATE_REDIS, the Lua dedupe-and-count script; GATE_OFF,
- * every request goes to the database; GATE_SLOTS, the Lua dedupe and a
- * list of one entry per coupon left, popped per admission.
- */
-enum coupon_gate_kind { GATE_REDIS, GATE_OFF, GATE_SLOTS, GATE_KIND__MAX };
-
-/* "redis", "off" and "slots", as in the config file. */
-extern const char *const coupon_gate_names[GATE_KIND__MAX];
 
 /*
  * A flat struct of fixed-size fields holding no pointers, so a reload can

@@ -19,6 +19,10 @@
 #include "log.h"
 #include "num.h"
 #include "xmalloc.h"
+#include "coupon_gate.h"
+#include "coupon_issue.h"
+#include "point.h"
+#include "stock.h"
 
 #define MS_PER_MIN 60000LL
 #define MS_PER_HOUR 3600000LL

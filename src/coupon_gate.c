@@ -20,6 +20,12 @@
 #include "redis_lock.h"
 #include "redis_scripts.h"
 
+const char *const coupon_gate_names[GATE_KIND__MAX] = {
+	"redis",
+	"off",
+	"slots",
+};
+
 /* How long a rebuild may hold the lock without showing progress. */
 #define COUPON_GATE_LOCK_MS "5000"
 

@@ -30,6 +30,17 @@
 
 #include "redis.h"
 
+/*
+ * What stands in front of the database on the coupon issue path
+ * (coupon_gate): GATE_REDIS, the Lua dedupe-and-count script; GATE_OFF,
+ * every request goes to the database; GATE_SLOTS, the Lua dedupe and a list
+ * of one entry per coupon left, popped per admission.
+ */
+enum coupon_gate_kind { GATE_REDIS, GATE_OFF, GATE_SLOTS, GATE_KIND__MAX };
+
+/* "redis", "off" and "slots", as in the config file. */
+extern const char *const coupon_gate_names[GATE_KIND__MAX];
+
 enum coupon_gate_verdict {
 	COUPON_GATE_PASS, /* admitted: counted and added to the set */
 	COUPON_GATE_ALREADY, /* the user was admitted before */

@@ -33,6 +33,12 @@
 #include "queries.h"
 #include "retry.h"
 
+const char *const coupon_strategy_names[COUPON_STRATEGY__MAX] = {
+	"pessimistic",
+	"conditional",
+	"sharded",
+};
+
 /* The gate's rebuild reads the users who hold a coupon this many at once. */
 #define COUPON_REBUILD_BATCH 5000
 /*

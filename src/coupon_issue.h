@@ -27,6 +27,23 @@
 #include "db.h"
 #include "json.h"
 
+/*
+ * How the database issues a coupon (coupon_strategy).  COUPON_PESSIMISTIC
+ * locks the policy row FOR UPDATE, checks, increments and inserts;
+ * COUPON_CONDITIONAL increments WHERE issued_quantity < total_quantity, then
+ * inserts; COUPON_SHARDED splits the policy into rows of coupon_shards and
+ * takes from any shard not locked by another issue, in one statement.
+ */
+enum coupon_strategy {
+	COUPON_PESSIMISTIC,
+	COUPON_CONDITIONAL,
+	COUPON_SHARDED,
+	COUPON_STRATEGY__MAX
+};
+
+/* "pessimistic", "conditional" and "sharded", as in the config file. */
+extern const char *const coupon_strategy_names[COUPON_STRATEGY__MAX];
+
 /* coupon_strategy = sharded splits what remains of a policy this many ways. */
 #define COUPON_SHARDS 16
 

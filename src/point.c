@@ -22,6 +22,12 @@
 #include "queries.h"
 #include "retry.h"
 
+const char *const point_strategy_names[POINT_STRATEGY__MAX] = {
+	"optimistic",
+	"pessimistic",
+	"conditional",
+};
+
 /*
  * Conditional: how many times a refusal that a second read cannot explain
  * (the balance changed in between) is tried again before it is reported

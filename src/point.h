@@ -12,6 +12,22 @@
 #include "db.h"
 #include "json.h"
 
+/*
+ * How a balance moves (point_strategy).  POINT_OPTIMISTIC updates WHERE
+ * version = $v and retries the transaction on a conflict; POINT_PESSIMISTIC
+ * locks the account FOR UPDATE; POINT_CONDITIONAL updates balance = balance
+ * + d WHERE the result stays in bounds.
+ */
+enum point_strategy {
+	POINT_OPTIMISTIC,
+	POINT_PESSIMISTIC,
+	POINT_CONDITIONAL,
+	POINT_STRATEGY__MAX
+};
+
+/* "optimistic", "pessimistic" and "conditional", as in the config file. */
+extern const char *const point_strategy_names[POINT_STRATEGY__MAX];
+
 enum point_kind { POINT_CHARGE, POINT_USE, POINT_REFUND, POINT_KIND__MAX };
 
 extern const char *const point_kind_names[POINT_KIND__MAX];

@@ -10,6 +10,12 @@
 #include "log.h"
 #include "queries.h"
 
+const char *const stock_strategy_names[STOCK_STRATEGY__MAX] = {
+	"pessimistic",
+	"conditional",
+	"redis_lock",
+};
+
 _Static_assert(STOCK_ITEMS_MAX <= REDIS_LOCK_MAX,
     "every option of an order must fit one redis_lock_take");
 

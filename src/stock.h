@@ -19,6 +19,25 @@
 #include "db.h"
 #include "redis_lock.h"
 
+/*
+ * How an order takes stock (stock_strategy).  STOCK_PESSIMISTIC locks the
+ * options FOR UPDATE in ascending id order, checks, then deducts;
+ * STOCK_CONDITIONAL runs one UPDATE ... SET stock = stock - q WHERE stock >=
+ * q and rolls the whole order back if any item was short; STOCK_REDIS_LOCK
+ * takes a Redis lock per option before the transaction, whose UPDATE is the
+ * conditional one, to measure waiting in Redis against waiting on
+ * PostgreSQL's row locks.
+ */
+enum stock_strategy {
+	STOCK_PESSIMISTIC,
+	STOCK_CONDITIONAL,
+	STOCK_REDIS_LOCK,
+	STOCK_STRATEGY__MAX
+};
+
+/* "pessimistic", "conditional", "redis_lock", as in the config file. */
+extern const char *const stock_strategy_names[STOCK_STRATEGY__MAX];
+
 /* The most options one reservation takes: the lines of one order. */
 #define STOCK_ITEMS_MAX 50
 

@@ -7,6 +7,10 @@
  */
 #include "check_config.h"
 #include "check_run.h"
+#include "coupon_gate.h"
+#include "coupon_issue.h"
+#include "point.h"
+#include "stock.h"
 
 START_TEST(test_defaults)
 {
