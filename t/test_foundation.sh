@@ -331,7 +331,7 @@ conns=$(stack_psql "select count(*) from pg_stat_activity where application_name
 is "$conns" "$STACK_WORKERS" "database connections named 'stockade worker N' = workers"
 names=$(stack_psql "select application_name from pg_stat_activity where application_name like 'stockade worker%' order by 1" | tr '\n' ',')
 diag "worker connections: $names"
-# DESIGN.md: database connections = workers + 1, the reaper's.
+# docs/architecture.md: database connections = workers + 1, the reaper's.
 conns=$(stack_psql "select count(*) from pg_stat_activity where application_name like 'stockade %' and application_name <> 'stockade migrate'")
 is "$conns" "$((STACK_WORKERS + 1))" "database connections from stockade = workers + 1 (the reaper)"
 http GET /status

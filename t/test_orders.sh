@@ -2,8 +2,8 @@
 # t/test_orders.sh: stock and orders against a real stack, once per stock
 # strategy (pessimistic, conditional, redis_lock): no oversell under a rush, no deadlock
 # reaching a client, cancel and expiry restoring exactly once, bad input
-# refused without a trace, Idempotency-Key, and the audit of DESIGN.md's
-# invariants 1 and 2 after every part.
+# refused without a trace, Idempotency-Key, and the audit of invariants 1
+# and 2 (docs/architecture.md) after every part.
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
 

@@ -6,8 +6,8 @@
 # refunds on cancel, Idempotency-Key, bad input refused without a trace, and
 # the balance and history endpoints.  After every part the database is
 # checked twice: with sql/audit.sql, and with this file's own query for
-# DESIGN.md's invariant 4 (points_consistent), so that the test does not
-# depend on the audit file alone.
+# invariant 4 of docs/architecture.md (points_consistent), so that the test
+# does not depend on the audit file alone.
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
 

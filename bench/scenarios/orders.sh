@@ -52,7 +52,7 @@ scenario_orders() {
 				committed=$(($(settled orders_now) - before))
 				point_merge "$label" "$(json_obj committed="$committed")"
 				ok201=$(point_get "$label" '.statuses["201"] // 0')
-				# Invariant 5 of DESIGN.md: every 201 is a committed order.
+				# Invariant 5 (docs/architecture.md): every 201 is a committed order.
 				if [ "$committed" -lt "$ok201" ]; then
 					point_problem "$label" "**LOST ORDERS**: $((ok201 - committed)) answered 201 but not in the database"
 				fi

@@ -101,7 +101,7 @@ points_point() {
 		point_problem "$label" "**ERRORS** /status counters went down (a worker restarted?)"
 	[ "$seen" = "$strategy" ] ||
 		point_problem "$label" "**ERRORS** the statements are not those of $strategy (pg_stat_statements: $seen)"
-	# Every 200 is a committed ledger row (DESIGN.md).
+	# Every 200 is a committed ledger row (docs/architecture.md, invariant 5).
 	ok200=$(point_get "$label" '.statuses["200"] // 0')
 	[ "$committed" -ge "$ok200" ] ||
 		point_problem "$label" "**LOST CHARGES**: $((ok200 - committed)) answered 200 but not in the ledger"

@@ -3,7 +3,7 @@
 # t/lib/coupons.sh: first-come-first-served coupons against a real stack,
 # the suite each t/test_coupons_<strategy>_<gate>.sh runs in one
 # configuration: every coupon_strategy (pessimistic, conditional, sharded)
-# with coupon_gate off and with a gate (redis, or for conditional the seeds'
+# with coupon_gate off and with a gate (redis, or for conditional the
 # slots list).  One test per configuration, so that `make -j check` runs
 # them side by side, each with its own stack.  A rush of 2,000 users on a
 # policy of 100 (exactly 100 issued; with the gate on, the crowd never
@@ -13,9 +13,9 @@
 # one coupon racing for 20 orders, cancel giving it back), bad input
 # refused without a trace, the policy and coupon-list endpoints, and
 # Idempotency-Key.  After every part the database is checked twice: with
-# sql/audit.sql, and with this file's own query for DESIGN.md's invariant 3
-# and the coupon/order links (coupons_wrong), so that the test does not
-# depend on the audit file alone.
+# sql/audit.sql, and with this file's own query for invariant 3 of
+# docs/architecture.md and the coupon/order links (coupons_wrong), so that
+# the test does not depend on the audit file alone.
 #
 # A test sources t/lib/preamble.sh, then this file, and runs:
 #
