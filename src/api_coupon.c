@@ -11,7 +11,6 @@
 #include "coupon_issue.h"
 #include "idempotency.h"
 #include "page.h"
-#include "queries.h"
 #include "valid.h"
 
 /* The problems of an issue that is refused. */
@@ -198,7 +197,5 @@ void api_coupon_issue(struct request *req, struct response *res,
 void api_coupon_list_mine(struct request *req, struct response *res,
     struct app *app)
 {
-	/* The statement is the domain's (sql/queries/coupon.sql); paging
-	 * and its parameters are the same for every list (page.c). */
-	page_serve_own(req, res, app, &coupon_page_stmt);
+	page_serve_list(req, res, app, coupon_list_mine);
 }

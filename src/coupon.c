@@ -63,6 +63,13 @@ enum db_status coupon_policy_get(struct db *db, int64_t id,
 	return st;
 }
 
+enum db_status coupon_list_mine(struct db *db, int64_t user_id, int64_t after,
+    int64_t limit, struct json_writer *w, int64_t *n, int64_t *last_id)
+{
+	return db_page(db, &coupon_page_stmt, user_id, after, limit, w, n,
+	    last_id);
+}
+
 int64_t coupon_discount(int percent, int64_t value, int64_t cap, int64_t total)
 {
 	int64_t d;

@@ -56,6 +56,13 @@ enum db_status coupon_policy_get(struct db *db, int64_t id,
     struct json_writer *w);
 
 /*
+ * The caller's coupons, newest first: up to limit below the id after,
+ * written into w (a page_list_fn; see page.h).
+ */
+enum db_status coupon_list_mine(struct db *db, int64_t user_id, int64_t after,
+    int64_t limit, struct json_writer *w, int64_t *n, int64_t *last_id);
+
+/*
  * The discount of a coupon on an order of total: a fixed amount, or a
  * percentage rounded down and capped (cap 0: none); never more than total.
  */

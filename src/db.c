@@ -387,6 +387,37 @@ unsigned long db_retry_count(const struct db *db)
 	return db->retried;
 }
 
+enum db_status db_write_json_rows(const PGresult *r, struct json_writer *w,
+    int64_t *n, int64_t *last_id)
+{
+	int rows = PQntuples(r);
+
+	for (int i = 0; i < rows; i++)
+		json_write_raw(w, PQgetvalue(r, i, 0),
+		    (size_t)PQgetlength(r, i, 0));
+	if (n == NULL)
+		return DB_OK;
+	*n = rows;
+	return rows == 0 ? DB_OK : db_get_i64(r, rows - 1, 1, last_id);
+}
+
+enum db_status db_page(struct db *db, const struct db_stmt *stmt, int64_t owner,
+    int64_t after, int64_t limit, struct json_writer *w, int64_t *n,
+    int64_t *last_id)
+{
+	char owner_s[DB_I64_LEN], after_s[DB_I64_LEN], limit_s[DB_I64_LEN];
+	const char *params[] = { db_param_i64(owner_s, owner),
+		db_param_i64(after_s, after), db_param_i64(limit_s, limit) };
+	enum db_status st;
+	PGresult *r;
+
+	if ((r = db_query(db, stmt, params, &st)) == NULL)
+		return st;
+	st = db_write_json_rows(r, w, n, last_id);
+	PQclear(r);
+	return st;
+}
+
 int db_ping(struct db *db)
 {
 	return db_exec(db, "SELECT 1") == DB_OK;

@@ -17,6 +17,7 @@
 
 #include <libpq-fe.h>
 
+#include "json.h"
 #include "num.h"
 
 #define DB_RECONNECT_INTERVAL_MS 250
@@ -109,6 +110,24 @@ const char *db_param_i64(char buf[DB_I64_LEN], int64_t v);
  * integer: a schema that no longer matches the code, never input.
  */
 enum db_status db_get_i64(const PGresult *r, int row, int col, int64_t *out);
+
+/*
+ * Writes column 0 of every row of r (JSON text built by PostgreSQL) into w
+ * as it is.  With n, sets *n to the number of rows and *last_id to column 1
+ * of the last one (an id: where a keyset page ends).  Returns DB_OK, or
+ * DB_ERROR when that id is not an integer.
+ */
+enum db_status db_write_json_rows(const PGresult *r, struct json_writer *w,
+    int64_t *n, int64_t *last_id);
+
+/*
+ * One keyset page of an owner's rows: runs stmt ($1 owner, $2 the id to
+ * start past, $3 limit; returning item JSON, id) and writes the items into
+ * w (db_write_json_rows).  Returns DB_OK or a database failure.
+ */
+enum db_status db_page(struct db *db, const struct db_stmt *stmt, int64_t owner,
+    int64_t after, int64_t limit, struct json_writer *w, int64_t *n,
+    int64_t *last_id);
 
 /* The last error's message and SQLSTATE ("" when none). */
 const char *db_errmsg(const struct db *db);

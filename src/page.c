@@ -59,39 +59,3 @@ void page_serve_list(struct request *req, struct response *res, struct app *app,
 	else
 		page_end(res, &p);
 }
-
-/* Answers 200 with r's rows (item JSON, id) as a page of limit. */
-static void page_write(struct response *res, PGresult *r, int64_t limit)
-{
-	struct json_writer *w = page_begin(res);
-	struct page p = { .limit = limit, .n = PQntuples(r) };
-
-	for (int i = 0; i < PQntuples(r); i++)
-		json_write_raw(w, PQgetvalue(r, i, 0),
-		    (size_t)PQgetlength(r, i, 0));
-	if (p.n > 0 && db_get_i64(r, (int)p.n - 1, 1, &p.last_id) != DB_OK)
-		p.n = 0; /* logged; the page is then the last */
-	page_end(res, &p);
-}
-
-void page_serve_own(struct request *req, struct response *res, struct app *app,
-    const struct db_stmt *stmt)
-{
-	char user[DB_I64_LEN], after[DB_I64_LEN], limit[DB_I64_LEN];
-	const char *params[] = { user, after, limit };
-	struct page p;
-	enum db_status st;
-	PGresult *r;
-
-	if (page_read(req, res, PAGE_NEWEST_FIRST, &p) < 0)
-		return;
-	db_param_i64(user, req->identity.user_id);
-	db_param_i64(after, p.after);
-	db_param_i64(limit, p.limit);
-	if ((r = db_query(app->db, stmt, params, &st)) == NULL) {
-		api_db_failure(res, app, st);
-		return;
-	}
-	page_write(res, r, p.limit);
-	PQclear(r);
-}

@@ -65,12 +65,4 @@ void page_end(struct response *res, const struct page *p);
 void page_serve_list(struct request *req, struct response *res, struct app *app,
     page_list_fn list);
 
-/*
- * The same with a statement that takes ($1 user id, $2 the id to start
- * below, $3 limit) and returns (item JSON, id).  For coupon.c's list until
- * it moves to page_serve_list (refactor-coupon); then it goes.
- */
-void page_serve_own(struct request *req, struct response *res, struct app *app,
-    const struct db_stmt *stmt);
-
 #endif

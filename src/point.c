@@ -215,19 +215,6 @@ enum db_status point_balance(struct db *db, int64_t user_id, int64_t *balance)
 enum db_status point_history(struct db *db, int64_t user_id, int64_t after,
     int64_t limit, struct json_writer *w, int64_t *n, int64_t *last_id)
 {
-	char user[DB_I64_LEN], after_s[DB_I64_LEN], limit_s[DB_I64_LEN];
-	const char *params[] = { db_param_i64(user, user_id),
-		db_param_i64(after_s, after), db_param_i64(limit_s, limit) };
-	enum db_status st;
-	PGresult *r;
-
-	if ((r = db_query(db, &point_history_stmt, params, &st)) == NULL)
-		return st;
-	*n = PQntuples(r);
-	for (int i = 0; i < PQntuples(r); i++)
-		json_write_raw(w, PQgetvalue(r, i, 0),
-		    (size_t)PQgetlength(r, i, 0));
-	st = *n > 0 ? db_get_i64(r, (int)*n - 1, 1, last_id) : DB_OK;
-	PQclear(r);
-	return st;
+	return db_page(db, &point_history_stmt, user_id, after, limit, w, n,
+	    last_id);
 }

@@ -12,31 +12,13 @@ const char *const product_result_names[PRODUCT_RESULT__MAX] = {
 	"stock_limit",
 };
 
-/*
- * Writes column 0 of every row of r (JSON text) into w; with ids (column
- * 1), sets *n and *last_id.  Returns DB_OK, or DB_ERROR on a bad id.
- */
-static enum db_status product_write_rows(PGresult *r, struct json_writer *w,
-    int64_t *n, int64_t *last_id)
-{
-	int rows = PQntuples(r);
-
-	for (int i = 0; i < rows; i++)
-		json_write_raw(w, PQgetvalue(r, i, 0),
-		    (size_t)PQgetlength(r, i, 0));
-	if (n == NULL)
-		return DB_OK;
-	*n = rows;
-	return rows == 0 ? DB_OK : db_get_i64(r, rows - 1, 1, last_id);
-}
-
 /* Writes column 0 of r's only row, or reports that there is none. */
 static void product_write_one(PGresult *r, struct json_writer *w,
     enum product_result *result, enum product_result missing)
 {
 	*result = PQntuples(r) == 0 ? missing : PRODUCT_OK;
 	if (*result == PRODUCT_OK)
-		product_write_rows(r, w, NULL, NULL);
+		db_write_json_rows(r, w, NULL, NULL);
 }
 
 enum db_status product_list(struct db *db, int64_t after, int64_t limit,
@@ -50,7 +32,7 @@ enum db_status product_list(struct db *db, int64_t after, int64_t limit,
 
 	if ((r = db_query(db, &product_page_stmt, params, &st)) == NULL)
 		return st;
-	st = product_write_rows(r, w, n, last_id);
+	st = db_write_json_rows(r, w, n, last_id);
 	PQclear(r);
 	return st;
 }
@@ -81,7 +63,7 @@ enum db_status product_popular(struct db *db, int64_t days, int64_t limit,
 
 	if ((r = db_query(db, &product_popular_stmt, params, &st)) == NULL)
 		return st;
-	st = product_write_rows(r, w, NULL, NULL);
+	st = db_write_json_rows(r, w, NULL, NULL);
 	PQclear(r);
 	return st;
 }
