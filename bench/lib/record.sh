@@ -120,11 +120,12 @@ point_problem() {
 
 # render_report: (re)write the results file and its plots from $POINTS,
 # and keep a copy of the records next to it ($RUN_STAMP.jsonl), from
-# which bench/report.py can render them again.
+# which bench/report.py can render them again.  No bytecode is written
+# (bench/report/__pycache__) into the tree under test.
 render_report() {
 	[ -n "$POINTS" ] && [ -s "$POINTS" ] || return 0
 	cp "$POINTS" "$BENCH_RESULTS/$RUN_STAMP.jsonl" || say "could not copy $POINTS to $BENCH_RESULTS"
-	if python3 "$BENCH_DIR/report.py" --plots "$BENCH_RESULTS" "$POINTS" >"$RESULT.new"; then
+	if PYTHONDONTWRITEBYTECODE=1 python3 "$BENCH_DIR/report.py" --plots "$BENCH_RESULTS" "$POINTS" >"$RESULT.new"; then
 		mv "$RESULT.new" "$RESULT"
 	else
 		say "bench/report.py failed (above); the records are in $BENCH_RESULTS/$RUN_STAMP.jsonl"
