@@ -269,8 +269,8 @@ const struct config_key config_keys[] = {
 	    .min = 0,
 	    .max = 50,
 	    .dflt = "5",
-	    .help = "optimistic conflicts retried before answering 409 "
-	            "conflict" },
+	    .help = "optimistic conflicts retried before a last try takes "
+	            "the row lock" },
 	{ .name = "max_charge",
 	    .type = CONFIG_INT64,
 	    FIELD(max_charge),

@@ -19,6 +19,7 @@ const char *const worker_state_names[WORKER_STATE__MAX] = {
 const char *const slot_counter_names[SLOT_COUNTER__MAX] = {
 	"db_retries",
 	"point_conflicts",
+	"point_lock_fallbacks",
 	"coupon_gate_passed",
 	"coupon_gate_refused",
 	"coupon_gate_bypassed",

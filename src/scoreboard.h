@@ -34,6 +34,9 @@ enum slot_counter {
 	COUNTER_DB_RETRIES,
 	/* optimistic point conflicts (each retried, or answered 409) */
 	COUNTER_POINT_CONFLICTS,
+	/* optimistic point moves whose retries were spent, run once more
+	 * under the row lock (FOR UPDATE) instead of answering 409 */
+	COUNTER_POINT_LOCK_FALLBACKS,
 	/* coupon requests the gate let through to the database */
 	COUNTER_COUPON_GATE_PASSED,
 	/* coupon requests the gate answered alone: they never reached
