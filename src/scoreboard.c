@@ -26,6 +26,7 @@ const char *const slot_counter_names[SLOT_COUNTER__MAX] = {
 	"coupon_db_attempts",
 	"coupon_gate_rebuilds",
 	"coupon_gate_compensations",
+	"coupon_keyed_reads",
 };
 
 static size_t scoreboard_size(int nslots)

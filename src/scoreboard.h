@@ -51,6 +51,9 @@ enum slot_counter {
 	COUNTER_COUPON_GATE_REBUILDS,
 	/* admissions undone after the database refused or failed */
 	COUNTER_COUPON_GATE_COMPENSATIONS,
+	/* keyed claims of a user the gate knows, answered by one indexed
+	 * read of the key (replayed, 422, or already_issued) */
+	COUNTER_COUPON_KEYED_READS,
 	SLOT_COUNTER__MAX
 };
 
