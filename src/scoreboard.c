@@ -27,6 +27,7 @@ const char *const slot_counter_names[SLOT_COUNTER__MAX] = {
 	"coupon_gate_rebuilds",
 	"coupon_gate_compensations",
 	"coupon_keyed_reads",
+	"redis_breaker_opens",
 };
 
 static size_t scoreboard_size(int nslots)

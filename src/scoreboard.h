@@ -54,6 +54,9 @@ enum slot_counter {
 	/* keyed claims of a user the gate knows, answered by one indexed
 	 * read of the key (replayed, 422, or already_issued) */
 	COUNTER_COUPON_KEYED_READS,
+	/* times this worker's Redis circuit breaker opened (a failure or a
+	 * timeout, or a failed probe): Redis not asked for redis_cooldown */
+	COUNTER_REDIS_BREAKER_OPENS,
 	SLOT_COUNTER__MAX
 };
 
