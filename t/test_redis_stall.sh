@@ -5,7 +5,7 @@
 # each worker's circuit breaker (src/redis.c, redis_cooldown) opens after
 # one redis_timeout and sends the claims straight to the database, so the
 # product GETs keep their p99 within twice the p99 of the same load before
-# the stall, no request is answered with an error, few claims wait for
+# the stall (or after it), no request is answered with an error, few claims wait for
 # redis_timeout (at most one per worker per cool-down), and the coupons
 # are exact afterwards.  Latencies are curl's time_total.
 #
@@ -118,7 +118,7 @@ POLICY=$(created 201 policy) || exit 99
 declare -A TOK=()
 while IFS=$'\t' read -r u t; do
 	TOK[$u]=$t
-done < <(mint_tokens_bulk 1 $((2 * CLAIMERS * USERS_PER_CLAIMER + 8)))
+done < <(mint_tokens_bulk 1 $((3 * CLAIMERS * USERS_PER_CLAIMER + 8)))
 NEXT_USER=1
 getter_config "$(_assert_tmp)/getter.cfg"
 TMP=$(_assert_tmp)
@@ -128,22 +128,32 @@ for ((i = 0; i < 20; i++)); do
 	http GET "/api/v1/products/$PRODUCT" >/dev/null
 done
 
+# The same load before the stall, during it, and after it (once every
+# breaker has closed again): the baseline is the worse of before and after,
+# so that a neighbour's burst (make -j check) in one phase is not taken for
+# the stall's doing.
 run_load before nothing nothing
 opens=$(status_counter redis_breaker_opens)
 bypassed=$(status_counter coupon_gate_bypassed)
 run_load stall redis_stop redis_cont
 opens=$(($(status_counter redis_breaker_opens) - opens))
 bypassed=$(($(status_counter coupon_gate_bypassed) - bypassed))
+sleep 1.6
+run_load after nothing nothing
 
 before=$(p99_ms "$TMP/before.get")
 during=$(p99_ms "$TMP/stall.get")
-diag "product GETs: $(wc -l <"$TMP/before.get") before, p99 $before ms; $(wc -l <"$TMP/stall.get") during the stall, p99 $during ms"
-diag "claims: $(wc -l <"$TMP/before.claim") before, $(wc -l <"$TMP/stall.claim") during the stall ($bypassed bypassed the gate); breaker opened $opens times"
-limit=$((2 * (before > P99_FLOOR_MS ? before : P99_FLOOR_MS)))
+after=$(p99_ms "$TMP/after.get")
+diag "product GETs: $(wc -l <"$TMP/before.get") before, p99 $before ms; $(wc -l <"$TMP/stall.get") during the stall, p99 $during ms; $(wc -l <"$TMP/after.get") after, p99 $after ms"
+diag "claims: $(wc -l <"$TMP/before.claim") before, $(wc -l <"$TMP/stall.claim") during the stall ($bypassed bypassed the gate), $(wc -l <"$TMP/after.claim") after; breakers opened $opens times"
+base=$((before > after ? before : after))
+limit=$((2 * (base > P99_FLOOR_MS ? base : P99_FLOOR_MS)))
 [ "$during" -le "$limit" ]
-ok $? "stall: product GETs p99 $during ms <= 2 x max(p99 before $before ms, $P99_FLOOR_MS ms) = $limit ms"
-is "$(awk '$2 != 200' "$TMP/before.get" "$TMP/stall.get" | wc -l)" 0 "stall: every product GET answered 200"
-is "$(awk '$2 != 201' "$TMP/before.claim" "$TMP/stall.claim" | wc -l)" 0 "stall: every claim answered 201"
+ok $? "stall: product GETs p99 $during ms <= 2 x max(p99 before $before ms, after $after ms, $P99_FLOOR_MS ms) = $limit ms"
+is "$(awk '$2 != 200' "$TMP/before.get" "$TMP/stall.get" "$TMP/after.get" | wc -l)" 0 \
+	"stall: every product GET answered 200"
+is "$(awk '$2 != 201' "$TMP/before.claim" "$TMP/stall.claim" "$TMP/after.claim" | wc -l)" 0 \
+	"stall: every claim answered 201"
 [ "$(wc -l <"$TMP/stall.get")" -gt 0 ] && [ "$(wc -l <"$TMP/stall.claim")" -gt 0 ]
 ok $? "stall: both kinds of request were served during the stall"
 
@@ -161,7 +171,7 @@ ok $? "stall: the breakers opened $opens times (1 to $((workers * (PHASE_S + 1))
 ok $? "stall: claims went straight to the database meanwhile (coupon_gate_bypassed +$bypassed)"
 
 # Exact afterwards: one coupon per 201, one per user, none else.
-awk '$2 == 201 { print $3 }' "$TMP/before.claim" "$TMP/stall.claim" | sort -n | paste -sd, - >"$TMP/ok.users"
+awk '$2 == 201 { print $3 }' "$TMP/before.claim" "$TMP/stall.claim" "$TMP/after.claim" | sort -n | paste -sd, - >"$TMP/ok.users"
 is "$(sql "SELECT COALESCE(string_agg(user_id::text, ',' ORDER BY user_id), '')
     FROM user_coupons WHERE policy_id = $POLICY")" "$(cat "$TMP/ok.users")" \
 	"stall: the holders are exactly the users answered 201"
@@ -169,7 +179,6 @@ is "$(sql "SELECT issued_quantity FROM coupon_policies WHERE id = $POLICY")" \
 	"$(awk -F, '{ print NF }' "$TMP/ok.users")" "stall: issued_quantity = the 201s"
 
 # Once Redis is back and the cool-downs are over, claims meet the gate again.
-sleep 1.6
 passed=$(status_counter coupon_gate_passed)
 for ((i = 0; i < 8; i++)); do
 	u=$((NEXT_USER + i))
