@@ -20,9 +20,13 @@ PHASE_S=5 # each phase's length, and the stall's
 GETTERS=4 # clients fetching a product, one request at a time each
 CLAIMERS=4 # clients claiming coupons, one user after another each
 USERS_PER_CLAIMER=1000
-# The baseline p99 is floored here, so that a very fast machine (a p99 of
-# a few ms) does not turn scheduling noise into a failure.
-P99_FLOOR_MS=25
+# The baseline p99 is floored here, so that scheduling noise on a shared
+# machine (make -j2 check runs another test beside this one; there a p99
+# went from 22 ms to 46 ms across phases) is not taken for the stall's
+# doing.  Without the breaker a worker is held 250 to 500 ms by every claim
+# during the stall, and the GETs' p99 goes far past this (in a run of the
+# old code, not one GET was answered in the 5 s).
+P99_FLOOR_MS=50
 
 trap 'redis_cont; stack_cleanup' EXIT
 
