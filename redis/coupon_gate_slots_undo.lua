@@ -6,7 +6,8 @@
 -- KEYS[2]  {coupon:ID}:slots      one entry per coupon not yet issued
 -- KEYS[3]  {coupon:ID}:slots_run  run_id of the server the list was built on
 -- ARGV[1]  the user's id
--- ARGV[2]  how: 'refused', 'keep_user' or 'sold_out' (coupon_gate_undo.lua)
+-- ARGV[2]  how: 'refused', 'keep_user', 'sold_out' or 'sold_out_keep_user'
+--          (coupon_gate_undo.lua)
 -- ARGV[3]  the policy's total_quantity (unused)
 -- ARGV[4]  this server's run_id
 --
@@ -17,8 +18,10 @@
 if redis.call('GET', KEYS[3]) ~= ARGV[4] then
   return 0
 end
-if ARGV[2] == 'sold_out' then
-  redis.call('SREM', KEYS[1], ARGV[1])
+if ARGV[2] == 'sold_out' or ARGV[2] == 'sold_out_keep_user' then
+  if ARGV[2] == 'sold_out' then
+    redis.call('SREM', KEYS[1], ARGV[1])
+  end
   redis.call('DEL', KEYS[2])
   return 1
 end

@@ -8,7 +8,9 @@
 -- ARGV[1]  the user's id
 -- ARGV[2]  how: 'refused' (remove the user, give the count back),
 --          'keep_user' (the user holds a coupon: give the count back only),
---          'sold_out' (remove the user; the counter to the total)
+--          'sold_out' (remove the user; the counter to the total),
+--          'sold_out_keep_user' (the counter to the total; the user holds
+--          a coupon, a twin request's, and stays)
 -- ARGV[3]  the policy's total_quantity
 -- ARGV[4]  this server's run_id
 --
@@ -25,8 +27,10 @@ local n = redis.call('GET', KEYS[2])
 if not n or redis.call('GET', KEYS[3]) ~= ARGV[4] then
   return 0
 end
-if ARGV[2] == 'sold_out' then
-  redis.call('SREM', KEYS[1], ARGV[1])
+if ARGV[2] == 'sold_out' or ARGV[2] == 'sold_out_keep_user' then
+  if ARGV[2] == 'sold_out' then
+    redis.call('SREM', KEYS[1], ARGV[1])
+  end
   if tonumber(n) < tonumber(ARGV[3]) then
     redis.call('SET', KEYS[2], ARGV[3])
   end

@@ -11,6 +11,7 @@
 #include "coupon_issue.h"
 #include "idempotency.h"
 #include "page.h"
+#include "queries.h"
 #include "valid.h"
 
 /* The problems of an issue that is refused. */
@@ -161,13 +162,93 @@ static enum db_status api_coupon_issue_run(struct request *req,
 		return st;
 	if (res->replayed)
 		claim->ci.result = COUPON_REPLAYED; /* the user holds one */
-	else if (claim->attempt != db_retry_count(app->db))
-		/* The transaction was tried again after the effect last ran,
-		 * and that attempt was answered from the key without it (a
-		 * request with this key, but another body, committed in
-		 * between: 422).  What the effect decided was rolled back. */
-		claim->ci.result = COUPON_UNDECIDED;
+	else if (claim->ci.result == COUPON_UNDECIDED ||
+	    claim->attempt != db_retry_count(app->db))
+		/* The key answered, not the effect: it never ran, or the
+		 * transaction was tried again after it last ran (what it
+		 * decided was rolled back).  409 request_in_progress: the
+		 * key's twin is running and may issue; 422: a request with
+		 * another body holds the key. */
+		claim->ci.result = res->code != NULL &&
+		        strcmp(res->code, "request_in_progress") == 0
+		    ? COUPON_IN_PROGRESS
+		    : COUPON_UNDECIDED;
 	return DB_OK;
+}
+
+/*
+ * Answers a claim from a user the gate knows, with an Idempotency-Key,
+ * from one indexed read (coupon_keyed_answer) instead of a locked
+ * transaction: the key's stored answer (replayed, as idempotency.c does,
+ * or 422 when it was another request), else already_issued when the user
+ * holds a coupon, which another request issued.  Sets *answered, or
+ * leaves it 0 (no stored answer, no coupon: the key's twin may still be
+ * running) for the caller to go on to the database.
+ */
+static enum db_status api_coupon_keyed_answer(struct request *req,
+    struct response *res, const struct coupon_issue *ci, int *answered)
+{
+	const char *params[] = { ci->user, req->idempotency_key, ci->policy };
+	char hash[65];
+	enum db_status st;
+	int64_t status;
+	PGresult *r;
+
+	*answered = 0;
+	if ((r = db_query(ci->app->db, &coupon_keyed_answer_stmt, params,
+	         &st)) == NULL)
+		return st;
+	idempotency_request_hash(req, hash);
+	if (PQgetisnull(r, 0, 0)) {
+		if (strcmp(PQgetvalue(r, 0, 3), "t") == 0) {
+			api_coupon_refuse(res, COUPON_ALREADY_ISSUED);
+			*answered = 1;
+		}
+	} else if (strcmp(PQgetvalue(r, 0, 0), hash) != 0) {
+		problem_write(res, 422, "idempotency_key_reused",
+		    "this Idempotency-Key was used with a different request");
+		*answered = 1;
+	} else if ((st = db_get_i64(r, 0, 1, &status)) == DB_OK) {
+		json_write_raw(response_json(res, (int)status),
+		    PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2));
+		response_header(res, "Idempotent-Replayed", "true");
+		res->replayed = 1;
+		*answered = 1;
+	}
+	PQclear(r);
+	return st;
+}
+
+/*
+ * Steps 1 and 2 (coupon_issue_admit), and the keyed retry of a user the
+ * gate knows.  Returns 0 when the issue goes on to step 3, -1 when res
+ * holds the answer.
+ */
+static int api_coupon_admit(struct request *req, struct response *res,
+    struct app *app, struct coupon_issue *ci)
+{
+	enum db_status st;
+	int answered;
+
+	st = coupon_issue_admit(ci, req->idempotency_key != NULL);
+	if (st == DB_OK && ci->result == COUPON_KNOWN_KEYED) {
+		st = api_coupon_keyed_answer(req, res, ci, &answered);
+		if (st == DB_OK && answered) {
+			app_count(app, COUNTER_COUPON_KEYED_READS);
+			return -1;
+		}
+		if (st == DB_OK)
+			coupon_issue_bypass(ci);
+	}
+	if (st != DB_OK) {
+		api_db_failure(res, app, st);
+		return -1;
+	}
+	if (ci->result != COUPON_UNDECIDED) {
+		api_coupon_refuse(res, ci->result);
+		return -1;
+	}
+	return 0;
 }
 
 void api_coupon_issue(struct request *req, struct response *res,
@@ -179,15 +260,8 @@ void api_coupon_issue(struct request *req, struct response *res,
 	coupon_issue_init(&claim.ci, app, req->params[0],
 	    req->identity.user_id);
 	claim.attempt = db_retry_count(app->db);
-	st = coupon_issue_admit(&claim.ci, req->idempotency_key != NULL);
-	if (st != DB_OK) {
-		api_db_failure(res, app, st);
+	if (api_coupon_admit(req, res, app, &claim.ci) < 0)
 		return;
-	}
-	if (claim.ci.result != COUPON_UNDECIDED) {
-		api_coupon_refuse(res, claim.ci.result);
-		return;
-	}
 	st = api_coupon_issue_run(req, res, app, &claim);
 	coupon_issue_settle(&claim.ci, st);
 	if (st != DB_OK)

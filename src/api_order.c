@@ -248,7 +248,8 @@ void api_order_pay(struct request *req, struct response *res, struct app *app)
 	        valid_int(res, req->json, "coupon_id", VALID_OPTIONAL, 1,
 	            INT64_MAX, 0, &tx.change.coupon_id) < 0))
 		return;
-	api_point_run(app, req, res, api_order_pay_effect, &tx, &tx.out.points);
+	api_point_run(app, req, res, api_order_pay_effect, &tx, &tx.out.points,
+	    &tx.change.point_strategy);
 }
 
 static enum db_status api_order_cancel_effect(struct db *db,
@@ -270,5 +271,5 @@ void api_order_cancel(struct request *req, struct response *res,
 
 	api_order_change_init(&tx, req, app);
 	api_point_run(app, req, res, api_order_cancel_effect, &tx,
-	    &tx.out.points);
+	    &tx.out.points, &tx.change.point_strategy);
 }

@@ -42,7 +42,7 @@ void api_point_refuse(struct response *res, const struct point_move *m,
 
 void api_point_run(struct app *app, const struct request *req,
     struct response *res, idempotency_effect_fn effect, void *arg,
-    enum point_result *points)
+    enum point_result *points, int *strategy)
 {
 	struct retry retry;
 	enum db_status st;
@@ -54,8 +54,16 @@ void api_point_run(struct app *app, const struct request *req,
 		if (st != DB_OK || *points != POINT_CONFLICT)
 			break;
 		app_count(app, COUNTER_POINT_CONFLICTS);
-		if (!retry_again(&retry))
+		if (retry_again(&retry))
+			continue;
+		if (*strategy != POINT_OPTIMISTIC)
 			break;
+		/* The optimistic tries are spent (or the deadline is near):
+		 * the last one queues on the row lock, which cannot
+		 * conflict, so a hot account costs a wait, never a 409.
+		 * lock_timeout and statement_timeout still bound it. */
+		*strategy = POINT_PESSIMISTIC;
+		app_count(app, COUNTER_POINT_LOCK_FALLBACKS);
 	}
 	if (st != DB_OK)
 		api_db_failure(res, app, st);
@@ -90,6 +98,7 @@ void api_point_balance(struct request *req, struct response *res,
 
 struct api_point_charge_tx {
 	struct app *app;
+	int strategy; /* enum point_strategy; api_point_run may change it */
 	struct point_move move;
 	enum point_result result;
 };
@@ -100,8 +109,8 @@ static enum db_status api_point_charge_effect(struct db *db,
 	struct api_point_charge_tx *tx = arg;
 	enum db_status st;
 
-	st = point_move(db, tx->app->cfg->point_strategy, tx->app->deadline_ms,
-	    &tx->move, &tx->result);
+	st = point_move(db, tx->strategy, tx->app->deadline_ms, &tx->move,
+	    &tx->result);
 	if (st != DB_OK)
 		return st;
 	if (tx->result == POINT_MOVED)
@@ -116,7 +125,10 @@ void api_point_charge(struct request *req, struct response *res,
     struct app *app)
 {
 	static const char *const fields[] = { "amount", NULL };
-	struct api_point_charge_tx tx = { .app = app };
+	struct api_point_charge_tx tx = {
+		.app = app,
+		.strategy = app->cfg->point_strategy,
+	};
 
 	if (valid_known_fields(res, req->json, fields) < 0 ||
 	    valid_int(res, req->json, "amount", VALID_REQUIRED, 1,
@@ -125,7 +137,8 @@ void api_point_charge(struct request *req, struct response *res,
 	tx.move.user_id = req->identity.user_id;
 	tx.move.kind = POINT_CHARGE;
 	tx.move.max_balance = (int64_t)app->cfg->max_balance;
-	api_point_run(app, req, res, api_point_charge_effect, &tx, &tx.result);
+	api_point_run(app, req, res, api_point_charge_effect, &tx, &tx.result,
+	    &tx.strategy);
 }
 
 void api_point_history(struct request *req, struct response *res,

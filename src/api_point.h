@@ -25,15 +25,20 @@ void api_point_history(struct request *req, struct response *res,
  * Runs effect in an idempotent transaction (idempotency_transaction) and,
  * while the effect reports POINT_CONFLICT in *points, runs it again after
  * a jittered back-off, at most point_retries times and not past the
- * request's deadline (retry.h); then answers 409 conflict with
- * Retry-After.  *points is set to POINT_MOVED before each run (a replay
- * runs no effect); the effect sets it when it moves points, and answers a
- * conflict with api_point_refuse.  Reports database failures into res, so
- * the caller has nothing left to do.
+ * request's deadline (retry.h).  Under the optimistic strategy the run
+ * after those sets *strategy to POINT_PESSIMISTIC (the row lock, which
+ * cannot conflict) and counts COUNTER_POINT_LOCK_FALLBACKS, so a charge,
+ * payment or refund is never answered 409 conflict; another strategy's
+ * conflict past the retries is answered 409 conflict with Retry-After.
+ * The effect passes *strategy to point_move.  *points is set to
+ * POINT_MOVED before each run (a replay runs no effect); the effect sets
+ * it when it moves points, and answers a conflict with api_point_refuse.
+ * Reports database failures into res, so the caller has nothing left to
+ * do.
  */
 void api_point_run(struct app *app, const struct request *req,
     struct response *res, idempotency_effect_fn effect, void *arg,
-    enum point_result *points);
+    enum point_result *points, int *strategy);
 
 /*
  * Answers a move that did not happen (result is not POINT_MOVED): 409

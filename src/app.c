@@ -33,6 +33,12 @@ struct db *app_db_create(const struct config *cfg, const char *name)
 	});
 }
 
+/* The Redis circuit breaker opened (redis.h): count it. */
+static void app_redis_opened(void *arg)
+{
+	app_count(arg, COUNTER_REDIS_BREAKER_OPENS);
+}
+
 struct app *app_create(const struct config *cfg, const unsigned char *secret,
     size_t secret_len, struct scoreboard *sb, int slot, const char *name)
 {
@@ -49,6 +55,9 @@ struct app *app_create(const struct config *cfg, const unsigned char *secret,
 	    .port = cfg->redis_port,
 	    .unix_path = cfg->redis_unix_path,
 	    .timeout_ms = cfg->redis_timeout_ms,
+	    .cooldown_ms = cfg->redis_cooldown_ms,
+	    .on_open = app_redis_opened,
+	    .on_open_arg = app,
 	});
 	app->coupons = coupon_cache_create();
 	return app;

@@ -63,6 +63,7 @@ struct config {
 	int redis_port; /* derived; 0 for unix */
 	char redis_unix_path[CONFIG_STRING_MAX]; /* derived; "" for tcp */
 	int redis_timeout_ms;
+	int redis_cooldown_ms; /* the circuit breaker's cool-down (redis.h) */
 	char auth_secret_file[CONFIG_STRING_MAX]; /* "" until set */
 	size_t max_body;
 	int log_level; /* enum log_level */

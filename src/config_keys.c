@@ -192,6 +192,14 @@ const struct config_key config_keys[] = {
 	    .max = MS_PER_MIN,
 	    .dflt = "250ms",
 	    .help = "Redis connect and command timeout" },
+	{ .name = "redis_cooldown",
+	    .type = CONFIG_DURATION,
+	    FIELD(redis_cooldown_ms),
+	    .min = 10,
+	    .max = MS_PER_MIN,
+	    .dflt = "1s",
+	    .help = "after a Redis failure, how long a worker goes straight "
+	            "to the database before asking Redis again" },
 	/* auth */
 	{ .name = "auth_secret_file",
 	    .type = CONFIG_STRING,
@@ -269,8 +277,8 @@ const struct config_key config_keys[] = {
 	    .min = 0,
 	    .max = 50,
 	    .dflt = "5",
-	    .help = "optimistic conflicts retried before answering 409 "
-	            "conflict" },
+	    .help = "optimistic conflicts retried before a last try takes "
+	            "the row lock" },
 	{ .name = "max_charge",
 	    .type = CONFIG_INT64,
 	    FIELD(max_charge),

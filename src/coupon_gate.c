@@ -30,7 +30,7 @@ const char *const coupon_gate_names[GATE_KIND__MAX] = {
 #define COUPON_GATE_LOCK_MS "5000"
 
 static const char *const undo_names[COUPON_UNDO__MAX] = { "refused",
-	"keep_user", "sold_out" };
+	"keep_user", "sold_out", "sold_out_keep_user" };
 
 /* One policy's keys; "requests" and "run" are the slots gate's own when
  * slots is set, so the two kinds of gate never read each other's state. */

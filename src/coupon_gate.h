@@ -55,6 +55,8 @@ enum coupon_undo {
 	COUPON_UNDO_REFUSED, /* remove the user, give the count back */
 	COUPON_UNDO_KEEP_USER, /* the user holds a coupon: count back only */
 	COUPON_UNDO_SOLD_OUT, /* remove the user; the counter to the total */
+	/* the counter to the total; the user holds a coupon: stays */
+	COUPON_UNDO_SOLD_OUT_KEEP_USER,
 	COUPON_UNDO__MAX
 };
 

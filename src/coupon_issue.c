@@ -421,9 +421,12 @@ static enum db_status coupon_issue_gate(struct coupon_issue *ci, int keyed)
 		app_count(app, COUNTER_COUPON_GATE_PASSED);
 		return DB_OK;
 	case COUPON_GATE_ALREADY:
-		/* A retry with its key must meet its stored answer. */
-		if (keyed)
-			break;
+		/* A retry with its key must meet its stored answer: the
+		 * handler reads it (one indexed read, no lock). */
+		if (keyed) {
+			ci->result = COUPON_KNOWN_KEYED;
+			return DB_OK;
+		}
 		app_count(app, COUNTER_COUPON_GATE_REFUSED);
 		ci->result = COUPON_ALREADY_ISSUED;
 		return DB_OK;
@@ -443,6 +446,7 @@ enum db_status coupon_issue_admit(struct coupon_issue *ci, int keyed)
 	enum db_status st;
 
 	ci->result = COUPON_UNDECIDED;
+	ci->keyed = keyed;
 	if (ci->app->cfg->coupon_gate == GATE_OFF)
 		app_count(ci->app, COUNTER_COUPON_GATE_BYPASSED);
 	else if ((st = coupon_issue_gate(ci, keyed)) != DB_OK ||
@@ -452,27 +456,74 @@ enum db_status coupon_issue_admit(struct coupon_issue *ci, int keyed)
 	return DB_OK;
 }
 
+void coupon_issue_bypass(struct coupon_issue *ci)
+{
+	ci->result = COUPON_UNDECIDED;
+	app_count(ci->app, COUNTER_COUPON_GATE_BYPASSED);
+	app_count(ci->app, COUNTER_COUPON_DB_ATTEMPTS);
+}
+
+/*
+ * Predicate: does the user hold a coupon of the policy now?  One indexed
+ * read (UNIQUE (policy_id, user_id)); 0 when it cannot be read.
+ */
+static int coupon_issue_held(struct coupon_issue *ci)
+{
+	const char *params[] = { ci->policy, ci->user };
+	enum db_status st;
+	PGresult *r;
+	int held;
+
+	if ((r = db_query(ci->app->db, &coupon_held_stmt, params, &st)) == NULL)
+		return 0;
+	held = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	return held;
+}
+
+/*
+ * How to undo an admission that did not issue.  The user leaves the set
+ * only when no request of theirs can hold a coupon: a twin (a request
+ * with a key, let through because the gate knew the user) may have
+ * issued while this one was answered request_in_progress, already_issued
+ * or sold_out (it took the last coupon while this one waited for the
+ * policy's lock), and a keyed request that failed may have committed; a
+ * user taken out of the set would then meet the gate's sold_out before
+ * their key's stored 201.  Keeping a user costs a keyed retry one read
+ * (the gate never refuses it on the set's word alone).
+ */
+static enum coupon_undo coupon_issue_undo_how(struct coupon_issue *ci,
+    enum db_status st)
+{
+	if (st != DB_OK)
+		return ci->keyed ? COUPON_UNDO_KEEP_USER : COUPON_UNDO_REFUSED;
+	switch (ci->result) {
+	case COUPON_SOLD_OUT:
+		return coupon_issue_held(ci) ? COUPON_UNDO_SOLD_OUT_KEEP_USER
+		                             : COUPON_UNDO_SOLD_OUT;
+	case COUPON_ALREADY_ISSUED:
+	case COUPON_REPLAYED:
+	case COUPON_IN_PROGRESS:
+		return COUPON_UNDO_KEEP_USER;
+	default: /* not_open, not_found, the key reused: none issued */
+		return COUPON_UNDO_REFUSED;
+	}
+}
+
 void coupon_issue_settle(struct coupon_issue *ci, enum db_status st)
 {
 	struct app *app = ci->app;
-	enum coupon_issue_result result =
-	    st == DB_OK ? ci->result : COUPON_UNDECIDED;
 	enum coupon_undo how;
 
 	if (app->cfg->coupon_gate == GATE_OFF)
 		return;
-	if (result == COUPON_ISSUED) {
+	if (st == DB_OK && ci->result == COUPON_ISSUED) {
 		coupon_gate_count_issued(app->redis, ci->policy_id);
 		return;
 	}
 	if (!ci->admitted)
 		return;
-	if (result == COUPON_SOLD_OUT)
-		how = COUPON_UNDO_SOLD_OUT;
-	else if (result == COUPON_ALREADY_ISSUED || result == COUPON_REPLAYED)
-		how = COUPON_UNDO_KEEP_USER; /* the user holds one */
-	else
-		how = COUPON_UNDO_REFUSED;
+	how = coupon_issue_undo_how(ci, st);
 	app_count(app, COUNTER_COUPON_GATE_COMPENSATIONS);
 	(void)coupon_gate_undo(app->redis, coupon_issue_slots(app),
 	    ci->policy_id, ci->user_id, how, ci->total);

@@ -55,6 +55,13 @@ enum coupon_issue_result {
 	COUPON_NOT_OPEN, /* outside the policy's window */
 	COUPON_ALREADY_ISSUED, /* the user holds one */
 	COUPON_SOLD_OUT, /* every coupon issued */
+	/* (coupon_issue_admit) the gate knows the user and the request
+	 * carries an Idempotency-Key: the handler answers from the key's
+	 * stored row if there is one, else calls coupon_issue_bypass */
+	COUPON_KNOWN_KEYED,
+	/* (the handler's) 409 request_in_progress: a request with the same
+	 * key is running and may issue the user's coupon */
+	COUPON_IN_PROGRESS,
 	COUPON_ISSUE_RESULT__MAX
 };
 
@@ -63,6 +70,7 @@ struct coupon_issue {
 	struct app *app;
 	int64_t policy_id, user_id;
 	char policy[DB_I64_LEN], user[DB_I64_LEN]; /* as parameters */
+	int keyed; /* the request carries an Idempotency-Key */
 	int admitted; /* the gate counted this request */
 	int64_t total; /* the policy's, as the gate saw it */
 	enum coupon_issue_result result;
@@ -74,14 +82,23 @@ void coupon_issue_init(struct coupon_issue *ci, struct app *app,
 
 /*
  * Steps 1 and 2.  keyed: the request carries an Idempotency-Key, so a
- * user the gate knows goes on to the database, where the key's stored
- * answer lives.  Returns DB_OK with ci->result COUPON_UNDECIDED when the
- * issue goes on to step 3 (ci->admitted says whether the gate counted it),
- * or a refusal (NOT_FOUND, NOT_OPEN, ALREADY_ISSUED, SOLD_OUT) decided
+ * user the gate knows is not refused already_issued: ci->result is
+ * COUPON_KNOWN_KEYED, and the handler looks for the key's stored answer
+ * (a retry of a claim that issued), then goes on with coupon_issue_bypass.
+ * Returns DB_OK with ci->result COUPON_UNDECIDED when the issue goes on to
+ * step 3 (ci->admitted says whether the gate counted it), KNOWN_KEYED, or
+ * a refusal (NOT_FOUND, NOT_OPEN, ALREADY_ISSUED, SOLD_OUT) decided
  * without the database's transaction; any other status is a failure to
  * read the policy's limits.  Counts the gate's counters.
  */
 enum db_status coupon_issue_admit(struct coupon_issue *ci, int keyed);
+
+/*
+ * Sends a COUPON_KNOWN_KEYED issue on to step 3 without the gate (counted
+ * as bypassed): its key had no stored answer and the user no coupon, so
+ * the key's twin may still be running, which the key's lock tells.
+ */
+void coupon_issue_bypass(struct coupon_issue *ci);
 
 /*
  * Predicate: is step 3 one statement that commits by itself
@@ -104,8 +121,12 @@ enum db_status coupon_issue_take(struct db *db, struct coupon_issue *ci,
 /*
  * Step 4: tells the gate what became of the issue, st being the status of
  * step 3 (its transaction included) and ci->result its outcome, which the
- * caller sets to COUPON_REPLAYED for a stored answer and COUPON_UNDECIDED
- * when the answer was not step 3's (a problem with the key).
+ * caller sets to COUPON_REPLAYED for a stored answer, COUPON_IN_PROGRESS
+ * for 409 request_in_progress and COUPON_UNDECIDED when the answer was not
+ * step 3's (another problem with the key).  An admission that did not
+ * issue gives its count back; it takes the user out of the gate's set only
+ * when no request of the user can have issued meanwhile (docs/coupons.md,
+ * "compensation").
  */
 void coupon_issue_settle(struct coupon_issue *ci, enum db_status st);
 

@@ -23,7 +23,10 @@ struct redis {
 	char *unix_path;
 	struct timeval timeout;
 	redisContext *ctx;
-	int64_t last_attempt_ms;
+	int cooldown_ms;
+	int64_t open_until_ms; /* the breaker is open before this clock_ms */
+	void (*on_open)(void *arg);
+	void *on_open_arg;
 	int was_up; /* to log transitions, not every failure */
 	char run_id[48]; /* of the server behind ctx */
 	char errmsg[256];
@@ -39,22 +42,33 @@ struct redis *redis_create(const struct redis_options *opts)
 	    xstrdup(opts->unix_path != NULL ? opts->unix_path : "");
 	redis->timeout.tv_sec = opts->timeout_ms / 1000;
 	redis->timeout.tv_usec = (opts->timeout_ms % 1000) * 1000;
-	redis->last_attempt_ms = -REDIS_RECONNECT_INTERVAL_MS;
+	redis->cooldown_ms = opts->cooldown_ms > 0 ? opts->cooldown_ms : 1;
+	redis->on_open = opts->on_open;
+	redis->on_open_arg = opts->on_open_arg;
 	redis->was_up = 1;
 	return redis;
 }
 
-/* Records why Redis is unusable, drops the context, logs the transition. */
+/*
+ * Records why Redis is unusable, drops the context, opens the breaker for
+ * a cool-down in [cooldown, 1.5 cooldown), and logs the transition.
+ */
 static void redis_mark_down(struct redis *redis, const char *why)
 {
+	int jitter = (int)(random() % (redis->cooldown_ms / 2 + 1));
+
 	snprintf(redis->errmsg, sizeof(redis->errmsg), "%s", why);
 	if (redis->ctx != NULL) {
 		redisFree(redis->ctx);
 		redis->ctx = NULL;
 	}
 	redis->run_id[0] = '\0';
+	redis->open_until_ms = clock_ms() + redis->cooldown_ms + jitter;
+	if (redis->on_open != NULL)
+		redis->on_open(redis->on_open_arg);
 	if (redis->was_up) {
-		log_warn("redis unavailable: %s", redis->errmsg);
+		log_warn("redis unavailable: %s; not asked again for %d ms",
+		    redis->errmsg, redis->cooldown_ms + jitter);
 		redis->was_up = 0;
 	}
 }
@@ -71,11 +85,13 @@ void redis_free(struct redis *redis)
 }
 
 /*
- * Reads run_id from INFO server.  A failure leaves it empty, which callers
- * treat as "unknown": never equal to a stored one, so at worst a gate is
- * rebuilt once more than needed.
+ * Reads run_id from INFO server.  A reply without one leaves it empty,
+ * which callers treat as "unknown": never equal to a stored one, so at
+ * worst a gate is rebuilt once more than needed.  Returns -1 when there is
+ * no reply at all (the connection broke or timed out: a stalled server
+ * accepts connections, then answers nothing).
  */
-static void redis_read_run_id(struct redis *redis)
+static int redis_read_run_id(struct redis *redis)
 {
 	redisReply *r = redisCommand(redis->ctx, "INFO server");
 	const char *p;
@@ -83,7 +99,7 @@ static void redis_read_run_id(struct redis *redis)
 
 	redis->run_id[0] = '\0';
 	if (r == NULL)
-		return; /* the next command finds the broken context */
+		return -1;
 	if (r->type == REDIS_REPLY_STRING) {
 		p = strstr(r->str, "run_id:");
 		if (p != NULL) {
@@ -95,18 +111,17 @@ static void redis_read_run_id(struct redis *redis)
 		}
 	}
 	freeReplyObject(r);
+	return 0;
 }
 
 static int redis_connect(struct redis *redis)
 {
-	int64_t now = clock_ms();
 	redisContext *c;
 
 	if (redis->ctx != NULL)
 		return 0;
-	if (now - redis->last_attempt_ms < REDIS_RECONNECT_INTERVAL_MS)
-		return -1;
-	redis->last_attempt_ms = now;
+	if (clock_ms() < redis->open_until_ms)
+		return -1; /* the breaker is open: no I/O (errmsg kept) */
 	if (redis->unix_path[0] != '\0')
 		c = redisConnectUnixWithTimeout(redis->unix_path,
 		    redis->timeout);
@@ -125,8 +140,15 @@ static int redis_connect(struct redis *redis)
 		return -1;
 	}
 	redis->ctx = c;
+	if (redis_read_run_id(redis) < 0) {
+		/* The context is about to be freed; keep its message. */
+		char why[sizeof(c->errstr)];
+
+		snprintf(why, sizeof(why), "%s", c->errstr);
+		redis_mark_down(redis, why);
+		return -1;
+	}
 	redis->errmsg[0] = '\0';
-	redis_read_run_id(redis);
 	if (!redis->was_up)
 		log_info("redis reachable again");
 	redis->was_up = 1;

@@ -4,23 +4,30 @@
  * and /readyz.
  *
  * Redis is never the source of truth, so every caller must cope with
- * redis_command returning NULL: the connection is then dropped, and a later
- * call reconnects (at most every REDIS_RECONNECT_INTERVAL_MS, so a dead Redis
- * costs a worker one failed connect per interval, not one per request).
- * Connect and command timeouts are the configured redis_timeout.
+ * redis_command returning NULL: the connection is then dropped, and a
+ * circuit breaker opens: for the cool-down (redis_cooldown, plus up to half
+ * of it again at random, so that the workers do not probe in lockstep)
+ * every call fails at once, without I/O; the first call after it is the
+ * probe, which reconnects, and either closes the breaker or opens it again.
+ * So a dead or stalled Redis costs a worker at most one failed connect or
+ * one redis_timeout per cool-down, not one per request.  Connect and
+ * command timeouts are the configured redis_timeout.
  */
 #ifndef STOCKADE_REDIS_H
 #define STOCKADE_REDIS_H
 
 #include <hiredis/hiredis.h>
 
-#define REDIS_RECONNECT_INTERVAL_MS 250
-
 struct redis_options {
 	const char *host; /* TCP host, or NULL/"" when unix_path is set */
 	int port;
 	const char *unix_path;
 	int timeout_ms;
+	int cooldown_ms; /* the breaker's shortest cool-down */
+	/* Called each time the breaker opens (may be NULL): the owner
+	 * counts it; redis knows nothing of counters. */
+	void (*on_open)(void *arg);
+	void *on_open_arg;
 };
 
 struct redis;
@@ -80,7 +87,8 @@ void redis_script_prepare(struct redis_script *script);
  */
 const char *redis_run_id(const struct redis *redis);
 
-/* Returns 1 if Redis answers PING now, else 0. */
+/* Returns 1 if Redis answers PING now, else 0 (at once while the breaker
+ * is open). */
 int redis_ping(struct redis *redis);
 /* The last connection error ("" when none). */
 const char *redis_errmsg(const struct redis *redis);

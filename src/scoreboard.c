@@ -19,12 +19,15 @@ const char *const worker_state_names[WORKER_STATE__MAX] = {
 const char *const slot_counter_names[SLOT_COUNTER__MAX] = {
 	"db_retries",
 	"point_conflicts",
+	"point_lock_fallbacks",
 	"coupon_gate_passed",
 	"coupon_gate_refused",
 	"coupon_gate_bypassed",
 	"coupon_db_attempts",
 	"coupon_gate_rebuilds",
 	"coupon_gate_compensations",
+	"coupon_keyed_reads",
+	"redis_breaker_opens",
 };
 
 static size_t scoreboard_size(int nslots)

@@ -34,6 +34,9 @@ enum slot_counter {
 	COUNTER_DB_RETRIES,
 	/* optimistic point conflicts (each retried, or answered 409) */
 	COUNTER_POINT_CONFLICTS,
+	/* optimistic point moves whose retries were spent, run once more
+	 * under the row lock (FOR UPDATE) instead of answering 409 */
+	COUNTER_POINT_LOCK_FALLBACKS,
 	/* coupon requests the gate let through to the database */
 	COUNTER_COUPON_GATE_PASSED,
 	/* coupon requests the gate answered alone: they never reached
@@ -48,6 +51,12 @@ enum slot_counter {
 	COUNTER_COUPON_GATE_REBUILDS,
 	/* admissions undone after the database refused or failed */
 	COUNTER_COUPON_GATE_COMPENSATIONS,
+	/* keyed claims of a user the gate knows, answered by one indexed
+	 * read of the key (replayed, 422, or already_issued) */
+	COUNTER_COUPON_KEYED_READS,
+	/* times this worker's Redis circuit breaker opened (a failure or a
+	 * timeout, or a failed probe): Redis not asked for redis_cooldown */
+	COUNTER_REDIS_BREAKER_OPENS,
 	SLOT_COUNTER__MAX
 };
 

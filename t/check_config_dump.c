@@ -26,6 +26,7 @@ START_TEST(test_dump_defaults)
 	                           "db_retries = 3\n"
 	                           "redis_url = \"redis://127.0.0.1:6379\"\n"
 	                           "redis_timeout = 250ms\n"
+	                           "redis_cooldown = 1s\n"
 	                           "auth_secret_file = \"\"\n"
 	                           "max_body = 64k\n"
 	                           "retry_after = 1\n"

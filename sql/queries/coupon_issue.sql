@@ -53,6 +53,24 @@ WITH p AS (UPDATE coupon_policies SET issued_quantity =
              FROM p RETURNING *)
 SELECT {{coupon_json}} FROM c JOIN p ON p.id = c.policy_id;
 
+-- name: coupon_held
+-- Does user $2 hold a coupon of policy $1?  UNIQUE (policy_id, user_id).
+SELECT EXISTS (SELECT 1 FROM user_coupons
+                WHERE policy_id = $1::bigint AND user_id = $2::bigint);
+
+-- name: coupon_keyed_answer
+-- A claim of policy $3 by user $1 with Idempotency-Key $2, from a user the
+-- gate knows (src/api_coupon.c): the answer stored under the key, if any,
+-- and whether the user holds a coupon of the policy.  One row, two index
+-- probes (the key's primary key, UNIQUE (policy_id, user_id)), no lock:
+-- the key's row commits with its coupon, so one snapshot sees both or
+-- neither.
+SELECT k.request_hash, k.status, k.body,
+       EXISTS (SELECT 1 FROM user_coupons u
+                WHERE u.policy_id = $3::bigint AND u.user_id = $1::bigint)
+  FROM (SELECT 1) one
+  LEFT JOIN idempotency_keys k ON k.user_id = $1::bigint AND k.key = $2;
+
 -- name: coupon_issued
 -- What policy $1 has issued, to check the gate's sold_out against.
 SELECT {{policy_issued}}

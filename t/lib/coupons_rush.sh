@@ -123,11 +123,12 @@ test_redis_trouble() {
 	mid_rush "redis stopped" redis_bounce || return
 	stopped=$MID_POLICY
 	is "$(stack_redis PING)" PONG "redis stopped: Redis is back"
-	# A worker retries a lost Redis connection at most every 250 ms: a
-	# rush that ended while Redis was down may have left every worker's
-	# last attempt that recent, and the claims below would bypass a gate
-	# they cannot reach yet.
-	sleep 0.3
+	# After a failure a worker's circuit breaker keeps it from Redis for
+	# redis_cooldown plus up to half of it (1 to 1.5 s by default): a rush
+	# that ended while Redis was down may have left every worker's breaker
+	# open that long, and the claims below would bypass a gate they
+	# cannot reach yet.
+	sleep 1.6
 	# Once Redis is back: the exhausted policy still says sold_out, from
 	# the database or from a rebuilt gate, and a new policy goes through
 	# the gate again.

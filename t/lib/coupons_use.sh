@@ -457,6 +457,116 @@ test_idempotency() {
 	check_coupons "after idempotency"
 }
 
+# keyed_reads: the summed coupon_keyed_reads counter of GET /status.
+keyed_reads() {
+	http GET /status >/dev/null || return 1
+	jq -r .coupon_keyed_reads <<<"$HTTP_BODY"
+}
+
+# 8b. Issue 12, item 2: 40 users each send one claim twice at once with one
+# Idempotency-Key (a client retrying while its first try is in flight), on
+# a policy of 60.  Whichever twin issues, the other's undo must not take
+# the user out of the gate's set; afterwards every retry with the original
+# key replays its 201 from one indexed read of the key, not a transaction,
+# and a new key answers already_issued.
+test_twins() {
+	local p u spec users out before d i reads
+	local -a c
+	p=$(new_policy "twins" 60) || return
+	spec=$(_assert_tmp)/twins.spec
+	users=$(_assert_tmp)/twins.users
+	: >"$users.tmp"
+	for ((u = 1801; u <= 1840; u++)); do
+		for i in 1 2; do
+			issue_line "$(tok "$u")" "$p" "Idempotency-Key: twin-$u"
+			printf '%s\n' "$u" >>"$users.tmp"
+		done
+	done >"$spec"
+	mv "$users.tmp" "$users"
+	out=$(_assert_tmp)/twins.out
+	http_parallel 80 "$spec" >"$out"
+	diag "twins: $(outcomes "$out")"
+	is "$(counts "$p") $(holders "$p")" "40 40 $(seq -s, 1801 1840)" \
+		"twins: one coupon for each of the 40 users"
+	is "$(outcomes "$out" | tr , '\n' | grep -v '^201:' | grep -v '^409 request_in_progress:' |
+		grep -v '^409 already_issued:')" "" \
+		"twins: every claim got 201, 409 request_in_progress or 409 already_issued"
+	is "$(answered 201 "$users" "$out" | tr , '\n' | sort -un | paste -sd, -)" "$(seq -s, 1801 1840)" \
+		"twins: every user got a 201"
+	if gate_on; then
+		is "$(gate_users "$p")" "$(holders "$p")" \
+			"twins: the gate's set holds exactly the 40 holders (no twin's undo took one out)"
+	fi
+	before=$(counters)
+	reads=$(keyed_reads)
+	for ((u = 1801; u <= 1840; u++)); do
+		issue_line "$(tok "$u")" "$p" "Idempotency-Key: twin-$u"
+	done >"$spec"
+	http_parallel 40 "$spec" >"$out"
+	is "$(outcomes "$out")" "201:40" "twins: every retry with the original key answers 201"
+	is "$(cut -f2 "$out" | jq -r '"\(.user_id) \(.id)"' 2>/dev/null | sort -n | paste -sd, -)" \
+		"$(sql "SELECT string_agg(user_id || ' ' || id, ',' ORDER BY user_id)
+		    FROM user_coupons WHERE policy_id = $p")" \
+		"twins: ...each replaying the user's coupon"
+	http POST "/api/v1/coupons/$p/issue" "" "$(tok 1801)" -H "Idempotency-Key: twin-1801"
+	is "$HTTP_STATUS $(http_header Idempotent-Replayed)" "201 true" \
+		"twins: a retry is marked Idempotent-Replayed"
+	for ((u = 1801; u <= 1840; u++)); do
+		issue_line "$(tok "$u")" "$p" "Idempotency-Key: twin-new-$u"
+	done >"$spec"
+	http_parallel 40 "$spec" >"$out"
+	is "$(outcomes "$out")" "409 already_issued:40" "twins: a new key answers 409 already_issued"
+	d=$(counters_delta "$before" "$(counters)")
+	show_counters "twins: retries" "$d"
+	read -r -a c <<<"$d"
+	if gate_on; then
+		is "${c[3]}" 0 "twins: the 81 retries reached no issue transaction (coupon_db_attempts +${c[3]})"
+		is "$(($(keyed_reads) - reads))" 81 "twins: each was answered by one read of its key (coupon_keyed_reads)"
+	fi
+	is "$(counts "$p")" "40 40" "twins: still 40 coupons"
+	check_coupons "after the twins"
+}
+
+# 8c. A keyed claim answered 409 request_in_progress (its key's twin is
+# running, and may issue) gives its count back but keeps the user in the
+# gate's set: taken out, the user's retries would meet the gate's sold_out
+# before the key's stored 201.  The twin is forced: a psql session holds
+# the key's advisory lock (sql/queries/idempotency.sql) for a second.
+test_key_in_progress() {
+	local u=1850 t p key holder i first
+	t=$(tok "$u")
+	p=$(new_policy "in-progress" 5) || return
+	key="in-progress-$RANDOM"
+	stack_psql "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('$u:$key', 0));
+	    SELECT pg_sleep(1.5); COMMIT" >/dev/null &
+	holder=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(sql "SELECT count(*) FROM pg_stat_activity
+		    WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active'
+		    AND pid <> pg_backend_pid()")" = 1 ] && break
+		sleep 0.05
+	done
+	http POST "/api/v1/coupons/$p/issue" "" "$t" -H "Idempotency-Key: $key"
+	is "$(answer)" "409 request_in_progress" "in progress: the key is held: 409 request_in_progress"
+	if gate_on; then
+		is "$(stack_redis SISMEMBER "$(rkey "$p" users)" "$u")" 1 \
+			"in progress: the gate keeps the user (the key's twin may issue)"
+	fi
+	wait "$holder"
+	http POST "/api/v1/coupons/$p/issue" "" "$t" -H "Idempotency-Key: $key"
+	is "$HTTP_STATUS" 201 "in progress: the retry with the key issues"
+	first=$HTTP_BODY
+	http POST "/api/v1/coupons/$p/issue" "" "$t" -H "Idempotency-Key: $key"
+	is "$HTTP_STATUS $(http_header Idempotent-Replayed)" "201 true" "in progress: the next retry replays"
+	is "$HTTP_BODY" "$first" "in progress: ...the identical body"
+	http POST "/api/v1/coupons/$p/issue" "" "$t" -H "Idempotency-Key: $key-2"
+	is "$(answer)" "409 already_issued" "in progress: a new key: 409 already_issued"
+	http POST "/api/v1/coupons/$p/issue" "" "$t"
+	is "$(answer)" "409 already_issued" "in progress: no key: 409 already_issued"
+	is "$(counts "$p")" "1 1" "in progress: one coupon"
+	check_coupons "after a key in progress"
+}
+
 # ---------------------------------------------------------------------------
 # 9. coupon_strategy = sharded: issues spread over the policy's shards.  An
 # issue searches the shards in the order (shard + user_id % 16) mod 16, so
