@@ -26,6 +26,7 @@
 #include "log.h"
 #include "scoreboard.h"
 #include "reaper.h"
+#include "signals.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -84,9 +85,11 @@ static void master_spawn(struct master *m, int i)
 		.listen_fd = m->listen_fd,
 	};
 	struct master_slot *s = &m->slots[i];
-	pid_t pid;
+	pid_t self = getpid(), pid;
 
 	pid = fork();
+	if (pid == 0)
+		signals_die_with_parent(self);
 	if (pid == 0 && i == m->cfg->workers)
 		reaper_run(m->cfg, &m->sb->slots[i]);
 	if (pid == 0)
