@@ -14,6 +14,21 @@ stockade_procs() {
 			$3 !~ /^Z/ && index($0, ENVIRON["STACK_MATCH"]) { print $1, $2 }'
 }
 
+# procs_cleanup: stack_cleanup, then SIGKILL (by PID) any stockade process
+# of this stack still running: children that outlived a killed master are
+# out of stack_stop's reach, and a failing test must not leave them behind.
+# Meant for `trap procs_cleanup EXIT`.
+procs_cleanup() {
+	local rc=$? pid
+	(exit "$rc")
+	stack_cleanup
+	rc=$?
+	for pid in $(stockade_procs | awk '{ print $1 }'); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	return "$rc"
+}
+
 # stockade_masters: the PIDs among stockade_procs whose parent is not one of
 # them.  A new master started by SIGUSR2 counts once its parent has exited.
 stockade_masters() {
@@ -44,15 +59,16 @@ wait_db_conns() {
 # sending GET PATH through nginx one request after another for SECONDS.
 # Loop i appends one line per request to $STACK_DIR/load.i: the HTTP status
 # and curl's exit status ("200 0"; "000 7" when the connection failed).
-# Sets LOAD_PIDS.
+# load_stop ends them early.  Sets LOAD_PIDS.
 load_start() {
 	local clients=$1 secs=$2 path=$3 i
 	LOAD_PIDS=
+	rm -f "$STACK_DIR/load.stop"
 	for i in $(seq 1 "$clients"); do
 		: >"$STACK_DIR/load.$i"
 		(
 			end=$((SECONDS + secs))
-			while [ "$SECONDS" -lt "$end" ]; do
+			while [ "$SECONDS" -lt "$end" ] && [ ! -e "$STACK_DIR/load.stop" ]; do
 				code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' "$STACK_URL$path")
 				printf '%s %s\n' "$code" "$?"
 			done >>"$STACK_DIR/load.$i"
@@ -73,6 +89,12 @@ load_wait_count() {
 		[ "$SECONDS" -lt "$deadline" ] || return 1
 		sleep 0.05
 	done
+}
+
+# load_stop: ask the loops to stop after their current request, and wait.
+load_stop() {
+	: >"$STACK_DIR/load.stop"
+	load_wait
 }
 
 # load_wait: wait for the loops to finish.
