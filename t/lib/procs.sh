@@ -39,6 +39,7 @@ stockade_masters() {
 # db_conns [PATTERN]: the number of PostgreSQL sessions whose
 # application_name is LIKE PATTERN (default: every stockade process but
 # migrate, i.e. workers and reapers).
+# shellcheck disable=SC2120 # the tests pass PATTERN, this file does not
 db_conns() {
 	stack_psql "SELECT count(*) FROM pg_stat_activity
 	    WHERE application_name LIKE '${1:-stockade %}'
@@ -49,7 +50,7 @@ db_conns() {
 # SECONDS (a backend leaves pg_stat_activity a moment after its client).
 wait_db_conns() {
 	local deadline=$((SECONDS + $2))
-	until [ "$(db_conns)" = "$1" ]; do
+	until [ "$(db_conns 'stockade %')" = "$1" ]; do
 		[ "$SECONDS" -lt "$deadline" ] || return 1
 		sleep 0.1
 	done
@@ -111,6 +112,7 @@ load_summary() {
 }
 
 # now_ms: set NOW_MS to milliseconds since the epoch, without forking.
+# shellcheck disable=SC2034 # NOW_MS is this function's output
 now_ms() {
 	local us=${EPOCHREALTIME//[.,]/}
 	NOW_MS=$((us / 1000))
