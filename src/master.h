@@ -1,5 +1,6 @@
 /*
- * master: the supervisor.  Binds the FastCGI socket, forks exactly
+ * master: the supervisor.  Binds the FastCGI socket (or takes over its
+ * predecessor's, after a SIGUSR2 upgrade), forks exactly
  * cfg->workers workers, respawns any that dies (throttled when they die in
  * a loop), and stops them on signals.  It never opens a database connection.
  */
