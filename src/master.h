@@ -1,8 +1,8 @@
 /*
  * master: the supervisor.  Binds the FastCGI socket (or takes over its
- * predecessor's, after a SIGUSR2 upgrade), forks exactly
- * cfg->workers workers, respawns any that dies (throttled when they die in
- * a loop), and stops them on signals.  It never opens a database connection.
+ * predecessor's, after a SIGUSR2 upgrade), forks exactly cfg->workers
+ * workers, respawns any that dies (throttled when they die in a loop), and
+ * stops them on signals.  It never opens a database connection.
  */
 #ifndef STOCKADE_MASTER_H
 #define STOCKADE_MASTER_H

@@ -5,7 +5,8 @@
 # 200 (no 502, no connection error, nothing cut off in nginx's error log),
 # and afterwards one master serves, with workers + 1 database connections,
 # and the socket path still there.  Then an upgrade the new configuration
-# refuses (a changed `listen`) must leave the running master serving alone.
+# refuses (a changed `listen`) must leave the running master serving alone,
+# and a rollback (SIGQUIT to the new master instead) must too.
 # Exit status follows automake: 0 pass, 1 fail, 99 when the stack cannot
 # even start.
 #
@@ -19,11 +20,21 @@ set -uo pipefail
 export STACK_WORKERS=4
 WANT_CONNS=$((STACK_WORKERS + 1))
 
-# new_master_pid: the pid the old master logged for the master SIGUSR2
-# started, once it has ("" until then).
-new_master_pid() {
-	sed -n 's/.*SIGUSR2: new master started as pid \([0-9]*\);.*/\1/p' \
-		"$STACK_DIR/stockade.log" | tail -n 1
+# upgrade PID: send PID SIGUSR2 and set STARTED to the pid it logs for the
+# new master ("" when it logs none within 10 s).
+upgrade() {
+	local log=$STACK_DIR/stockade.log pattern='SIGUSR2: new master started as pid'
+	local before
+	before=$(grep -c "$pattern" "$log")
+	kill -USR2 "$1"
+	STARTED=
+	for _ in $(seq 1 100); do
+		if [ "$(grep -c "$pattern" "$log")" -gt "$before" ]; then
+			STARTED=$(sed -n "s/.*$pattern \([0-9]*\);.*/\1/p" "$log" | tail -n 1)
+			return 0
+		fi
+		sleep 0.1
+	done
 }
 
 # wait_for_log SECONDS REGEX: poll stockade.log until a line matches.
@@ -53,13 +64,8 @@ load_start 6 10 /api/v1/products
 load_wait_count 60 30
 ok $? "load: requests are flowing before SIGUSR2"
 
-kill -USR2 "$OLD"
-NEW=
-for _ in $(seq 1 100); do
-	NEW=$(new_master_pid)
-	[ -z "$NEW" ] || break
-	sleep 0.1
-done
+upgrade "$OLD"
+NEW=$STARTED
 like "$NEW" '^[0-9]+$' "SIGUSR2: the old master names the new master's pid"
 # Both generations serve until the old one is told to stop: the new one's
 # workers are up once their connections are.
@@ -111,7 +117,7 @@ is "$HTTP_STATUS" 200 "healthz: 200 from the new generation"
 # An upgrade the new configuration refuses: the running master goes on.
 
 sed -i "s|^listen = .*|listen = $STACK_DIR/other.sock|" "$STACK_CONF"
-kill -USR2 "$NEW"
+upgrade "$NEW"
 wait_for_log 30 "the new master (pid [0-9]*) exited with status 1; this master goes on serving"
 ok $? "a refused upgrade: the master says it goes on serving"
 grep -q 'inherited socket is not bound to listen' "$STACK_DIR/stockade.log"
@@ -122,6 +128,34 @@ http GET /api/v1/products
 is "$HTTP_STATUS" 200 "a refused upgrade: the master still serves"
 is "$(stockade_masters | tr '\n' ' ' | sed 's/ $//')" "$NEW" "a refused upgrade: still exactly one master"
 is "$(db_conns)" "$WANT_CONNS" "a refused upgrade: database connections = workers + 1"
+
+# ---------------------------------------------------------------------------
+# A rollback: SIGQUIT to the new master while the old one runs.  The old one
+# serves on, and the new one must leave the socket path in place.
+
+sed -i "s|^listen = .*|listen = $SOCK|" "$STACK_CONF"
+errlog_before=$(wc -l <"$STACK_DIR/nginx-error.log")
+load_start 4 30 /api/v1/products
+load_wait_count 40 30
+upgrade "$NEW"
+NEWER=$STARTED
+wait_db_conns "$((2 * WANT_CONNS))" 30
+ok $? "rollback: a third master ($NEWER) runs beside $NEW"
+kill -QUIT "$NEWER"
+_stack_wait_gone "$NEWER" 15
+ok $? "rollback: the new master exited on SIGQUIT"
+load_stop
+diag "load across the rollback: $(load_summary)"
+is "$(grep -vc '^200 0$' "$STACK_DIR"/load.* | awk -F: '{ n += $2 } END { print n + 0 }')" 0 \
+	"rollback: zero non-2xx answers and zero connection errors"
+trouble=$(tail -n +"$((errlog_before + 1))" "$STACK_DIR/nginx-error.log" |
+	grep 'connect() \|prematurely closed\|reset by peer\|timed out')
+is "$trouble" "" "rollback: nginx logged no failed upstream connection"
+[ -S "$SOCK" ]
+ok $? "rollback: the socket path stays for the master that goes on"
+is "$(stockade_masters | tr '\n' ' ' | sed 's/ $//')" "$NEW" "rollback: exactly one master, the old one"
+wait_db_conns "$WANT_CONNS" 10
+is "$(db_conns)" "$WANT_CONNS" "rollback: database connections = workers + 1"
 
 stack_stop
 ok $? "stack_stop succeeded"
