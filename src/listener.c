@@ -136,6 +136,8 @@ static int listener_matches(int fd, const struct config *cfg)
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
 	socklen_t len = sizeof(ss);
+	struct in_addr in;
+	struct in6_addr in6;
 
 	memset(&ss, 0, sizeof(ss));
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
@@ -145,8 +147,12 @@ static int listener_matches(int fd, const struct config *cfg)
 		    strncmp(sun->sun_path, cfg->listen,
 		        sizeof(sun->sun_path)) == 0;
 	if (ss.ss_family == AF_INET)
-		return ntohs(sin->sin_port) == cfg->listen_port;
+		return inet_pton(AF_INET, cfg->listen_host, &in) == 1 &&
+		    memcmp(&in, &sin->sin_addr, sizeof(in)) == 0 &&
+		    ntohs(sin->sin_port) == cfg->listen_port;
 	return ss.ss_family == AF_INET6 &&
+	    inet_pton(AF_INET6, cfg->listen_host, &in6) == 1 &&
+	    memcmp(&in6, &sin6->sin6_addr, sizeof(in6)) == 0 &&
 	    ntohs(sin6->sin6_port) == cfg->listen_port;
 }
 

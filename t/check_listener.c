@@ -5,8 +5,10 @@
  * taken (and the variable removed), anything else is refused, and a
  * refusal never removes the predecessor's socket file.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +144,57 @@ START_TEST(test_inherit_refused)
 }
 END_TEST
 
+/* A loopback TCP socket on a port the kernel picks; its port in *port. */
+static int tcp_socket(int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int inherit_tcp(int fd, const char *listen)
+{
+	struct config *cfg = config_create();
+	char err[256];
+	int inherited, got;
+
+	ck_assert_msg(config_set(cfg, "listen", listen, err, sizeof(err)) == 0,
+	    "%s", err);
+	pass_fd(fd);
+	got = listener_open(cfg, &inherited);
+	config_free(cfg);
+	return got;
+}
+
+/* TCP: the address and the port must both be what listen says. */
+START_TEST(test_inherit_tcp)
+{
+	char listen[64];
+	int port, fd = tcp_socket(&port);
+
+	snprintf(listen, sizeof(listen), "127.0.0.2:%d", port);
+	ck_assert_int_eq(inherit_tcp(fd, listen), -1);
+	fd = tcp_socket(&port);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d",
+	    port == 65535 ? 1 : port + 1);
+	ck_assert_int_eq(inherit_tcp(fd, listen), -1);
+	fd = tcp_socket(&port);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	ck_assert_int_eq(inherit_tcp(fd, listen), fd);
+	close(fd);
+}
+END_TEST
+
 /* Without the variable: a fresh bind, close-on-exec, not inherited. */
 START_TEST(test_bind)
 {
@@ -168,6 +221,7 @@ int main(void)
 	tcase_add_test(tc, test_parse_fd);
 	tcase_add_test(tc, test_inherit);
 	tcase_add_test(tc, test_inherit_refused);
+	tcase_add_test(tc, test_inherit_tcp);
 	tcase_add_test(tc, test_bind);
 	suite_add_tcase(s, tc);
 	return check_run(s);
