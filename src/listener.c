@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -16,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "num.h"
 
 /* 1 if something accepts connections on path now. */
 static int listener_unix_in_use(const struct sockaddr_un *sun)
@@ -64,7 +67,7 @@ static int listener_open_unix(const struct config *cfg)
 			return -1;
 		}
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0) {
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		log_error("socket: %s", strerror(errno));
 		return -1;
 	}
@@ -102,7 +105,7 @@ static int listener_open_tcp(const struct config *cfg)
 		log_error("listen %s: not an IP address", cfg->listen_host);
 		return -1;
 	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) < 0) {
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
 		log_error("socket: %s", strerror(errno));
 		return -1;
 	}
@@ -115,17 +118,102 @@ static int listener_open_tcp(const struct config *cfg)
 	return fd;
 }
 
-int listener_open(const struct config *cfg)
+int listener_parse_fd(const char *s)
 {
+	int64_t fd;
+
+	/* 0-2 are stdio: never a socket a master would pass on. */
+	if (s == NULL || num_parse(s, 3, INT32_MAX, &fd) < 0)
+		return -1;
+	return (int)fd;
+}
+
+/* 1 when the bound address of fd is what cfg->listen names. */
+static int listener_matches(int fd, const struct config *cfg)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+	socklen_t len = sizeof(ss);
+	struct in_addr in;
+	struct in6_addr in6;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (cfg->listen_kind == LISTEN_UNIX)
+		return ss.ss_family == AF_UNIX &&
+		    strncmp(sun->sun_path, cfg->listen,
+		        sizeof(sun->sun_path)) == 0;
+	if (ss.ss_family == AF_INET)
+		return inet_pton(AF_INET, cfg->listen_host, &in) == 1 &&
+		    memcmp(&in, &sin->sin_addr, sizeof(in)) == 0 &&
+		    ntohs(sin->sin_port) == cfg->listen_port;
+	return ss.ss_family == AF_INET6 &&
+	    inet_pton(AF_INET6, cfg->listen_host, &in6) == 1 &&
+	    memcmp(&in6, &sin6->sin6_addr, sizeof(in6)) == 0 &&
+	    ntohs(sin6->sin6_port) == cfg->listen_port;
+}
+
+/*
+ * Takes over the listening socket a predecessor passed in LISTENER_FD_ENV
+ * (value), after checking that it is one and is bound where cfg->listen
+ * says: a changed `listen` needs a full restart.  The variable is removed
+ * so that nothing started later sees it.
+ */
+static int listener_inherit(const struct config *cfg, const char *value)
+{
+	int fd = listener_parse_fd(value), accepting = 0;
+	socklen_t len = sizeof(accepting);
+
+	unsetenv(LISTENER_FD_ENV);
+	if (fd < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0 ||
+	    !accepting) {
+		log_error("%s=%s: not a listening socket", LISTENER_FD_ENV,
+		    value);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!listener_matches(fd, cfg)) {
+		log_error("the inherited socket is not bound to listen = %s; "
+		          "a new address needs a full restart",
+		    cfg->listen);
+		close(fd);
+		return -1;
+	}
+	/* Only the master's copy is closed on exec (see master.c). */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		log_error("fcntl: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int listener_open(const struct config *cfg, int *inherited)
+{
+	const char *passed = getenv(LISTENER_FD_ENV);
 	int fd;
 
-	fd = cfg->listen_kind == LISTEN_UNIX ? listener_open_unix(cfg)
-	                                     : listener_open_tcp(cfg);
+	*inherited = passed != NULL;
+	if (passed != NULL)
+		fd = listener_inherit(cfg, passed);
+	else if (cfg->listen_kind == LISTEN_UNIX)
+		fd = listener_open_unix(cfg);
+	else
+		fd = listener_open_tcp(cfg);
 	if (fd < 0)
 		return -1;
+	/* On an inherited socket this applies a changed listen_backlog. */
 	if (listen(fd, cfg->listen_backlog) < 0) {
 		log_error("listen %s: %s", cfg->listen, strerror(errno));
-		listener_close(fd, cfg);
+		if (*inherited)
+			close(fd);
+		else
+			listener_close(fd, cfg);
 		return -1;
 	}
 	return fd;

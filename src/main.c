@@ -36,7 +36,8 @@ static const char main_usage[] =
     "\n"
     "  serve         run the FastCGI master and its workers in the\n"
     "                foreground, logging to stderr (SIGTERM/SIGINT: fast\n"
-    "                stop, SIGQUIT: graceful stop)\n"
+    "                stop, SIGQUIT: graceful stop, SIGUSR2: start a new\n"
+    "                master from the same command on the same socket)\n"
     "  migrate       apply the SQL migrations the database has not seen "
     "yet\n"
     "  token         print a signed bearer token (HS256) for a user\n"
@@ -194,7 +195,7 @@ static int main_migrate(const struct config *cfg)
 	return rc == 0 ? 0 : 1;
 }
 
-static int main_serve(const struct config *cfg)
+static int main_serve(const struct config *cfg, char *const argv[])
 {
 	unsigned char *secret = NULL;
 	size_t secret_len = 0;
@@ -206,7 +207,7 @@ static int main_serve(const struct config *cfg)
 		log_error("%s", err);
 		return 1;
 	}
-	rc = master_run(cfg, secret, secret_len);
+	rc = master_run(cfg, secret, secret_len, argv);
 	config_secret_free(secret);
 	return rc;
 }
@@ -274,7 +275,7 @@ int main(int argc, char **argv)
 	if (strcmp(args.command, "config-check") == 0)
 		rc = main_config_check(cfg, args.config_path);
 	else if (strcmp(args.command, "serve") == 0)
-		rc = main_serve(cfg);
+		rc = main_serve(cfg, argv);
 	else if (strcmp(args.command, "migrate") == 0)
 		rc = main_migrate(cfg);
 	else

@@ -7,13 +7,25 @@
  * no state is shared with one (the race-free equivalent of nginx's flags plus
  * sigsuspend).  Children inherit the blocked mask and unblock after
  * installing their own handlers (signals_child_init).
+ *
+ * Upgrade (SIGUSR2), as in nginx: the master forks and execs argv again,
+ * passing the listening socket's number in LISTENER_FD_ENV.  The new master
+ * starts its own workers on that socket, so both generations accept from one
+ * listen queue.  SIGQUIT to the old master then stops its children accepting
+ * (SIGTERM: they finish the request in hand) without removing the socket's
+ * path, and whatever is queued is the new workers' to serve: no connection
+ * is refused or reset.  Each master knows whether the socket is shared (it
+ * has a live successor, or it was started by a predecessor that still
+ * runs), and only a master that holds the socket alone removes its path.
  */
 #include "master.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +38,7 @@
 #include "log.h"
 #include "scoreboard.h"
 #include "reaper.h"
+#include "signals.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -47,7 +60,10 @@ struct master {
 	const struct config *cfg;
 	const unsigned char *secret;
 	size_t secret_len;
+	char *const *argv; /* to exec on SIGUSR2 */
 	int listen_fd;
+	pid_t successor; /* the master SIGUSR2 started, while it lives */
+	pid_t predecessor; /* the master that passed us the socket, or 0 */
 	struct scoreboard *sb;
 	struct master_slot *slots;
 	enum master_phase phase;
@@ -84,9 +100,11 @@ static void master_spawn(struct master *m, int i)
 		.listen_fd = m->listen_fd,
 	};
 	struct master_slot *s = &m->slots[i];
-	pid_t pid;
+	pid_t self = getpid(), pid;
 
 	pid = fork();
+	if (pid == 0)
+		signals_die_with_parent(self);
 	if (pid == 0 && i == m->cfg->workers)
 		reaper_run(m->cfg, &m->sb->slots[i]);
 	if (pid == 0)
@@ -158,6 +176,31 @@ static void master_schedule_respawn(struct master *m, int i, int64_t now)
 	s->respawn_at_ms = now + delay;
 }
 
+/*
+ * The new master a SIGUSR2 started has exited: it failed to start (a bad
+ * binary or configuration; its log lines say why), or it was stopped
+ * before this one.  Either way this master keeps serving alone.
+ */
+static void master_successor_died(struct master *m, int status)
+{
+	char how[96];
+
+	master_describe_exit(status, how, sizeof(how));
+	log_error("the new master (pid %ld) %s; this master goes on serving",
+	    (long)m->successor, how);
+	m->successor = 0;
+}
+
+/* Forgets a successor that has exited but whose SIGCHLD is still pending. */
+static void master_successor_check(struct master *m)
+{
+	int status;
+
+	if (m->successor > 0 &&
+	    waitpid(m->successor, &status, WNOHANG) == m->successor)
+		master_successor_died(m, status);
+}
+
 static void master_reap(struct master *m)
 {
 	int64_t now = clock_ms();
@@ -166,6 +209,8 @@ static void master_reap(struct master *m)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->successor)
+			master_successor_died(m, status);
 		if ((i = master_slot_of(m, pid)) < 0)
 			continue;
 		master_describe_exit(status, how, sizeof(how));
@@ -206,26 +251,94 @@ static int master_live_workers(const struct master *m)
 	return n;
 }
 
+/*
+ * 1 when another master accepts on our socket: a successor we started, or
+ * the predecessor that started us (a rollback stops the new one first).
+ * getppid() is the predecessor's pid only while it lives.
+ */
+static int master_socket_shared(const struct master *m)
+{
+	return m->successor > 0 ||
+	    (m->predecessor > 1 && getppid() == m->predecessor);
+}
+
 static void master_begin_stop(struct master *m, int graceful)
 {
 	int64_t grace =
 	    graceful ? m->cfg->shutdown_timeout_ms : MASTER_FAST_STOP_MS;
+	int shared = master_socket_shared(m);
 
 	if (m->phase == MASTER_STOPPING && !graceful)
 		grace = 0; /* a second TERM: stop waiting */
 	else if (m->phase == MASTER_STOPPING)
 		return;
-	log_info("%s stop: waiting up to %lld ms for %d children",
-	    graceful ? "graceful" : "fast", (long long)grace,
-	    master_live_workers(m));
+	log_info("%s stop%s: waiting up to %lld ms for %d children",
+	    graceful ? "graceful" : "fast",
+	    shared ? " (the other master keeps the socket)" : "",
+	    (long long)grace, master_live_workers(m));
 	m->phase = MASTER_STOPPING;
 	m->stop_deadline_ms = clock_ms() + grace;
+	/* The queue belongs to the socket: while another master's workers
+	 * accept on it, ours only finish the request in hand (SIGTERM) and
+	 * the path stays. */
+	if (graceful && shared) {
+		master_signal_all(m, SIGTERM);
+		return;
+	}
 	/* No new connection may queue behind the workers' drain: without the
 	 * path, nginx's connect() fails at once (and it answers 502 itself),
 	 * while what is already queued gets served (see worker.c). */
 	if (graceful)
 		listener_unlink(m->cfg);
 	master_signal_all(m, graceful ? SIGQUIT : SIGTERM);
+}
+
+/* In the child of master_upgrade: exec argv with the socket inherited. */
+static noreturn void master_exec_successor(const struct master *m)
+{
+	char fd[16];
+	int flags;
+
+	snprintf(fd, sizeof(fd), "%d", m->listen_fd);
+	flags = fcntl(m->listen_fd, F_GETFD);
+	if (flags < 0 ||
+	    fcntl(m->listen_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0 ||
+	    setenv(LISTENER_FD_ENV, fd, 1) < 0) {
+		log_error("cannot pass the socket on: %s", strerror(errno));
+		_exit(127);
+	}
+	/* The blocked signal mask survives exec: the new master blocks the
+	 * same set first thing, so no signal meets a default action. */
+	execvp(m->argv[0], m->argv);
+	log_error("exec %s: %s", m->argv[0], strerror(errno));
+	_exit(127);
+}
+
+/*
+ * SIGUSR2: starts a new master from argv[0] (a replaced binary upgrades),
+ * which re-reads the configuration and serves the same socket beside us.
+ * The operator then sends us SIGQUIT (see the file comment).
+ */
+static void master_upgrade(struct master *m)
+{
+	pid_t pid;
+
+	if (m->phase != MASTER_RUNNING || m->successor > 0) {
+		log_warn("SIGUSR2 ignored: %s",
+		    m->successor > 0 ? "a new master is already running"
+		                     : "stopping");
+		return;
+	}
+	if ((pid = fork()) == 0)
+		master_exec_successor(m);
+	if (pid < 0) {
+		log_error("SIGUSR2: fork failed: %s", strerror(errno));
+		return;
+	}
+	m->successor = pid;
+	log_info("SIGUSR2: new master started as pid %ld; send SIGQUIT to "
+	         "pid %ld once its workers serve",
+	    (long)pid, (long)getpid());
 }
 
 static void master_handle_signal(struct master *m, int signo)
@@ -247,6 +360,9 @@ static void master_handle_signal(struct master *m, int signo)
 		break;
 	case SIGUSR1:
 		log_info("SIGUSR1: logs go to stderr; nothing to reopen");
+		break;
+	case SIGUSR2:
+		master_upgrade(m);
 		break;
 	default:
 		break;
@@ -307,7 +423,7 @@ static void master_loop(struct master *m)
 static int master_block_signals(struct master *m)
 {
 	static const int handled[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
-		SIGHUP, SIGUSR1 };
+		SIGHUP, SIGUSR1, SIGUSR2 };
 
 	sigemptyset(&m->signals);
 	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
@@ -322,21 +438,24 @@ static int master_block_signals(struct master *m)
 }
 
 int master_run(const struct config *cfg, const unsigned char *secret,
-    size_t secret_len)
+    size_t secret_len, char *const argv[])
 {
 	struct master m;
-	int status = 1;
+	int status = 1, inherited = 0;
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
 	m.secret = secret;
 	m.secret_len = secret_len;
+	m.argv = argv;
 	m.listen_fd = -1;
 	log_set_role("master");
 	if (master_block_signals(&m) < 0)
 		goto out;
-	if ((m.listen_fd = listener_open(cfg)) < 0)
+	if ((m.listen_fd = listener_open(cfg, &inherited)) < 0)
 		goto out;
+	if (inherited)
+		m.predecessor = getppid();
 	/*
 	 * What every worker would otherwise do for itself, once here: the
 	 * workers inherit it (see auth_crypto_preload).
@@ -350,14 +469,19 @@ int master_run(const struct config *cfg, const unsigned char *secret,
 		goto out;
 	}
 	m.slots = xcalloc((size_t)cfg->workers + 1, sizeof(*m.slots));
-	log_info("stockade %s listening on %s with %d workers", PACKAGE_VERSION,
-	    cfg->listen, cfg->workers);
+	log_info("stockade %s %s %s with %d workers", PACKAGE_VERSION,
+	    inherited ? "took over the socket" : "listening on", cfg->listen,
+	    cfg->workers);
 	master_loop(&m);
 	log_info("stopped");
 	status = 0;
 out:
 	free(m.slots);
 	scoreboard_free(m.sb);
-	listener_close(m.listen_fd, cfg);
+	master_successor_check(&m);
+	if (master_socket_shared(&m))
+		close(m.listen_fd);
+	else
+		listener_close(m.listen_fd, cfg);
 	return status;
 }

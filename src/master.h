@@ -1,7 +1,8 @@
 /*
- * master: the supervisor.  Binds the FastCGI socket, forks exactly
- * cfg->workers workers, respawns any that dies (throttled when they die in
- * a loop), and stops them on signals.  It never opens a database connection.
+ * master: the supervisor.  Binds the FastCGI socket (or takes over its
+ * predecessor's, after a SIGUSR2 upgrade), forks exactly cfg->workers
+ * workers, respawns any that dies (throttled when they die in a loop), and
+ * stops them on signals.  It never opens a database connection.
  */
 #ifndef STOCKADE_MASTER_H
 #define STOCKADE_MASTER_H
@@ -14,10 +15,12 @@ struct config;
 /*
  * Runs until SIGTERM/SIGINT (fast stop: workers get SIGTERM, are killed
  * after a second) or SIGQUIT (graceful: workers finish their requests,
- * killed after shutdown_timeout).  Returns the process exit status.
+ * killed after shutdown_timeout).  SIGUSR2 execs argv (argv[0] looked up
+ * like execvp does) as a new master that inherits the listening socket;
+ * see master.c.  Returns the process exit status.
  */
 int master_run(const struct config *cfg, const unsigned char *secret,
-    size_t secret_len);
+    size_t secret_len, char *const argv[]);
 
 /*
  * The wait before a dead slot is refilled, given how many of its workers

@@ -108,7 +108,9 @@ noreturn void reaper_run(const struct config *cfg, struct scoreboard_slot *slot)
 	slot->started_ms = scoreboard_now_ms();
 	db = app_db_create(cfg, "stockade reaper");
 	slot->state = WORKER_IDLE;
-	while (!reaper_stop_requested) {
+	/* SIGTERM comes when the master dies too (signals_die_with_parent);
+	 * the check on the parent, once a round, is a cheap backstop. */
+	while (!reaper_stop_requested && !signals_parent_gone()) {
 		reaper_expire(db, cfg, slot);
 		reaper_expire_coupons(db, cfg);
 		if (since_purge >= REAPER_PURGE_INTERVAL_MS) {
@@ -118,6 +120,8 @@ noreturn void reaper_run(const struct config *cfg, struct scoreboard_slot *slot)
 		reaper_sleep(cfg->reaper_interval_ms);
 		since_purge += cfg->reaper_interval_ms;
 	}
+	if (signals_parent_gone())
+		log_warn("the master is gone; exiting");
 	slot->state = WORKER_STOPPING;
 	db_free(db);
 	_exit(0);

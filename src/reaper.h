@@ -14,7 +14,7 @@
 struct config;
 struct scoreboard_slot;
 
-/* Runs until SIGQUIT/SIGTERM/SIGINT, then exits the process. */
+/* Runs until SIGQUIT/SIGTERM/SIGINT or the master's death, then exits. */
 noreturn void reaper_run(const struct config *cfg,
     struct scoreboard_slot *slot);
 

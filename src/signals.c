@@ -8,8 +8,12 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "log.h"
+
+static pid_t signals_parent;
 
 static void signals_set(int signo, void (*handler)(int), int flags)
 {
@@ -35,8 +39,27 @@ void signals_child_init(void (*on_quit)(int), void (*on_term)(int), int restart)
 	signals_set(SIGPIPE, SIG_IGN, 0);
 	signals_set(SIGHUP, SIG_IGN, 0);
 	signals_set(SIGUSR1, SIG_IGN, 0);
+	signals_set(SIGUSR2, SIG_IGN, 0);
 	signals_set(SIGCHLD, SIG_DFL, 0);
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		fatal("sigprocmask: %s", strerror(errno));
+}
+
+void signals_die_with_parent(pid_t parent)
+{
+	signals_parent = parent;
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		fatal("prctl(PR_SET_PDEATHSIG): %s", strerror(errno));
+	/* Checked after the prctl: a death from here on sends the signal. */
+	if (getppid() != parent) {
+		log_warn("the master (pid %ld) died before this child started",
+		    (long)parent);
+		_exit(0);
+	}
+}
+
+int signals_parent_gone(void)
+{
+	return signals_parent != 0 && getppid() != signals_parent;
 }

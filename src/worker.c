@@ -7,6 +7,8 @@
  *    replaces the worker's copy of the listening descriptor by an unbound
  *    socket, so an accept() about to start (or restarted) fails at once
  *    with EINVAL instead of sleeping until the next connection.
+ *    The same SIGTERM comes from the kernel when the master dies
+ *    (signals_die_with_parent): no worker outlives its master.
  *  - Graceful stop (SIGQUIT): the master has already removed the socket's
  *    path, so no new connection can arrive; the handler makes the listening
  *    socket non-blocking, and the worker keeps accepting until accept()
@@ -260,6 +262,8 @@ noreturn void worker_run(const struct worker_params *p)
 	if (FCGX_InitRequest(&fcgi, p->listen_fd, 0) != 0)
 		fatal("FCGX_InitRequest failed");
 	worker_loop(&fcgi, app);
+	if (signals_parent_gone())
+		log_warn("the master is gone; exiting");
 	slot->state = WORKER_STOPPING;
 	FCGX_Free(&fcgi, 1);
 	app_free(app);

@@ -23,7 +23,8 @@ struct worker_params {
 
 /*
  * Runs the accept loop until SIGQUIT/SIGTERM/SIGINT (finishing the request
- * in flight) or max_requests, then exits the process.  Called in the child
+ * in flight; SIGTERM also comes when the master dies) or max_requests, then
+ * exits the process.  Called in the child
  * right after fork, with the master's signals still blocked.
  */
 noreturn void worker_run(const struct worker_params *params);
