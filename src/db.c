@@ -6,6 +6,7 @@
  */
 #include "db.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@ struct db {
 	int idle_in_transaction_timeout_ms;
 	int retries;
 	PGconn *conn;
-	int64_t last_attempt_ms;
+	int64_t last_failed_ms; /* the last failed attempt to connect */
+	unsigned long lost; /* connections found broken (db_lost) */
 	/* Statements prepared in the current connection. */
 	const struct db_stmt *prepared[DB_PREPARED_MAX];
 	size_t nprepared;
@@ -64,7 +66,7 @@ struct db *db_create(const struct db_options *opts)
 	db->idle_in_transaction_timeout_ms =
 	    opts->idle_in_transaction_timeout_ms;
 	db->retries = opts->retries;
-	db->last_attempt_ms = -DB_RECONNECT_INTERVAL_MS;
+	db->last_failed_ms = INT64_MIN / 2;
 	return db;
 }
 
@@ -156,12 +158,13 @@ enum db_status db_connect(struct db *db)
 		    "connection lost inside a transaction");
 		return DB_UNAVAILABLE;
 	}
-	if (now - db->last_attempt_ms < DB_RECONNECT_INTERVAL_MS) {
+	/* Only a failed attempt makes the next one wait: a connection that
+	 * was lost is replaced at once, the server may well be back. */
+	if (now - db->last_failed_ms < DB_RECONNECT_INTERVAL_MS) {
 		db_set_error(db, "08006",
 		    "not connected (reconnect throttled)");
 		return DB_UNAVAILABLE;
 	}
-	db->last_attempt_ms = now;
 	/* expand_dbname: the conninfo may be "key=value ..." or a URI. */
 	db->conn = PQconnectdbParams(keys, values, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
@@ -169,15 +172,24 @@ enum db_status db_connect(struct db *db)
 		    db->conn ? PQerrorMessage(db->conn) : "out of memory");
 		log_warn("database connection failed: %s", db->errmsg);
 		db_disconnect(db);
+		db->last_failed_ms = now;
 		return DB_UNAVAILABLE;
 	}
 	if (db_configure_session(db) < 0) {
 		log_error("database session setup failed: %s", db->errmsg);
 		db_disconnect(db);
+		db->last_failed_ms = now;
 		return DB_UNAVAILABLE;
 	}
 	log_info("connected to the database as %s", db->application_name);
 	return DB_OK;
+}
+
+/* Drops a connection found broken and counts it. */
+static void db_lost(struct db *db)
+{
+	db_disconnect(db);
+	db->lost++;
 }
 
 /*
@@ -193,10 +205,52 @@ static enum db_status db_fail(struct db *db, PGresult *r)
 	st = db_status_from_sqlstate(state);
 	if (PQstatus(db->conn) == CONNECTION_BAD) {
 		log_warn("database connection lost: %s", db->errmsg);
-		db_disconnect(db);
+		db_lost(db);
 		st = DB_UNAVAILABLE;
 	}
 	return st;
+}
+
+/*
+ * 1 when the server closed this connection while it sat idle since our
+ * last statement (a restart, pg_terminate_backend).  Before it goes, the
+ * server sends FATAL 57P01/57P02 (or, stopped with -m immediate, a
+ * WARNING) and then EOF: the socket is readable although we asked
+ * nothing.  Reading what is there lets libpq see the EOF and mark the
+ * connection bad.  Nothing to read: alive as far as anyone can tell
+ * without a round trip; the statement will say.
+ */
+static int db_closed_while_idle(struct db *db)
+{
+	struct pollfd pfd = { .fd = PQsocket(db->conn), .events = POLLIN };
+
+	/* A few rounds: the FATAL message and the EOF may come apart. */
+	for (int i = 0; i < 4 && poll(&pfd, 1, 0) == 1; i++) {
+		if (!PQconsumeInput(db->conn))
+			break;
+		(void)PQisBusy(db->conn); /* parses what came (a notice) */
+	}
+	return PQstatus(db->conn) == CONNECTION_BAD;
+}
+
+/*
+ * Connects, or makes sure the idle connection is still there before a
+ * statement outside a transaction is sent: one that the server closed is
+ * replaced at once, so the statement runs on the new one (nothing of it
+ * was sent).  Inside a transaction a lost connection is a failure, never
+ * replaced (db_connect).
+ */
+static enum db_status db_ready(struct db *db)
+{
+	if (db->conn != NULL && !db->in_transaction &&
+	    db_closed_while_idle(db)) {
+		db_set_error(db, "08006", PQerrorMessage(db->conn));
+		log_info("the database closed the idle connection (%s); "
+		         "reconnecting",
+		    db->errmsg);
+		db_lost(db);
+	}
+	return db_connect(db);
 }
 
 static int db_is_prepared(const struct db *db, const struct db_stmt *stmt)
@@ -230,13 +284,13 @@ static enum db_status db_prepare(struct db *db, const struct db_stmt *stmt)
 	return st;
 }
 
-PGresult *db_query(struct db *db, const struct db_stmt *stmt,
+static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status)
 {
 	ExecStatusType est;
 	PGresult *r;
 
-	if ((*status = db_connect(db)) != DB_OK)
+	if ((*status = db_ready(db)) != DB_OK)
 		return NULL;
 	if ((*status = db_prepare(db, stmt)) != DB_OK)
 		return NULL;
@@ -251,6 +305,38 @@ PGresult *db_query(struct db *db, const struct db_stmt *stmt,
 		    db->sqlstate);
 	PQclear(r);
 	return NULL;
+}
+
+/*
+ * 1 when a statement outside a transaction may run again on a new
+ * connection: the one it was sent on was lost (db->lost moved past
+ * lost_before) with SQLSTATE 57P01-57P03, the server ending the session
+ * (administrator shutdown, crash shutdown, starting up), which rolls back
+ * the statement it interrupts.  A bare EOF says nothing of the kind: the
+ * statement may have committed before the server died.
+ */
+static int db_may_rerun(const struct db *db, unsigned long lost_before)
+{
+	return !db->in_transaction && db->lost != lost_before &&
+	    (strcmp(db->sqlstate, "57P01") == 0 ||
+	        strcmp(db->sqlstate, "57P02") == 0 ||
+	        strcmp(db->sqlstate, "57P03") == 0);
+}
+
+PGresult *db_query(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, enum db_status *status)
+{
+	unsigned long lost_before = db->lost;
+	PGresult *r;
+
+	r = db_query_once(db, stmt, params, status);
+	if (r == NULL && db_may_rerun(db, lost_before)) {
+		log_info("%s: the server ended the session (SQLSTATE %s); "
+		         "running it again on a new connection",
+		    stmt->name, db->sqlstate);
+		r = db_query_once(db, stmt, params, status);
+	}
+	return r;
 }
 
 enum db_status db_command(struct db *db, const struct db_stmt *stmt,
@@ -270,7 +356,7 @@ enum db_status db_exec(struct db *db, const char *sql)
 	ExecStatusType est;
 	PGresult *r;
 
-	if ((st = db_connect(db)) != DB_OK)
+	if ((st = db_ready(db)) != DB_OK)
 		return st;
 	r = PQexec(db->conn, sql);
 	est = PQresultStatus(r);
@@ -313,11 +399,28 @@ static enum db_status db_commit(struct db *db)
 	return db_exec(db, "COMMIT");
 }
 
+/*
+ * BEGIN, sent once more on a new connection when it finds its connection
+ * lost (closed after db_ready looked): BEGIN changes nothing, so nothing
+ * of the transaction was sent yet.
+ */
+static enum db_status db_begin(struct db *db)
+{
+	unsigned long lost_before = db->lost;
+	enum db_status st = db_exec(db, "BEGIN");
+
+	if (st == DB_UNAVAILABLE && db->lost != lost_before) {
+		log_info("BEGIN found the connection lost; beginning again");
+		st = db_exec(db, "BEGIN");
+	}
+	return st;
+}
+
 static enum db_status db_transaction_once(struct db *db, db_tx_fn fn, void *arg)
 {
 	enum db_status st;
 
-	if ((st = db_exec(db, "BEGIN")) != DB_OK)
+	if ((st = db_begin(db)) != DB_OK)
 		return st;
 	db->in_transaction = 1;
 	db->rollback_only = 0;
@@ -354,6 +457,7 @@ void db_set_rollback(struct db *db)
 void db_set_deadline(struct db *db, int64_t deadline_ms)
 {
 	db->deadline_ms = deadline_ms;
+	db_set_error(db, "", "");
 }
 
 const char *db_param_i64(char buf[DB_I64_LEN], int64_t v)

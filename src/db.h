@@ -3,8 +3,12 @@
  * transactions.
  *
  * The connection is opened lazily and re-opened after any failure, never
- * reused once broken (a later call reconnects, at most every
- * DB_RECONNECT_INTERVAL_MS so a dead server is not hammered).  Statements are
+ * reused once broken.  A connection the server closed while it was idle (a
+ * restart, an administrator's pg_terminate_backend) is noticed before the
+ * next statement is sent, and replaced at once: nothing of that statement
+ * was sent, so it simply runs on the new connection.  Only after a failed
+ * attempt to connect does the next wait DB_RECONNECT_INTERVAL_MS, so a dead
+ * server is not hammered.  Statements are
  * declared once as static struct db_stmt and prepared on first use in each
  * connection, so a reconnect re-prepares them without anyone noticing.
  * Errors stick to the handle (db_errmsg, db_sqlstate) and are mapped from
@@ -81,7 +85,8 @@ enum db_status db_exec(struct db *db, const char *sql);
  * is returned.  DB_RETRY (from fn or COMMIT) restarts the whole
  * transaction, with the retry policy (retry.h): at most the configured
  * retries, none past the deadline (db_set_deadline).  The transaction is
- * always ended, on every path.
+ * always ended, on every path.  A BEGIN that finds the connection lost
+ * is sent again on a new one (BEGIN changes nothing).
  */
 typedef enum db_status (*db_tx_fn)(struct db *db, void *arg);
 enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg);
@@ -96,7 +101,9 @@ void db_set_rollback(struct db *db);
 
 /*
  * The monotonic time (clock_ms) after which db_transaction starts no retry:
- * the worker sets it at the start of each request; 0: none.
+ * the worker sets it at the start of each request; 0: none.  It also
+ * forgets the last error, so that what db_errmsg says during a request is
+ * about that request.
  */
 void db_set_deadline(struct db *db, int64_t deadline_ms);
 

@@ -42,7 +42,8 @@
 # Functions: stack_init, stack_start, stack_stop, stack_cleanup,
 # stack_start_{postgres,redis,stockade,nginx}, stack_stop_{...},
 # stack_wait_ready, stack_status, stack_leftovers, stack_pid, stack_alive,
-# stack_psql, stack_psql_file, stack_redis, stack_token.
+# stack_psql, stack_psql_file, stack_redis, stack_token,
+# stack_restart_postgres.
 #
 # PostgreSQL refuses to run as root.  When the caller is root, initdb,
 # pg_ctl and postgres run as the unprivileged system user "stockade"
@@ -384,6 +385,18 @@ stack_stop_postgres() {
 			_stack_stop_pid "$pid" 10 TERM || return 1
 	fi
 	rm -f "$STACK_DIR/postgres.pid"
+}
+
+# stack_restart_postgres MODE: pg_ctl restart with shutdown mode MODE
+# (fast, immediate or smart), waiting until the server accepts connections
+# again; records the new postmaster's PID.  Clients' connections are lost.
+stack_restart_postgres() {
+	local data="$STACK_DIR/pg-data" log="$STACK_DIR/postgres.log"
+	_stack_need_dir || return 1
+	_stack_as_pg "$STACK_PG_BIN/pg_ctl" -D "$data" -l "$log" -m "$1" -w \
+		-t "${STACK_READY_TIMEOUT:-30}" restart >/dev/null ||
+		_stack_fail "PostgreSQL did not restart (-m $1)" "$log" || return 1
+	head -n 1 "$data/postmaster.pid" >"$STACK_DIR/postgres.pid"
 }
 
 # _stack_psql_as ROLE DB SQL: run SQL with psql on the stack's socket; rows
