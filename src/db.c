@@ -26,6 +26,7 @@ const char *const db_status_names[DB_STATUS__MAX] = {
 	"conflict",
 	"timeout",
 	"unavailable",
+	"unknown",
 	"error",
 };
 
@@ -383,20 +384,42 @@ static void db_rollback(struct db *db)
 	PQclear(r);
 }
 
+/* The connection broke with COMMIT on its way: DB_UNKNOWN. */
+static enum db_status db_commit_lost(struct db *db)
+{
+	db_set_error(db, "08007", PQerrorMessage(db->conn));
+	log_warn("connection lost during COMMIT; whether it committed is "
+	         "unknown: %s",
+	    db->errmsg);
+	db_lost(db);
+	return DB_UNKNOWN;
+}
+
 /*
  * COMMITs only a healthy transaction on the connection that began it: in an
  * aborted transaction PostgreSQL answers COMMIT with a successful ROLLBACK,
- * which must not be mistaken for success.
+ * which must not be mistaken for success.  A connection that breaks once
+ * COMMIT is on its way leaves the outcome unknown: the server may have
+ * committed and lost only its answer (SQLSTATE 08007,
+ * transaction_resolution_unknown).
  */
 static enum db_status db_commit(struct db *db)
 {
+	enum db_status st = DB_OK;
+	PGresult *r;
+
 	if (db->conn == NULL ||
 	    PQtransactionStatus(db->conn) != PQTRANS_INTRANS) {
 		db_set_error(db, "", "transaction not committable");
 		log_error("COMMIT refused: the transaction failed earlier");
 		return DB_ERROR;
 	}
-	return db_exec(db, "COMMIT");
+	r = PQexec(db->conn, "COMMIT");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		st = PQstatus(db->conn) == CONNECTION_BAD ? db_commit_lost(db)
+		                                          : db_fail(db, r);
+	PQclear(r);
+	return st;
 }
 
 /*
@@ -458,6 +481,11 @@ void db_set_deadline(struct db *db, int64_t deadline_ms)
 {
 	db->deadline_ms = deadline_ms;
 	db_set_error(db, "", "");
+}
+
+int64_t db_deadline(const struct db *db)
+{
+	return db->deadline_ms;
 }
 
 const char *db_param_i64(char buf[DB_I64_LEN], int64_t v)

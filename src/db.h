@@ -33,7 +33,8 @@ enum db_status {
 	DB_NOTFOUND, /* no row where one was required */
 	DB_CONFLICT, /* 23505 unique or 23514 check violation */
 	DB_TIMEOUT, /* 55P03 lock timeout, 57014 statement timeout */
-	DB_UNAVAILABLE, /* no connection, or it broke */
+	DB_UNAVAILABLE, /* no connection, or it broke: nothing committed */
+	DB_UNKNOWN, /* the connection broke during COMMIT: it may have */
 	DB_ERROR, /* anything else: a bug or a schema mismatch */
 	DB_STATUS__MAX
 };
@@ -85,8 +86,12 @@ enum db_status db_exec(struct db *db, const char *sql);
  * is returned.  DB_RETRY (from fn or COMMIT) restarts the whole
  * transaction, with the retry policy (retry.h): at most the configured
  * retries, none past the deadline (db_set_deadline).  The transaction is
- * always ended, on every path.  A BEGIN that finds the connection lost
- * is sent again on a new one (BEGIN changes nothing).
+ * always ended, on every path.  When the connection breaks after COMMIT
+ * was sent and before its answer arrived, the transaction may or may not
+ * have committed: that is DB_UNKNOWN, never DB_UNAVAILABLE, and it is not
+ * retried (the caller finds out, e.g. by its Idempotency-Key, or says it
+ * does not know).  A BEGIN that finds the connection lost is sent again on
+ * a new one (BEGIN changes nothing).
  */
 typedef enum db_status (*db_tx_fn)(struct db *db, void *arg);
 enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg);
@@ -106,6 +111,8 @@ void db_set_rollback(struct db *db);
  * about that request.
  */
 void db_set_deadline(struct db *db, int64_t deadline_ms);
+/* The deadline set by db_set_deadline (0: none). */
+int64_t db_deadline(const struct db *db);
 
 /* Formats an integer parameter into buf and returns it (num_format). */
 #define DB_I64_LEN NUM_I64_LEN
