@@ -194,6 +194,21 @@ static void db_lost(struct db *db)
 }
 
 /*
+ * 1 when the failure of r leaves the connection in doubt: libpq says it is
+ * bad, or the error is libpq's own, without a SQLSTATE (every error the
+ * server sends has one).  "server closed the connection unexpectedly" comes
+ * that way while libpq has not yet read the EOF and still says
+ * CONNECTION_OK: a server stopped with -m immediate leaves exactly that.
+ */
+static int db_in_doubt(const struct db *db, const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return PQstatus(db->conn) == CONNECTION_BAD || state == NULL ||
+	    *state == '\0';
+}
+
+/*
  * Turns a failed result into a status, recording the error and dropping a
  * connection that is no longer usable.
  */
@@ -204,7 +219,7 @@ static enum db_status db_fail(struct db *db, PGresult *r)
 
 	db_set_error(db, state, PQerrorMessage(db->conn));
 	st = db_status_from_sqlstate(state);
-	if (PQstatus(db->conn) == CONNECTION_BAD) {
+	if (db_in_doubt(db, r)) {
 		log_warn("database connection lost: %s", db->errmsg);
 		db_lost(db);
 		st = DB_UNAVAILABLE;
@@ -285,16 +300,30 @@ static enum db_status db_prepare(struct db *db, const struct db_stmt *stmt)
 	return st;
 }
 
+/*
+ * Runs stmt once.  Sets *rerun when it failed because the connection was
+ * found lost while the statement was being prepared, outside a
+ * transaction: PREPARE changes nothing and the statement itself was never
+ * sent, so it may run on a new connection.  Once it was sent, never: a
+ * statement outside a transaction commits on its own, and the server may
+ * have run it before it went (libpq's "server closed the connection
+ * unexpectedly" comes after a FATAL 57P01 as well as after a crash).
+ */
 static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
-    const char *const *params, enum db_status *status)
+    const char *const *params, enum db_status *status, int *rerun)
 {
 	ExecStatusType est;
+	unsigned long lost;
 	PGresult *r;
 
+	*rerun = 0;
 	if ((*status = db_ready(db)) != DB_OK)
 		return NULL;
-	if ((*status = db_prepare(db, stmt)) != DB_OK)
+	lost = db->lost;
+	if ((*status = db_prepare(db, stmt)) != DB_OK) {
+		*rerun = db->lost != lost && !db->in_transaction;
 		return NULL;
+	}
 	r = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, NULL,
 	    NULL, 0);
 	est = PQresultStatus(r);
@@ -308,34 +337,18 @@ static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
 	return NULL;
 }
 
-/*
- * 1 when a statement outside a transaction may run again on a new
- * connection: the one it was sent on was lost (db->lost moved past
- * lost_before) with SQLSTATE 57P01-57P03, the server ending the session
- * (administrator shutdown, crash shutdown, starting up), which rolls back
- * the statement it interrupts.  A bare EOF says nothing of the kind: the
- * statement may have committed before the server died.
- */
-static int db_may_rerun(const struct db *db, unsigned long lost_before)
-{
-	return !db->in_transaction && db->lost != lost_before &&
-	    (strcmp(db->sqlstate, "57P01") == 0 ||
-	        strcmp(db->sqlstate, "57P02") == 0 ||
-	        strcmp(db->sqlstate, "57P03") == 0);
-}
-
 PGresult *db_query(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status)
 {
-	unsigned long lost_before = db->lost;
 	PGresult *r;
+	int rerun;
 
-	r = db_query_once(db, stmt, params, status);
-	if (r == NULL && db_may_rerun(db, lost_before)) {
-		log_info("%s: the server ended the session (SQLSTATE %s); "
-		         "running it again on a new connection",
-		    stmt->name, db->sqlstate);
-		r = db_query_once(db, stmt, params, status);
+	r = db_query_once(db, stmt, params, status, &rerun);
+	if (r == NULL && rerun) {
+		log_info("%s: the connection was lost before the statement "
+		         "was sent; running it on a new one",
+		    stmt->name);
+		r = db_query_once(db, stmt, params, status, &rerun);
 	}
 	return r;
 }
@@ -416,8 +429,7 @@ static enum db_status db_commit(struct db *db)
 	}
 	r = PQexec(db->conn, "COMMIT");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		st = PQstatus(db->conn) == CONNECTION_BAD ? db_commit_lost(db)
-		                                          : db_fail(db, r);
+		st = db_in_doubt(db, r) ? db_commit_lost(db) : db_fail(db, r);
 	PQclear(r);
 	return st;
 }

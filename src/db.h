@@ -70,7 +70,9 @@ int db_ping(struct db *db);
 /*
  * Runs a prepared statement with text parameters (NULL for SQL NULL).  On
  * DB_OK returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), owned by
- * the caller (PQclear); otherwise returns NULL and sets *status.
+ * the caller (PQclear); otherwise returns NULL and sets *status.  Outside
+ * a transaction, a statement whose PREPARE found the connection lost runs
+ * on a new one (it was never sent); one that was sent never runs twice.
  */
 PGresult *db_query(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status);

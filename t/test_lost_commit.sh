@@ -12,7 +12,9 @@
 # order, a point charge, a payment, a cancel (with its refund), a coupon
 # claim.  When the proxy loses the COMMIT itself (the server rolls back), a
 # keyed request is answered 503 database_unavailable and a retry with its
-# key runs it once.  Traffic without faults goes through the proxy too.
+# key runs it once.  And when the server goes just as a request's first
+# statement is sent, BEGIN is sent again on a new connection (nothing of
+# the request had run).  Traffic without faults goes through the proxy too.
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
 set -uo pipefail
@@ -45,7 +47,7 @@ lose() { stack_pgproxy_arm "$1" 1; }
 
 # lost MODE NAME: the fault armed by lose happened.
 lost() {
-	is "$(stack_pgproxy_armed)" "$1 0" "$2: the proxy lost the COMMIT ($1)"
+	is "$(stack_pgproxy_armed)" "$1 0" "$2: the proxy made its fault ($1)"
 	stack_pgproxy_arm none 0
 }
 
@@ -178,8 +180,35 @@ is "$(http_header Idempotent-Replayed)" "" "keyed charge, retried: it ran (not a
 is "$(q "SELECT count(*) FROM point_ledger WHERE user_id = 8")" 1 "keyed charge, retried: one ledger row"
 
 # ---------------------------------------------------------------------------
+# The connection closed by the server just as a request's first statement
+# is sent (after stockade's look at the idle connection, which found it
+# alive), as -m immediate (a WARNING, then EOF) and -m fast (FATAL 57P01,
+# then EOF) close it: BEGIN, and a statement being prepared, change
+# nothing, so they are sent again on a new connection and the request runs.
 
-is "$(grep -c 'dropped\|not sent on' "$STACK_DIR/pgproxy.log")" 9 "the proxy made 9 faults in all"
+U=$(tok 9)
+before=$(q "SELECT count(*) FROM point_ledger WHERE user_id = 9")
+for mode in idle idle-fatal; do
+	stack_pgproxy_arm "$mode" 1
+	http POST /api/v1/points/charge '{"amount":5}' "$U"
+	lost "$mode" "charge, server gone at BEGIN"
+	is "$HTTP_STATUS" 200 "charge, server gone at BEGIN ($mode): 200, begun again"
+done
+is "$(($(q "SELECT count(*) FROM point_ledger WHERE user_id = 9") - before))" 2 "charges, server gone at BEGIN: one ledger row each"
+for mode in idle idle-fatal; do
+	# Fresh connections (nothing prepared): the read's first statement
+	# is its PREPARE.  pg_terminate_backend waits until they are gone.
+	q "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
+	    WHERE application_name LIKE 'stockade worker%'" >/dev/null
+	stack_pgproxy_arm "$mode" 1
+	http GET /api/v1/products
+	lost "$mode" "read, server gone at PREPARE"
+	is "$HTTP_STATUS" 200 "read, server gone at PREPARE ($mode): 200, prepared again"
+done
+
+# ---------------------------------------------------------------------------
+
+is "$(grep -c 'dropped\|not sent on' "$STACK_DIR/pgproxy.log")" 13 "the proxy made 13 faults in all"
 is "$(grep -c ' 500 ' <(grep access "$STACK_DIR/stockade.log"))" 0 "no 500 in the access log"
 audit_clean "after the lost COMMITs"
 

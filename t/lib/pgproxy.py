@@ -22,6 +22,13 @@ transactions are never hit.  MODE is one of:
   request  the client's COMMIT (a simple Query) is not passed on: both
            connections are closed instead.  The server rolls back; the
            client cannot tell this from the case above.
+  idle     the client's next statement (BEGIN, a Parse or a Bind) is not
+           passed on: the client gets what a server stopped with -m
+           immediate sends, a WARNING notice (SQLSTATE 57P01), and EOF.
+           As if the server died between the client's last look at its
+           idle connection and its statement.
+  idle-fatal  the same with what -m fast sends: an ErrorResponse FATAL
+           57P01, and EOF.
 
 Python 3 standard library only.  Usage:
 
@@ -141,12 +148,31 @@ class Link:
         return True
 
     def lost_request(self, typ, body):
+        # Not any Query: the session's SET at connect time must pass.
+        first = typ in (b"P", b"B") or (
+            typ == b"Q" and body.rstrip(b"\0").strip().upper() == b"BEGIN")
+        if first:
+            for mode, kind, severity in (("idle", b"N", b"WARNING"),
+                                         ("idle-fatal", b"E", b"FATAL")):
+                if self.control.take(mode):
+                    self.server_gone(kind, severity)
+                    log(f"{self.app}: statement not sent on; {mode}")
+                    return True
         if typ != b"Q" or body.rstrip(b"\0").strip().upper() != b"COMMIT":
             return False
         if not self.control.take("request"):
             return False
         log(f"{self.app}: COMMIT not sent on, connections closed")
         return True
+
+    def server_gone(self, kind, severity):
+        """Sends the client the last words of a server shutting down."""
+        fields = b"".join([
+            b"S" + severity + b"\0", b"V" + severity + b"\0",
+            b"C57P01\0",
+            b"Mterminating connection due to administrator command\0",
+        ]) + b"\0"
+        self.cwriter.write(kind + struct.pack("!I", len(fields) + 4) + fields)
 
     async def run(self):
         try:
