@@ -250,14 +250,13 @@ static enum db_status idempotency_settle(struct db *db,
 enum db_status idempotency_transaction(struct db *db, const struct request *req,
     struct response *res, idempotency_effect_fn effect, void *arg)
 {
-	enum db_status st;
-
 	struct idempotency_tx tx = {
 		.req = req,
 		.res = res,
 		.effect = effect,
 		.arg = arg,
 	};
+	enum db_status st;
 
 	db_param_i64(tx.user, req->identity.user_id);
 	if (req->idempotency_key != NULL)
