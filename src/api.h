@@ -14,7 +14,9 @@
 /*
  * Answers a database failure: timeouts, lost connections and exhausted
  * retries become 503 with Retry-After (nothing was changed; a client may
- * simply try again), anything else 500.
+ * simply try again); a connection lost during COMMIT (DB_UNKNOWN) 503
+ * outcome_unknown with Retry-After (it may have been applied: read before
+ * retrying); anything else 500, logged with its cause and the request id.
  */
 void api_db_failure(struct response *res, const struct app *app,
     enum db_status st);

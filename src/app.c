@@ -83,6 +83,7 @@ void app_connect(struct app *app)
 void app_begin_request(struct app *app)
 {
 	app->deadline_ms = clock_ms() + app->cfg->statement_timeout_ms;
+	app->request_id = "-";
 	db_set_deadline(app->db, app->deadline_ms);
 }
 

@@ -33,6 +33,9 @@ struct app {
 	 * later (retry.h).  A request gets statement_timeout in all.
 	 */
 	int64_t deadline_ms;
+	/* The current request's id (X-Request-Id), for log lines; "-" until
+	 * the worker has parsed it.  Owned by the request. */
+	const char *request_id;
 };
 
 /*
@@ -64,7 +67,10 @@ void app_connect(struct app *app);
  */
 struct db *app_db_create(const struct config *cfg, const char *name);
 
-/* Starts a request: sets its deadline, on the app and the database. */
+/*
+ * Starts a request: sets its deadline, on the app and the database, and
+ * forgets the previous request's id (the worker sets the new one).
+ */
 void app_begin_request(struct app *app);
 
 /* Adds one to this worker's counter c (shown by /status). */

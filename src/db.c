@@ -6,6 +6,7 @@
  */
 #include "db.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ const char *const db_status_names[DB_STATUS__MAX] = {
 	"conflict",
 	"timeout",
 	"unavailable",
+	"unknown",
 	"error",
 };
 
@@ -36,7 +38,8 @@ struct db {
 	int idle_in_transaction_timeout_ms;
 	int retries;
 	PGconn *conn;
-	int64_t last_attempt_ms;
+	int64_t last_failed_ms; /* the last failed attempt to connect */
+	unsigned long lost; /* connections found broken (db_lost) */
 	/* Statements prepared in the current connection. */
 	const struct db_stmt *prepared[DB_PREPARED_MAX];
 	size_t nprepared;
@@ -64,7 +67,7 @@ struct db *db_create(const struct db_options *opts)
 	db->idle_in_transaction_timeout_ms =
 	    opts->idle_in_transaction_timeout_ms;
 	db->retries = opts->retries;
-	db->last_attempt_ms = -DB_RECONNECT_INTERVAL_MS;
+	db->last_failed_ms = INT64_MIN / 2;
 	return db;
 }
 
@@ -156,12 +159,13 @@ enum db_status db_connect(struct db *db)
 		    "connection lost inside a transaction");
 		return DB_UNAVAILABLE;
 	}
-	if (now - db->last_attempt_ms < DB_RECONNECT_INTERVAL_MS) {
+	/* Only a failed attempt makes the next one wait: a connection that
+	 * was lost is replaced at once, the server may well be back. */
+	if (now - db->last_failed_ms < DB_RECONNECT_INTERVAL_MS) {
 		db_set_error(db, "08006",
 		    "not connected (reconnect throttled)");
 		return DB_UNAVAILABLE;
 	}
-	db->last_attempt_ms = now;
 	/* expand_dbname: the conninfo may be "key=value ..." or a URI. */
 	db->conn = PQconnectdbParams(keys, values, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
@@ -169,15 +173,39 @@ enum db_status db_connect(struct db *db)
 		    db->conn ? PQerrorMessage(db->conn) : "out of memory");
 		log_warn("database connection failed: %s", db->errmsg);
 		db_disconnect(db);
+		db->last_failed_ms = now;
 		return DB_UNAVAILABLE;
 	}
 	if (db_configure_session(db) < 0) {
 		log_error("database session setup failed: %s", db->errmsg);
 		db_disconnect(db);
+		db->last_failed_ms = now;
 		return DB_UNAVAILABLE;
 	}
 	log_info("connected to the database as %s", db->application_name);
 	return DB_OK;
+}
+
+/* Drops a connection found broken and counts it. */
+static void db_lost(struct db *db)
+{
+	db_disconnect(db);
+	db->lost++;
+}
+
+/*
+ * 1 when the failure of r leaves the connection in doubt: libpq says it is
+ * bad, or the error is libpq's own, without a SQLSTATE (every error the
+ * server sends has one).  "server closed the connection unexpectedly" comes
+ * that way while libpq has not yet read the EOF and still says
+ * CONNECTION_OK: a server stopped with -m immediate leaves exactly that.
+ */
+static int db_in_doubt(const struct db *db, const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	return PQstatus(db->conn) == CONNECTION_BAD || state == NULL ||
+	    *state == '\0';
 }
 
 /*
@@ -191,12 +219,54 @@ static enum db_status db_fail(struct db *db, PGresult *r)
 
 	db_set_error(db, state, PQerrorMessage(db->conn));
 	st = db_status_from_sqlstate(state);
-	if (PQstatus(db->conn) == CONNECTION_BAD) {
+	if (db_in_doubt(db, r)) {
 		log_warn("database connection lost: %s", db->errmsg);
-		db_disconnect(db);
+		db_lost(db);
 		st = DB_UNAVAILABLE;
 	}
 	return st;
+}
+
+/*
+ * 1 when the server closed this connection while it sat idle since our
+ * last statement (a restart, pg_terminate_backend).  Before it goes, the
+ * server sends FATAL 57P01/57P02 (or, stopped with -m immediate, a
+ * WARNING) and then EOF: the socket is readable although we asked
+ * nothing.  Reading what is there lets libpq see the EOF and mark the
+ * connection bad.  Nothing to read: alive as far as anyone can tell
+ * without a round trip; the statement will say.
+ */
+static int db_closed_while_idle(struct db *db)
+{
+	struct pollfd pfd = { .fd = PQsocket(db->conn), .events = POLLIN };
+
+	/* A few rounds: the FATAL message and the EOF may come apart. */
+	for (int i = 0; i < 4 && poll(&pfd, 1, 0) == 1; i++) {
+		if (!PQconsumeInput(db->conn))
+			break;
+		(void)PQisBusy(db->conn); /* parses what came (a notice) */
+	}
+	return PQstatus(db->conn) == CONNECTION_BAD;
+}
+
+/*
+ * Connects, or makes sure the idle connection is still there before a
+ * statement outside a transaction is sent: one that the server closed is
+ * replaced at once, so the statement runs on the new one (nothing of it
+ * was sent).  Inside a transaction a lost connection is a failure, never
+ * replaced (db_connect).
+ */
+static enum db_status db_ready(struct db *db)
+{
+	if (db->conn != NULL && !db->in_transaction &&
+	    db_closed_while_idle(db)) {
+		db_set_error(db, "08006", PQerrorMessage(db->conn));
+		log_info("the database closed the idle connection (%s); "
+		         "reconnecting",
+		    db->errmsg);
+		db_lost(db);
+	}
+	return db_connect(db);
 }
 
 static int db_is_prepared(const struct db *db, const struct db_stmt *stmt)
@@ -230,16 +300,30 @@ static enum db_status db_prepare(struct db *db, const struct db_stmt *stmt)
 	return st;
 }
 
-PGresult *db_query(struct db *db, const struct db_stmt *stmt,
-    const char *const *params, enum db_status *status)
+/*
+ * Runs stmt once.  Sets *rerun when it failed because the connection was
+ * found lost while the statement was being prepared, outside a
+ * transaction: PREPARE changes nothing and the statement itself was never
+ * sent, so it may run on a new connection.  Once it was sent, never: a
+ * statement outside a transaction commits on its own, and the server may
+ * have run it before it went (libpq's "server closed the connection
+ * unexpectedly" comes after a FATAL 57P01 as well as after a crash).
+ */
+static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, enum db_status *status, int *rerun)
 {
 	ExecStatusType est;
+	unsigned long lost;
 	PGresult *r;
 
-	if ((*status = db_connect(db)) != DB_OK)
+	*rerun = 0;
+	if ((*status = db_ready(db)) != DB_OK)
 		return NULL;
-	if ((*status = db_prepare(db, stmt)) != DB_OK)
+	lost = db->lost;
+	if ((*status = db_prepare(db, stmt)) != DB_OK) {
+		*rerun = db->lost != lost && !db->in_transaction;
 		return NULL;
+	}
 	r = PQexecPrepared(db->conn, stmt->name, stmt->nparams, params, NULL,
 	    NULL, 0);
 	est = PQresultStatus(r);
@@ -251,6 +335,22 @@ PGresult *db_query(struct db *db, const struct db_stmt *stmt,
 		    db->sqlstate);
 	PQclear(r);
 	return NULL;
+}
+
+PGresult *db_query(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, enum db_status *status)
+{
+	PGresult *r;
+	int rerun;
+
+	r = db_query_once(db, stmt, params, status, &rerun);
+	if (r == NULL && rerun) {
+		log_info("%s: the connection was lost before the statement "
+		         "was sent; running it on a new one",
+		    stmt->name);
+		r = db_query_once(db, stmt, params, status, &rerun);
+	}
+	return r;
 }
 
 enum db_status db_command(struct db *db, const struct db_stmt *stmt,
@@ -270,7 +370,7 @@ enum db_status db_exec(struct db *db, const char *sql)
 	ExecStatusType est;
 	PGresult *r;
 
-	if ((st = db_connect(db)) != DB_OK)
+	if ((st = db_ready(db)) != DB_OK)
 		return st;
 	r = PQexec(db->conn, sql);
 	est = PQresultStatus(r);
@@ -297,27 +397,65 @@ static void db_rollback(struct db *db)
 	PQclear(r);
 }
 
+/* The connection broke with COMMIT on its way: DB_UNKNOWN. */
+static enum db_status db_commit_lost(struct db *db)
+{
+	db_set_error(db, "08007", PQerrorMessage(db->conn));
+	log_warn("connection lost during COMMIT; whether it committed is "
+	         "unknown: %s",
+	    db->errmsg);
+	db_lost(db);
+	return DB_UNKNOWN;
+}
+
 /*
  * COMMITs only a healthy transaction on the connection that began it: in an
  * aborted transaction PostgreSQL answers COMMIT with a successful ROLLBACK,
- * which must not be mistaken for success.
+ * which must not be mistaken for success.  A connection that breaks once
+ * COMMIT is on its way leaves the outcome unknown: the server may have
+ * committed and lost only its answer (SQLSTATE 08007,
+ * transaction_resolution_unknown).
  */
 static enum db_status db_commit(struct db *db)
 {
+	enum db_status st = DB_OK;
+	PGresult *r;
+
 	if (db->conn == NULL ||
 	    PQtransactionStatus(db->conn) != PQTRANS_INTRANS) {
 		db_set_error(db, "", "transaction not committable");
 		log_error("COMMIT refused: the transaction failed earlier");
 		return DB_ERROR;
 	}
-	return db_exec(db, "COMMIT");
+	r = PQexec(db->conn, "COMMIT");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		st = db_in_doubt(db, r) ? db_commit_lost(db) : db_fail(db, r);
+	PQclear(r);
+	return st;
+}
+
+/*
+ * BEGIN, sent once more on a new connection when it finds its connection
+ * lost (closed after db_ready looked): BEGIN changes nothing, so nothing
+ * of the transaction was sent yet.
+ */
+static enum db_status db_begin(struct db *db)
+{
+	unsigned long lost_before = db->lost;
+	enum db_status st = db_exec(db, "BEGIN");
+
+	if (st == DB_UNAVAILABLE && db->lost != lost_before) {
+		log_info("BEGIN found the connection lost; beginning again");
+		st = db_exec(db, "BEGIN");
+	}
+	return st;
 }
 
 static enum db_status db_transaction_once(struct db *db, db_tx_fn fn, void *arg)
 {
 	enum db_status st;
 
-	if ((st = db_exec(db, "BEGIN")) != DB_OK)
+	if ((st = db_begin(db)) != DB_OK)
 		return st;
 	db->in_transaction = 1;
 	db->rollback_only = 0;
@@ -354,6 +492,12 @@ void db_set_rollback(struct db *db)
 void db_set_deadline(struct db *db, int64_t deadline_ms)
 {
 	db->deadline_ms = deadline_ms;
+	db_set_error(db, "", "");
+}
+
+int64_t db_deadline(const struct db *db)
+{
+	return db->deadline_ms;
 }
 
 const char *db_param_i64(char buf[DB_I64_LEN], int64_t v)

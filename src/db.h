@@ -3,8 +3,12 @@
  * transactions.
  *
  * The connection is opened lazily and re-opened after any failure, never
- * reused once broken (a later call reconnects, at most every
- * DB_RECONNECT_INTERVAL_MS so a dead server is not hammered).  Statements are
+ * reused once broken.  A connection the server closed while it was idle (a
+ * restart, an administrator's pg_terminate_backend) is noticed before the
+ * next statement is sent, and replaced at once: nothing of that statement
+ * was sent, so it simply runs on the new connection.  Only after a failed
+ * attempt to connect does the next wait DB_RECONNECT_INTERVAL_MS, so a dead
+ * server is not hammered.  Statements are
  * declared once as static struct db_stmt and prepared on first use in each
  * connection, so a reconnect re-prepares them without anyone noticing.
  * Errors stick to the handle (db_errmsg, db_sqlstate) and are mapped from
@@ -29,7 +33,8 @@ enum db_status {
 	DB_NOTFOUND, /* no row where one was required */
 	DB_CONFLICT, /* 23505 unique or 23514 check violation */
 	DB_TIMEOUT, /* 55P03 lock timeout, 57014 statement timeout */
-	DB_UNAVAILABLE, /* no connection, or it broke */
+	DB_UNAVAILABLE, /* no connection, or it broke: nothing committed */
+	DB_UNKNOWN, /* the connection broke during COMMIT: it may have */
 	DB_ERROR, /* anything else: a bug or a schema mismatch */
 	DB_STATUS__MAX
 };
@@ -65,7 +70,9 @@ int db_ping(struct db *db);
 /*
  * Runs a prepared statement with text parameters (NULL for SQL NULL).  On
  * DB_OK returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), owned by
- * the caller (PQclear); otherwise returns NULL and sets *status.
+ * the caller (PQclear); otherwise returns NULL and sets *status.  Outside
+ * a transaction, a statement whose PREPARE found the connection lost runs
+ * on a new one (it was never sent); one that was sent never runs twice.
  */
 PGresult *db_query(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status);
@@ -81,7 +88,12 @@ enum db_status db_exec(struct db *db, const char *sql);
  * is returned.  DB_RETRY (from fn or COMMIT) restarts the whole
  * transaction, with the retry policy (retry.h): at most the configured
  * retries, none past the deadline (db_set_deadline).  The transaction is
- * always ended, on every path.
+ * always ended, on every path.  When the connection breaks after COMMIT
+ * was sent and before its answer arrived, the transaction may or may not
+ * have committed: that is DB_UNKNOWN, never DB_UNAVAILABLE, and it is not
+ * retried (the caller finds out, e.g. by its Idempotency-Key, or says it
+ * does not know).  A BEGIN that finds the connection lost is sent again on
+ * a new one (BEGIN changes nothing).
  */
 typedef enum db_status (*db_tx_fn)(struct db *db, void *arg);
 enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg);
@@ -96,9 +108,13 @@ void db_set_rollback(struct db *db);
 
 /*
  * The monotonic time (clock_ms) after which db_transaction starts no retry:
- * the worker sets it at the start of each request; 0: none.
+ * the worker sets it at the start of each request; 0: none.  It also
+ * forgets the last error, so that what db_errmsg says during a request is
+ * about that request.
  */
 void db_set_deadline(struct db *db, int64_t deadline_ms);
+/* The deadline set by db_set_deadline (0: none). */
+int64_t db_deadline(const struct db *db);
 
 /* Formats an integer parameter into buf and returns it (num_format). */
 #define DB_I64_LEN NUM_I64_LEN

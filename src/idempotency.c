@@ -10,6 +10,15 @@
  * first request commits between our snapshot and our lock, our own INSERT
  * of the key hits the primary key (23505) and the transaction is retried,
  * and the retry sees the stored answer.
+ *
+ * A COMMIT whose answer was lost (db_transaction says DB_UNKNOWN) is
+ * settled by the key: on a new connection, take the key's lock, which the
+ * lost transaction held until it ended, and then read the key in a new
+ * statement, whose snapshot is taken after that end.  A row: it committed,
+ * and its stored answer is the answer.  No row: it did not commit.  The
+ * lock still taken (the lost transaction's server process has not yet
+ * noticed, or a retry of the client's holds it): ask again, with the retry
+ * policy, until the request's deadline; then the outcome stays unknown.
  */
 #include "idempotency.h"
 
@@ -19,6 +28,7 @@
 
 #include "log.h"
 #include "queries.h"
+#include "retry.h"
 
 /*
  * Retry-After of a 409 request_in_progress: the first request is a short
@@ -26,6 +36,20 @@
  * gets its answer replayed.
  */
 #define IDEMPOTENCY_IN_PROGRESS_RETRY_AFTER_S 1
+
+/*
+ * How many times a lost COMMIT's key is looked up again while its lock is
+ * taken or the database unreachable (the request's deadline bounds it too:
+ * the back-off doubles from 2 to 100 ms, so 20 tries span about a second).
+ */
+#define IDEMPOTENCY_SETTLE_RETRIES 20
+
+/* What the key says of a lost COMMIT (idempotency_settle). */
+enum idempotency_settled {
+	IDEMPOTENCY_COMMITTED, /* res holds the stored answer */
+	IDEMPOTENCY_NOT_COMMITTED,
+	IDEMPOTENCY_UNSETTLED, /* the lock is taken: ask again */
+};
 
 struct idempotency_tx {
 	const struct request *req;
@@ -157,6 +181,72 @@ static enum db_status idempotency_in_tx(struct db *db, void *arg)
 	return idempotency_store(db, tx);
 }
 
+/*
+ * One look at a lost COMMIT's key, as two statements of their own (see the
+ * comment at the top): the first takes the lock and lets it go, the second
+ * reads the row.  Returns DB_OK with *out set, or a database failure.
+ */
+static enum db_status idempotency_settle_once(struct db *db,
+    struct idempotency_tx *tx, enum idempotency_settled *out)
+{
+	const char *params[] = { tx->user, tx->req->idempotency_key };
+	enum db_status st = DB_OK;
+	PGresult *r;
+	int locked;
+
+	*out = IDEMPOTENCY_UNSETTLED;
+	for (int look = 0; look < 2; look++) {
+		r = db_query(db, &idempotency_lookup_stmt, params, &st);
+		if (r == NULL)
+			return st;
+		locked = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		if (!PQgetisnull(r, 0, 1)) {
+			st = idempotency_answer_stored(tx, r);
+			*out = IDEMPOTENCY_COMMITTED;
+		} else if (look == 1) {
+			*out = IDEMPOTENCY_NOT_COMMITTED;
+		}
+		PQclear(r);
+		if (*out != IDEMPOTENCY_UNSETTLED || !locked)
+			break;
+	}
+	return st;
+}
+
+/*
+ * Finds out from the key whether a COMMIT whose answer was lost committed
+ * (see the comment at the top).  Returns DB_OK with res holding the stored
+ * answer, DB_UNAVAILABLE when it did not commit, or DB_UNKNOWN when the
+ * deadline came first (or DB_ERROR).
+ */
+static enum db_status idempotency_settle(struct db *db,
+    struct idempotency_tx *tx)
+{
+	enum idempotency_settled out = IDEMPOTENCY_UNSETTLED;
+	struct retry retry;
+	enum db_status st;
+
+	retry_init(&retry, IDEMPOTENCY_SETTLE_RETRIES, db_deadline(db));
+	do {
+		st = idempotency_settle_once(db, tx, &out);
+		if (st != DB_OK && st != DB_UNAVAILABLE && st != DB_TIMEOUT)
+			return st;
+	} while ((st != DB_OK || out == IDEMPOTENCY_UNSETTLED) &&
+	    retry_again(&retry));
+	if (st != DB_OK || out == IDEMPOTENCY_UNSETTLED) {
+		log_warn("a lost COMMIT's Idempotency-Key could not be looked "
+		         "up in time: the outcome stays unknown");
+		return DB_UNKNOWN;
+	}
+	if (out == IDEMPOTENCY_COMMITTED) {
+		log_info("a lost COMMIT had committed: its stored answer is "
+		         "replayed");
+		return DB_OK;
+	}
+	log_info("a lost COMMIT had not committed");
+	return DB_UNAVAILABLE;
+}
+
 enum db_status idempotency_transaction(struct db *db, const struct request *req,
     struct response *res, idempotency_effect_fn effect, void *arg)
 {
@@ -166,11 +256,15 @@ enum db_status idempotency_transaction(struct db *db, const struct request *req,
 		.effect = effect,
 		.arg = arg,
 	};
+	enum db_status st;
 
 	db_param_i64(tx.user, req->identity.user_id);
 	if (req->idempotency_key != NULL)
 		idempotency_request_hash(req, tx.hash);
-	return db_transaction(db, idempotency_in_tx, &tx);
+	st = db_transaction(db, idempotency_in_tx, &tx);
+	if (st == DB_UNKNOWN && req->idempotency_key != NULL)
+		st = idempotency_settle(db, &tx);
+	return st;
 }
 
 enum db_status idempotency_purge(struct db *db, int ttl_ms, long *deleted)

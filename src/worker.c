@@ -167,6 +167,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	response_reset(res);
 	app_begin_request(app);
 	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0) {
+		app->request_id = req->request_id;
 		worker_slot_busy(slot, req);
 		if (http_request_read_body(req,
 		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),

@@ -27,6 +27,9 @@
 #                     another one if a concurrent test takes it first)
 #   STACK_WORKERS     stockade workers (default 4)
 #   STACK_EXTRA_CONF  extra lines appended to stockade.conf, e.g. strategies
+#   STACK_DATABASE_URL  stockade's database_url (default: the stack's
+#                     PostgreSQL socket; stack_pgproxy_url: through the
+#                     fault proxy)
 #   STACK_NGINX_EXTRA nginx directives inserted verbatim inside the generated
 #                     server {} block, before the include of stockade.conf
 #                     (bench/run adds a `location = /bench/ceiling` there)
@@ -42,7 +45,9 @@
 # Functions: stack_init, stack_start, stack_stop, stack_cleanup,
 # stack_start_{postgres,redis,stockade,nginx}, stack_stop_{...},
 # stack_wait_ready, stack_status, stack_leftovers, stack_pid, stack_alive,
-# stack_psql, stack_psql_file, stack_redis, stack_token.
+# stack_psql, stack_psql_file, stack_redis, stack_token,
+# stack_restart_postgres, stack_{start,stop}_pgproxy, stack_pgproxy_url,
+# stack_pgproxy_arm, stack_pgproxy_armed.
 #
 # PostgreSQL refuses to run as root.  When the caller is root, initdb,
 # pg_ctl and postgres run as the unprivileged system user "stockade"
@@ -300,7 +305,7 @@ _stack_write_stockade_conf() {
 		printf '# written by t/lib/stack.sh; rewritten at every start\n'
 		printf 'listen = %s\n' "$STACK_DIR/stockade.sock"
 		printf 'workers = %s\n' "${STACK_WORKERS:-4}"
-		printf 'database_url = host=%s dbname=stockade user=stockade\n' "$STACK_DIR/pg-run"
+		printf 'database_url = %s\n' "${STACK_DATABASE_URL:-host=$STACK_DIR/pg-run dbname=stockade user=stockade}"
 		printf 'redis_url = unix:%s\n' "$STACK_DIR/redis.sock"
 		printf 'auth_secret_file = %s\n' "$STACK_DIR/secret"
 		printf 'log_level = info\n'
@@ -386,6 +391,18 @@ stack_stop_postgres() {
 	rm -f "$STACK_DIR/postgres.pid"
 }
 
+# stack_restart_postgres MODE: pg_ctl restart with shutdown mode MODE
+# (fast, immediate or smart), waiting until the server accepts connections
+# again; records the new postmaster's PID.  Clients' connections are lost.
+stack_restart_postgres() {
+	local data="$STACK_DIR/pg-data" log="$STACK_DIR/postgres.log"
+	_stack_need_dir || return 1
+	_stack_as_pg "$STACK_PG_BIN/pg_ctl" -D "$data" -l "$log" -m "$1" -w \
+		-t "${STACK_READY_TIMEOUT:-30}" restart >/dev/null ||
+		_stack_fail "PostgreSQL did not restart (-m $1)" "$log" || return 1
+	head -n 1 "$data/postmaster.pid" >"$STACK_DIR/postgres.pid"
+}
+
 # _stack_psql_as ROLE DB SQL: run SQL with psql on the stack's socket; rows
 # (unaligned, tuples only) go to stdout.
 _stack_psql_as() {
@@ -405,6 +422,60 @@ stack_psql() {
 stack_psql_file() {
 	"$STACK_PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 --single-transaction -h "$STACK_DIR/pg-run" \
 		-U "${2:-stockade}" -d stockade -f "$1"
+}
+
+# ---------------------------------------------------------------------------
+# The PostgreSQL fault proxy (t/lib/pgproxy.py): between stockade and
+# PostgreSQL, it forwards the protocol and, when armed, loses a COMMIT or
+# its answer.  Start it after PostgreSQL and point stockade at it:
+#
+#     stack_start_pgproxy && STACK_DATABASE_URL=$(stack_pgproxy_url)
+#     stack_pgproxy_arm reply 1       # lose the next COMMIT's answer
+#     ...request...
+#     [ "$(stack_pgproxy_armed)" = "reply 0" ]    # it was lost
+
+# stack_start_pgproxy: start the proxy on $STACK_DIR/pgproxy-run (a socket
+# directory, as libpq's host= wants), disarmed, and wait for its socket.
+stack_start_pgproxy() {
+	local dir="$STACK_DIR/pgproxy-run" log="$STACK_DIR/pgproxy.log"
+	_stack_need_dir || return 1
+	_stack_running pgproxy && return 0
+	mkdir -p "$dir" && rm -f "$dir/.s.PGSQL.5432" || return 1
+	stack_pgproxy_arm none 0 || return 1
+	_stack_spawn pgproxy "$log" python3 "$STOCKADE_SRCDIR/t/lib/pgproxy.py" \
+		--listen "$dir/.s.PGSQL.5432" \
+		--upstream "$STACK_DIR/pg-run/.s.PGSQL.5432" \
+		--control "$STACK_DIR/pgproxy.control"
+	_stack_wait_for "${STACK_READY_TIMEOUT:-30}" test -S "$dir/.s.PGSQL.5432" ||
+		_stack_fail "the PostgreSQL proxy did not start" "$log"
+}
+
+# stack_stop_pgproxy: SIGTERM the proxy (its connections die with it).
+stack_stop_pgproxy() {
+	local pid
+	_stack_need_dir || return 1
+	if pid=$(stack_pid pgproxy); then
+		_stack_stop_pid "$pid" 10 TERM || return 1
+	fi
+	rm -f "$STACK_DIR/pgproxy.pid"
+}
+
+# stack_pgproxy_url: the database_url that goes through the proxy.
+stack_pgproxy_url() {
+	printf 'host=%s dbname=stockade user=stockade sslmode=disable\n' "$STACK_DIR/pgproxy-run"
+}
+
+# stack_pgproxy_arm MODE COUNT: make the next COUNT faults of MODE (reply:
+# lose COMMIT's answer; request: lose the COMMIT itself); written whole
+# (rename), never seen half-written by the proxy.
+stack_pgproxy_arm() {
+	printf '%s %s\n' "$1" "$2" >"$STACK_DIR/pgproxy.control.new" &&
+		mv -f "$STACK_DIR/pgproxy.control.new" "$STACK_DIR/pgproxy.control"
+}
+
+# stack_pgproxy_armed: print "MODE COUNT", the faults still to make.
+stack_pgproxy_armed() {
+	cat "$STACK_DIR/pgproxy.control"
 }
 
 # ---------------------------------------------------------------------------
@@ -669,6 +740,7 @@ stack_stop() {
 	[ -n "${STACK_DIR:-}" ] && [ -d "$STACK_DIR" ] || return 0
 	stack_stop_nginx || rc=1
 	stack_stop_stockade || rc=1
+	stack_stop_pgproxy || rc=1
 	stack_stop_redis || rc=1
 	stack_stop_postgres || rc=1
 	left=$(stack_leftovers)

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# t/test_pg_restart.sh: after PostgreSQL restarts (pg_ctl restart -m
+# immediate, then -m fast), every request that arrives once the server
+# accepts connections again is answered 2xx: each worker notices that the
+# server closed its idle connection and reconnects before it sends the
+# request's first statement (docs/architecture.md, "Errors").  Requests of
+# three shapes: a read outside a transaction (a prepared statement), a
+# value-moving transaction (BEGIN first), and a keyed one; first
+# sequentially (4 x workers: every worker's first request after the
+# restart is among them), then after another restart in parallel.
+#
+# Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
+set -uo pipefail
+
+# shellcheck source=t/lib/preamble.sh
+. "$(dirname "$0")/lib/preamble.sh"
+export STACK_WORKERS=4
+ROUNDS=$((4 * STACK_WORKERS))
+
+# shellcheck disable=SC2119 # no DIR: a fresh temp dir
+stack_init || exit 99
+trap stack_cleanup EXIT
+stack_start || exit 99
+diag "stack in $STACK_DIR, $STACK_URL"
+
+USER_TOKEN=$(stack_token 7 user)
+
+# request_line N: the Nth request of the mix, as an http_parallel line.
+request_line() {
+	case $(($1 % 3)) in
+	0) printf 'GET\t/api/v1/products\t\t\n' ;;
+	1) printf 'POST\t/api/v1/points/charge\t%s\t{"amount":1}\n' "$USER_TOKEN" ;;
+	2) printf 'POST\t/api/v1/points/charge\t%s\t{"amount":1}\tIdempotency-Key: restart-%s-%s\n' \
+		"$USER_TOKEN" "$RANDOM$RANDOM" "$1" ;;
+	esac
+}
+
+# statuses FILE: the statuses of http_parallel output, counted.
+statuses() {
+	cut -f1 "$1" | sort | uniq -c | tr -s ' \n' ' '
+}
+
+# reconnected SINCE: how many distinct workers logged, in stockade.log
+# lines after line SINCE, that the database had closed their connection.
+reconnected() {
+	tail -n +"$(($1 + 1))" "$STACK_DIR/stockade.log" |
+		grep 'closed the idle connection' | grep -o 'worker [0-9]*' | sort -u | wc -l
+}
+
+# Every worker has served requests (statements prepared, connection idle).
+spec="$STACK_DIR/warm.spec"
+for ((i = 0; i < 4 * ROUNDS; i++)); do request_line "$i"; done >"$spec"
+http_parallel "$STACK_WORKERS" "$spec" >"$STACK_DIR/warm.out"
+is "$(grep -vc '^2' "$STACK_DIR/warm.out")" 0 "before the restarts: every request 2xx"
+
+# restart_then MODE HOW: restart PostgreSQL with -m MODE, then send ROUNDS
+# requests, one at a time (HOW=sequential) or 2 x workers at once.
+restart_then() {
+	local mode=$1 how=$2 since spec out charged before
+	since=$(wc -l <"$STACK_DIR/stockade.log")
+	stack_restart_postgres "$mode"
+	ok $? "$mode/$how: PostgreSQL restarted and accepts connections"
+	# Counted after the restart: the test cluster runs without fsync and
+	# synchronous_commit, so -m immediate may lose the last commits before.
+	before=$(stack_psql "SELECT count(*) FROM point_ledger WHERE user_id = 7")
+	spec="$STACK_DIR/$mode-$how.spec"
+	out="$STACK_DIR/$mode-$how.out"
+	for ((i = 0; i < ROUNDS; i++)); do request_line "$i"; done >"$spec"
+	if [ "$how" = sequential ]; then
+		http_parallel 1 "$spec" >"$out"
+	else
+		http_parallel $((2 * STACK_WORKERS)) "$spec" >"$out"
+	fi
+	diag "$mode/$how: statuses $(statuses "$out")"
+	is "$(grep -c . "$out")" "$ROUNDS" "$mode/$how: $ROUNDS answers"
+	is "$(grep -vc '^2' "$out")" 0 "$mode/$how: every request 2xx (no 500, no 503)"
+	is "$(reconnected "$since")" "$STACK_WORKERS" \
+		"$mode/$how: every worker found its connection closed and reconnected"
+	charged=$(stack_psql "SELECT count(*) FROM point_ledger WHERE user_id = 7")
+	is "$((charged - before))" "$(grep -c $'\t/api/v1/points/charge' "$spec")" \
+		"$mode/$how: one ledger row per charge"
+}
+
+restart_then immediate sequential
+restart_then fast sequential
+restart_then immediate parallel
+restart_then fast parallel
+
+grep -E ' (500|503) ' "$STACK_DIR/stockade.log" | grep access | head -n 5 | while IFS= read -r line; do
+	diag "$line"
+done
+audit_clean "after the restarts"
+
+done_testing
