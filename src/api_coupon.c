@@ -191,7 +191,6 @@ static enum db_status api_coupon_keyed_answer(struct request *req,
 	const char *params[] = { ci->user, req->idempotency_key, ci->policy };
 	char hash[65];
 	enum db_status st;
-	int64_t status;
 	PGresult *r;
 
 	*answered = 0;
@@ -204,16 +203,9 @@ static enum db_status api_coupon_keyed_answer(struct request *req,
 			api_coupon_refuse(res, COUPON_ALREADY_ISSUED);
 			*answered = 1;
 		}
-	} else if (strcmp(PQgetvalue(r, 0, 0), hash) != 0) {
-		problem_write(res, 422, "idempotency_key_reused",
-		    "this Idempotency-Key was used with a different request");
-		*answered = 1;
-	} else if ((st = db_get_i64(r, 0, 1, &status)) == DB_OK) {
-		json_write_raw(response_json(res, (int)status),
-		    PQgetvalue(r, 0, 2), (size_t)PQgetlength(r, 0, 2));
-		response_header(res, "Idempotent-Replayed", "true");
-		res->replayed = 1;
-		*answered = 1;
+	} else {
+		st = idempotency_answer_stored(res, hash, r, 0);
+		*answered = st == DB_OK;
 	}
 	PQclear(r);
 	return st;

@@ -83,26 +83,22 @@ void idempotency_request_hash(const struct request *req, char hex[65])
 	hex[64] = '\0';
 }
 
-/*
- * Answers from a stored row: replay, or 422 for a different request.
- * Returns DB_OK, or DB_ERROR for a stored status that is no status.
- */
-static enum db_status idempotency_answer_stored(struct idempotency_tx *tx,
-    PGresult *r)
+enum db_status idempotency_answer_stored(struct response *res, const char *hash,
+    const PGresult *r, int col)
 {
-	const char *body = PQgetvalue(r, 0, 3);
 	int64_t status;
 
-	if (strcmp(PQgetvalue(r, 0, 1), tx->hash) != 0) {
-		problem_write(tx->res, 422, "idempotency_key_reused",
+	if (strcmp(PQgetvalue(r, 0, col), hash) != 0) {
+		problem_write(res, 422, "idempotency_key_reused",
 		    "this Idempotency-Key was used with a different request");
 		return DB_OK;
 	}
-	if (db_get_i64(r, 0, 2, &status) != DB_OK)
+	if (db_get_i64(r, 0, col + 1, &status) != DB_OK)
 		return DB_ERROR;
-	json_write_raw(response_json(tx->res, (int)status), body, strlen(body));
-	response_header(tx->res, "Idempotent-Replayed", "true");
-	tx->res->replayed = 1;
+	json_write_raw(response_json(res, (int)status),
+	    PQgetvalue(r, 0, col + 2), (size_t)PQgetlength(r, 0, col + 2));
+	response_header(res, "Idempotent-Replayed", "true");
+	res->replayed = 1;
 	return DB_OK;
 }
 
@@ -121,7 +117,7 @@ static enum db_status idempotency_claim(struct db *db,
 	if ((r = db_query(db, &idempotency_lookup_stmt, params, &st)) == NULL)
 		return st;
 	if (!PQgetisnull(r, 0, 1)) {
-		st = idempotency_answer_stored(tx, r);
+		st = idempotency_answer_stored(tx->res, tx->hash, r, 1);
 		*answered = 1;
 	} else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		problem_write(tx->res, 409, "request_in_progress",
@@ -201,7 +197,7 @@ static enum db_status idempotency_settle_once(struct db *db,
 			return st;
 		locked = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 		if (!PQgetisnull(r, 0, 1)) {
-			st = idempotency_answer_stored(tx, r);
+			st = idempotency_answer_stored(tx->res, tx->hash, r, 1);
 			*out = IDEMPOTENCY_COMMITTED;
 		} else if (look == 1) {
 			*out = IDEMPOTENCY_NOT_COMMITTED;

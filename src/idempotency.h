@@ -38,6 +38,16 @@ typedef enum db_status (
 enum db_status idempotency_transaction(struct db *db, const struct request *req,
     struct response *res, idempotency_effect_fn effect, void *arg);
 
+/*
+ * Answers from a stored key record: columns col, col + 1 and col + 2 of
+ * r's first row are its request hash, status and body.  The same request
+ * (hash) gets the stored answer again, marked Idempotent-Replayed (and
+ * res->replayed); another gets 422 idempotency_key_reused.  Returns DB_OK,
+ * or DB_ERROR for a stored status that is not an integer.
+ */
+enum db_status idempotency_answer_stored(struct response *res, const char *hash,
+    const PGresult *r, int col);
+
 /* The SHA-256 (hex) of method, path and body that identifies a request. */
 void idempotency_request_hash(const struct request *req, char hex[65]);
 
