@@ -119,6 +119,26 @@ enum db_status db_status_from_sqlstate(const char *sqlstate)
 	return DB_ERROR;
 }
 
+/*
+ * libpq's notice processor: by default it prints notices and warnings
+ * ("WARNING:  terminating connection because of crash of another server
+ * process", several lines with DETAIL and HINT) to stderr unprefixed.  Here
+ * they become one log line each (log.c escapes the inner newlines).
+ */
+static void db_notice(void *arg, const char *message)
+{
+	const struct db *db = arg;
+
+	/* "NOTICE:  relation exists, skipping" is routine; the rest warns. */
+	if (strncmp(message, "NOTICE:", 7) == 0 ||
+	    strncmp(message, "INFO:", 5) == 0)
+		log_info("database notice (%s): %s", db->application_name,
+		    message);
+	else
+		log_warn("database notice (%s): %s", db->application_name,
+		    message);
+}
+
 /* Session settings, so a stuck statement or lock cannot hold a worker. */
 static int db_configure_session(struct db *db)
 {
@@ -176,6 +196,7 @@ enum db_status db_connect(struct db *db)
 		db->last_failed_ms = now;
 		return DB_UNAVAILABLE;
 	}
+	PQsetNoticeProcessor(db->conn, db_notice, db);
 	if (db_configure_session(db) < 0) {
 		log_error("database session setup failed: %s", db->errmsg);
 		db_disconnect(db);

@@ -24,6 +24,8 @@ const char *const log_level_names[LOG_LEVEL__MAX] = {
 
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static char log_role[32] = "stockade";
+/* The process that called log_init: only it may run the atexit handlers. */
+static pid_t log_owner_pid;
 
 int log_level_parse(const char *name, enum log_level *out)
 {
@@ -39,6 +41,7 @@ int log_level_parse(const char *name, enum log_level *out)
 void log_init(enum log_level level, const char *role)
 {
 	log_threshold = level;
+	log_owner_pid = getpid();
 	log_set_role(role);
 }
 
@@ -57,7 +60,7 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 
 static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX];
+	char line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
 	struct timespec ts;
 	struct tm tm;
 	size_t n;
@@ -74,10 +77,13 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 	    log_level_names[level], (long)getpid(), log_role);
 	if (r > 0 && (size_t)r < sizeof(line) - n)
 		n += (size_t)r;
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	r = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (r < 0)
-		r = 0;
-	n += (size_t)r;
+		msg[0] = '\0';
+	/* One event, one line: a message's own newlines (libpq's errors and
+	 * notices carry several) must not start lines without a prefix. */
+	log_escape_lines(line + n, sizeof(line) - n, msg);
+	n += strlen(line + n);
 	if (n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
@@ -108,7 +114,41 @@ noreturn void fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(LOG_LEVEL_ERROR, fmt, ap);
 	va_end(ap);
+	/* A forked child shares the master's atexit handlers and stdio
+	 * buffers: running them would act for the master (and flush its
+	 * output twice). */
+	if (log_owner_pid != 0 && getpid() != log_owner_pid)
+		_exit(1);
 	exit(1);
+}
+
+void log_escape_lines(char *dst, size_t dstlen, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(src), o = 0;
+
+	if (dstlen == 0)
+		return;
+	while (len > 0 && (src[len - 1] == '\n' || src[len - 1] == '\r'))
+		len--;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		char esc[5] = { (char)c, '\0' };
+
+		if (c == '\n' || c == '\r' || c == '\t')
+			snprintf(esc, sizeof(esc), "\\%c",
+			    c == '\n'       ? 'n'
+			        : c == '\r' ? 'r'
+			                    : 't');
+		else if (c < 0x20 || c == 0x7f)
+			snprintf(esc, sizeof(esc), "\\x%c%c", hex[c >> 4],
+			    hex[c & 0xf]);
+		if (o + strlen(esc) >= dstlen)
+			break; /* cut, as vsnprintf would: never mid-escape */
+		memcpy(dst + o, esc, strlen(esc));
+		o += strlen(esc);
+	}
+	dst[o] = '\0';
 }
 
 void log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)

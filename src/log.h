@@ -32,7 +32,11 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Logs at error level and exits with status 1. */
+/*
+ * Logs at error level and exits with status 1: exit() in the process that
+ * called log_init, _exit() in a child forked from it (the parent's atexit
+ * handlers and stdio buffers are not the child's to run).
+ */
 noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
@@ -41,5 +45,14 @@ noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * client data can never forge or break a log line.  Truncates with "...".
  */
 void log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
+
+/*
+ * Copies the C string src into dst (of dstlen bytes, NUL-terminated unless
+ * dstlen is 0) as one line: trailing newlines dropped, inner ones and tabs
+ * written as \n, \r, \t, other control bytes as \xNN; text (UTF-8 included)
+ * is left alone.  Cut short, never mid-escape, when dst is full.  Every log
+ * message goes through it.
+ */
+void log_escape_lines(char *dst, size_t dstlen, const char *src);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -59,6 +60,31 @@ START_TEST(test_escape_bounds)
 	/* DEL and bytes above it are escaped; a space and '~' are not. */
 	log_escape(out, sizeof(out), " ~\x7f\x80", 4);
 	ck_assert_str_eq(out, " ~\\x7f\\x80");
+}
+END_TEST
+
+/* A multi-line message (libpq's errors and notices) becomes one line. */
+START_TEST(test_escape_lines)
+{
+	char out[64];
+
+	log_escape_lines(out, sizeof(out), "plain: caf\xc3\xa9 \"q\" a\\b");
+	ck_assert_str_eq(out, "plain: caf\xc3\xa9 \"q\" a\\b");
+	log_escape_lines(out, sizeof(out),
+	    "WARNING:  terminating connection\nDETAIL:  x\tY\r\n\n");
+	ck_assert_str_eq(out,
+	    "WARNING:  terminating connection\\nDETAIL:  x\\tY");
+	log_escape_lines(out, sizeof(out), "a\x1b[0m\x7f\nb");
+	ck_assert_str_eq(out, "a\\x1b[0m\\x7f\\nb");
+	log_escape_lines(out, sizeof(out), "\n\n");
+	ck_assert_str_eq(out, "");
+	/* Cut where the next piece does not fit, never inside an escape. */
+	log_escape_lines(out, 4, "ab\ncd");
+	ck_assert_str_eq(out, "ab");
+	log_escape_lines(out, 6, "ab\ncd");
+	ck_assert_str_eq(out, "ab\\nc");
+	log_escape_lines(out, 1, "ab");
+	ck_assert_str_eq(out, "");
 }
 END_TEST
 
@@ -158,6 +184,65 @@ START_TEST(test_line_cut)
 }
 END_TEST
 
+/* Each message is one line, whatever newlines it carries. */
+START_TEST(test_line_multiline)
+{
+	FILE *f = capture_stderr();
+	char *text;
+
+	log_init(LOG_LEVEL_INFO, "worker 1");
+	log_warn("database: %s",
+	    "WARNING:  terminating connection\n"
+	    "DETAIL:  The postmaster has commanded.\n");
+	text = captured(f);
+	ck_assert_ptr_nonnull(strstr(text,
+	    " worker 1: database: WARNING:  terminating connection\\n"
+	    "DETAIL:  The postmaster has commanded.\n"));
+	ck_assert_ptr_eq(strchr(text, '\n'), text + strlen(text) - 1);
+	free(text);
+	fclose(f);
+}
+END_TEST
+
+static int marker_fd = -1;
+
+/* An atexit handler of the "master": leaves a mark where it runs. */
+static void leave_mark(void)
+{
+	if (write(marker_fd, "x", 1) < 0)
+		(void)0;
+}
+
+/*
+ * fatal() in a child forked after log_init must not run the parent's
+ * atexit handlers (nor flush its stdio buffers): it exits with _exit.
+ */
+START_TEST(test_fatal_in_child)
+{
+	FILE *f = capture_stderr(), *mark = tmpfile();
+	char *text;
+	int status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mark);
+	marker_fd = fileno(mark);
+	log_init(LOG_LEVEL_INFO, "master");
+	ck_assert_int_eq(atexit(leave_mark), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		fatal("child gives up");
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 1);
+	ck_assert_int_eq(lseek(marker_fd, 0, SEEK_END), 0);
+	text = captured(f);
+	ck_assert_ptr_nonnull(strstr(text, "error ["));
+	ck_assert_ptr_nonnull(strstr(text, "master: child gives up\n"));
+	free(text);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("log");
@@ -166,10 +251,13 @@ int main(void)
 
 	tcase_add_test(escape, test_escape);
 	tcase_add_test(escape, test_escape_bounds);
+	tcase_add_test(escape, test_escape_lines);
 	tcase_add_test(escape, test_level_parse);
 	suite_add_tcase(s, escape);
 	tcase_add_test(lines, test_line);
 	tcase_add_test(lines, test_line_cut);
+	tcase_add_test(lines, test_line_multiline);
+	tcase_add_test(lines, test_fatal_in_child);
 	suite_add_tcase(s, lines);
 	return check_run(s);
 }
