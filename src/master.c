@@ -42,7 +42,7 @@
 #include "worker.h"
 #include "xmalloc.h"
 
-#define MASTER_FAST_STOP_MS 1000
+#define MASTER_KILL_GRACE_MS 1000
 #define MASTER_QUICK_DEATH_MS 1000
 #define MASTER_BACKOFF_MAX_MS 10000
 #define MASTER_TICK_MS 1000
@@ -67,8 +67,9 @@ struct master {
 	struct scoreboard *sb;
 	struct master_slot *slots;
 	enum master_phase phase;
-	int64_t stop_deadline_ms;
-	int killed;
+	int64_t stop_started_ms;
+	int64_t stop_timeout_ms; /* before SIGTERM; 0 for a fast stop */
+	int stop_sent; /* the strongest stop signal sent so far */
 	sigset_t signals;
 };
 
@@ -144,12 +145,12 @@ static void master_describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "stopped (status %#x)", status);
 }
 
-int64_t master_respawn_delay_ms(unsigned quick_deaths)
+int64_t master_respawn_delay_ms(unsigned quick_deaths, uint64_t requests)
 {
 	unsigned shift;
 	int64_t delay;
 
-	if (quick_deaths <= 1)
+	if (requests > 0 || quick_deaths <= 1)
 		return 0;
 	shift = quick_deaths - 2 < 7 ? quick_deaths - 2 : 7;
 	delay = (int64_t)100 << shift;
@@ -158,18 +159,22 @@ int64_t master_respawn_delay_ms(unsigned quick_deaths)
 
 /*
  * Decides when a dead slot is refilled (master_respawn_delay_ms): a death
- * within a second of the start counts as quick, any other resets the count.
+ * within a second of the start, before any request was served, counts as
+ * quick; any other resets the count.  A worker that served and then died
+ * (libfcgi aborts on one malformed record) is replaced at once: a client
+ * repeating such a record must not empty the pool behind the back-off.
  */
-static void master_schedule_respawn(struct master *m, int i, int64_t now)
+static void master_schedule_respawn(struct master *m, int i, uint64_t requests,
+    int64_t now)
 {
 	struct master_slot *s = &m->slots[i];
 	int64_t delay;
 
-	if (now - s->spawned_ms < MASTER_QUICK_DEATH_MS)
+	if (requests == 0 && now - s->spawned_ms < MASTER_QUICK_DEATH_MS)
 		s->quick_deaths++;
 	else
 		s->quick_deaths = 0;
-	delay = master_respawn_delay_ms(s->quick_deaths);
+	delay = master_respawn_delay_ms(s->quick_deaths, requests);
 	if (delay > 0)
 		log_warn("%s keeps dying; next start in %lld ms",
 		    master_slot_name(m, i), (long long)delay);
@@ -204,6 +209,7 @@ static void master_successor_check(struct master *m)
 static void master_reap(struct master *m)
 {
 	int64_t now = clock_ms();
+	uint64_t requests;
 	char how[96];
 	int status, i;
 	pid_t pid;
@@ -214,6 +220,10 @@ static void master_reap(struct master *m)
 		if ((i = master_slot_of(m, pid)) < 0)
 			continue;
 		master_describe_exit(status, how, sizeof(how));
+		/* Zeroed here, not only by the next worker: one that dies
+		 * before it starts must not inherit its predecessor's count. */
+		requests = m->sb->slots[i].requests;
+		m->sb->slots[i].requests = 0;
 		m->slots[i].pid = 0;
 		m->sb->slots[i].pid = 0;
 		m->sb->slots[i].state = WORKER_EMPTY;
@@ -228,7 +238,7 @@ static void master_reap(struct master *m)
 		else
 			log_error("%s (pid %ld) %s; replacing it",
 			    master_slot_name(m, i), (long)pid, how);
-		master_schedule_respawn(m, i, now);
+		master_schedule_respawn(m, i, requests, now);
 	}
 }
 
@@ -262,27 +272,60 @@ static int master_socket_shared(const struct master *m)
 	    (m->predecessor > 1 && getppid() == m->predecessor);
 }
 
+int master_stop_signal(int64_t elapsed_ms, int64_t timeout_ms)
+{
+	if (elapsed_ms < timeout_ms)
+		return SIGQUIT;
+	if (elapsed_ms - timeout_ms < MASTER_KILL_GRACE_MS)
+		return SIGTERM;
+	return SIGKILL;
+}
+
+/* Orders stop signals by force: QUIT drains, TERM ends, KILL kills. */
+static int master_stop_rank(int signo)
+{
+	return signo == SIGKILL ? 3 : signo == SIGTERM ? 2 : signo == SIGQUIT;
+}
+
+/* Sends signo to every child unless a stronger stop signal went first. */
+static void master_stop_send(struct master *m, int signo)
+{
+	if (master_stop_rank(signo) <= master_stop_rank(m->stop_sent))
+		return;
+	if (m->stop_sent != 0)
+		log_warn("%d children still running after %lld ms; sending "
+		         "SIG%s",
+		    master_live_workers(m),
+		    (long long)(clock_ms() - m->stop_started_ms),
+		    signo == SIGKILL ? "KILL" : "TERM");
+	m->stop_sent = signo;
+	master_signal_all(m, signo);
+}
+
 static void master_begin_stop(struct master *m, int graceful)
 {
-	int64_t grace =
-	    graceful ? m->cfg->shutdown_timeout_ms : MASTER_FAST_STOP_MS;
+	int64_t timeout = graceful ? m->cfg->shutdown_timeout_ms : 0;
 	int shared = master_socket_shared(m);
 
-	if (m->phase == MASTER_STOPPING && !graceful)
-		grace = 0; /* a second TERM: stop waiting */
-	else if (m->phase == MASTER_STOPPING)
+	if (m->phase == MASTER_STOPPING && !graceful) {
+		master_stop_send(m, SIGKILL); /* a second TERM: stop waiting */
 		return;
-	log_info("%s stop%s: waiting up to %lld ms for %d children",
+	}
+	if (m->phase == MASTER_STOPPING)
+		return;
+	log_info("%s stop%s: waiting up to %lld ms for %d children (then "
+	         "SIGTERM, and SIGKILL %d ms later)",
 	    graceful ? "graceful" : "fast",
 	    shared ? " (the other master keeps the socket)" : "",
-	    (long long)grace, master_live_workers(m));
+	    (long long)timeout, master_live_workers(m), MASTER_KILL_GRACE_MS);
 	m->phase = MASTER_STOPPING;
-	m->stop_deadline_ms = clock_ms() + grace;
+	m->stop_started_ms = clock_ms();
+	m->stop_timeout_ms = timeout;
 	/* The queue belongs to the socket: while another master's workers
 	 * accept on it, ours only finish the request in hand (SIGTERM) and
 	 * the path stays. */
 	if (graceful && shared) {
-		master_signal_all(m, SIGTERM);
+		master_stop_send(m, SIGTERM);
 		return;
 	}
 	/* No new connection may queue behind the workers' drain: without the
@@ -290,7 +333,22 @@ static void master_begin_stop(struct master *m, int graceful)
 	 * while what is already queued gets served (see worker.c). */
 	if (graceful)
 		listener_unlink(m->cfg);
-	master_signal_all(m, graceful ? SIGQUIT : SIGTERM);
+	master_stop_send(m, graceful ? SIGQUIT : SIGTERM);
+}
+
+/* While stopping: escalates as due, and returns how long the loop may sleep. */
+static int64_t master_stop_tick(struct master *m, int64_t now)
+{
+	int64_t elapsed = now - m->stop_started_ms;
+	int64_t term_at = m->stop_timeout_ms;
+	int64_t kill_at = term_at + MASTER_KILL_GRACE_MS;
+
+	master_stop_send(m, master_stop_signal(elapsed, m->stop_timeout_ms));
+	if (elapsed < term_at)
+		return term_at - elapsed;
+	if (elapsed < kill_at)
+		return kill_at - elapsed;
+	return MASTER_TICK_MS;
 }
 
 /* In the child of master_upgrade: exec argv with the socket inherited. */
@@ -374,16 +432,8 @@ static int64_t master_tick(struct master *m)
 {
 	int64_t now = clock_ms(), wait = MASTER_TICK_MS;
 
-	if (m->phase == MASTER_STOPPING) {
-		if (now >= m->stop_deadline_ms && !m->killed) {
-			log_warn("stop deadline passed; killing %d workers",
-			    master_live_workers(m));
-			master_signal_all(m, SIGKILL);
-			m->killed = 1;
-		}
-		return m->stop_deadline_ms > now ? m->stop_deadline_ms - now
-		                                 : MASTER_TICK_MS;
-	}
+	if (m->phase == MASTER_STOPPING)
+		return master_stop_tick(m, now);
 	for (int i = 0; i < master_nslots(m); i++) {
 		struct master_slot *s = &m->slots[i];
 

@@ -14,10 +14,10 @@ struct config;
 
 /*
  * Runs until SIGTERM/SIGINT (fast stop: workers get SIGTERM, are killed
- * after a second) or SIGQUIT (graceful: workers finish their requests,
- * killed after shutdown_timeout).  SIGUSR2 execs argv (argv[0] looked up
- * like execvp does) as a new master that inherits the listening socket;
- * see master.c.  Returns the process exit status.
+ * after a second) or SIGQUIT (graceful: workers finish their requests, get
+ * SIGTERM after shutdown_timeout and SIGKILL a second later).  SIGUSR2 execs
+ * argv (argv[0] looked up like execvp does) as a new master that inherits the
+ * listening socket; see master.c.  Returns the process exit status.
  */
 int master_run(const struct config *cfg, const unsigned char *secret,
     size_t secret_len, char *const argv[]);
@@ -25,10 +25,22 @@ int master_run(const struct config *cfg, const unsigned char *secret,
 /*
  * The wait before a dead slot is refilled, given how many of its workers
  * in a row died within a second of their start (quick_deaths, the last one
- * included): none for 0 or 1 (a worker that lived, or one crash), then
- * 100 ms, 200 ms, ... doubling up to 10 s while they keep dying, so that a
- * crash loop eats neither the CPU nor the log.  Pure: for the tests.
+ * included) and how many requests the dead one served: none for a worker
+ * that served any (it got past its start: replace it at once), none for 0
+ * or 1 quick deaths (a worker that lived, or one crash), then 100 ms,
+ * 200 ms, ... doubling up to 10 s while they keep dying before their first
+ * request, so that a crash loop eats neither the CPU nor the log.  Pure:
+ * for the tests.
  */
-int64_t master_respawn_delay_ms(unsigned quick_deaths);
+int64_t master_respawn_delay_ms(unsigned quick_deaths, uint64_t requests);
+
+/*
+ * The stop signal the children should have had elapsed_ms into a stop
+ * whose drain may take timeout_ms (shutdown_timeout for SIGQUIT, 0 for a
+ * fast stop): SIGQUIT (drain) before the timeout, then SIGTERM (finish the
+ * request in hand), then SIGKILL one second after the timeout.  The master
+ * sends each only once and never a weaker after a stronger.  Pure.
+ */
+int master_stop_signal(int64_t elapsed_ms, int64_t timeout_ms);
 
 #endif
