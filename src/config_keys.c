@@ -113,7 +113,7 @@ const struct config_key config_keys[] = {
 	    .max = 10 * MS_PER_MIN,
 	    .dflt = "10s",
 	    .help = "how long a graceful stop waits for requests before "
-	            "SIGKILL" },
+	            "SIGTERM (SIGKILL a second later)" },
 	/* FastCGI socket */
 	{ .name = "listen",
 	    .type = CONFIG_STRING,

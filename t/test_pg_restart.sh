@@ -91,4 +91,9 @@ grep -E ' (500|503) ' "$STACK_DIR/stockade.log" | grep access | head -n 5 | whil
 done
 audit_clean "after the restarts"
 
+# libpq's messages span lines ("server closed the connection
+# unexpectedly\n\tThis probably means..."): each must stay one log line.
+bad=$(grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z [a-z]+ \[[0-9]+\] ' "$STACK_DIR/stockade.log")
+is "$bad" "" "every line of stockade.log has the prefix (one event, one line)"
+
 done_testing

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# t/test_stop_escalation.sh: a graceful stop escalates SIGQUIT, SIGTERM,
+# SIGKILL (issue 13, item 13).  One worker is held in a request by a table
+# lock that psql keeps (lock_timeout far beyond the test); SIGQUIT to the
+# master must then be followed by SIGTERM to the children once
+# shutdown_timeout has passed, and by SIGKILL only a second after that: the
+# master's log says so in that order, and the master exits.  Exit status
+# follows automake: 0 pass, 1 fail, 99 when the stack cannot start.
+#
+# Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
+set -uo pipefail
+
+# shellcheck source=t/lib/preamble.sh
+. "$(dirname "$0")/lib/preamble.sh"
+export STACK_WORKERS=1
+export STACK_EXTRA_CONF=$'shutdown_timeout = 300ms\nlock_timeout = 60s\nstatement_timeout = 60s'
+HOLDER=
+CLIENT=
+
+cleanup() {
+	[ -z "$HOLDER" ] || kill "$HOLDER" 2>/dev/null
+	[ -z "$CLIENT" ] || kill "$CLIENT" 2>/dev/null
+	stack_cleanup
+}
+
+# shellcheck disable=SC2119 # no DIR: a fresh temp dir
+stack_init || exit 99
+trap cleanup EXIT
+stack_start || exit 99
+MASTER=$STACK_STOCKADE_PID
+LOG="$STACK_DIR/stockade.log"
+diag "stack in $STACK_DIR, master pid $MASTER"
+
+http GET /api/v1/products
+is "$HTTP_STATUS" 200 "the worker serves before the lock"
+
+# psql holds an exclusive lock on products for 20 s (killed by cleanup).
+stack_psql "BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;" >/dev/null 2>&1 &
+HOLDER=$!
+for _ in $(seq 1 100); do
+	n=$(stack_psql "SELECT count(*) FROM pg_locks WHERE relation = 'products'::regclass AND mode = 'AccessExclusiveLock' AND granted")
+	[ "$n" = 1 ] && break
+	sleep 0.05
+done
+is "$n" 1 "psql holds the lock"
+
+curl -s -o /dev/null --max-time 20 "$STACK_URL/api/v1/products" &
+CLIENT=$!
+for _ in $(seq 1 100); do
+	n=$(stack_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'stockade worker%' AND wait_event_type = 'Lock'")
+	[ "$n" = 1 ] && break
+	sleep 0.05
+done
+is "$n" 1 "the worker waits for the lock, in a request"
+
+lines=$(wc -l <"$LOG")
+kill -QUIT "$MASTER"
+for _ in $(seq 1 100); do
+	stack_alive "$MASTER" || break
+	sleep 0.05
+done
+! stack_alive "$MASTER"
+ok $? "the master exits within 5 s of SIGQUIT"
+after=$(tail -n +"$((lines + 1))" "$LOG")
+diag "$(printf '%s\n' "$after" | grep master:)"
+order=$(printf '%s\n' "$after" | grep -o 'sending SIG[A-Z]*' | tr '\n' ' ')
+is "$order" "sending SIGTERM sending SIGKILL " "SIGTERM after shutdown_timeout, then SIGKILL"
+term_ms=$(printf '%s\n' "$after" | grep 'sending SIGTERM' | grep -o 'after [0-9]* ms' | grep -o '[0-9]*')
+kill_ms=$(printf '%s\n' "$after" | grep 'sending SIGKILL' | grep -o 'after [0-9]* ms' | grep -o '[0-9]*')
+[ "${term_ms:-0}" -ge 300 ] && [ "${kill_ms:-0}" -ge 1300 ]
+ok $? "SIGTERM at ${term_ms:-?} ms (>= 300), SIGKILL at ${kill_ms:-?} ms (>= 300 + 1000)"
+bad=$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z [a-z]+ \[[0-9]+\] ' "$LOG")
+is "$bad" 0 "every line of stockade.log has the prefix"
+
+done_testing
