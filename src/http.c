@@ -427,6 +427,9 @@ size_t http_response_render(const struct request *req, struct response *res,
 	    res->status, http_reason(res->status), res->content_type, body_len,
 	    req->request_id, res->headers);
 	head_len = strlen(head);
+	/* HEAD: the GET's headers, Content-Length included, and no body. */
+	if (req->method == HTTP_HEAD)
+		body_len = 0;
 	total = head_len + body_len;
 	*out = xrealloc(head, total + 1, 1);
 	memcpy(*out + head_len, body, body_len);

@@ -107,8 +107,9 @@ static void route_allow_add(char *allow, size_t allowlen, const char *method)
 
 	if (strstr(allow, method) != NULL)
 		return;
-	snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "",
-	    method);
+	/* Every GET route answers HEAD too (route_serve). */
+	snprintf(allow + used, allowlen - used, "%s%s%s", used ? ", " : "",
+	    method, strcmp(method, "GET") == 0 ? ", HEAD" : "");
 }
 
 enum route_result route_match(const struct route *table, size_t n,
@@ -203,11 +204,13 @@ static int route_parse_body(struct request *req, struct response *res)
 void route_serve(struct request *req, struct response *res, struct app *app)
 {
 	const struct route *route = NULL;
+	/* HEAD is GET without the body (RFC 9110 9.3.2): the writer drops it */
+	enum http_method method =
+	    req->method == HTTP_HEAD ? HTTP_GET : req->method;
 	char allow[64];
 
-	switch (
-	    route_match(route_table, route_table_len, req->method, req->path,
-	        &route, req->params, &req->nparams, allow, sizeof(allow))) {
+	switch (route_match(route_table, route_table_len, method, req->path,
+	    &route, req->params, &req->nparams, allow, sizeof(allow))) {
 	case ROUTE_FOUND:
 		break;
 	case ROUTE_METHOD_NOT_ALLOWED:

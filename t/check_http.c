@@ -393,6 +393,35 @@ START_TEST(test_render_broken_json_is_500)
 }
 END_TEST
 
+/* HEAD: the GET's status and headers, its Content-Length, no body bytes. */
+START_TEST(test_render_head_has_no_body)
+{
+	struct request req;
+	struct response res;
+	struct json_writer *w;
+	char *out;
+	size_t len;
+
+	request_init(&req);
+	req.method = HTTP_HEAD;
+	strcpy(req.request_id, "rid-2");
+	response_init(&res);
+	w = response_json(&res, 200);
+	json_open_object(w);
+	json_member_int(w, "id", 9);
+	json_close_object(w);
+	len = http_response_render(&req, &res, &out);
+	ck_assert_int_eq(len, strlen(out));
+	ck_assert_ptr_nonnull(strstr(out, "Status: 200 OK\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "Content-Length: 8\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "X-Request-Id: rid-2\r\n"));
+	ck_assert_int_ge(len, 4);
+	ck_assert_str_eq(out + len - 4, "\r\n\r\n");
+	free(out);
+	response_free(&res);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http");
@@ -409,6 +438,7 @@ int main(void)
 	tcase_add_test(tc, test_problem_shape);
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_render_broken_json_is_500);
+	tcase_add_test(tc, test_render_head_has_no_body);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -206,6 +206,34 @@ http POST /api/v1/whoami '{}' "$USER_TOKEN"
 is_problem 405 method_not_allowed "POST whoami"
 like "$(http_header Allow)" '^GET' "POST whoami: Allow: GET"
 
+# HEAD is GET without a body (RFC 9110 9.3.2): same status and headers.
+# (That stockade itself sends no body bytes is check_http's
+# test_render_head_has_no_body: nginx would drop them anyway.)
+for path in /healthz /api/v1/products; do
+	http GET "$path"
+	get_len=$(wc -c <"$ASSERT_TMP/last.body")
+	http HEAD "$path"
+	is "$HTTP_STATUS" 200 "HEAD $path: 200"
+	like "$HTTP_CONTENT_TYPE" '^application/json' "HEAD $path: the GET's Content-Type"
+	is "$(http_header Content-Length)" "$get_len" "HEAD $path: the GET body's Content-Length"
+done
+# The whole answer, raw: nothing after the header block.
+raw=$(timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+	printf "HEAD /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 &&
+	cat <&3 | od -An -c | tr -d " \n"' _ "$STACK_HTTP_PORT")
+like "$raw" '^HTTP/1\.[01]200' "HEAD /healthz raw: 200"
+like "$raw" '\\r\\n\\r\\n$' "HEAD /healthz raw: no byte after the headers"
+http HEAD /api/v1/whoami
+is "$HTTP_STATUS" 401 "HEAD whoami without a token: 401, as GET"
+http HEAD /api/v1/whoami "" "$USER_TOKEN"
+is "$HTTP_STATUS" 200 "HEAD whoami with a token: 200"
+is "$HTTP_BODY" "" "HEAD whoami: no body"
+http HEAD /api/v1/admin/products "" "$ADMIN_TOKEN"
+is "$HTTP_STATUS" 405 "HEAD on a POST-only route: 405"
+is "$(http_header Allow)" POST "HEAD on a POST-only route: Allow: POST"
+http POST /healthz '{}'
+is "$(http_header Allow)" "GET, HEAD" "POST healthz: Allow: GET, HEAD"
+
 head -c 1048576 /dev/zero | tr '\0' x >"$STACK_DIR/1mib.body"
 http POST /api/v1/whoami "@$STACK_DIR/1mib.body" "$USER_TOKEN"
 is_problem 413 payload_too_large "1 MiB body (nginx's page)"
