@@ -177,6 +177,20 @@ int http_idempotency_key_is_valid(const char *s)
 	return http_token_chars(s, HTTP_IDEMPOTENCY_KEY_MAX, http_visible_char);
 }
 
+void http_request_describe(char *dst, size_t dstlen, const char *method,
+    const char *path)
+{
+	char m[4 * sizeof(((struct request *)0)->method_name)];
+	size_t used;
+
+	if (dstlen == 0)
+		return;
+	log_escape(m, sizeof(m), method, strlen(method));
+	snprintf(dst, dstlen, "%s ", m);
+	used = strlen(dst);
+	log_escape(dst + used, dstlen - used, path, strlen(path));
+}
+
 void request_init(struct request *req)
 {
 	memset(req, 0, sizeof(*req));

@@ -422,6 +422,37 @@ START_TEST(test_render_head_has_no_body)
 }
 END_TEST
 
+/* What /status shows of a request is ASCII whatever the client sent. */
+START_TEST(test_request_describe)
+{
+	char out[96];
+
+	http_request_describe(out, sizeof(out), "GET", "/api/v1/orders/7");
+	ck_assert_str_eq(out, "GET /api/v1/orders/7");
+	http_request_describe(out, sizeof(out), "G\xff\xc3T\x01\"",
+	    "/a\x80\\b\n");
+	ck_assert_str_eq(out, "G\\xff\\xc3T\\x01\\x22 /a\\x80\\x5cb\\x0a");
+	/* Every byte of the longest method escaped still leaves the path. */
+	http_request_describe(out, sizeof(out),
+	    "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+	    "/x");
+	ck_assert_int_lt(strlen(out), sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, " /x"));
+	for (size_t i = 0; out[i] != '\0'; i++)
+		ck_assert_msg((unsigned char)out[i] >= 0x20 &&
+		        (unsigned char)out[i] < 0x7f,
+		    "byte %zu of \"%s\" is not printable ASCII", i, out);
+	/* A long path is cut with "..." and stays terminated. */
+	char path[300];
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	http_request_describe(out, sizeof(out), "GET", path);
+	ck_assert_int_eq(strlen(out), sizeof(out) - 1);
+	ck_assert_str_eq(out + strlen(out) - 3, "...");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http");
@@ -439,6 +470,7 @@ int main(void)
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_render_broken_json_is_500);
 	tcase_add_test(tc, test_render_head_has_no_body);
+	tcase_add_test(tc, test_request_describe);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
