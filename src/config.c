@@ -9,6 +9,7 @@
 #include <string.h>
 
 const char *const listen_kind_names[LISTEN__MAX] = { "unix", "tcp" };
+const char *const config_on_off_names[2] = { "off", "on" };
 
 void config_copy_string(char *field, size_t size, const char *s)
 {

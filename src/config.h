@@ -32,6 +32,8 @@ enum listen_kind { LISTEN_UNIX, LISTEN_TCP, LISTEN__MAX };
 
 /* "unix" and "tcp", for log lines. */
 extern const char *const listen_kind_names[LISTEN__MAX];
+/* "off" (0) and "on" (1), the names of a yes/no key. */
+extern const char *const config_on_off_names[2];
 
 /*
  * The strategies' enums live with their modules (stock.h, point.h,
@@ -72,6 +74,7 @@ struct config {
 	int idle_in_transaction_timeout_ms;
 	int db_retries; /* retries of SQLSTATE 40001/40P01 */
 	int retry_after_s; /* Retry-After on a 503 */
+	int status_public; /* 1: /status without a token (config_on_off) */
 	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
 	int stock_strategy; /* enum stock_strategy */
 	int reservation_ttl_ms; /* a pending order's hold on its stock */

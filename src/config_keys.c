@@ -224,6 +224,13 @@ const struct config_key config_keys[] = {
 	    .max = 3600,
 	    .dflt = "1",
 	    .help = "seconds sent in Retry-After with a 503" },
+	{ .name = "status_public",
+	    .type = CONFIG_ENUM,
+	    FIELD(status_public),
+	    NAMES(config_on_off_names),
+	    .dflt = "off",
+	    .help = "on: GET /status answers without a token (off: it needs "
+	            "the admin role)" },
 	/* orders and stock */
 	{ .name = "stock_strategy",
 	    .type = CONFIG_ENUM,

@@ -177,6 +177,20 @@ int http_idempotency_key_is_valid(const char *s)
 	return http_token_chars(s, HTTP_IDEMPOTENCY_KEY_MAX, http_visible_char);
 }
 
+void http_request_describe(char *dst, size_t dstlen, const char *method,
+    const char *path)
+{
+	char m[4 * sizeof(((struct request *)0)->method_name)];
+	size_t used;
+
+	if (dstlen == 0)
+		return;
+	log_escape(m, sizeof(m), method, strlen(method));
+	snprintf(dst, dstlen, "%s ", m);
+	used = strlen(dst);
+	log_escape(dst + used, dstlen - used, path, strlen(path));
+}
+
 void request_init(struct request *req)
 {
 	memset(req, 0, sizeof(*req));
@@ -427,6 +441,9 @@ size_t http_response_render(const struct request *req, struct response *res,
 	    res->status, http_reason(res->status), res->content_type, body_len,
 	    req->request_id, res->headers);
 	head_len = strlen(head);
+	/* HEAD: the GET's headers, Content-Length included, and no body. */
+	if (req->method == HTTP_HEAD)
+		body_len = 0;
 	total = head_len + body_len;
 	*out = xrealloc(head, total + 1, 1);
 	memcpy(*out + head_len, body, body_len);

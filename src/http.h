@@ -95,6 +95,15 @@ int http_request_id_is_valid(const char *s);
 /* Accepts 1..255 bytes of printable ASCII without space; returns 1 or 0. */
 int http_idempotency_key_is_valid(const char *s);
 
+/*
+ * Writes "METHOD PATH" into dst (dstlen bytes) for the scoreboard, both
+ * escaped as log_escape does (control bytes, bytes >= 0x80, '"' and '\\' as
+ * \xNN), so that what /status copies into JSON is always plain ASCII,
+ * whatever a client sent.  Long values end in "...".
+ */
+void http_request_describe(char *dst, size_t dstlen, const char *method,
+    const char *path);
+
 /* Zeroes a request; request_reset frees what it owns and zeroes it again. */
 void request_init(struct request *req);
 void request_reset(struct request *req);

@@ -12,6 +12,7 @@
 
 #include "api_coupon.h"
 #include "auth.h"
+#include "config.h"
 #include "log.h"
 #include "num.h"
 #include "api.h"
@@ -23,7 +24,8 @@
 const struct route route_table[] = {
 	{ HTTP_GET, "/healthz", api_system_healthz, 0, "healthz" },
 	{ HTTP_GET, "/readyz", api_system_readyz, 0, "readyz" },
-	{ HTTP_GET, "/status", api_system_status, 0, "status" },
+	{ HTTP_GET, "/status", api_system_status, ROUTE_ADMIN_UNLESS_PUBLIC,
+	    "status" },
 	{ HTTP_GET, "/api/v1/whoami", api_system_whoami, ROUTE_AUTH, "whoami" },
 	{ HTTP_GET, "/api/v1/products", api_product_list, 0, "product_list" },
 	{ HTTP_GET, "/api/v1/products/popular", api_product_popular, 0,
@@ -107,8 +109,9 @@ static void route_allow_add(char *allow, size_t allowlen, const char *method)
 
 	if (strstr(allow, method) != NULL)
 		return;
-	snprintf(allow + used, allowlen - used, "%s%s", used ? ", " : "",
-	    method);
+	/* Every GET route answers HEAD too (route_serve). */
+	snprintf(allow + used, allowlen - used, "%s%s%s", used ? ", " : "",
+	    method, strcmp(method, "GET") == 0 ? ", HEAD" : "");
 }
 
 enum route_result route_match(const struct route *table, size_t n,
@@ -200,14 +203,31 @@ static int route_parse_body(struct request *req, struct response *res)
 	return 0;
 }
 
+/*
+ * The route's flags for this server: /status lists every worker's request
+ * (other users' order ids), so it needs the admin role unless the operator
+ * opted in to a public one.
+ */
+static unsigned route_flags(const struct route *route, const struct app *app)
+{
+	unsigned flags = route->flags;
+
+	if ((flags & ROUTE_ADMIN_UNLESS_PUBLIC) && !app->cfg->status_public)
+		flags |= ROUTE_ADMIN;
+	return flags;
+}
+
 void route_serve(struct request *req, struct response *res, struct app *app)
 {
 	const struct route *route = NULL;
+	/* HEAD is GET without the body (RFC 9110 9.3.2): the writer drops it */
+	enum http_method method =
+	    req->method == HTTP_HEAD ? HTTP_GET : req->method;
+	unsigned flags;
 	char allow[64];
 
-	switch (
-	    route_match(route_table, route_table_len, req->method, req->path,
-	        &route, req->params, &req->nparams, allow, sizeof(allow))) {
+	switch (route_match(route_table, route_table_len, method, req->path,
+	    &route, req->params, &req->nparams, allow, sizeof(allow))) {
 	case ROUTE_FOUND:
 		break;
 	case ROUTE_METHOD_NOT_ALLOWED:
@@ -220,11 +240,12 @@ void route_serve(struct request *req, struct response *res, struct app *app)
 		    "there is no such resource");
 		return;
 	}
-	if ((route->flags & (ROUTE_AUTH | ROUTE_ADMIN)) &&
-	    route_authenticate(req, res, app, route->flags) < 0)
+	flags = route_flags(route, app);
+	if ((flags & (ROUTE_AUTH | ROUTE_ADMIN)) &&
+	    route_authenticate(req, res, app, flags) < 0)
 		return;
-	if (((route->flags & ROUTE_BODY) ||
-	        ((route->flags & ROUTE_BODY_OPTIONAL) && req->body_len > 0)) &&
+	if (((flags & ROUTE_BODY) ||
+	        ((flags & ROUTE_BODY_OPTIONAL) && req->body_len > 0)) &&
 	    route_parse_body(req, res) < 0)
 		return;
 	route->handler(req, res, app);

@@ -18,6 +18,8 @@
 #define ROUTE_ADMIN 0x2 /* ... with role admin (implies ROUTE_AUTH) */
 #define ROUTE_BODY 0x4 /* a JSON object body is required */
 #define ROUTE_BODY_OPTIONAL 0x8 /* a body, if any, is a JSON object */
+/* ROUTE_ADMIN unless the operator set status_public = on (/status) */
+#define ROUTE_ADMIN_UNLESS_PUBLIC 0x10
 
 typedef void (
     *route_handler)(struct request *req, struct response *res, struct app *app);

@@ -104,11 +104,9 @@ static size_t worker_fcgi_read(void *ctx, char *buf, size_t n)
 static void worker_slot_busy(struct scoreboard_slot *slot,
     const struct request *req)
 {
-	char path[SCOREBOARD_REQUEST_MAX - 16]; /* room for the method */
-
-	log_escape(path, sizeof(path), req->path, strlen(req->path));
-	snprintf(slot->request, sizeof(slot->request), "%s %s",
-	    req->method_name, path);
+	/* Escaped: /status writes it as JSON, which takes UTF-8 only. */
+	http_request_describe(slot->request, sizeof(slot->request),
+	    req->method_name, req->path);
 	slot->request_started_ms = scoreboard_now_ms();
 	slot->state = WORKER_BUSY;
 }

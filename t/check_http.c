@@ -393,6 +393,66 @@ START_TEST(test_render_broken_json_is_500)
 }
 END_TEST
 
+/* HEAD: the GET's status and headers, its Content-Length, no body bytes. */
+START_TEST(test_render_head_has_no_body)
+{
+	struct request req;
+	struct response res;
+	struct json_writer *w;
+	char *out;
+	size_t len;
+
+	request_init(&req);
+	req.method = HTTP_HEAD;
+	strcpy(req.request_id, "rid-2");
+	response_init(&res);
+	w = response_json(&res, 200);
+	json_open_object(w);
+	json_member_int(w, "id", 9);
+	json_close_object(w);
+	len = http_response_render(&req, &res, &out);
+	ck_assert_int_eq(len, strlen(out));
+	ck_assert_ptr_nonnull(strstr(out, "Status: 200 OK\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "Content-Length: 8\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "X-Request-Id: rid-2\r\n"));
+	ck_assert_int_ge(len, 4);
+	ck_assert_str_eq(out + len - 4, "\r\n\r\n");
+	free(out);
+	response_free(&res);
+}
+END_TEST
+
+/* What /status shows of a request is ASCII whatever the client sent. */
+START_TEST(test_request_describe)
+{
+	char out[96];
+
+	http_request_describe(out, sizeof(out), "GET", "/api/v1/orders/7");
+	ck_assert_str_eq(out, "GET /api/v1/orders/7");
+	http_request_describe(out, sizeof(out), "G\xff\xc3T\x01\"",
+	    "/a\x80\\b\n");
+	ck_assert_str_eq(out, "G\\xff\\xc3T\\x01\\x22 /a\\x80\\x5cb\\x0a");
+	/* Every byte of the longest method escaped still leaves the path. */
+	http_request_describe(out, sizeof(out),
+	    "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",
+	    "/x");
+	ck_assert_int_lt(strlen(out), sizeof(out));
+	ck_assert_ptr_nonnull(strstr(out, " /x"));
+	for (size_t i = 0; out[i] != '\0'; i++)
+		ck_assert_msg((unsigned char)out[i] >= 0x20 &&
+		        (unsigned char)out[i] < 0x7f,
+		    "byte %zu of \"%s\" is not printable ASCII", i, out);
+	/* A long path is cut with "..." and stays terminated. */
+	char path[300];
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	http_request_describe(out, sizeof(out), "GET", path);
+	ck_assert_int_eq(strlen(out), sizeof(out) - 1);
+	ck_assert_str_eq(out + strlen(out) - 3, "...");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("http");
@@ -409,6 +469,8 @@ int main(void)
 	tcase_add_test(tc, test_problem_shape);
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_render_broken_json_is_500);
+	tcase_add_test(tc, test_render_head_has_no_body);
+	tcase_add_test(tc, test_request_describe);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -46,7 +46,7 @@ is_problem() {
 # status_workers: print "SLOT PID STATE REQUESTS" per worker of GET /status
 # (one awk, few forks: the respawn test polls this against a clock).
 status_workers() {
-	http GET /status >/dev/null || return 1
+	stack_get_status >/dev/null || return 1
 	# Only the "workers" array: the "reaper" slot that follows is no worker.
 	printf '%s' "${HTTP_BODY%%\"reaper\"*}" | tr '\n' ' ' | awk '
 		function field(o, k, v) {
@@ -206,6 +206,43 @@ http POST /api/v1/whoami '{}' "$USER_TOKEN"
 is_problem 405 method_not_allowed "POST whoami"
 like "$(http_header Allow)" '^GET' "POST whoami: Allow: GET"
 
+# HEAD is GET without a body (RFC 9110 9.3.2): same status and headers.
+# (That stockade itself sends no body bytes is check_http's
+# test_render_head_has_no_body: nginx would drop them anyway.)
+for path in /healthz /api/v1/products; do
+	http GET "$path"
+	get_len=$(wc -c <"$ASSERT_TMP/last.body")
+	http HEAD "$path"
+	is "$HTTP_STATUS" 200 "HEAD $path: 200"
+	like "$HTTP_CONTENT_TYPE" '^application/json' "HEAD $path: the GET's Content-Type"
+	is "$(http_header Content-Length)" "$get_len" "HEAD $path: the GET body's Content-Length"
+done
+# The whole answer, raw: nothing after the header block.
+raw=$(timeout 10 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" &&
+	printf "HEAD /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 &&
+	cat <&3 | od -An -c | tr -d " \n"' _ "$STACK_HTTP_PORT")
+like "$raw" '^HTTP/1\.[01]200' "HEAD /healthz raw: 200"
+like "$raw" '\\r\\n\\r\\n$' "HEAD /healthz raw: no byte after the headers"
+http HEAD /api/v1/whoami
+is "$HTTP_STATUS" 401 "HEAD whoami without a token: 401, as GET"
+http HEAD /api/v1/whoami "" "$USER_TOKEN"
+is "$HTTP_STATUS" 200 "HEAD whoami with a token: 200"
+is "$HTTP_BODY" "" "HEAD whoami: no body"
+http HEAD /api/v1/admin/products "" "$ADMIN_TOKEN"
+is "$HTTP_STATUS" 405 "HEAD on a POST-only route: 405"
+is "$(http_header Allow)" POST "HEAD on a POST-only route: Allow: POST"
+http POST /healthz '{}'
+is "$(http_header Allow)" "GET, HEAD" "POST healthz: Allow: GET, HEAD"
+
+# /status shows every worker's request (other users' ids): admin only.
+http GET /status
+is_problem 401 unauthorized "/status without a token"
+http GET /status "" "$USER_TOKEN"
+is_problem 403 forbidden "/status with a user token"
+http GET /status "" "$ADMIN_TOKEN"
+is "$HTTP_STATUS" 200 "/status with an admin token: 200"
+like "$HTTP_BODY" '"workers":\[' "/status with an admin token: the scoreboard"
+
 head -c 1048576 /dev/zero | tr '\0' x >"$STACK_DIR/1mib.body"
 http POST /api/v1/whoami "@$STACK_DIR/1mib.body" "$USER_TOKEN"
 is_problem 413 payload_too_large "1 MiB body (nginx's page)"
@@ -334,7 +371,7 @@ diag "worker connections: $names"
 # docs/architecture.md: database connections = workers + 1, the reaper's.
 conns=$(stack_psql "select count(*) from pg_stat_activity where application_name like 'stockade %' and application_name <> 'stockade migrate'")
 is "$conns" "$((STACK_WORKERS + 1))" "database connections from stockade = workers + 1 (the reaper)"
-http GET /status
+stack_get_status
 like "$HTTP_BODY" '"reaper":[{]"slot":'"$STACK_WORKERS"',"pid":[1-9]' "/status shows the reaper with a pid"
 
 # ---------------------------------------------------------------------------
@@ -388,6 +425,19 @@ cut=$(tail -n +"$((errlog_before + 1))" "$STACK_DIR/nginx-error.log" |
 	grep 'prematurely closed\|reset by peer\|upstream timed out')
 is "$(printf '%s' "$cut" | grep -c .)" 0 "SIGQUIT: no request that reached stockade was dropped"
 [ -z "$cut" ] || diag "$cut"
+
+# ---------------------------------------------------------------------------
+# status_public = on: /status without a token (the operator's opt-in).
+
+STACK_EXTRA_CONF="${STACK_EXTRA_CONF:+$STACK_EXTRA_CONF
+}status_public = on"
+stack_start_stockade && stack_wait_ready
+ok $? "stockade restarted with status_public = on"
+http GET /status
+is "$HTTP_STATUS" 200 "status_public = on: /status without a token: 200"
+like "$HTTP_BODY" '"workers":\[' "status_public = on: the scoreboard"
+http GET /api/v1/whoami
+is "$HTTP_STATUS" 401 "status_public = on: other routes still need a token"
 
 # ---------------------------------------------------------------------------
 # Nothing may outlive the stack.

@@ -33,7 +33,7 @@ ok $? "before: database connections = workers + 1 ($WANT_CONNS)"
 load_start 4 30 /api/v1/products
 load_wait_count 40 30
 ok $? "load: requests are flowing before the kill"
-http GET /status
+stack_get_status
 listed=$(printf '%s' "$HTTP_BODY" | grep -o '"pid":[0-9]*' | cut -d: -f2 | tr '\n' ' ')
 children=$(pgrep -P "$MASTER" | tr '\n' ' ')
 is "$(pgrep -P "$MASTER" | grep -c .)" "$WANT_CONNS" \

@@ -651,7 +651,7 @@ reaper_interval = 100ms"
 
 # status_counter NAME: the counter NAME summed over the workers (/status).
 status_counter() {
-	http GET /status >/dev/null || return 1
+	stack_get_status >/dev/null || return 1
 	jq -r ".$1" <<<"$HTTP_BODY"
 }
 

@@ -43,7 +43,9 @@ create_policy() {
 # counters KEY... of GET /status, as a JSON object; fails when one is
 # missing.
 status_counters() {
-	curl -sS --max-time 5 "$STACK_URL/status" | jq -ec --args '. as $s | reduce $ARGS.positional[] as $k ({};
+	local tok
+	tok=$(stack_status_token) || return 1 # /status needs the admin role
+	curl -sS --max-time 5 -H "Authorization: Bearer $tok" "$STACK_URL/status" | jq -ec --args '. as $s | reduce $ARGS.positional[] as $k ({};
 		.[$k] = ($s[$k] | if type == "number" then . else error("GET /status has no \($k)") end))' "$@"
 }
 

@@ -7,9 +7,10 @@
 # GET /status), "ROLE PID REQUESTS RSS PSS PRIVATE ANON" in KiB from
 # /proc/PID/smaps_rollup.
 memory_rows() {
-	local master st
+	local master st tok
 	master=$(stack_pid stockade) || return 1
-	st=$(curl -sS --max-time 5 "$STACK_URL/status") || return 1
+	tok=$(stack_status_token) || return 1 # /status needs the admin role
+	st=$(curl -sS --max-time 5 -H "Authorization: Bearer $tok" "$STACK_URL/status") || return 1
 	{
 		printf 'master %s -\n' "$master"
 		jq -r '.workers[] | "worker \(.pid) \(.requests)"' <<<"$st"

@@ -164,7 +164,7 @@ outcomes() {
 # counters: the summed coupon counters of GET /status, "PASSED REFUSED
 # BYPASSED DB_ATTEMPTS REBUILDS COMPENSATIONS".
 counters() {
-	http GET /status >/dev/null || return 1
+	stack_get_status >/dev/null || return 1
 	jq -r '[.coupon_gate_passed, .coupon_gate_refused, .coupon_gate_bypassed,
 	    .coupon_db_attempts, .coupon_gate_rebuilds, .coupon_gate_compensations]
 	    | map(tostring) | join(" ")' <<<"$HTTP_BODY"

@@ -459,7 +459,7 @@ test_idempotency() {
 
 # keyed_reads: the summed coupon_keyed_reads counter of GET /status.
 keyed_reads() {
-	http GET /status >/dev/null || return 1
+	stack_get_status >/dev/null || return 1
 	jq -r .coupon_keyed_reads <<<"$HTTP_BODY"
 }
 

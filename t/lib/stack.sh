@@ -44,8 +44,8 @@
 #
 # Functions: stack_init, stack_start, stack_stop, stack_cleanup,
 # stack_start_{postgres,redis,stockade,nginx}, stack_stop_{...},
-# stack_wait_ready, stack_status, stack_leftovers, stack_pid, stack_alive,
-# stack_psql, stack_psql_file, stack_redis, stack_token,
+# stack_wait_ready, stack_status, stack_get_status, stack_leftovers,
+# stack_pid, stack_alive, stack_psql, stack_psql_file, stack_redis, stack_token,
 # stack_restart_postgres, stack_{start,stop}_pgproxy, stack_pgproxy_url,
 # stack_pgproxy_arm, stack_pgproxy_armed.
 #
@@ -573,6 +573,27 @@ stack_token() {
 	shift
 	[ "$#" -eq 0 ] || shift
 	"$STOCKADE_BIN" token -c "$STACK_CONF" --user "$user" --role "$role" "$@"
+}
+
+# stack_status_token: print an admin token for GET /status (which needs the
+# admin role unless status_public = on), minted once per stack and kept in
+# $STACK_DIR/status.token, so that loops polling /status do not fork
+# `stockade token` every time.
+stack_status_token() {
+	local f="$STACK_DIR/status.token" tok=
+	if [ ! -s "$f" ]; then
+		stack_token 9999 admin --ttl 86400 >"$f.tmp" && mv "$f.tmp" "$f" || return 1
+	fi
+	IFS= read -r tok <"$f" || return 1
+	printf '%s\n' "$tok"
+}
+
+# stack_get_status [CURL_ARGS...]: GET /status with an admin token, through
+# http (t/lib/assert.sh), which sets HTTP_STATUS, HTTP_BODY, ...
+stack_get_status() {
+	local tok
+	tok=$(stack_status_token) || return 1
+	http GET /status "" "$tok" "$@"
 }
 
 # ---------------------------------------------------------------------------
