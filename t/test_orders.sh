@@ -191,15 +191,18 @@ test_bad_input() {
 }
 
 test_idempotency() {
-	local opt body first spec out key
+	local opt body first spec out key location
 	opt=$(create_product "$ADMIN" "idem" 100) || return
 	body=$(order_body "$opt" 2)
 	http POST /api/v1/orders "$body" "$USER1" -H 'Idempotency-Key: idem-one'
 	is "$HTTP_STATUS" 201 "idempotency: first request creates"
 	first=$HTTP_BODY
+	location=$(http_header Location)
+	is "$location" "/api/v1/orders/$(jq -r .id <<<"$first")" "idempotency: first answer's Location"
 	http POST /api/v1/orders "$body" "$USER1" -H 'Idempotency-Key: idem-one'
 	is "$HTTP_STATUS" 201 "idempotency: retry answers the first status"
 	is "$HTTP_BODY" "$first" "idempotency: retry answers the first body"
+	is "$(http_header Location)" "$location" "idempotency: retry answers the first Location"
 	is "$(http_header Idempotent-Replayed)" true "idempotency: retry is marked replayed"
 	is "$(stock_of "$opt")" 98 "idempotency: stock taken once"
 	http POST /api/v1/orders "$(order_body "$opt" 3)" "$USER1" -H 'Idempotency-Key: idem-one'
