@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "config.h"
 #include "coupon.h"
 #include "coupon_issue.h"
 #include "idempotency.h"
@@ -156,8 +157,8 @@ static enum db_status api_coupon_issue_run(struct request *req,
 
 	if (req->idempotency_key == NULL && coupon_issue_one_statement(app))
 		return api_coupon_issue_effect(app->db, res, claim);
-	st = idempotency_transaction(app->db, req, res, api_coupon_issue_effect,
-	    claim);
+	st = idempotency_transaction(app->db, req, res, app->cfg->retry_after_s,
+	    api_coupon_issue_effect, claim);
 	if (st != DB_OK)
 		return st;
 	if (res->replayed)

@@ -11,6 +11,7 @@
 #include "api_point.h"
 #include "config.h"
 #include "idempotency.h"
+#include "json.h"
 #include "order.h"
 #include "page.h"
 #include "redis_lock.h"
@@ -161,11 +162,42 @@ static enum db_status api_order_create_locked(struct app *app,
 	    app->cfg->statement_timeout_ms, app->cfg->lock_timeout_ms, &locks);
 	if (ls == REDIS_LOCK_BUSY)
 		return DB_TIMEOUT;
-	st = idempotency_transaction(app->db, req, res, api_order_create_effect,
-	    tx);
+	st = idempotency_transaction(app->db, req, res, app->cfg->retry_after_s,
+	    api_order_create_effect, tx);
 	if (ls == REDIS_LOCK_HELD)
 		redis_lock_release(app->redis, &locks);
 	return st;
+}
+
+/*
+ * The id of the order in a replayed 201 (the stored body, now in res), or 0.
+ * A replay rebuilds Location from it rather than storing the header with
+ * the key: no migration, and an answer stored before this release gets its
+ * Location too.  The body is ours (order_write), so the limits only guard
+ * against a damaged row.
+ */
+static int64_t api_order_replayed_id(struct response *res)
+{
+	static const struct json_limits stored = {
+		.max_depth = 16,
+		.max_string = 65536,
+		.max_members = 100000,
+	};
+	const struct json_value *id;
+	struct json_value *body;
+	const char *text;
+	char err[128];
+	int64_t out = 0;
+	size_t len;
+
+	if (json_writer_result(res->json, &text, &len) < 0 ||
+	    (body = json_parse(text, len, &stored, err, sizeof(err))) == NULL)
+		return 0;
+	id = json_get(body, "id");
+	if (id != NULL && id->type == JSON_INT && id->u.integer > 0)
+		out = id->u.integer;
+	json_free(body);
+	return out;
 }
 
 void api_order_create(struct request *req, struct response *res,
@@ -186,12 +218,18 @@ void api_order_create(struct request *req, struct response *res,
 		st = api_order_create_locked(app, req, res, &tx);
 	else
 		st = idempotency_transaction(app->db, req, res,
-		    api_order_create_effect, &tx);
-	if (st != DB_OK)
+		    app->cfg->retry_after_s, api_order_create_effect, &tx);
+	if (st != DB_OK) {
 		api_db_failure(res, app, st);
-	else if (res->status == 201 && !res->replayed)
-		/* Here, not in the effect: a rerun transaction must not
-		 * leave a header naming an order that was rolled back. */
+		return;
+	}
+	if (res->status != 201)
+		return;
+	/* Here, not in the effect: a rerun transaction must not leave a
+	 * header naming an order that was rolled back. */
+	if (res->replayed)
+		tx.out.order_id = api_order_replayed_id(res);
+	if (tx.out.order_id > 0)
 		response_header(res, "Location", "/api/v1/orders/%" PRId64,
 		    tx.out.order_id);
 }

@@ -50,7 +50,8 @@ void api_point_run(struct app *app, const struct request *req,
 	retry_init(&retry, app->cfg->point_retries, app->deadline_ms);
 	for (;;) {
 		*points = POINT_MOVED;
-		st = idempotency_transaction(app->db, req, res, effect, arg);
+		st = idempotency_transaction(app->db, req, res,
+		    app->cfg->retry_after_s, effect, arg);
 		if (st != DB_OK || *points != POINT_CONFLICT)
 			break;
 		app_count(app, COUNTER_POINT_CONFLICTS);

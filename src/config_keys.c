@@ -223,7 +223,7 @@ const struct config_key config_keys[] = {
 	    .min = 1,
 	    .max = 3600,
 	    .dflt = "1",
-	    .help = "seconds sent in Retry-After with a 503" },
+	    .help = "seconds sent in Retry-After with a 503 or 409" },
 	{ .name = "status_public",
 	    .type = CONFIG_ENUM,
 	    FIELD(status_public),

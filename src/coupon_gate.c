@@ -29,6 +29,10 @@ const char *const coupon_gate_names[GATE_KIND__MAX] = {
 /* How long a rebuild may hold the lock without showing progress. */
 #define COUPON_GATE_LOCK_MS "5000"
 
+/* Entries pushed on a slots list per command: a Lua call or an RPUSH of
+ * millions would block Redis (single-threaded) for seconds. */
+#define COUPON_GATE_FILL_BATCH 1000
+
 static const char *const undo_names[COUPON_UNDO__MAX] = { "refused",
 	"keep_user", "sold_out", "sold_out_keep_user" };
 
@@ -168,24 +172,101 @@ int coupon_gate_undo(struct redis *redis, int slots, int64_t policy,
 	return ok ? 0 : -1;
 }
 
+/* Pushes n entries on the slots list, a batch per command. */
+static int coupon_gate_fill_slots(struct redis *redis,
+    const struct coupon_keys *k, int64_t n)
+{
+	enum { BATCH = COUPON_GATE_FILL_BATCH };
+	const char *argv[2 + BATCH];
+	redisReply *r;
+
+	argv[0] = "RPUSH";
+	argv[1] = k->requests;
+	for (int i = 0; i < BATCH; i++)
+		argv[2 + i] = "1";
+	for (int64_t done = 0; done < n;) {
+		int m = n - done < BATCH ? (int)(n - done) : BATCH;
+
+		r = redis_command_argv(redis, 2 + m, argv);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			if (r != NULL)
+				freeReplyObject(r);
+			return -1;
+		}
+		freeReplyObject(r);
+		done += m;
+		if (done % (100 * BATCH) == 0 &&
+		    (r = redis_command(redis, "PEXPIRE %s " COUPON_GATE_LOCK_MS,
+		         k->lock)) != NULL)
+			freeReplyObject(r);
+	}
+	return 0;
+}
+
+/* The script's verdict: its integer (1 or 0), or -1. */
+static int coupon_gate_lowered(redisReply *r)
+{
+	int lowered;
+
+	if (r == NULL)
+		return -1;
+	lowered = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
+	freeReplyObject(r);
+	return lowered;
+}
+
+static void coupon_gate_unlock(struct redis *redis, const struct coupon_keys *k)
+{
+	(void)redis_lock_drop(redis, k->lock, k->token);
+}
+
+/*
+ * The slots gate's lower: the script refills the first batch, atomically
+ * with its check that the list is empty, and the rest goes in batches as a
+ * rebuild fills the list.  The rebuild lock is held throughout, so neither
+ * a rebuild nor another worker's lower (which would find the list empty
+ * again once admissions drain the first batch) interleaves; when another
+ * holds it, that one repairs the gate and this call leaves it (0).
+ */
+static int coupon_gate_lower_slots(struct redis *redis,
+    const struct coupon_keys *k, int64_t issued, int64_t total)
+{
+	char i[NUM_I64_LEN], t[NUM_I64_LEN], b[NUM_I64_LEN];
+	const char *argv[] = { num_format(i, issued), num_format(t, total),
+		num_format(b, COUPON_GATE_FILL_BATCH) };
+	redisReply *r;
+	int lowered, taken;
+
+	r = redis_command(redis, "SET %s %s NX PX " COUPON_GATE_LOCK_MS,
+	    k->lock, k->token);
+	if (r == NULL)
+		return -1;
+	taken = r->type == REDIS_REPLY_STATUS;
+	freeReplyObject(r);
+	if (!taken)
+		return 0;
+	lowered = coupon_gate_lowered(coupon_gate_run(redis,
+	    &coupon_gate_slots_lower_script, k, 0, argv, 3));
+	if (lowered == 1 && total - issued > COUPON_GATE_FILL_BATCH &&
+	    coupon_gate_fill_slots(redis, k,
+	        total - issued - COUPON_GATE_FILL_BATCH) < 0)
+		lowered = -1;
+	coupon_gate_unlock(redis, k);
+	return lowered;
+}
+
 int coupon_gate_lower(struct redis *redis, int slots, int64_t policy,
     int64_t issued, int64_t total)
 {
 	struct coupon_keys k;
 	char i[NUM_I64_LEN], t[NUM_I64_LEN];
 	const char *argv[] = { num_format(i, issued), num_format(t, total) };
-	redisReply *r;
-	int lowered;
 
 	coupon_keys_init(&k, slots, policy);
-	r = coupon_gate_run(redis,
-	    slots ? &coupon_gate_slots_lower_script : &coupon_gate_lower_script,
-	    &k, 0, argv, 2);
-	if (r == NULL)
-		return -1;
-	lowered = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
-	freeReplyObject(r);
-	return lowered;
+	if (slots)
+		return coupon_gate_lower_slots(redis, &k, issued, total);
+	return coupon_gate_lowered(
+	    coupon_gate_run(redis, &coupon_gate_lower_script, &k, 0, argv, 2));
 }
 
 void coupon_gate_count_issued(struct redis *redis, int64_t policy)
@@ -196,11 +277,6 @@ void coupon_gate_count_issued(struct redis *redis, int64_t policy)
 	coupon_keys_init(&k, 0, policy);
 	if ((r = redis_command(redis, "INCR %s", k.issued)) != NULL)
 		freeReplyObject(r);
-}
-
-static void coupon_gate_unlock(struct redis *redis, const struct coupon_keys *k)
-{
-	(void)redis_lock_drop(redis, k->lock, k->token);
 }
 
 int coupon_gate_rebuild_begin(struct redis *redis, int slots, int64_t policy)
@@ -257,37 +333,6 @@ int coupon_gate_rebuild_add(struct redis *redis, int64_t policy,
 	if (r == NULL)
 		return -1;
 	freeReplyObject(r);
-	return 0;
-}
-
-/* Pushes n entries on the slots list, a batch per command. */
-static int coupon_gate_fill_slots(struct redis *redis,
-    const struct coupon_keys *k, int64_t n)
-{
-	enum { BATCH = 1000 };
-	const char *argv[2 + BATCH];
-	redisReply *r;
-
-	argv[0] = "RPUSH";
-	argv[1] = k->requests;
-	for (int i = 0; i < BATCH; i++)
-		argv[2 + i] = "1";
-	for (int64_t done = 0; done < n;) {
-		int m = n - done < BATCH ? (int)(n - done) : BATCH;
-
-		r = redis_command_argv(redis, 2 + m, argv);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			if (r != NULL)
-				freeReplyObject(r);
-			return -1;
-		}
-		freeReplyObject(r);
-		done += m;
-		if (done % (100 * BATCH) == 0 &&
-		    (r = redis_command(redis, "PEXPIRE %s " COUPON_GATE_LOCK_MS,
-		         k->lock)) != NULL)
-			freeReplyObject(r);
-	}
 	return 0;
 }
 

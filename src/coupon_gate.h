@@ -79,8 +79,10 @@ int coupon_gate_undo(struct redis *redis, int slots, int64_t policy,
 
 /*
  * Lowers the admission counter to issued when it has reached total, i.e.
- * the gate turns everyone away, yet the database has issued fewer.
- * Returns 1 if lowered, 0 if not (the gate changed meanwhile), -1 on error.
+ * the gate turns everyone away, yet the database has issued fewer (the
+ * slots gate: refills its empty list in batches, holding ":lock").
+ * Returns 1 if lowered, 0 if not (the gate changed meanwhile, or another
+ * worker holds ":lock"), -1 on error.
  */
 int coupon_gate_lower(struct redis *redis, int slots, int64_t policy,
     int64_t issued, int64_t total);

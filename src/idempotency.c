@@ -31,13 +31,6 @@
 #include "retry.h"
 
 /*
- * Retry-After of a 409 request_in_progress: the first request is a short
- * transaction, so a second after, it has usually committed and a retry
- * gets its answer replayed.
- */
-#define IDEMPOTENCY_IN_PROGRESS_RETRY_AFTER_S 1
-
-/*
  * How many times a lost COMMIT's key is looked up again while its lock is
  * taken or the database unreachable (the request's deadline bounds it too:
  * the back-off doubles from 2 to 100 ms, so 20 tries span about a second).
@@ -56,6 +49,7 @@ struct idempotency_tx {
 	struct response *res;
 	idempotency_effect_fn effect;
 	void *arg;
+	int retry_after_s; /* of a 409 request_in_progress */
 	char user[DB_I64_LEN];
 	char hash[65];
 };
@@ -123,7 +117,7 @@ static enum db_status idempotency_claim(struct db *db,
 		problem_write(tx->res, 409, "request_in_progress",
 		    "a request with this Idempotency-Key is still running");
 		response_header(tx->res, "Retry-After", "%d",
-		    IDEMPOTENCY_IN_PROGRESS_RETRY_AFTER_S);
+		    tx->retry_after_s);
 		*answered = 1;
 	}
 	PQclear(r);
@@ -244,13 +238,15 @@ static enum db_status idempotency_settle(struct db *db,
 }
 
 enum db_status idempotency_transaction(struct db *db, const struct request *req,
-    struct response *res, idempotency_effect_fn effect, void *arg)
+    struct response *res, int retry_after_s, idempotency_effect_fn effect,
+    void *arg)
 {
 	struct idempotency_tx tx = {
 		.req = req,
 		.res = res,
 		.effect = effect,
 		.arg = arg,
+		.retry_after_s = retry_after_s,
 	};
 	enum db_status st;
 

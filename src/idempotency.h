@@ -32,11 +32,14 @@ typedef enum db_status (
 /*
  * Runs effect as described above.  Returns DB_OK when res holds the answer:
  * the effect's, a replay (res->replayed set), or a key problem (422
- * idempotency_key_reused, 409 request_in_progress); any other status is a
- * database failure for the caller to report (api_db_failure).
+ * idempotency_key_reused, 409 request_in_progress with Retry-After:
+ * retry_after_s); any other status is a database failure for the caller to
+ * report (api_db_failure).  A replay restores status and body; headers are
+ * the caller's to restore (api_order_create rebuilds Location).
  */
 enum db_status idempotency_transaction(struct db *db, const struct request *req,
-    struct response *res, idempotency_effect_fn effect, void *arg);
+    struct response *res, int retry_after_s, idempotency_effect_fn effect,
+    void *arg);
 
 /*
  * Answers from a stored key record: columns col, col + 1 and col + 2 of

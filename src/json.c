@@ -259,6 +259,108 @@ static const yajl_callbacks json_callbacks = {
 	.yajl_end_array = json_cb_close,
 };
 
+/*
+ * Length of the well-formed UTF-8 sequence at s (n bytes left), or 0.  The
+ * ranges are those of RFC 3629 section 4, so an overlong form (C0 AF), a
+ * surrogate (ED A0 80) and anything past U+10FFFF (F4 90 80 80) are refused:
+ * yajl's own check looks only at the lengths of the sequences.
+ */
+static size_t json_utf8_char(const unsigned char *s, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++) {
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	}
+	return len;
+}
+
+/* The code unit of a \uXXXX escape at s (n bytes left), or -1. */
+static long json_escape_unit(const unsigned char *s, size_t n)
+{
+	long unit = 0;
+
+	if (n < 6 || s[0] != '\\' || s[1] != 'u')
+		return -1;
+	for (size_t i = 2; i < 6; i++) {
+		int c = s[i];
+
+		if (c >= '0' && c <= '9')
+			c -= '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			c = (c | 0x20) - 'a' + 10;
+		else
+			return -1;
+		unit = unit * 16 + c;
+	}
+	return unit;
+}
+
+/*
+ * Length of the escape at s (n bytes left, s[0] is a backslash), or 0 for a
+ * \u escape of a lone surrogate: a high one not followed by a low one, or a
+ * low one alone.  yajl would decode the first to '?' or to a made-up pair
+ * (\ud800\u0041 to U+10041) and the second to invalid UTF-8 (RFC 8259
+ * section 8.2 leaves both to the parser).
+ */
+static size_t json_escape_len(const unsigned char *s, size_t n)
+{
+	long unit = json_escape_unit(s, n), low;
+
+	if (unit < 0)
+		return n < 2 ? 0 : 2; /* \n, \", \\ and the like */
+	if (unit >= 0xdc00 && unit <= 0xdfff)
+		return 0;
+	if (unit < 0xd800 || unit > 0xdbff)
+		return 6;
+	low = json_escape_unit(s + 6, n - 6);
+	return low >= 0xdc00 && low <= 0xdfff ? 12 : 0;
+}
+
+/*
+ * 1 if text, which yajl has accepted as JSON (so a backslash occurs only
+ * inside a string, starting an escape), is well-formed UTF-8 and escapes no
+ * lone surrogate; else 0.  Every string and key is then valid UTF-8 once
+ * decoded, as RFC 8259 section 8.1 requires and PostgreSQL insists.
+ */
+static int json_text_is_unicode(const unsigned char *s, size_t len)
+{
+	size_t i = 0, step;
+
+	while (i < len) {
+		if (s[i] == '\\')
+			step = json_escape_len(s + i, len - i);
+		else
+			step = json_utf8_char(s + i, len - i);
+		if (step == 0)
+			return 0;
+		i += step;
+	}
+	return 1;
+}
+
 /* Copies yajl's own description of a syntax error into b->err. */
 static void json_syntax_error(struct json_builder *b, yajl_handle h,
     const char *text, size_t len)
@@ -299,6 +401,11 @@ struct json_value *json_parse(const char *text, size_t len,
 	if (st != yajl_status_ok || b.root == NULL) {
 		json_syntax_error(&b, h, text, len);
 		snprintf(err, errlen, "%s", b.err[0] ? b.err : "empty body");
+		json_free(b.root);
+		b.root = NULL;
+	} else if (!json_text_is_unicode((const unsigned char *)text, len)) {
+		snprintf(err, errlen,
+		    "not valid UTF-8 (or a \\u escape of a lone surrogate)");
 		json_free(b.root);
 		b.root = NULL;
 	}

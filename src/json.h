@@ -3,7 +3,8 @@
  *
  * Request bodies come from strangers, so the parser (built on yajl's event
  * interface) enforces limits on nesting depth, string length and member
- * counts, refuses duplicate object keys, and classifies numbers while it still
+ * counts, refuses duplicate object keys and text that is not well-formed UTF-8
+ * or escapes a lone surrogate, and classifies numbers while it still
  * has their text: a JSON_INT is an integer that fits int64_t exactly; every
  * other number (1.5, 1e3, 2^63) is a JSON_NUMBER that integer fields reject.
  * The parser returns NULL with a message instead of dying, so tests and

@@ -117,6 +117,59 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+START_TEST(test_unicode_refused)
+{
+	/* yajl 2 passes each of these on (issue 13 item 1): the escapes are
+	 * decoded to a lone surrogate, to '?' or to a made-up pair, and the raw
+	 * bytes are overlong, a surrogate or past U+10FFFF. */
+	static const char *const bad[] = {
+		"\"\\udc00\"",
+		"\"\\ud800\"",
+		"\"\\ud800\\u0041\"",
+		"\"\\ud800x\"",
+		"\"\\udbff\\udbff\"",
+		"\"a\\ud800\"",
+		"\"\xc0\xaf\"",
+		"\"\xed\xa0\x80\"",
+		"\"\xf4\x90\x80\x80\"",
+		"{\"\\udc00\":1}",
+		"{\"\xc0\xaf\":1}",
+		"[\"ok\",\"\xed\xa0\x80\"]",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_rejected(bad[i], "UTF-8");
+}
+END_TEST
+
+START_TEST(test_unicode_accepted)
+{
+	static const struct {
+		const char *text;
+		const char *value;
+	} good[] = {
+		{ "\"\xf0\x9f\x98\x80\"",
+		    "\xf0\x9f\x98\x80" }, /* U+1F600 raw */
+		{ "\"\\ud83d\\ude00\"",
+		    "\xf0\x9f\x98\x80" }, /* the same as a pair */
+		{ "\"\xf4\x8f\xbf\xbf\"", "\xf4\x8f\xbf\xbf" }, /* U+10FFFF */
+		{ "\"\\udbff\\udfff\"", "\xf4\x8f\xbf\xbf" },
+		{ "\"\xed\x9f\xbf\"", "\xed\x9f\xbf" }, /* U+D7FF */
+		{ "\"\\u00e9\\\\ud800\"",
+		    "\xc3\xa9\\ud800" }, /* escaped backslash */
+	};
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct json_value *v = parse(good[i].text, err, sizeof(err));
+
+		ck_assert_msg(v != NULL, "%s: %s", good[i].text, err);
+		ck_assert_str_eq(v->u.string.ptr, good[i].value);
+		json_free(v);
+	}
+}
+END_TEST
+
 START_TEST(test_limits)
 {
 	char deep[64] = "", big[6000];
@@ -203,6 +256,8 @@ int main(void)
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_strings_typed);
 	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_unicode_refused);
+	tcase_add_test(tc, test_unicode_accepted);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_member_limit);
 	tcase_add_test(tc, test_writer);

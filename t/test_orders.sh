@@ -176,21 +176,33 @@ test_bad_input() {
 	bad_request "restock unknown option" 404 option_not_found POST /api/v1/admin/options/999999999/restock '{"quantity":1}' "$ADMIN"
 	bad_request "product with no options" 400 invalid_field POST /api/v1/admin/products '{"name":"x","options":[]}' "$ADMIN"
 	bad_request "product price 1.5" 400 invalid_field POST /api/v1/admin/products '{"name":"x","options":[{"name":"a","price":1.5}]}' "$ADMIN"
+	# Strings PostgreSQL would refuse (500) or store mangled (issue 13 item 1).
+	local name
+	for name in '\udc00' '\ud800' '\ud800\u0041' $'\xc0\xaf' $'\xed\xa0\x80' $'\xf4\x90\x80\x80'; do
+		bad_request "product name $(printf %q "$name")" \
+			400 malformed_json POST /api/v1/admin/products \
+			"{\"name\":\"$name\",\"options\":[{\"name\":\"a\",\"price\":1}]}" "$ADMIN"
+	done
+	bad_request "option name \\udc00" 400 malformed_json POST /api/v1/admin/products \
+		'{"name":"x","options":[{"name":"\udc00","price":1}]}' "$ADMIN"
 	bad_request "wrong content type" 415 unsupported_media_type POST /api/v1/orders "" "$USER1" \
 		-H 'Content-Type: text/plain' --data-binary "$(order_body "$opt" 1)"
 	audit_clean "after bad input"
 }
 
 test_idempotency() {
-	local opt body first spec out key
+	local opt body first spec out key location
 	opt=$(create_product "$ADMIN" "idem" 100) || return
 	body=$(order_body "$opt" 2)
 	http POST /api/v1/orders "$body" "$USER1" -H 'Idempotency-Key: idem-one'
 	is "$HTTP_STATUS" 201 "idempotency: first request creates"
 	first=$HTTP_BODY
+	location=$(http_header Location)
+	is "$location" "/api/v1/orders/$(jq -r .id <<<"$first")" "idempotency: first answer's Location"
 	http POST /api/v1/orders "$body" "$USER1" -H 'Idempotency-Key: idem-one'
 	is "$HTTP_STATUS" 201 "idempotency: retry answers the first status"
 	is "$HTTP_BODY" "$first" "idempotency: retry answers the first body"
+	is "$(http_header Location)" "$location" "idempotency: retry answers the first Location"
 	is "$(http_header Idempotent-Replayed)" true "idempotency: retry is marked replayed"
 	is "$(stock_of "$opt")" 98 "idempotency: stock taken once"
 	http POST /api/v1/orders "$(order_body "$opt" 3)" "$USER1" -H 'Idempotency-Key: idem-one'

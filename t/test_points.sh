@@ -666,7 +666,8 @@ test_lock_fallback() {
 	local u=31 token spec out i holder before after
 	diag "--- optimistic conflicts with point_retries = 0: the row lock"
 	STACK_EXTRA_CONF="point_strategy = optimistic
-point_retries = 0"
+point_retries = 0
+retry_after = 3"
 	export STACK_EXTRA_CONF
 	# shellcheck disable=SC2119 # a new temporary directory
 	stack_init || exit 99
@@ -700,7 +701,32 @@ point_retries = 0"
 	is "$(balance_of "$u")" 180 "lock fallback: the balance moved by all 8 charges"
 	is "$(ledger_rows "$u" charge)" 9 "lock fallback: one ledger row per 200"
 	check_points "after lock fallbacks"
+	test_in_progress "$token"
 	stack_cleanup
+}
+
+# test_in_progress TOKEN (user 31, on a stack with retry_after = 3): a
+# charge whose Idempotency-Key's lock another session holds is answered 409
+# request_in_progress with Retry-After = retry_after (it was hard-coded to
+# 1), and changes nothing.
+test_in_progress() {
+	local holder i before
+	stack_psql "SELECT pg_advisory_lock(hashtextextended('31:held-key', 0));
+	    SELECT pg_sleep(1.25)" >/dev/null &
+	holder=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
+		    WHERE query LIKE '%pg_sleep(1.25)%' AND state = 'active'
+		    AND pid <> pg_backend_pid()")" = 1 ] && break
+		sleep 0.05
+	done
+	before=$(balance_of 31)
+	http POST /api/v1/points/charge '{"amount":10}' "$1" -H 'Idempotency-Key: held-key'
+	is "$HTTP_STATUS $(jq -r .code <<<"$HTTP_BODY")" "409 request_in_progress" \
+		"in progress: a key another session holds: 409 request_in_progress"
+	is "$(http_header Retry-After)" 3 "in progress: Retry-After is retry_after (3)"
+	is "$(balance_of 31)" "$before" "in progress: nothing charged"
+	wait "$holder"
 }
 
 # test_default_rush: issue 12, item 6: 100 concurrent charges of one account

@@ -71,8 +71,9 @@ slots_admit() {
 slots_undo() {
 	lua coupon_gate_slots_undo.lua "$USERS" "$SLOTS" "$SLOTS_RUN" , "$1" "$2" "$3" "${4:-$RUN}"
 }
+# slots_lower ISSUED TOTAL [RUN_ID [BATCH]] (a batch of 1000 by default)
 slots_lower() {
-	lua coupon_gate_slots_lower.lua "$SLOTS" "$SLOTS_RUN" , "$1" "$2" "${3:-$RUN}"
+	lua coupon_gate_slots_lower.lua "$SLOTS" "$SLOTS_RUN" , "$1" "$2" "${4:-1000}" "${3:-$RUN}"
 }
 
 # ---------------------------------------------------------------------------
@@ -156,6 +157,13 @@ test_slots() {
 	is "$(slots_undo 1 refused 2 another-run)" 0 "slots: undo: a list of another run is left alone"
 	is "$(slots_lower 0 2 another-run)" 0 "slots: lower: a list of another run is left alone"
 	is "$(slots)" "2 1,3" "slots: ...untouched"
+	# One call pushes one batch, never the whole of total - issued.
+	stack_redis DEL "$SLOTS" >/dev/null
+	is "$(slots_lower 0 2500 "$RUN" 1000)" 1 "slots: lower: 2500 missing, a batch of 1000: refilled"
+	is "$(stack_redis LLEN "$SLOTS")" 1000 "slots: lower: ...with the first 1000 entries only"
+	stack_redis DEL "$SLOTS" >/dev/null
+	is "$(slots_lower 1 3 "$RUN" 1000)" 1 "slots: lower: fewer missing than a batch: refilled"
+	is "$(stack_redis LLEN "$SLOTS")" 2 "slots: lower: ...with all 2 of them"
 }
 
 # ---------------------------------------------------------------------------
