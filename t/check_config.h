@@ -82,6 +82,19 @@ static inline void assert_defaults(const struct config *cfg)
 }
 
 /* Asserts that text loads into cfg. */
+/* config_set refuses c with exactly c->why and leaves every default. */
+static inline void assert_set_refused(const struct bad_case *c)
+{
+	struct config *cfg = config_create();
+	char err[ERR_MAX] = "";
+
+	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err, c->why);
+	assert_defaults(cfg);
+	config_free(cfg);
+}
+
 static inline void load_ok(struct config *cfg, const char *text)
 {
 	char err[ERR_MAX] = "";

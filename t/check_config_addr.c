@@ -93,15 +93,7 @@ static const struct bad_case bad_listens[] = {
 
 START_TEST(test_listen_bad)
 {
-	const struct bad_case *c = &bad_listens[_i];
-	struct config *cfg = config_create();
-	char err[ERR_MAX] = "";
-
-	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
-	    -1);
-	ck_assert_str_eq(err, c->why);
-	assert_defaults(cfg);
-	config_free(cfg);
+	assert_set_refused(&bad_listens[_i]);
 }
 END_TEST
 
@@ -200,15 +192,7 @@ static const struct bad_case bad_redis[] = {
 
 START_TEST(test_redis_bad)
 {
-	const struct bad_case *c = &bad_redis[_i];
-	struct config *cfg = config_create();
-	char err[ERR_MAX] = "";
-
-	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
-	    -1);
-	ck_assert_str_eq(err, c->why);
-	assert_defaults(cfg);
-	config_free(cfg);
+	assert_set_refused(&bad_redis[_i]);
 }
 END_TEST
 

@@ -414,15 +414,7 @@ static const struct bad_case bad_cases[] = {
 
 START_TEST(test_set_bad)
 {
-	const struct bad_case *c = &bad_cases[_i];
-	struct config *cfg = config_create();
-	char err[ERR_MAX] = "";
-
-	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
-	    -1);
-	ck_assert_str_eq(err, c->why);
-	assert_defaults(cfg);
-	config_free(cfg);
+	assert_set_refused(&bad_cases[_i]);
 }
 END_TEST
 
