@@ -332,6 +332,13 @@ const struct config_key config_keys[] = {
 	    NAMES(log_level_names),
 	    .dflt = "info",
 	    .help = "least severe level written to stderr" },
+	{ .name = "log_format",
+	    .type = CONFIG_ENUM,
+	    FIELD(log_format),
+	    NAMES(log_format_names),
+	    .dflt = "text",
+	    .help = "text (one line per event for people) or json (one "
+	            "object per line for log shippers)" },
 };
 
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);

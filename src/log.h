@@ -20,12 +20,25 @@ enum log_level {
 
 extern const char *const log_level_names[LOG_LEVEL__MAX];
 
+/*
+ * text: "TIMESTAMP LEVEL [PID] ROLE: MESSAGE".  json: one object per line,
+ * {"ts", "level", "pid", "role", "rid" (while a request is in hand),
+ * "msg"}, for log shippers.
+ */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON, LOG_FORMAT__MAX };
+
+extern const char *const log_format_names[LOG_FORMAT__MAX];
+
 /* Parses "error", "warn", "info" or "debug".  Returns 0, or -1 if unknown. */
 int log_level_parse(const char *name, enum log_level *out);
 
 /* Sets the threshold and the role shown on every line (copied). */
 void log_init(enum log_level level, const char *role);
 void log_set_role(const char *role);
+void log_set_format(enum log_format format);
+/* The request in hand (copied), or NULL once it is answered: json lines
+ * name it as "rid" (text lines carry "rid=" in their messages). */
+void log_set_request(const char *request_id);
 enum log_level log_get_level(void);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -151,6 +151,7 @@ static struct config *main_load_config(const char *path, int bare)
 		return NULL;
 	}
 	log_init(cfg->log_level, "main");
+	log_set_format(cfg->log_format);
 	return cfg;
 }
 

@@ -166,6 +166,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	app_begin_request(app);
 	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0) {
 		app->request_id = req->request_id;
+		log_set_request(req->request_id);
 		worker_slot_busy(slot, req);
 		if (http_request_read_body(req,
 		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
@@ -178,7 +179,9 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 		log_warn("response to %s lost: the client went away",
 		    req->request_id);
 	free(out);
+	log_set_request(req->request_id); /* also when parsing failed */
 	worker_log_access(req, res);
+	log_set_request(NULL);
 	request_reset(req);
 	slot->counters[COUNTER_DB_RETRIES] = db_retry_count(app->db);
 	slot->requests++;

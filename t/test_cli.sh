@@ -45,7 +45,7 @@ chmod 600 "$WORK/secret"
 run --help
 is "$RC" 0 "--help exits 0"
 like "$OUT" 'stockade config-check \[-c FILE\]' "--help shows config-check's usage"
-like "$OUT" '  config-check  check FILE' "--help says what config-check does"
+like "$OUT" '  config-check  check a config file' "--help says what config-check does"
 
 conf good.conf '%s\n' \
 	'# a good file' \
