@@ -34,17 +34,23 @@ static int config_param_start(const char *src, size_t i, int uri)
 }
 
 /*
- * If a password parameter starts at src[i] ("password=" after '?' or '&' in
- * a URI, the "password" keyword in a conninfo), returns the length of its
- * value and sets *keylen to the length of the text before the value.
- * Returns 0 otherwise.
+ * If a password parameter starts at src[i] ("password=" or "sslpassword="
+ * after '?' or '&' in a URI, the keyword in a conninfo), returns the length
+ * of its value and sets *keylen to the length of the text before the value.
+ * Returns 0 otherwise.  (sslpassword unlocks the client's key: as secret.)
  */
 static size_t config_password_param(const char *src, size_t i, int uri,
     size_t *keylen)
 {
-	const char *s = src + i, *v = s + 8;
+	const char *s = src + i, *v;
 
-	if (!config_param_start(src, i, uri) || strncmp(s, "password", 8) != 0)
+	if (!config_param_start(src, i, uri))
+		return 0;
+	if (strncmp(s, "password", 8) == 0)
+		v = s + 8;
+	else if (strncmp(s, "sslpassword", 11) == 0)
+		v = s + 11;
+	else
 		return 0;
 	while (!uri && config_is_blank(*v))
 		v++;

@@ -126,6 +126,14 @@ static const struct good_case redactions[] = {
 	    "\"host=db passwordx=1 mypassword=2\"" },
 	{ "database_url", "host=db dbname=password",
 	    "\"host=db dbname=password\"" },
+	/* sslpassword unlocks the client's key: as secret as a password. */
+	{ "database_url", "host=db sslpassword=k3y sslkey=/etc/k",
+	    "\"host=db sslpassword=**** sslkey=/etc/k\"" },
+	{ "database_url",
+	    "postgresql://db/shop?sslpassword=k3y&sslmode=verify-full",
+	    "\"postgresql://db/shop?sslpassword=****&sslmode=verify-full\"" },
+	{ "database_url", "host=db mysslpassword=1",
+	    "\"host=db mysslpassword=1\"" },
 };
 
 START_TEST(test_dump_redacts_passwords)
