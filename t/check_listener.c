@@ -35,16 +35,24 @@
 
 static char dir[] = "/tmp/check_listener.XXXXXX";
 
-/* A socket bound at dir/name, listening when listening is set. */
-static int bound_socket(const char *name, int listening)
+/* The address dir/name. */
+static struct sockaddr_un unix_addr(const char *name)
 {
 	struct sockaddr_un sun;
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-	ck_assert_int_ge(fd, 0);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, name);
+	return sun;
+}
+
+/* A socket bound at dir/name, listening when listening is set. */
+static int bound_socket(const char *name, int listening)
+{
+	struct sockaddr_un sun = unix_addr(name);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	if (listening)
 		ck_assert_int_eq(listen(fd, 8), 0);
@@ -257,13 +265,10 @@ END_TEST
 /* A unix socket connected to dir/name. */
 static int connect_unix(const char *name)
 {
-	struct sockaddr_un sun;
+	struct sockaddr_un sun = unix_addr(name);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	ck_assert_int_ge(fd, 0);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, name);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	return fd;
 }
