@@ -59,9 +59,12 @@ http GET /healthz
 is "$HTTP_STATUS" 200 "a request before the stalls"
 
 OUT=$STACK_DIR/stall.out
-python3 "$T_DIR/lib/fcgi_stall.py" "$SOCK" 20 "${MODES[@]}" >"$OUT" 2>&1 &
+READY=$STACK_DIR/stall.ready
+python3 "$T_DIR/lib/fcgi_stall.py" "$SOCK" 20 "$READY" "${MODES[@]}" >"$OUT" 2>&1 &
 STALL_PID=$!
-sleep 0.2 # let the stalled connections take both workers first
+# The stalled connections are queued first, so they take both workers.
+for _ in $(seq 100); do [ -e "$READY" ] && break; sleep 0.1; done
+ok "$([ -e "$READY" ]; echo $?)" "the stalled connections are open"
 
 # Requests through nginx meanwhile: each waits behind the stalls at worst.
 statuses='' slowest=0

@@ -3,7 +3,7 @@
 or broken peer would, straight on stockade's socket (not through nginx),
 and report how each one ended.
 
-Usage: fcgi_stall.py SOCKET WAIT_S MODE...
+Usage: fcgi_stall.py SOCKET WAIT_S READY_FILE MODE...
 
 One connection per MODE, all opened at once:
   body    a whole BEGIN_REQUEST and PARAMS with CONTENT_LENGTH 100 for a
@@ -12,7 +12,8 @@ One connection per MODE, all opened at once:
           bytes followed by 10 of them, then nothing
   silent  nothing at all
 
-Each connection then only reads, for at most WAIT_S seconds from the
+Once every connection has sent its part, READY_FILE is created.  Each
+connection then only reads, for at most WAIT_S seconds from the
 start, until the server closes it.  Prints one line per connection, in
 MODE order:
   MODE closed|open SECONDS STATUS
@@ -72,7 +73,8 @@ def status_of(data):
 
 
 def main():
-    path, wait_s, modes = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+    path, wait_s, ready, modes = (sys.argv[1], float(sys.argv[2]),
+                                  sys.argv[3], sys.argv[4:])
     sel = selectors.DefaultSelector()
     conns = []
     for mode in modes:
@@ -83,6 +85,7 @@ def main():
         c = {"mode": mode, "sock": s, "data": b"", "closed": None}
         conns.append(c)
         sel.register(s, selectors.EVENT_READ, c)
+    open(ready, "w").close()
     start = time.monotonic()
     left = len(conns)
     while left > 0:
