@@ -56,7 +56,12 @@ struct config {
 	char listen_host[64]; /* derived, TCP only, no brackets */
 	int listen_port; /* derived, TCP only, 1..65535 */
 	unsigned socket_mode; /* unix socket permissions */
+	char socket_owner[256]; /* a user name or uid; "" keeps ours */
+	int socket_uid; /* derived; -1: not set */
+	char socket_group[256]; /* a group name or gid; "" keeps ours */
+	int socket_gid; /* derived; -1: not set */
 	int listen_backlog;
+	int fastcgi_timeout_ms; /* one read or write on a FastCGI connection */
 	int workers;
 	int max_requests; /* 0: never recycle a worker */
 	char database_url[CONFIG_STRING_MAX]; /* libpq conninfo or URI */

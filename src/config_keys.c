@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config_addr.h"
+#include "config_owner.h"
 #include "log.h"
 #include "num.h"
 #include "xmalloc.h"
@@ -131,6 +132,24 @@ const struct config_key config_keys[] = {
 	    .max = 0777,
 	    .dflt = "0660",
 	    .help = "permissions of a unix socket" },
+	{ .name = "socket_owner",
+	    .type = CONFIG_STRING,
+	    FIELD(socket_owner),
+	    .min = 0,
+	    .max = 255,
+	    .dflt = "",
+	    .derive = config_owner_user,
+	    .help = "user that owns a unix socket, a name or a uid (empty: "
+	            "the user stockade runs as)" },
+	{ .name = "socket_group",
+	    .type = CONFIG_STRING,
+	    FIELD(socket_group),
+	    .min = 0,
+	    .max = 255,
+	    .dflt = "",
+	    .derive = config_owner_group,
+	    .help = "group of a unix socket, a name or a gid (empty: the "
+	            "group stockade runs as); put nginx's group here" },
 	{ .name = "listen_backlog",
 	    .type = CONFIG_INT,
 	    FIELD(listen_backlog),
@@ -139,6 +158,14 @@ const struct config_key config_keys[] = {
 	    .dflt = "1024",
 	    .help =
 	        "connections the kernel queues while every worker is busy" },
+	{ .name = "fastcgi_timeout",
+	    .type = CONFIG_DURATION,
+	    FIELD(fastcgi_timeout_ms),
+	    .min = 10,
+	    .max = 10 * MS_PER_MIN,
+	    .dflt = "5s",
+	    .help = "how long one read from or write to a FastCGI connection "
+	            "may wait before the connection is dropped" },
 	/* database */
 	{ .name = "database_url",
 	    .type = CONFIG_STRING,
