@@ -45,6 +45,7 @@ out="$(_assert_tmp)/hostile.out"
 python3 "$T_DIR/lib/hostile.py" --port "$STACK_HTTP_PORT" \
 	--socket "$STACK_DIR/stockade.sock" --secret-file "$STACK_DIR/secret" \
 	--psql "$STACK_PG_BIN/psql" --pg-host "$STACK_DIR/pg-run" \
+	--redis-socket "$STACK_DIR/redis.sock" \
 	--log "$STACK_DIR/stockade.log" --workers "$STACK_WORKERS" \
 	--first "$((ASSERT_COUNT + 1))" --hold "${HOSTILE_HOLD:-3}" \
 	--only "${HOSTILE_ONLY:-}" | tee "$out"

@@ -13,7 +13,8 @@ For each case it checks that:
     on the FastCGI socket a closed connection (with nothing, or a 4xx);
     never a 5xx;
   - nothing changed in PostgreSQL: a digest of every table's rows, taken
-    before and after the case, is the same.
+    before and after the case, is the same; and Redis holds the same keys
+    (their values are counters and caches a refused request may touch).
 After each group it checks that the pool is full (every slot has a live
 worker) and that every worker that is gone since the group started has its
 "replacing it" line in the master's log.
@@ -238,6 +239,46 @@ class Digest:
         return tuple(self.psql.query(self.seq_sql))
 
 
+class RedisKeys:
+    """The names of Redis's keys, over one connection kept open (RESP,
+    the few lines a KEYS answer needs).  Names only: a refused request may
+    bump a counter (the gate's request count), but must not make a key."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("redis went away")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("redis went away")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def take(self):
+        self.sock.sendall(b"*2\r\n$4\r\nKEYS\r\n$1\r\n*\r\n")
+        head = self._line()
+        if not head.startswith(b"*"):
+            raise RuntimeError("redis answered %r" % head)
+        names = []
+        for _ in range(int(head[1:])):
+            names.append(self._exact(int(self._line()[1:])))
+        return tuple(sorted(names))
+
+
 def digest_diff(before, after):
     return ", ".join(a.split(":")[0] for a, b in zip(before, after) if a != b)
 
@@ -260,6 +301,7 @@ class Runner:
         self.tokens = Tokens(secret)
         self.psql = Psql(args.psql, args.pg_host)
         self.digest = Digest(self.psql)
+        self.redis = RedisKeys(args.redis_socket)
         self.admin = self.tokens.user(9998, "admin")
 
     # -- TAP ---------------------------------------------------------------
@@ -368,6 +410,7 @@ class Runner:
         name = "%s/%s" % (case["group"], case["name"])
         before = self.digest.take()
         seq_before = self.digest.sequences()
+        keys_before = self.redis.take()
         try:
             ex, rep, why0 = self.send(case)
             why, label = self.check_answer(case, ex, rep)
@@ -378,6 +421,11 @@ class Runner:
         if after != before and not case.get("changes_db"):
             why.append("the database changed: %s" % digest_diff(before,
                                                                  after))
+        keys_after = self.redis.take()
+        if keys_after != keys_before:
+            why.append("Redis keys changed: made %r, gone %r" % (
+                sorted(set(keys_after) - set(keys_before))[:5],
+                sorted(set(keys_before) - set(keys_after))[:5]))
         if self.digest.sequences() != seq_before:
             self.seq_moved.append(name)
         self.by_group[case["group"]] += 1
@@ -482,6 +530,8 @@ def main():
     ap.add_argument("--psql", required=True, help="the psql binary")
     ap.add_argument("--pg-host", required=True,
                     help="PostgreSQL's socket directory")
+    ap.add_argument("--redis-socket", required=True,
+                    help="Redis's unix socket")
     ap.add_argument("--log", required=True, help="stockade's log file")
     ap.add_argument("--workers", type=int, required=True)
     ap.add_argument("--first", type=int, default=1,
