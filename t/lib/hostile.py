@@ -355,7 +355,8 @@ class Runner:
         if not ex.closed:
             why.append("no answer and the connection still open after "
                        "%.1fs (a hang)" % ex.elapsed)
-        if status is not None and status >= 500:
+        if status is not None and status >= 500 and \
+                status not in case.get("rfc_5xx", ()):
             why.append("a 5xx answer: %d" % status)
         code = None
         ctype = rep.headers.get("content-type", "")

@@ -15,11 +15,12 @@ A case is a dict:
   optional     half_close (shut our side after sending: the server reads
                EOF), hold and then (send, wait hold seconds, send then),
                reset (close with RST right after sending; no answer read),
-               timeout, checks (functions of (exchange, reply) returning an
-               error or None), after (a function of the runner yielding
-               extra (ok, what, details) results), custom (a function of the
-               runner doing the exchange itself), pending (why a failure is
-               expected for now; reported as TODO)
+               timeout, rfc_5xx (statuses from 500 up that nginx must
+               send, RFC 9112: allowed), checks (functions of (exchange,
+               reply) returning an error or None), after (a function of the
+               runner yielding extra (ok, what, details) results), custom (a
+               function of the runner doing the exchange itself), pending
+               (why a failure is expected for now; reported as TODO)
 
 Most bodies are otherwise valid requests that would change something (a
 charge, a product, an order): if the hostile part were ignored, the
@@ -381,6 +382,15 @@ def http_cases(b):
            raw=b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
     b.http(g, "request line of spaces", "", "",
            problem(400, "bad_request"), raw=b"   \r\n\r\n")
+    # nginx's own 5xx, as RFC 9112 sections 2.6 and 6.1 want them; the
+    # only ones a client's bytes alone can cause, and problem+json too.
+    b.http(g, "HTTP/2.0 in the request line", "GET", "/healthz",
+           problem(505, "http_version_not_supported"), rfc_5xx=(505,),
+           raw=b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
+    b.http(g, "Transfer-Encoding gzip", "POST", "/api/v1/points/charge",
+           problem(501, "not_implemented"), rfc_5xx=(501,), token=u1,
+           headers=[("Content-Type", "application/json"),
+                    ("Transfer-Encoding", "gzip")])
     b.http(g, "request line without a version", "GET", "/",
            problem(400, "bad_request"),
            raw=b"GET /api/v1/products HTTP/\r\n\r\n")
