@@ -130,51 +130,56 @@ class Exchange:
         self.error = None
 
 
-def exchange(path, data, timeout=10.0, half_close=False, hold=0.0,
-             then=b"", connect_timeout=5.0):
-    """Connects to the unix socket path, sends data, then: sleeps hold
-    seconds (a peer that goes quiet), sends then, and half-closes the
-    connection when half_close (the server reads EOF, as from a peer gone
-    mid-record).  Reads until the server closes or timeout seconds from the
-    start have passed; returns an Exchange."""
+def talk(sock, data, timeout=10.0, half_close=False, hold=0.0, then=b""):
+    """On a connected socket: sends data, then sleeps hold seconds (a peer
+    that goes quiet), sends then, and half-closes the connection when
+    half_close (the server reads EOF, as from a peer gone mid-record).
+    Reads until the server closes or timeout seconds have passed; returns
+    an Exchange.  Used for nginx's TCP port too (t/lib/hostile.py)."""
     ex = Exchange()
     start = time.monotonic()
+    try:
+        sock.sendall(data)
+        if hold > 0:
+            time.sleep(hold)
+        if then:
+            sock.sendall(then)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+    except (BrokenPipeError, ConnectionResetError) as e:
+        # The server closed first (it refused what it had read so far):
+        # what it sent before is still worth reading.
+        ex.error = repr(e)
+    while True:
+        left = timeout - (time.monotonic() - start)
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            ex.closed = ex.reset = True
+            break
+        if not chunk:
+            ex.closed = True
+            break
+        ex.data += chunk
+    ex.elapsed = time.monotonic() - start
+    return ex
+
+
+def exchange(path, data, timeout=10.0, half_close=False, hold=0.0,
+             then=b"", connect_timeout=5.0):
+    """talk() on a new connection to the unix socket path."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(connect_timeout)
         sock.connect(path)
-        try:
-            sock.sendall(data)
-            if hold > 0:
-                time.sleep(hold)
-            if then:
-                sock.sendall(then)
-            if half_close:
-                sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError) as e:
-            # The server closed first (it refused what it had read so far):
-            # what it sent before is still worth reading.
-            ex.error = repr(e)
-        while True:
-            left = timeout - (time.monotonic() - start)
-            if left <= 0:
-                break
-            sock.settimeout(left)
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                ex.closed = ex.reset = True
-                break
-            if not chunk:
-                ex.closed = True
-                break
-            ex.data += chunk
+        return talk(sock, data, timeout, half_close, hold, then)
     finally:
         sock.close()
-    ex.elapsed = time.monotonic() - start
-    return ex
 
 
 def abort_connection(path, data):

@@ -109,42 +109,14 @@ def parse_http(data):
 
 
 def http_exchange(port, data, timeout, half_close=False, hold=0.0, then=b""):
-    """Sends data to nginx on 127.0.0.1:port and reads until it closes the
-    connection or timeout seconds pass; an fcgi_client.Exchange."""
-    ex = fcgi.Exchange()
-    start = time.monotonic()
+    """fcgi_client.talk() on a new connection to nginx on 127.0.0.1:port:
+    sends data and reads until nginx closes the connection or timeout
+    seconds pass."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     try:
-        try:
-            sock.sendall(data)
-            if hold > 0:
-                time.sleep(hold)
-            if then:
-                sock.sendall(then)
-            if half_close:
-                sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError) as e:
-            ex.error = repr(e)
-        while True:
-            left = timeout - (time.monotonic() - start)
-            if left <= 0:
-                break
-            sock.settimeout(left)
-            try:
-                chunk = sock.recv(65536)
-            except socket.timeout:
-                break
-            except ConnectionResetError:
-                ex.closed = ex.reset = True
-                break
-            if not chunk:
-                ex.closed = True
-                break
-            ex.data += chunk
+        return fcgi.talk(sock, data, timeout, half_close, hold, then)
     finally:
         sock.close()
-    ex.elapsed = time.monotonic() - start
-    return ex
 
 
 # ---------------------------------------------------------------------------

@@ -470,30 +470,26 @@ def http_cases(b):
                          ("%31 (digit 1, encoded)", "%31%30%30%30%30%30")]:
         b.http(g, "product id " + label, "GET", "/api/v1/products/" + ident,
                problem(404, "not_found", "product_not_found"))
-    b.http(g, "product id 2^63-1 (none)", "GET",
-           "/api/v1/products/" + INT64_MAX, problem(404, "product_not_found"))
-    b.http(g, "order id 0", "GET", "/api/v1/orders/0",
-           problem(404, "not_found"), token=u1)
-    b.http(g, "order id 2^63-1 (none)", "GET", "/api/v1/orders/" + INT64_MAX,
-           problem(404, "order_not_found"), token=u1)
-    b.http(g, "pay order -1", "POST", "/api/v1/orders/-1/pay",
-           problem(404, "not_found"), token=u1,
-           headers=[("Content-Length", "0")])
-    b.http(g, "cancel order 2^63", "POST",
-           "/api/v1/orders/%s/cancel" % INT64_OVER,
-           problem(404, "not_found"), token=u1,
-           headers=[("Content-Length", "0")])
-    b.http(g, "cancel order 2^63-1 (none)", "POST",
-           "/api/v1/orders/%s/cancel" % INT64_MAX,
-           problem(404, "order_not_found"), token=u1,
-           headers=[("Content-Length", "0")])
-    b.http(g, "issue coupon 0", "POST", "/api/v1/coupons/0/issue",
-           problem(404, "not_found"), token=u1,
-           headers=[("Content-Length", "0")])
-    b.http(g, "issue coupon 2^63-1 (none)", "POST",
-           "/api/v1/coupons/%s/issue" % INT64_MAX,
-           problem(404, "coupon_not_found"), token=u1,
-           headers=[("Content-Length", "0")])
+    for label, method, path, want in [
+            ("product id 2^63-1 (none)", "GET", "/products/" + INT64_MAX,
+             problem(404, "product_not_found")),
+            ("order id 0", "GET", "/orders/0", problem(404, "not_found")),
+            ("order id 2^63-1 (none)", "GET", "/orders/" + INT64_MAX,
+             problem(404, "order_not_found")),
+            ("pay order -1", "POST", "/orders/-1/pay",
+             problem(404, "not_found")),
+            ("cancel order 2^63", "POST", "/orders/%s/cancel" % INT64_OVER,
+             problem(404, "not_found")),
+            ("cancel order 2^63-1 (none)", "POST",
+             "/orders/%s/cancel" % INT64_MAX,
+             problem(404, "order_not_found")),
+            ("issue coupon 0", "POST", "/coupons/0/issue",
+             problem(404, "not_found")),
+            ("issue coupon 2^63-1 (none)", "POST",
+             "/coupons/%s/issue" % INT64_MAX,
+             problem(404, "coupon_not_found"))]:
+        b.http(g, label, method, "/api/v1" + path, want, token=u1,
+               headers=[("Content-Length", "0")] if method == "POST" else [])
     b.post_json(g, "restock option 2^63-1 (none)",
                 "/api/v1/admin/options/%s/restock" % INT64_MAX,
                 '{"quantity":1}', problem(404, "option_not_found"),
@@ -1063,6 +1059,8 @@ def fcgi_cases(b):
     b.fcgi(g, "header and half the BEGIN body, then EOF", begin[:12],
            CLOSED, half_close=True)
     b.fcgi(g, "nothing, then EOF", b"", CLOSED, half_close=True)
+    b.fcgi(g, "a connection that sends nothing, held open", b"", CLOSED,
+           timeout=b.r.args.hold, pending=PENDING_DEADLINE)
     b.fcgi(g, "truncated header, held open", begin[:4], CLOSED,
            timeout=b.r.args.hold, pending=PENDING_DEADLINE)
     b.fcgi(g, "BEGIN_REQUEST only, held open", begin, CLOSED,
