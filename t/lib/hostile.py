@@ -302,7 +302,7 @@ class Runner:
         """Runs case; returns (exchange, parsed reply, reasons found on
         the way)."""
         if case.get("custom"):
-            return case["custom"](self)
+            return case["custom"](self, case)
         hold, then = case.get("hold", 0.0), case.get("then", b"")
         timeout = case.get("timeout", self.args.timeout)
         if case["via"] == "nginx":
@@ -399,8 +399,10 @@ class Runner:
             why.append("Redis keys changed: made %r, gone %r" % (
                 sorted(set(keys_after) - set(keys_before))[:5],
                 sorted(set(keys_before) - set(keys_after))[:5]))
-        if self.digest.sequences() != seq_before:
-            self.seq_moved.append(name)
+        seq_after = self.digest.sequences()
+        if seq_after != seq_before:
+            self.seq_moved.append("%s (%s)" % (name, digest_diff(
+                seq_before, seq_after)))
         self.by_group[case["group"]] += 1
         self.answers[label] += 1
         self.report(not why, name, why, case.get("pending"))
@@ -487,8 +489,8 @@ class Runner:
         for label, n in sorted(self.answers.items()):
             print("#   %-40s %4d" % (label, n))
         if self.seq_moved:
-            print("# refused requests that still drew a sequence value "
-                  "(no row was kept): %s" % ", ".join(self.seq_moved))
+            print("# sequences that moved during a refused request (no "
+                  "row was kept): %s" % "; ".join(self.seq_moved))
         print("hostile: %d passed, %d failed, %d pending"
               % (self.passed, self.failed, self.pending))
 

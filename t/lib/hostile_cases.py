@@ -288,7 +288,7 @@ def pool_full_at_once(runner):
            ["after %.2fs: %r" % (time.monotonic() - t0, ws)])
 
 
-def status_shows_escaped(runner):
+def status_shows_escaped(runner, case=None):
     """Holds a request with method FF FE and path /\\xc3\\x28 in a worker
     (its body is not all sent yet), reads /status through nginx, then
     half-closes.  Returns (exchange, reply, reasons)."""
@@ -1059,8 +1059,11 @@ def fcgi_cases(b):
     b.fcgi(g, "header and half the BEGIN body, then EOF", begin[:12],
            CLOSED, half_close=True)
     b.fcgi(g, "nothing, then EOF", b"", CLOSED, half_close=True)
+    # libfcgi drops a unix-socket connection that has sent nothing 2 s
+    # after accepting it (os_unix.c, is_af_unix_keeper); one byte is enough
+    # to keep it (the two cases below).
     b.fcgi(g, "a connection that sends nothing, held open", b"", CLOSED,
-           timeout=b.r.args.hold, pending=PENDING_DEADLINE)
+           timeout=max(b.r.args.hold, 2.5))
     b.fcgi(g, "truncated header, held open", begin[:4], CLOSED,
            timeout=b.r.args.hold, pending=PENDING_DEADLINE)
     b.fcgi(g, "BEGIN_REQUEST only, held open", begin, CLOSED,
@@ -1247,9 +1250,42 @@ def fcgi_cases(b):
                charge_req[:cut], CLOSED, half_close=True)
         b.fcgi(g, "a charge cut after %d bytes, then RST" % cut,
                charge_req[:cut], CLOSED, reset=True)
-    b.fcgi(g, "a whole charge, then EOF before the answer",
-           charge_req, problem(499, "client_closed_request"),
-           half_close=True)
+    b.add(g, "a whole charge that waited in the backlog, its peer gone",
+          "fcgi", charge_req, problem(499, "client_closed_request"),
+          custom=backlog_then_gone)
+
+
+def backlog_then_gone(runner, case=None):
+    """A whole charge whose peer half-closes while the request waits in the
+    listen backlog (nginx gave up on it: a 499): it must not run.  Every
+    worker is first kept busy by a connection that sent a BEGIN_REQUEST
+    only; the charge and its EOF are then both queued before a worker is
+    freed, so the worker sees the peer gone (worker_peer_gone) whatever the
+    timing.  Returns (exchange, reply, reasons)."""
+    holders = []
+    try:
+        for _ in range(runner.args.workers):
+            h = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            h.connect(runner.args.socket)
+            h.sendall(fcgi.begin_request())
+            holders.append(h)
+        time.sleep(0.3)  # each worker takes one and waits for its PARAMS
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect(runner.args.socket)
+        sock.sendall(case["send"])
+        sock.shutdown(socket.SHUT_WR)
+        for h in holders:
+            h.close()
+        holders = []
+        try:
+            ex = fcgi.talk(sock, b"", runner.args.timeout)
+        finally:
+            sock.close()
+    finally:
+        for h in holders:
+            h.close()
+    return ex, fcgi.parse_reply(ex.data), []
 
 
 def no_injected_header(ex, rep):
