@@ -345,6 +345,17 @@ static void json_syntax_error(struct json_builder *b, yajl_handle h,
 	yajl_free_error(h, msg);
 }
 
+/*
+ * 1 if text, which yajl has accepted as JSON, holds a vertical tab or a
+ * form feed.  yajl skips both as white space, but RFC 8259 section 2 allows
+ * only space, tab, LF and CR; and yajl refuses them raw inside a string, so
+ * any found here stood between two tokens.
+ */
+static int json_text_has_odd_space(const char *s, size_t len)
+{
+	return memchr(s, '\v', len) != NULL || memchr(s, '\f', len) != NULL;
+}
+
 struct json_value *json_parse(const char *text, size_t len,
     const struct json_limits *limits, char *err, size_t errlen)
 {
@@ -369,6 +380,11 @@ struct json_value *json_parse(const char *text, size_t len,
 	} else if (!json_text_is_unicode((const unsigned char *)text, len)) {
 		snprintf(err, errlen,
 		    "not valid UTF-8 (or a \\u escape of a lone surrogate)");
+		json_free(b.root);
+		b.root = NULL;
+	} else if (json_text_has_odd_space(text, len)) {
+		snprintf(err, errlen,
+		    "white space other than space, tab, CR and LF");
 		json_free(b.root);
 		b.root = NULL;
 	}

@@ -157,20 +157,27 @@ int64_t master_respawn_delay_ms(unsigned quick_deaths, uint64_t requests)
 	return delay < MASTER_BACKOFF_MAX_MS ? delay : MASTER_BACKOFF_MAX_MS;
 }
 
+int master_worker_started(int state, uint64_t requests)
+{
+	return requests > 0 || state == WORKER_IDLE || state == WORKER_BUSY ||
+	    state == WORKER_STOPPING;
+}
+
 /*
  * Decides when a dead slot is refilled (master_respawn_delay_ms): a death
- * within a second of the start, before any request was served, counts as
- * quick; any other resets the count.  A worker that served and then died
- * (libfcgi aborts on one malformed record) is replaced at once: a client
+ * within a second of the start, before the worker got as far as accept
+ * (master_worker_started), counts as quick; any other resets the count.  A
+ * worker that started and then died (libfcgi aborts on one malformed
+ * record, in its first request or a later one) is replaced at once: a client
  * repeating such a record must not empty the pool behind the back-off.
  */
 static void master_schedule_respawn(struct master *m, int i, uint64_t requests,
-    int64_t now)
+    int started, int64_t now)
 {
 	struct master_slot *s = &m->slots[i];
 	int64_t delay;
 
-	if (requests == 0 && now - s->spawned_ms < MASTER_QUICK_DEATH_MS)
+	if (!started && now - s->spawned_ms < MASTER_QUICK_DEATH_MS)
 		s->quick_deaths++;
 	else
 		s->quick_deaths = 0;
@@ -211,7 +218,7 @@ static void master_reap(struct master *m)
 	int64_t now = clock_ms();
 	uint64_t requests;
 	char how[96];
-	int status, i;
+	int status, i, started;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -223,6 +230,8 @@ static void master_reap(struct master *m)
 		/* Zeroed here, not only by the next worker: one that dies
 		 * before it starts must not inherit its predecessor's count. */
 		requests = m->sb->slots[i].requests;
+		started =
+		    master_worker_started(m->sb->slots[i].state, requests);
 		m->sb->slots[i].requests = 0;
 		m->slots[i].pid = 0;
 		m->sb->slots[i].pid = 0;
@@ -238,7 +247,7 @@ static void master_reap(struct master *m)
 		else
 			log_error("%s (pid %ld) %s; replacing it",
 			    master_slot_name(m, i), (long)pid, how);
-		master_schedule_respawn(m, i, requests, now);
+		master_schedule_respawn(m, i, requests, started, now);
 	}
 }
 

@@ -35,6 +35,16 @@ int master_run(const struct config *cfg, const unsigned char *secret,
 int64_t master_respawn_delay_ms(unsigned quick_deaths, uint64_t requests);
 
 /*
+ * 1 if a worker that died had got past its start: it served a request, or
+ * its slot's state (a WORKER_* value, scoreboard.h) says it was waiting in
+ * accept, serving or stopping.  libfcgi aborts inside FCGX_Accept_r on one
+ * malformed PARAMS record, before the request counts: a fresh worker killed
+ * so has served nothing, yet it started fine.  Only a worker that had not
+ * started can be in a crash loop.  Pure.
+ */
+int master_worker_started(int state, uint64_t requests);
+
+/*
  * The stop signal the children should have had elapsed_ms into a stop
  * whose drain may take timeout_ms (shutdown_timeout for SIGQUIT, 0 for a
  * fast stop): SIGQUIT (drain) before the timeout, then SIGTERM (finish the

@@ -156,6 +156,24 @@ static int worker_peer_gone(int fd)
 	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/*
+ * 1 when libfcgi read the parameters to their end; else writes a 400 and
+ * returns 0.  libfcgi's ReadParams stops at the first protocol error (a
+ * record of another type, a wrong version) as it stops at the end of the
+ * stream, and FCGX_Accept_r then hands over the parameters read so far; only
+ * the error left on the input stream tells the two apart.  A request whose
+ * parameters were cut short is not run: a header or CONTENT_LENGTH may be
+ * missing from it.
+ */
+static int worker_params_complete(FCGX_Request *fcgi, struct response *res)
+{
+	if (FCGX_GetError(fcgi->in) == 0)
+		return 1;
+	problem_write(res, 400, "bad_request",
+	    "the FastCGI parameters were cut short by a protocol error");
+	return 0;
+}
+
 /* Runs a fully read request, unless nobody is waiting for the answer. */
 static void worker_dispatch(FCGX_Request *fcgi, struct request *req,
     struct response *res, struct app *app)
@@ -204,7 +222,8 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	request_init(req);
 	response_reset(res);
 	app_begin_request(app);
-	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0) {
+	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0 &&
+	    worker_params_complete(fcgi, res)) {
 		app->request_id = req->request_id;
 		log_set_request(req->request_id);
 		worker_slot_busy(slot, req);
