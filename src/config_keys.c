@@ -116,6 +116,7 @@ const struct config_key config_keys[] = {
 	            "SIGTERM (SIGKILL a second later)" },
 	/* FastCGI socket */
 	{ .name = "listen",
+	    .restart = 1,
 	    .type = CONFIG_STRING,
 	    FIELD(listen),
 	    .min = 1,
@@ -125,6 +126,7 @@ const struct config_key config_keys[] = {
 	    .help = "FastCGI socket: absolute unix path, IPV4:PORT or "
 	            "[IPV6]:PORT" },
 	{ .name = "socket_mode",
+	    .restart = 1,
 	    .type = CONFIG_MODE,
 	    FIELD(socket_mode),
 	    .min = 0,

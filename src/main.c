@@ -36,8 +36,9 @@ static const char main_usage[] =
     "\n"
     "  serve         run the FastCGI master and its workers in the\n"
     "                foreground, logging to stderr (SIGTERM/SIGINT: fast\n"
-    "                stop, SIGQUIT: graceful stop, SIGUSR2: start a new\n"
-    "                master from the same command on the same socket)\n"
+    "                stop, SIGQUIT: graceful stop, SIGHUP: reload FILE,\n"
+    "                SIGUSR2: start a new master from the same command on\n"
+    "                the same socket; see docs/operations.md)\n"
     "  migrate       apply the SQL migrations the database has not seen "
     "yet\n"
     "  token         print a signed bearer token (HS256) for a user\n"
@@ -195,21 +196,10 @@ static int main_migrate(const struct config *cfg)
 	return rc == 0 ? 0 : 1;
 }
 
-static int main_serve(const struct config *cfg, char *const argv[])
+static int main_serve(const struct config *cfg, const char *path,
+    char *const argv[])
 {
-	unsigned char *secret = NULL;
-	size_t secret_len = 0;
-	char err[512];
-	int rc;
-
-	if (config_read_secret(cfg, &secret, &secret_len, err, sizeof(err)) <
-	    0) {
-		log_error("%s", err);
-		return 1;
-	}
-	rc = master_run(cfg, secret, secret_len, argv);
-	config_secret_free(secret);
-	return rc;
+	return master_run(cfg, path, argv);
 }
 
 /*
@@ -275,7 +265,7 @@ int main(int argc, char **argv)
 	if (strcmp(args.command, "config-check") == 0)
 		rc = main_config_check(cfg, args.config_path);
 	else if (strcmp(args.command, "serve") == 0)
-		rc = main_serve(cfg, argv);
+		rc = main_serve(cfg, args.config_path, argv);
 	else if (strcmp(args.command, "migrate") == 0)
 		rc = main_migrate(cfg);
 	else

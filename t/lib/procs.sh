@@ -117,3 +117,54 @@ now_ms() {
 	local us=${EPOCHREALTIME//[.,]/}
 	NOW_MS=$((us / 1000))
 }
+
+# burst_start CLIENTS SECONDS SPECFILE: keep CLIENTS requests in flight
+# for SECONDS, from one curl at a time (--parallel: no fork per request),
+# in the background.  SPECFILE holds one request a line,
+# METHOD<TAB>PATH<TAB>TOKEN<TAB>BODY (TOKEN and BODY may be empty), sent in
+# rounds of the whole file until the time is up; a round in flight at the
+# deadline is finished.  Each answer appends "STATUS CURL_RC" to
+# $STACK_DIR/burst.out ("000 7": the connection failed).  Sets BURST_PID;
+# burst_wait waits for it.
+burst_start() {
+	local clients=$1 secs=$2 spec=$3 cfg=$STACK_DIR/burst.curl
+	local method path token body
+	while IFS=$'\037' read -r method path token body || [ -n "$method" ]; do
+		[ -n "$method" ] || continue
+		printf 'next\nurl = "%s%s"\nrequest = "%s"\n' "$STACK_URL" "$path" "$method"
+		printf 'silent\nmax-time = 30\noutput = "/dev/null"\n'
+		printf 'write-out = "%%{http_code} %%{exitcode}\\n"\n'
+		[ -z "$token" ] || printf 'header = "Authorization: Bearer %s"\n' "$token"
+		if [ -n "$body" ]; then
+			printf 'header = "Content-Type: application/json"\n'
+			# Bodies are JSON without backslashes: only quotes need escaping.
+			printf 'data-binary = "%s"\n' "${body//\"/\\\"}"
+		fi
+	done < <(tr '\t' '\037' <"$spec") | tail -n +2 >"$cfg"
+	: >"$STACK_DIR/burst.out"
+	(
+		end=$((SECONDS + secs))
+		while [ "$SECONDS" -lt "$end" ]; do
+			curl --no-progress-meter --parallel --parallel-max "$clients" \
+				-K "$cfg" >>"$STACK_DIR/burst.out" || true
+		done
+	) &
+	BURST_PID=$!
+}
+
+# burst_wait: wait for the load of burst_start to finish.
+burst_wait() {
+	wait "$BURST_PID" 2>/dev/null || true
+}
+
+# burst_count: the answers so far.
+burst_count() {
+	wc -l <"$STACK_DIR/burst.out"
+}
+
+# burst_summary: "N requests: COUNT x STATUS/CURL_RC ...".
+burst_summary() {
+	printf '%s requests:' "$(burst_count)"
+	sort "$STACK_DIR/burst.out" | uniq -c | awk '{ printf " %s x %s/%s", $1, $2, $3 }'
+	printf '\n'
+}
