@@ -69,6 +69,7 @@ struct config {
 	char auth_secret_file[CONFIG_STRING_MAX]; /* "" until set */
 	size_t max_body;
 	int log_level; /* enum log_level */
+	char log_file[CONFIG_STRING_MAX]; /* absolute path; "": stderr */
 	int statement_timeout_ms;
 	int lock_timeout_ms;
 	int idle_in_transaction_timeout_ms;

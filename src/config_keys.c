@@ -80,6 +80,23 @@ static const struct config_unit config_size_units[] = {
 	{ NULL, 0 },
 };
 
+/*
+ * Checks a path that may be empty (unset): absolute, so that its meaning
+ * does not depend on the directory the daemon was started from.
+ */
+static int config_absolute_path(struct config *cfg, const char *value,
+    char *why, size_t whylen)
+{
+	char shown[CONFIG_SHOW_MAX];
+
+	(void)cfg;
+	if (value[0] == '\0' || value[0] == '/')
+		return 0;
+	snprintf(why, whylen, "must be an absolute path or \"\", got \"%s\"",
+	    config_show(shown, sizeof(shown), value));
+	return -1;
+}
+
 /* Row parts: where a key's field is, and an enum's counted name table. */
 #define FIELD(f) \
 	.offset = offsetof(struct config, f), \
@@ -333,7 +350,17 @@ const struct config_key config_keys[] = {
 	    FIELD(log_level),
 	    NAMES(log_level_names),
 	    .dflt = "info",
-	    .help = "least severe level written to stderr" },
+	    .help = "least severe level written to the log" },
+	{ .name = "log_file",
+	    .type = CONFIG_STRING,
+	    FIELD(log_file),
+	    .min = 0,
+	    .max = STRMAX,
+	    .dflt = "",
+	    .derive = config_absolute_path,
+	    .restart = 1,
+	    .help = "file the log is appended to, reopened on SIGUSR1 (\"\": "
+	            "stderr)" },
 };
 
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);

@@ -4,6 +4,7 @@
  * (apply sql/ migrations), token (mint a bearer token for operators and
  * tests) or config-check (validate a config file and print what it sets).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -35,10 +36,11 @@ static const char main_usage[] =
     "       stockade --version | --help\n"
     "\n"
     "  serve         run the FastCGI master and its workers in the\n"
-    "                foreground, logging to stderr (SIGTERM/SIGINT: fast\n"
-    "                stop, SIGQUIT: graceful stop, SIGHUP: reload FILE,\n"
-    "                SIGUSR2: start a new master from the same command on\n"
-    "                the same socket; see docs/operations.md)\n"
+    "                foreground, logging to stderr or log_file (SIGTERM/\n"
+    "                SIGINT: fast stop, SIGQUIT: graceful stop, SIGHUP:\n"
+    "                reload FILE, SIGUSR1: reopen log_file, SIGUSR2: start\n"
+    "                a new master from the same command on the same\n"
+    "                socket; see docs/operations.md)\n"
     "  migrate       apply the SQL migrations the database has not seen "
     "yet\n"
     "  token         print a signed bearer token (HS256) for a user\n"
@@ -196,9 +198,17 @@ static int main_migrate(const struct config *cfg)
 	return rc == 0 ? 0 : 1;
 }
 
+/*
+ * serve: the log goes to log_file, when set, from here on (the master and
+ * every child inherit it as their stderr); then the master runs.
+ */
 static int main_serve(const struct config *cfg, const char *path,
     char *const argv[])
 {
+	if (log_open_file(cfg->log_file) < 0) {
+		log_error("log_file %s: %s", cfg->log_file, strerror(errno));
+		return 1;
+	}
 	return master_run(cfg, path, argv);
 }
 

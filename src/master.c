@@ -674,6 +674,30 @@ static void master_reload(struct master *m)
 	    g->cfg->workers, g->older->number);
 }
 
+/*
+ * SIGUSR1 (logrotate's postrotate, as for nginx): opens log_file again,
+ * then has every child do the same (signals_child_init), so that no
+ * process goes on writing to the renamed file.
+ */
+static void master_reopen_log(struct master *m)
+{
+	const char *path = m->gen->cfg->log_file;
+
+	if (path[0] == '\0') {
+		log_info("SIGUSR1: the log goes to stderr; nothing to reopen");
+		return;
+	}
+	if (log_reopen() < 0) {
+		log_error("SIGUSR1: cannot open %s: %s; the log goes on to the "
+		          "file that was open",
+		    path, strerror(errno));
+		return;
+	}
+	master_signal_all(m, SIGUSR1);
+	log_info("SIGUSR1: reopened %s; so do %d children", path,
+	    master_live_workers(m));
+}
+
 static void master_handle_signal(struct master *m, int signo)
 {
 	switch (signo) {
@@ -691,7 +715,7 @@ static void master_handle_signal(struct master *m, int signo)
 		master_reload(m);
 		break;
 	case SIGUSR1:
-		log_info("SIGUSR1: logs go to stderr; nothing to reopen");
+		master_reopen_log(m);
 		break;
 	case SIGUSR2:
 		master_upgrade(m);

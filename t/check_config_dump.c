@@ -43,7 +43,8 @@ START_TEST(test_dump_defaults)
 	                           "coupon_strategy = pessimistic\n"
 	                           "coupon_gate = redis\n"
 	                           "coupon_cache_ttl = 1s\n"
-	                           "log_level = info\n";
+	                           "log_level = info\n"
+	                           "log_file = \"\"\n";
 	struct config *cfg = config_create();
 	char *text = dump_text(cfg);
 
