@@ -77,6 +77,8 @@ struct config {
 	int retry_after_s; /* Retry-After on a 503 */
 	int status_public; /* 1: /status without a token (config_on_off) */
 	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
+	char user[256]; /* children run as it; "": as the master (privs.h) */
+	char group[256]; /* "": the user's primary group */
 	int stock_strategy; /* enum stock_strategy */
 	int reservation_ttl_ms; /* a pending order's hold on its stock */
 	int reaper_interval_ms; /* how often the reaper looks */

@@ -10,7 +10,10 @@
  */
 #include "config_keys.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +100,50 @@ static int config_absolute_path(struct config *cfg, const char *value,
 	return -1;
 }
 
+/*
+ * Writes "no such user \"x\"" (what: "user" or "group") and returns -1.
+ * getpwnam(3) leaves errno 0, ENOENT, ESRCH, EBADF or EPERM for a name that
+ * is not there; any other errno is a failed lookup, and is named.
+ */
+static int config_no_such(const char *what, const char *value, char *why,
+    size_t whylen)
+{
+	char shown[CONFIG_SHOW_MAX];
+	int e = errno,
+	    failed =
+	        e != 0 && e != ENOENT && e != ESRCH && e != EBADF && e != EPERM;
+
+	snprintf(why, whylen, "no such %s \"%s\"%s%s", what,
+	    config_show(shown, sizeof(shown), value), failed ? ": " : "",
+	    failed ? strerror(e) : "");
+	return -1;
+}
+
+/*
+ * Checks that a user (a group) named in the file exists, so that a typo is
+ * an error naming the line, at start or by config-check, not a failure of
+ * the first worker.  "" is unset.
+ */
+static int config_user(struct config *cfg, const char *value, char *why,
+    size_t whylen)
+{
+	(void)cfg;
+	errno = 0;
+	if (value[0] == '\0' || getpwnam(value) != NULL)
+		return 0;
+	return config_no_such("user", value, why, whylen);
+}
+
+static int config_group(struct config *cfg, const char *value, char *why,
+    size_t whylen)
+{
+	(void)cfg;
+	errno = 0;
+	if (value[0] == '\0' || getgrnam(value) != NULL)
+		return 0;
+	return config_no_such("group", value, why, whylen);
+}
+
 /* Row parts: where a key's field is, and an enum's counted name table. */
 #define FIELD(f) \
 	.offset = offsetof(struct config, f), \
@@ -131,6 +178,26 @@ const struct config_key config_keys[] = {
 	    .dflt = "10s",
 	    .help = "how long a graceful stop waits for requests before "
 	            "SIGTERM (SIGKILL a second later)" },
+	{ .name = "user",
+	    .type = CONFIG_STRING,
+	    FIELD(user),
+	    .min = 0,
+	    .max = 255,
+	    .dflt = "",
+	    .derive = config_user,
+	    .restart = 1,
+	    .help = "user the workers and the reaper run as, when started as "
+	            "root (\"\": the master's)" },
+	{ .name = "group",
+	    .type = CONFIG_STRING,
+	    FIELD(group),
+	    .min = 0,
+	    .max = 255,
+	    .dflt = "",
+	    .derive = config_group,
+	    .restart = 1,
+	    .help = "group they run as (\"\": the user's primary group); "
+	            "also the unix socket's group" },
 	/* FastCGI socket */
 	{ .name = "listen",
 	    .restart = 1,

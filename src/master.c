@@ -52,6 +52,7 @@
 #include "config_reload.h"
 #include "listener.h"
 #include "log.h"
+#include "privs.h"
 #include "scoreboard.h"
 #include "reaper.h"
 #include "signals.h"
@@ -66,6 +67,8 @@
 #define MASTER_READY_WAIT_MS 10000
 /* How often the master looks whether a new generation serves yet. */
 #define MASTER_READY_POLL_MS 20
+/* A child's exit status when it could not drop privileges (EX_CONFIG). */
+#define MASTER_EXIT_PRIVS 78
 
 enum master_phase { MASTER_RUNNING, MASTER_STOPPING };
 
@@ -106,8 +109,12 @@ struct master {
 	int64_t stop_started_ms;
 	int64_t stop_timeout_ms; /* before SIGTERM; 0 for a fast stop */
 	int stop_sent; /* the strongest stop signal sent so far */
+	int failed; /* a child refused to run: exit 1 once stopped */
+	struct privs privs; /* what the children drop to */
 	sigset_t signals;
 };
+
+static void master_begin_stop(struct master *m, int graceful);
 
 /* Slots 0 .. workers-1 are workers; slot `workers` is the reaper. */
 static int master_nslots(const struct master_gen *g)
@@ -175,6 +182,26 @@ fail:
 	return NULL;
 }
 
+/*
+ * First thing in a child: drops privileges, then asks for SIGTERM on the
+ * master's death, in that order, since a change of user clears
+ * PR_SET_PDEATHSIG (prctl(2)).  A child that cannot drop exits with
+ * MASTER_EXIT_PRIVS, and the master stops (master_reap): it never runs
+ * with the privileges it was told to give up.
+ */
+static void master_child_start(const struct master *m,
+    const struct master_gen *g, int i, pid_t parent)
+{
+	char err[512];
+
+	if (privs_drop(&m->privs, err, sizeof(err)) < 0) {
+		log_set_role(master_slot_name(m, g, i));
+		log_error("%s; refusing to run", err);
+		_exit(MASTER_EXIT_PRIVS);
+	}
+	signals_die_with_parent(parent);
+}
+
 static void master_spawn(struct master *m, struct master_gen *g, int i)
 {
 	struct worker_params params = {
@@ -190,7 +217,7 @@ static void master_spawn(struct master *m, struct master_gen *g, int i)
 
 	pid = fork();
 	if (pid == 0)
-		signals_die_with_parent(self);
+		master_child_start(m, g, i, self);
 	if (pid == 0 && i == g->cfg->workers)
 		reaper_run(g->cfg, &g->sb->slots[i]);
 	if (pid == 0)
@@ -363,6 +390,15 @@ static void master_reap(struct master *m)
 		if (g != m->gen || m->phase != MASTER_RUNNING) {
 			log_debug("%s (pid %ld) %s", master_slot_name(m, g, i),
 			    (long)pid, how);
+			continue;
+		}
+		if (WIFEXITED(status) &&
+		    WEXITSTATUS(status) == MASTER_EXIT_PRIVS) {
+			log_error("%s (pid %ld) could not drop privileges; "
+			          "stopping",
+			    master_slot_name(m, g, i), (long)pid);
+			m->failed = 1;
+			master_begin_stop(m, 0);
 			continue;
 		}
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -693,6 +729,12 @@ static void master_reopen_log(struct master *m)
 		    path, strerror(errno));
 		return;
 	}
+	/* A file made anew belongs to root: the children could not open it. */
+	if (privs_give(&m->privs, path) < 0)
+		log_warn(
+		    "SIGUSR1: chown %s to %s: %s; the workers keep the old "
+		    "file",
+		    path, m->privs.user, strerror(errno));
 	master_signal_all(m, SIGUSR1);
 	log_info("SIGUSR1: reopened %s; so do %d children", path,
 	    master_live_workers(m));
@@ -789,42 +831,72 @@ static int master_block_signals(struct master *m)
 	return 0;
 }
 
+/*
+ * Everything before the first fork: the privileges to drop, the first
+ * generation (its secret read while still root), the signals blocked, the
+ * socket bound or taken over, the files the children will need given to
+ * their user, and libcrypto's work done once.  Returns 0, or -1 with the
+ * reason logged.
+ */
+static int master_start(struct master *m, const struct config *cfg)
+{
+	struct config *first = config_create();
+	char err[512];
+	int inherited = 0;
+
+	/* The generation owns its copy: a reload frees it with the rest. */
+	memcpy(first, cfg, sizeof(*first));
+	if (privs_init(&m->privs, cfg, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		config_free(first);
+		return -1;
+	}
+	if ((m->gen = master_gen_create(m, first)) == NULL ||
+	    master_block_signals(m) < 0 ||
+	    (m->listen_fd = listener_open(cfg, &inherited)) < 0)
+		return -1;
+	if (inherited)
+		m->predecessor = getppid();
+	if (!inherited && cfg->listen_kind == LISTEN_UNIX &&
+	    privs_give_socket(&m->privs, cfg->listen) < 0) {
+		log_error("listen %s: chgrp: %s", cfg->listen, strerror(errno));
+		return -1;
+	}
+	if (cfg->log_file[0] != '\0' &&
+	    privs_give(&m->privs, cfg->log_file) < 0) {
+		log_error("log_file %s: chown: %s", cfg->log_file,
+		    strerror(errno));
+		return -1;
+	}
+	/* What every worker would otherwise do for itself, once here: the
+	 * workers inherit it (see auth_crypto_preload). */
+	if (app_prepare(m->gen->secret, m->gen->secret_len) < 0) {
+		log_error("libcrypto cannot compute HMAC-SHA-256 or SHA-256");
+		return -1;
+	}
+	log_info("stockade %s %s %s with %d workers%s%s", PACKAGE_VERSION,
+	    inherited ? "took over the socket" : "listening on", cfg->listen,
+	    cfg->workers, m->privs.drop ? " running as " : "",
+	    m->privs.drop ? m->privs.user : "");
+	return 0;
+}
+
 int master_run(const struct config *cfg, const char *config_path,
     char *const argv[])
 {
 	struct master m;
-	struct config *first = config_create();
-	int status = 1, inherited = 0;
+	int status = 1;
 
 	memset(&m, 0, sizeof(m));
 	m.config_path = config_path;
 	m.argv = argv;
 	m.listen_fd = -1;
 	log_set_role("master");
-	/* The generation owns its copy: a reload frees it with the rest. */
-	memcpy(first, cfg, sizeof(*first));
-	if ((m.gen = master_gen_create(&m, first)) == NULL ||
-	    master_block_signals(&m) < 0)
-		goto out;
-	if ((m.listen_fd = listener_open(cfg, &inherited)) < 0)
-		goto out;
-	if (inherited)
-		m.predecessor = getppid();
-	/*
-	 * What every worker would otherwise do for itself, once here: the
-	 * workers inherit it (see auth_crypto_preload).
-	 */
-	if (app_prepare(m.gen->secret, m.gen->secret_len) < 0) {
-		log_error("libcrypto cannot compute HMAC-SHA-256 or SHA-256");
-		goto out;
+	if (master_start(&m, cfg) == 0) {
+		master_loop(&m);
+		log_info("stopped");
+		status = m.failed ? 1 : 0;
 	}
-	log_info("stockade %s %s %s with %d workers", PACKAGE_VERSION,
-	    inherited ? "took over the socket" : "listening on", cfg->listen,
-	    cfg->workers);
-	master_loop(&m);
-	log_info("stopped");
-	status = 0;
-out:
 	master_successor_check(&m);
 	if (master_socket_shared(&m))
 		close(m.listen_fd);

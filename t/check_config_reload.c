@@ -110,7 +110,8 @@ END_TEST
 /* Every row that needs a restart is one a reload must not touch. */
 START_TEST(test_restart_rows)
 {
-	const char *want[] = { "listen", "socket_mode", "log_file" };
+	const char *want[] = { "user", "group", "listen", "socket_mode",
+		"log_file" };
 	int n = 0;
 
 	for (size_t i = 0; i < config_nkeys; i++) {
