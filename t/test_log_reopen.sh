@@ -18,23 +18,6 @@ set -uo pipefail
 . "$T_DIR/lib/procs.sh"
 export STACK_WORKERS=3
 
-# fd2_of PID...: print, for each PID, the file its descriptor 2 points to.
-fd2_of() {
-	local pid
-	for pid in "$@"; do
-		readlink "/proc/$pid/fd/2"
-	done
-}
-
-# wait_for_file_line SECONDS FILE REGEX: poll until a line of FILE matches.
-wait_for_file_line() {
-	local deadline=$((SECONDS + $1))
-	until grep -q -- "$3" "$2" 2>/dev/null; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-
 # shellcheck disable=SC2119 # no DIR: a fresh temp dir
 stack_init || exit 99
 trap procs_cleanup EXIT
@@ -50,12 +33,12 @@ diag "stack in $STACK_DIR, master $MASTER, children $CHILDREN"
 
 grep -q "\[$MASTER\] master: stockade .* listening on" "$APP_LOG"
 ok $? "the master's start is in log_file"
-wait_for_file_line 10 "$APP_LOG" 'reaper: connected to the database'
+wait_for_line 10 "$APP_LOG" 'reaper: connected to the database'
 ok $? "the reaper's lines are in log_file"
 ! grep -q 'listening on' "$STACK_DIR/stockade.log"
 ok $? "... and not on stderr"
 # shellcheck disable=SC2086 # a list of pids
-is "$(fd2_of "$MASTER" $CHILDREN | sort -u)" "$APP_LOG" "every process has log_file as its stderr"
+is "$(fd2_of "$MASTER" $CHILDREN)" "$APP_LOG" "every process has log_file as its stderr"
 for _ in 1 2 3 4 5 6; do
 	http GET /api/v1/products
 done
@@ -73,17 +56,11 @@ ok $? "renamed: lines still go to the renamed file until SIGUSR1"
 ok $? "renamed: nobody has made a new file yet"
 
 kill -USR1 "$MASTER"
-wait_for_file_line 10 "$APP_LOG" "\[$MASTER\] master: SIGUSR1: reopened $APP_LOG; so do 4 children"
+wait_for_line 10 "$APP_LOG" "\[$MASTER\] master: SIGUSR1: reopened $APP_LOG; so do 4 children"
 ok $? "SIGUSR1: the master says so in the new file"
-reopened=
-for _ in $(seq 1 50); do
-	# shellcheck disable=SC2086 # a list of pids
-	reopened=$(fd2_of "$MASTER" $CHILDREN | sort -u)
-	[ "$reopened" != "$APP_LOG" ] || break
-	sleep 0.1
-done
 # shellcheck disable=SC2086 # a list of pids
-is "$reopened" "$APP_LOG" "SIGUSR1: the master, every worker and the reaper have the new file open"
+wait_fd2 5 "$APP_LOG" "$MASTER" $CHILDREN
+is "$FD2" "$APP_LOG" "SIGUSR1: the master, every worker and the reaper have the new file open"
 old_lines=$(wc -l <"$APP_LOG.1")
 # Sixty requests reach every one of three workers with near certainty.
 for _ in $(seq 1 60); do

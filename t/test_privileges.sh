@@ -43,16 +43,6 @@ groups_of() {
 	awk '/^Groups:/ { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
 }
 
-# wait_for_log SECONDS REGEX [FILE]: poll until a line of FILE (default
-# stockade.log) matches.
-wait_for_log() {
-	local deadline=$((SECONDS + $1))
-	until grep -q -- "$2" "${3:-$STACK_DIR/stockade.log}" 2>/dev/null; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-
 # shellcheck disable=SC2119 # no DIR: a fresh temp dir
 stack_init || exit 99
 trap procs_cleanup EXIT
@@ -101,16 +91,11 @@ is "$(stat -c %U "$APP_LOG")" stockade-app "log_file belongs to stockade-app"
 
 mv "$APP_LOG" "$APP_LOG.1"
 kill -USR1 "$MASTER"
-wait_for_log 10 "SIGUSR1: reopened $APP_LOG" "$APP_LOG"
+wait_for_line 10 "$APP_LOG" "SIGUSR1: reopened $APP_LOG"
 ok $? "SIGUSR1: the master reopened log_file"
-reopened=
-for _ in $(seq 1 50); do
-	# shellcheck disable=SC2086 # a list of pids
-	reopened=$(for pid in $CHILDREN; do readlink "/proc/$pid/fd/2"; done | sort -u)
-	[ "$reopened" != "$APP_LOG" ] || break
-	sleep 0.1
-done
-is "$reopened" "$APP_LOG" "SIGUSR1: every dropped child opened the new file"
+# shellcheck disable=SC2086 # a list of pids
+wait_fd2 5 "$APP_LOG" $CHILDREN
+is "$FD2" "$APP_LOG" "SIGUSR1: every dropped child opened the new file"
 is "$(stat -c %U "$APP_LOG")" stockade-app "SIGUSR1: the new file belongs to stockade-app"
 
 # ---------------------------------------------------------------------------
@@ -118,7 +103,7 @@ is "$(stat -c %U "$APP_LOG")" stockade-app "SIGUSR1: the new file belongs to sto
 
 sed -i 's/^workers = .*/workers = 2/' "$STACK_CONF"
 kill -HUP "$MASTER"
-wait_for_log 30 'master: generation 1 has exited' "$APP_LOG"
+wait_for_line 30 "$APP_LOG" 'master: generation 1 has exited'
 ok $? "SIGHUP: the old generation has exited"
 NEW_CHILDREN=$(pgrep -P "$MASTER" | tr '\n' ' ')
 bad=
@@ -177,7 +162,7 @@ sed -i -e '/^user = /d' "$STACK_DIR/other.conf"
 : >"$STACK_DIR/other.log"
 "$STOCKADE_BIN" serve -c "$STACK_DIR/other.conf" >"$STACK_DIR/other.log" 2>&1 &
 other=$!
-wait_for_log 10 'listening on' "$STACK_DIR/other.log"
+wait_for_line 10 "$STACK_DIR/other.log" 'listening on'
 grep -q "warn \[$other\] master: running as root without \`user\`" "$STACK_DIR/other.log"
 ok $? "started as root without user: a warning"
 is "$(ids "$(pgrep -P "$other" | head -n 1)")" "0 0" "... and the workers do run as root"

@@ -38,15 +38,6 @@ log_count() {
 	grep -c -- "$1" "$LOG"
 }
 
-# wait_for_log SECONDS N REGEX: poll until N lines of stockade.log match.
-wait_for_log() {
-	local deadline=$((SECONDS + $1))
-	until [ "$(log_count "$3")" -ge "$2" ]; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-
 # strategy_calls: how often the conditional stock_take (sql/queries/stock.sql)
 # and the pessimistic stock_lock ran since the last reset, as "TAKE LOCK".
 strategy_calls() {
@@ -113,14 +104,14 @@ trouble=$(tail -n +"$((errlog_before + 1))" "$STACK_DIR/nginx-error.log" |
 is "$(printf '%s' "$trouble" | grep -c .)" 0 "nginx logged no failed upstream connection"
 [ -z "$trouble" ] || diag "$trouble"
 
-wait_for_log 30 "$reloads" 'master: SIGHUP: reloaded .*generation [0-9]* starts'
+wait_for_line 30 "$LOG" 'master: SIGHUP: reloaded .*generation [0-9]* starts' "$reloads"
 ok $? "the master logged $reloads reloads"
 is "$(log_count 'SIGHUP: reloaded .*(workers: 4 -> 6; stock_strategy: pessimistic -> conditional)')" \
 	"$(((reloads + 1) / 2))" "each reload to 6 workers named both changes"
 last=$((reloads + 1))
-wait_for_log 30 1 "master: generation $last serves; generation $reloads retires"
+wait_for_line 30 "$LOG" "master: generation $last serves; generation $reloads retires"
 ok $? "generation $last serves, and the one before it retired"
-wait_for_log 30 "$reloads" 'master: generation [0-9]* has exited'
+wait_for_line 30 "$LOG" 'master: generation [0-9]* has exited' "$reloads"
 ok $? "every older generation has exited"
 diag "$(grep 'master: generation' "$LOG" | tail -n 3 | cut -d' ' -f5-)"
 
@@ -153,7 +144,7 @@ printf 'max_body = 1.5M\n' >>"$STACK_CONF"
 line=$(grep -c '' "$STACK_CONF")
 refused_before=$(log_count 'the running configuration stays')
 kill -HUP "$MASTER"
-wait_for_log 10 "$((refused_before + 1))" 'the running configuration stays'
+wait_for_line 10 "$LOG" 'the running configuration stays' "$((refused_before + 1))"
 ok $? "a refused file: the master says the running configuration stays"
 like "$(grep 'the running configuration stays' "$LOG" | tail -n 1)" \
 	"SIGHUP: $STACK_CONF:$line: max_body: must be a size" "... naming file:line: key and why"
@@ -177,9 +168,9 @@ sed -i "s|^listen = .*|listen = $STACK_DIR/other.sock|" "$STACK_CONF"
 sed -i 's/^workers = .*/workers = 3/' "$STACK_CONF"
 kept_before=$(log_count 'listen changed, which needs a restart')
 kill -HUP "$MASTER"
-wait_for_log 10 "$((kept_before + 1))" 'listen changed, which needs a restart'
+wait_for_line 10 "$LOG" 'listen changed, which needs a restart' "$((kept_before + 1))"
 ok $? "a changed listen: the log names it as needing a restart"
-wait_for_log 30 1 'SIGHUP: reloaded .*(workers: 6 -> 3)'
+wait_for_line 30 "$LOG" 'SIGHUP: reloaded .*(workers: 6 -> 3)'
 ok $? "a changed listen: the other change (workers) applies alone"
 wait_db_conns 4 30
 ok $? "a changed listen: database connections = 3 workers + 1"

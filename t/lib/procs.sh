@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 #
 # t/lib/procs.sh: helpers for the process-model tests (t/test_master_death.sh,
-# t/test_restart.sh): find this stack's stockade processes in /proc, count its
-# database connections, and run a light HTTP load for a bounded time.
+# t/test_restart.sh, t/test_reload.sh, t/test_log_reopen.sh,
+# t/test_privileges.sh): find this stack's stockade processes in /proc,
+# count its database connections, run an HTTP load for a bounded time, wait
+# for log lines, and see which file each process logs to.
 # Source after t/lib/preamble.sh (needs STACK_DIR, STACK_CONF, STACK_URL).
 
 # stockade_procs: print "PID PPID" for every live process of this stack's
@@ -167,4 +169,35 @@ burst_summary() {
 	printf '%s requests:' "$(burst_count)"
 	sort "$STACK_DIR/burst.out" | uniq -c | awk '{ printf " %s x %s/%s", $1, $2, $3 }'
 	printf '\n'
+}
+
+# wait_for_line SECONDS FILE REGEX [N]: poll until at least N (default 1)
+# lines of FILE match the basic REGEX; returns 1 after SECONDS.
+wait_for_line() {
+	local deadline=$((SECONDS + $1))
+	until [ "$(grep -c -- "$3" "$2" 2>/dev/null)" -ge "${4:-1}" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+# fd2_of PID...: the distinct files the PIDs' descriptor 2 (stderr, the
+# log) point to, one a line, sorted.
+fd2_of() {
+	local pid
+	for pid in "$@"; do
+		readlink "/proc/$pid/fd/2"
+	done | sort -u
+}
+
+# wait_fd2 SECONDS FILE PID...: poll until every PID has FILE as its
+# descriptor 2 (a child reopens its log on SIGUSR1 a moment after the
+# master); sets FD2 to what they have, and returns 1 after SECONDS.
+wait_fd2() {
+	local deadline=$((SECONDS + $1)) file=$2
+	shift 2
+	until FD2=$(fd2_of "$@") && [ "$FD2" = "$file" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
 }
