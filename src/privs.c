@@ -77,6 +77,27 @@ int privs_init(struct privs *p, const struct config *cfg, char *err,
 	return -1;
 }
 
+/*
+ * After a drop: real, effective and saved ids all p's, and root out of
+ * reach (setuid(0) fails).  Returns 0, or -1 with err.
+ */
+static int privs_check(const struct privs *p, char *err, size_t errlen)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (getresuid(&ru, &eu, &su) == 0 && getresgid(&rg, &eg, &sg) == 0 &&
+	    ru == p->uid && eu == p->uid && su == p->uid && rg == p->gid &&
+	    eg == p->gid && sg == p->gid && setuid(0) == -1)
+		return 0;
+	snprintf(err, errlen,
+	    "switched to user %s, yet the process still has other ids (uid "
+	    "%ld, gid %ld, effective %ld/%ld) or could become root again",
+	    p->user, (long)getuid(), (long)getgid(), (long)geteuid(),
+	    (long)getegid());
+	return -1;
+}
+
 int privs_drop(const struct privs *p, char *err, size_t errlen)
 {
 	if (!p->drop)
@@ -88,21 +109,11 @@ int privs_drop(const struct privs *p, char *err, size_t errlen)
 	}
 	if (setgid(p->gid) < 0 || setuid(p->uid) < 0) {
 		snprintf(err, errlen,
-		    "cannot switch to user %s (uid %ld, gid "
-		    "%ld): %s",
-		    p->user, (long)p->uid, (long)p->gid, strerror(errno));
+		    "cannot switch to user %s (uid %ld, gid %ld): %s", p->user,
+		    (long)p->uid, (long)p->gid, strerror(errno));
 		return -1;
 	}
-	if (getuid() != p->uid || geteuid() != p->uid || getgid() != p->gid ||
-	    getegid() != p->gid || setuid(0) != -1) {
-		snprintf(err, errlen,
-		    "switched to user %s, yet the process still has other ids "
-		    "(uid %ld/%ld, gid %ld/%ld) or could become root again",
-		    p->user, (long)getuid(), (long)geteuid(), (long)getgid(),
-		    (long)getegid());
-		return -1;
-	}
-	return 0;
+	return privs_check(p, err, errlen);
 }
 
 int privs_give(const struct privs *p, const char *path)
