@@ -75,6 +75,7 @@ struct config {
 	size_t max_body;
 	int log_level; /* enum log_level */
 	int log_format; /* enum log_format */
+	char log_file[CONFIG_STRING_MAX]; /* absolute path; "": stderr */
 	int statement_timeout_ms;
 	int lock_timeout_ms;
 	int idle_in_transaction_timeout_ms;
@@ -82,6 +83,8 @@ struct config {
 	int retry_after_s; /* Retry-After on a 503 */
 	int status_public; /* 1: /status without a token (config_on_off) */
 	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
+	char user[256]; /* children run as it; "": as the master (privs.h) */
+	char group[256]; /* "": the user's primary group */
 	int stock_strategy; /* enum stock_strategy */
 	int reservation_ttl_ms; /* a pending order's hold on its stock */
 	int reaper_interval_ms; /* how often the reaper looks */

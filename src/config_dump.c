@@ -145,8 +145,7 @@ static void config_format_name(const struct config_key *k, int v, char *buf,
 		snprintf(buf, len, "%d", v);
 }
 
-/* Formats the current value of k as it would be written in a file. */
-static void config_format(const struct config *cfg, const struct config_key *k,
+void config_dump_value(const struct config *cfg, const struct config_key *k,
     char *buf, size_t len)
 {
 	const void *field = config_key_field(cfg, k);
@@ -189,7 +188,7 @@ void config_dump(const struct config *cfg, FILE *f)
 	char value[4 * CONFIG_STRING_MAX + 3];
 
 	for (size_t i = 0; i < config_nkeys; i++) {
-		config_format(cfg, &config_keys[i], value, sizeof(value));
+		config_dump_value(cfg, &config_keys[i], value, sizeof(value));
 		fprintf(f, "%s = %s\n", config_keys[i].name, value);
 	}
 }

@@ -5,6 +5,7 @@
  */
 #include "log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "log_json.h"
 
 #define LOG_LINE_MAX 2048
+#define LOG_PATH_MAX 1024 /* CONFIG_STRING_MAX: the log_file key's size */
 
 const char *const log_level_names[LOG_LEVEL__MAX] = {
 	"error",
@@ -35,6 +37,52 @@ static char log_role[32] = "stockade";
 static char log_request[64];
 /* The process that called log_init: only it may run the atexit handlers. */
 static pid_t log_owner_pid;
+
+/* The file log_open_file named, for log_reopen; "" while on stderr. */
+static char log_path[LOG_PATH_MAX];
+
+int log_reopen(void)
+{
+	int fd;
+
+	if (log_path[0] == '\0')
+		return 0;
+	fd = open(log_path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0)
+		return -1;
+	/* dup2 clears close-on-exec on fd 2: a new master inherits it. */
+	if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0) {
+		int saved_errno = errno;
+
+		close(fd);
+		errno = saved_errno;
+		return -1;
+	}
+	if (fd != STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+int log_open_file(const char *path)
+{
+	char old[LOG_PATH_MAX];
+
+	if (strlen(path) >= sizeof(log_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(old, log_path, sizeof(old));
+	snprintf(log_path, sizeof(log_path), "%s", path);
+	if (log_reopen() < 0) {
+		int saved_errno = errno;
+
+		memcpy(log_path, old, sizeof(log_path));
+		errno = saved_errno;
+		return -1;
+	}
+	return 0;
+}
 
 int log_level_parse(const char *name, enum log_level *out)
 {
@@ -57,6 +105,11 @@ void log_init(enum log_level level, const char *role)
 void log_set_role(const char *role)
 {
 	snprintf(log_role, sizeof(log_role), "%s", role);
+}
+
+void log_set_level(enum log_level level)
+{
+	log_threshold = level;
 }
 
 void log_set_format(enum log_format format)

@@ -6,6 +6,7 @@
  * audit (check the invariants in the database).  Each command is one row of
  * main_commands: its options, its help, and the function that runs it.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -203,21 +204,18 @@ static int main_migrate(const struct config *cfg)
 	return rc == 0 ? 0 : 1;
 }
 
-static int main_serve(const struct config *cfg, char *const argv[])
+/*
+ * serve: the log goes to log_file, when set, from here on (the master and
+ * every child inherit it as their stderr); then the master runs.
+ */
+static int main_serve(const struct config *cfg, const char *path,
+    char *const argv[])
 {
-	unsigned char *secret = NULL;
-	size_t secret_len = 0;
-	char err[512];
-	int rc;
-
-	if (config_read_secret(cfg, &secret, &secret_len, err, sizeof(err)) <
-	    0) {
-		log_error("%s", err);
+	if (log_open_file(cfg->log_file) < 0) {
+		log_error("log_file %s: %s", cfg->log_file, strerror(errno));
 		return 1;
 	}
-	rc = master_run(cfg, secret, secret_len, argv);
-	config_secret_free(secret);
-	return rc;
+	return master_run(cfg, path, argv);
 }
 
 /*
@@ -326,8 +324,7 @@ static int main_audit(const struct config *cfg, const struct main_args *a)
 static int main_run_serve(const struct config *cfg, const struct main_args *a,
     char **argv)
 {
-	(void)a;
-	return main_serve(cfg, argv);
+	return main_serve(cfg, a->config_path, argv);
 }
 
 static int main_run_migrate(const struct config *cfg, const struct main_args *a,
@@ -377,9 +374,10 @@ struct main_command {
 static const struct main_command main_commands[] = {
 	{ "serve", "[-c FILE]", "run the FastCGI master and its workers",
 	    "Runs the FastCGI master and its workers in the foreground, logging\n"
-	    "to stderr (SIGTERM/SIGINT: fast stop, SIGQUIT: graceful stop,\n"
-	    "SIGUSR2: start a new master from the same command on the same\n"
-	    "socket).\n\n" MAIN_CONFIG_HELP,
+	    "to stderr or log_file (SIGTERM/SIGINT: fast stop, SIGQUIT: graceful\n"
+	    "stop, SIGHUP: reload FILE, SIGUSR1: reopen log_file, SIGUSR2: start\n"
+	    "a new master from the same command on the same socket; see\n"
+	    "docs/operations.md).\n\n" MAIN_CONFIG_HELP,
 	    "c", 1, main_run_serve },
 	{ "migrate", "[-c FILE]",
 	    "apply the SQL migrations the database has not seen yet",

@@ -1,8 +1,9 @@
 /*
- * master: the supervisor.  Binds the FastCGI socket (or takes over its
- * predecessor's, after a SIGUSR2 upgrade), forks exactly cfg->workers
- * workers, respawns any that dies (throttled when they die in a loop), and
- * stops them on signals.  It never opens a database connection.
+ * master: the supervisor.  Reads the secret file, binds the FastCGI socket
+ * (or takes over its predecessor's, after a SIGUSR2 upgrade), forks exactly
+ * cfg->workers workers and the reaper, respawns any that dies (throttled
+ * when they die in a loop), replaces them all with a new configuration on
+ * SIGHUP, and stops them on signals.  It never opens a database connection.
  */
 #ifndef STOCKADE_MASTER_H
 #define STOCKADE_MASTER_H
@@ -15,12 +16,14 @@ struct config;
 /*
  * Runs until SIGTERM/SIGINT (fast stop: workers get SIGTERM, are killed
  * after a second) or SIGQUIT (graceful: workers finish their requests, get
- * SIGTERM after shutdown_timeout and SIGKILL a second later).  SIGUSR2 execs
- * argv (argv[0] looked up like execvp does) as a new master that inherits the
- * listening socket; see master.c.  Returns the process exit status.
+ * SIGTERM after shutdown_timeout and SIGKILL a second later).  SIGHUP reads
+ * config_path again and, if it is valid, replaces the workers and reaper
+ * with ones running the new configuration.  SIGUSR2 execs argv (argv[0]
+ * looked up like execvp does) as a new master that inherits the listening
+ * socket; see master.c.  cfg is copied.  Returns the process exit status.
  */
-int master_run(const struct config *cfg, const unsigned char *secret,
-    size_t secret_len, char *const argv[]);
+int master_run(const struct config *cfg, const char *config_path,
+    char *const argv[]);
 
 /*
  * The wait before a dead slot is refilled, given how many of its workers

@@ -16,6 +16,8 @@ START_TEST(test_dump_defaults)
 	static const char want[] = "workers = 8\n"
 	                           "max_requests = 0\n"
 	                           "shutdown_timeout = 10s\n"
+	                           "user = \"\"\n"
+	                           "group = \"\"\n"
 	                           "listen = \"/run/stockade/stockade.sock\"\n"
 	                           "socket_mode = 0660\n"
 	                           "socket_owner = \"\"\n"
@@ -47,7 +49,8 @@ START_TEST(test_dump_defaults)
 	                           "coupon_gate = redis\n"
 	                           "coupon_cache_ttl = 1s\n"
 	                           "log_level = info\n"
-	                           "log_format = text\n";
+	                           "log_format = text\n"
+	                           "log_file = \"\"\n";
 	struct config *cfg = config_create();
 	char *text = dump_text(cfg);
 

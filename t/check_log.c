@@ -5,6 +5,7 @@
  * format, whose every line json.c's parser must read back.
  */
 #include <check.h>
+#include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -420,6 +421,64 @@ START_TEST(test_json_string)
 }
 END_TEST
 
+/* The whole file at path, NUL-terminated (the caller frees it). */
+static char *read_path(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 4096);
+	size_t n;
+
+	ck_assert_msg(f != NULL, "%s: cannot open", path);
+	ck_assert_ptr_nonnull(text);
+	n = fread(text, 1, 4095, f);
+	ck_assert_int_eq(ferror(f), 0);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/*
+ * log_file: lines go to the file named; after a rename they follow the
+ * renamed file until log_reopen, then go to a new file at the path.  A
+ * file that cannot be opened leaves everything as it was.
+ */
+START_TEST(test_file_reopen)
+{
+	char dir[] = "/tmp/check_log.XXXXXX", path[64], rotated[80];
+	char *text;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/app.log", dir);
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	log_init(LOG_LEVEL_INFO, "master");
+	ck_assert_int_eq(log_reopen(), 0); /* no file named: nothing to do */
+	ck_assert_int_eq(log_open_file(path), 0);
+	log_info("one");
+	ck_assert_int_eq(rename(path, rotated), 0);
+	log_info("two");
+	ck_assert_int_eq(log_reopen(), 0);
+	log_info("three");
+	errno = 0;
+	ck_assert_int_eq(log_open_file("/nonexistent/dir/app.log"), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(log_reopen(), 0); /* still the one at path */
+	log_info("four");
+	text = read_path(rotated);
+	ck_assert_ptr_nonnull(strstr(text, " master: one\n"));
+	ck_assert_ptr_nonnull(strstr(text, " master: two\n"));
+	ck_assert_ptr_null(strstr(text, "three"));
+	free(text);
+	text = read_path(path);
+	ck_assert_ptr_null(strstr(text, "two"));
+	ck_assert_ptr_nonnull(strstr(text, " master: three\n"));
+	ck_assert_ptr_nonnull(strstr(text, " master: four\n"));
+	free(text);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(unlink(rotated), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("log");
@@ -436,6 +495,7 @@ int main(void)
 	tcase_add_test(lines, test_line_cut);
 	tcase_add_test(lines, test_line_multiline);
 	tcase_add_test(lines, test_fatal_in_child);
+	tcase_add_test(lines, test_file_reopen);
 	suite_add_tcase(s, lines);
 	tcase_add_test(json, test_format_names);
 	tcase_add_test(json, test_json_line);
