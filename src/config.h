@@ -77,6 +77,9 @@ struct config {
 	int retry_after_s; /* Retry-After on a 503 */
 	int status_public; /* 1: /status without a token (config_on_off) */
 	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
+	int request_timeout_ms; /* a longer request's worker is killed; 0: off
+	                         */
+	int slow_request_ms; /* a longer request is logged; 0: off */
 	int stock_strategy; /* enum stock_strategy */
 	int reservation_ttl_ms; /* a pending order's hold on its stock */
 	int reaper_interval_ms; /* how often the reaper looks */

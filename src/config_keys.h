@@ -50,6 +50,8 @@ struct config_key {
 	int (*derive)(struct config *, const char *, char *, size_t);
 	const char *const *names; /* for enums: the name of each value */
 	int nnames;
+	/* For durations: 0 is accepted too, below min, and means "off". */
+	int zero_off;
 	const char *help;
 };
 

@@ -547,6 +547,13 @@ const char *db_sqlstate(const struct db *db)
 	return db->sqlstate;
 }
 
+int db_backend_pid(const struct db *db)
+{
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return 0;
+	return PQbackendPID(db->conn);
+}
+
 unsigned long db_retry_count(const struct db *db)
 {
 	return db->retried;

@@ -148,6 +148,11 @@ enum db_status db_page(struct db *db, const struct db_stmt *stmt, int64_t owner,
 /* The last error's message and SQLSTATE ("" when none). */
 const char *db_errmsg(const struct db *db);
 const char *db_sqlstate(const struct db *db);
+/*
+ * The process id of the server backend of the open connection (libpq's
+ * PQbackendPID: pg_stat_activity.pid), or 0 when not connected.
+ */
+int db_backend_pid(const struct db *db);
 /* Maps a SQLSTATE to a status (used by db and unit tests). */
 enum db_status db_status_from_sqlstate(const char *sqlstate);
 /* Transactions retried since start, for /metrics. */

@@ -39,6 +39,7 @@
 #include "scoreboard.h"
 #include "reaper.h"
 #include "signals.h"
+#include "watchdog.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -107,7 +108,7 @@ static void master_spawn(struct master *m, int i)
 	if (pid == 0)
 		signals_die_with_parent(self);
 	if (pid == 0 && i == m->cfg->workers)
-		reaper_run(m->cfg, &m->sb->slots[i]);
+		reaper_run(m->cfg, m->sb, i);
 	if (pid == 0)
 		worker_run(&params);
 	if (pid < 0) {
@@ -223,6 +224,12 @@ static void master_reap(struct master *m)
 		/* Zeroed here, not only by the next worker: one that dies
 		 * before it starts must not inherit its predecessor's count. */
 		requests = m->sb->slots[i].requests;
+		/* A worker that died in a request (request_timeout's SIGKILL,
+		 * a crash on one request) got past its start: it counts as
+		 * one that served, replaced at once.  Not the reaper: it is
+		 * busy from its start. */
+		if (i < m->cfg->workers && m->sb->slots[i].state == WORKER_BUSY)
+			requests++;
 		m->sb->slots[i].requests = 0;
 		m->slots[i].pid = 0;
 		m->sb->slots[i].pid = 0;
@@ -427,6 +434,22 @@ static void master_handle_signal(struct master *m, int signo)
 	}
 }
 
+/*
+ * request_timeout (watchdog.h): kills the workers stuck in a request, and
+ * shortens the loop's sleep to when the next request can be due, so a
+ * stuck worker dies within milliseconds of its limit.
+ */
+static int64_t master_watchdog(struct master *m, int64_t wait)
+{
+	int64_t due;
+
+	if (m->cfg->request_timeout_ms == 0)
+		return wait;
+	due = watchdog_kill_stuck(m->sb, m->cfg->workers,
+	    m->cfg->request_timeout_ms);
+	return due < wait ? due : wait;
+}
+
 /* Respawns due slots and returns how long the loop may sleep. */
 static int64_t master_tick(struct master *m)
 {
@@ -444,7 +467,7 @@ static int64_t master_tick(struct master *m)
 		else if (s->respawn_at_ms - now < wait)
 			wait = s->respawn_at_ms - now;
 	}
-	return wait;
+	return master_watchdog(m, wait);
 }
 
 static void master_loop(struct master *m)
@@ -492,6 +515,7 @@ int master_run(const struct config *cfg, const unsigned char *secret,
 {
 	struct master m;
 	int status = 1, inherited = 0;
+	char why[256];
 
 	memset(&m, 0, sizeof(m));
 	m.cfg = cfg;
@@ -519,6 +543,8 @@ int master_run(const struct config *cfg, const unsigned char *secret,
 		goto out;
 	}
 	m.slots = xcalloc((size_t)cfg->workers + 1, sizeof(*m.slots));
+	if (watchdog_config_check(cfg, why, sizeof(why)) != NULL)
+		log_warn("%s", why);
 	log_info("stockade %s %s %s with %d workers", PACKAGE_VERSION,
 	    inherited ? "took over the socket" : "listening on", cfg->listen,
 	    cfg->workers);

@@ -16,6 +16,8 @@ START_TEST(test_dump_defaults)
 	static const char want[] = "workers = 8\n"
 	                           "max_requests = 0\n"
 	                           "shutdown_timeout = 10s\n"
+	                           "request_timeout = 20s\n"
+	                           "slow_request = 1s\n"
 	                           "listen = \"/run/stockade/stockade.sock\"\n"
 	                           "socket_mode = 0660\n"
 	                           "listen_backlog = 1024\n"
