@@ -25,6 +25,8 @@
 #include "num.h"
 
 #define DB_RECONNECT_INTERVAL_MS 250
+/* The session's client_connection_check_interval (see db_connect). */
+#define DB_CONNECTION_CHECK_MS 1000
 #define DB_PARAMS_MAX 16
 
 enum db_status {
