@@ -93,6 +93,19 @@ waiting_workers() {
 	    WHERE application_name LIKE 'stockade worker%' AND wait_event_type = 'Lock'"
 }
 
+# order_behind_lock LABEL: psql takes the row lock, then an order starts
+# and waits for it in PostgreSQL.
+order_behind_lock() {
+	hold_lock
+	ok $? "$1: psql holds the option's row lock"
+	order_start
+	for _ in $(seq 1 100); do
+		[ "$(waiting_workers)" = 1 ] && break
+		sleep 0.05
+	done
+	is "$(waiting_workers)" 1 "$1: the order waits for the lock"
+}
+
 # wait_for_lines PATTERN N SECONDS: until the log has N lines matching.
 wait_for_lines() {
 	local deadline=$((SECONDS + $3))
@@ -106,14 +119,7 @@ sql_open
 before=$(db_snapshot)
 
 # --- A: slow, then released: logged once, served, not killed ------------
-hold_lock
-ok $? "psql holds the option's row lock"
-order_start
-for _ in $(seq 1 100); do
-	[ "$(waiting_workers)" = 1 ] && break
-	sleep 0.05
-done
-is "$(waiting_workers)" 1 "A: the order waits for the lock"
+order_behind_lock A
 wait_for_lines 'slow request:' 1 5
 ok $? "A: a slow line within 5 s"
 sql "ROLLBACK" >/dev/null
@@ -135,13 +141,7 @@ is "$stock" 9 "A: the order took its unit"
 workers_before=$(workers_line)
 diag "workers before: $workers_before"
 before=$(db_snapshot)
-hold_lock
-order_start
-for _ in $(seq 1 100); do
-	[ "$(waiting_workers)" = 1 ] && break
-	sleep 0.05
-done
-is "$(waiting_workers)" 1 "B: the order waits for the lock"
+order_behind_lock B
 order_end
 diag "B: $STATUS after $ELAPSED ms; body: $(cat "$OUT.body")"
 is "$STATUS" 502 "B: the client gets nginx's 502"
