@@ -221,15 +221,15 @@ static void master_reap(struct master *m)
 		if ((i = master_slot_of(m, pid)) < 0)
 			continue;
 		master_describe_exit(status, how, sizeof(how));
-		/* Zeroed here, not only by the next worker: one that dies
-		 * before it starts must not inherit its predecessor's count. */
-		requests = m->sb->slots[i].requests;
 		/* A worker that died in a request (request_timeout's SIGKILL,
 		 * a crash on one request) got past its start: it counts as
 		 * one that served, replaced at once.  Not the reaper: it is
 		 * busy from its start. */
+		requests = m->sb->slots[i].requests;
 		if (i < m->cfg->workers && m->sb->slots[i].state == WORKER_BUSY)
 			requests++;
+		/* Zeroed here, not only by the next worker: one that dies
+		 * before it starts must not inherit its predecessor's count. */
 		m->sb->slots[i].requests = 0;
 		m->slots[i].pid = 0;
 		m->sb->slots[i].pid = 0;
