@@ -85,6 +85,9 @@ struct config {
 	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
 	char user[256]; /* children run as it; "": as the master (privs.h) */
 	char group[256]; /* "": the user's primary group */
+	int request_timeout_ms; /* a longer request's worker is killed; 0: off
+	                         */
+	int slow_request_ms; /* a longer request is logged; 0: off */
 	int stock_strategy; /* enum stock_strategy */
 	int reservation_ttl_ms; /* a pending order's hold on its stock */
 	int reaper_interval_ms; /* how often the reaper looks */

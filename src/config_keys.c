@@ -199,6 +199,24 @@ const struct config_key config_keys[] = {
 	    .restart = 1,
 	    .help = "group they run as (\"\": the user's primary group); "
 	            "also the unix socket's group" },
+	{ .name = "request_timeout",
+	    .type = CONFIG_DURATION,
+	    FIELD(request_timeout_ms),
+	    .min = 1000,
+	    .max = MS_PER_HOUR,
+	    .zero_off = 1,
+	    .dflt = "20s",
+	    .help = "a worker serving one request longer is killed and "
+	            "replaced (0: never)" },
+	{ .name = "slow_request",
+	    .type = CONFIG_DURATION,
+	    FIELD(slow_request_ms),
+	    .min = 100,
+	    .max = MS_PER_HOUR,
+	    .zero_off = 1,
+	    .dflt = "1s",
+	    .help = "a request running longer is logged once, with the SQL "
+	            "statement it waits on (0: never)" },
 	/* FastCGI socket */
 	{ .name = "listen",
 	    .restart = 1,
@@ -560,9 +578,9 @@ void config_key_describe(const struct config_key *k, char *buf, size_t len)
 		config_format_ms(lo, sizeof(lo), k->min);
 		config_format_ms(hi, sizeof(hi), k->max);
 		snprintf(buf, len,
-		    "a duration from %s to %s (milliseconds, "
+		    "%sa duration from %s to %s (milliseconds, "
 		    "or a number followed by ms, s, min or h)",
-		    lo, hi);
+		    k->zero_off ? "0 (off) or " : "", lo, hi);
 		break;
 	case CONFIG_SIZE:
 		config_format_bytes(lo, sizeof(lo), k->min);
@@ -680,8 +698,10 @@ static int config_parse_number(const struct config_key *k, const char *value,
 	case CONFIG_MODE:
 		return config_parse_mode(value, k->min, k->max, n);
 	case CONFIG_DURATION:
-		return config_parse_scaled(value, config_duration_units, k->min,
-		    k->max, n);
+		if (config_parse_scaled(value, config_duration_units,
+		        k->zero_off ? 0 : k->min, k->max, n) == -1)
+			return -1;
+		return *n != 0 && *n < k->min ? -1 : 0;
 	case CONFIG_SIZE:
 		return config_parse_scaled(value, config_size_units, k->min,
 		    k->max, n);
@@ -794,6 +814,8 @@ static int config_names_sane(const struct config_key *k)
 static int config_key_sane(const struct config_key *k)
 {
 	if ((k->type == CONFIG_ENUM) != (k->names != NULL))
+		return 0;
+	if (k->zero_off && (k->type != CONFIG_DURATION || k->min <= 0))
 		return 0;
 	switch (k->type) {
 	case CONFIG_STRING:

@@ -56,6 +56,8 @@ struct config_key {
 	 * reload applies it (config_reload.h).
 	 */
 	int restart;
+	/* For durations: 0 is accepted too, below min, and means "off". */
+	int zero_off;
 	const char *help;
 };
 

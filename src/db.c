@@ -146,14 +146,22 @@ static int db_configure_session(struct db *db)
 	PGresult *r;
 	int ok;
 
-	/* UTC so timestamps in JSON read the same from every server. */
+	/*
+	 * UTC so timestamps in JSON read the same from every server.  The
+	 * connection check (PostgreSQL 14+): a backend whose client died
+	 * while it waited in a statement (a worker killed by request_timeout
+	 * in a lock wait) otherwise notices only when the statement ends,
+	 * and holds its locks and its connection slot until then; with it,
+	 * the backend ends and rolls back within a second.
+	 */
 	snprintf(sql, sizeof(sql),
 	    "SET TimeZone = 'UTC'; "
 	    "SET statement_timeout = %d; "
 	    "SET lock_timeout = %d; "
-	    "SET idle_in_transaction_session_timeout = %d",
+	    "SET idle_in_transaction_session_timeout = %d; "
+	    "SET client_connection_check_interval = %d",
 	    db->statement_timeout_ms, db->lock_timeout_ms,
-	    db->idle_in_transaction_timeout_ms);
+	    db->idle_in_transaction_timeout_ms, DB_CONNECTION_CHECK_MS);
 	r = PQexec(db->conn, sql);
 	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
@@ -545,6 +553,13 @@ const char *db_errmsg(const struct db *db)
 const char *db_sqlstate(const struct db *db)
 {
 	return db->sqlstate;
+}
+
+int db_backend_pid(const struct db *db)
+{
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return 0;
+	return PQbackendPID(db->conn);
 }
 
 unsigned long db_retry_count(const struct db *db)

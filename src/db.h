@@ -25,6 +25,8 @@
 #include "num.h"
 
 #define DB_RECONNECT_INTERVAL_MS 250
+/* The session's client_connection_check_interval (see db_connect). */
+#define DB_CONNECTION_CHECK_MS 1000
 #define DB_PARAMS_MAX 16
 
 enum db_status {
@@ -148,6 +150,11 @@ enum db_status db_page(struct db *db, const struct db_stmt *stmt, int64_t owner,
 /* The last error's message and SQLSTATE ("" when none). */
 const char *db_errmsg(const struct db *db);
 const char *db_sqlstate(const struct db *db);
+/*
+ * The process id of the server backend of the open connection (libpq's
+ * PQbackendPID: pg_stat_activity.pid), or 0 when not connected.
+ */
+int db_backend_pid(const struct db *db);
 /* Maps a SQLSTATE to a status (used by db and unit tests). */
 enum db_status db_status_from_sqlstate(const char *sqlstate);
 /* Transactions retried since start, for /metrics. */

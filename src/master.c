@@ -56,6 +56,7 @@
 #include "scoreboard.h"
 #include "reaper.h"
 #include "signals.h"
+#include "watchdog.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -223,7 +224,7 @@ static void master_spawn(struct master *m, struct master_gen *g, int i)
 	if (pid == 0)
 		master_child_start(m, g, i, self);
 	if (pid == 0 && i == g->cfg->workers)
-		reaper_run(g->cfg, &g->sb->slots[i]);
+		reaper_run(g->cfg, g->sb, i);
 	if (pid == 0)
 		worker_run(&params);
 	if (pid < 0) {
@@ -396,9 +397,14 @@ static void master_reap(struct master *m)
 			continue;
 		master_describe_exit(status, how, sizeof(how));
 		/* Read before the slot is cleared: a worker that got as far
-		 * as accept is respawned at once (master_worker_started). */
-		started = master_worker_started(g->sb->slots[i].state,
-		    g->sb->slots[i].requests);
+		 * as accept, or died in a request (request_timeout's SIGKILL,
+		 * a crash on one request), is respawned at once
+		 * (master_worker_started).  Not the reaper: it is busy from its
+		 * start, so only its expiries say it got anywhere. */
+		started = i < g->cfg->workers
+		    ? master_worker_started(g->sb->slots[i].state,
+		          g->sb->slots[i].requests)
+		    : g->sb->slots[i].requests > 0;
 		requests = master_slot_clear(g, i);
 		/* A retiring generation is not refilled, nor anything while
 		 * stopping. */
@@ -663,11 +669,18 @@ static int64_t master_retire_tick(struct master *m, int64_t now)
 static void master_adopt(struct master *m, struct master_gen *g)
 {
 	const struct config *old = m->gen->cfg;
+	char why[256];
 
-	/* /status keeps the pool's start, as php-fpm's "start time". */
+	/* /status keeps the pool's start, as php-fpm's "start time", and its
+	 * pool-wide counts (what the retiring generation still adds to its
+	 * own scoreboard after this is lost to them). */
 	g->sb->started_ms = m->gen->sb->started_ms;
+	g->sb->slow_requests = m->gen->sb->slow_requests;
+	g->sb->request_timeouts = m->gen->sb->request_timeouts;
 	log_init(g->cfg->log_level, "master");
 	log_set_format(g->cfg->log_format);
+	if (watchdog_config_check(g->cfg, why, sizeof(why)) != NULL)
+		log_warn("%s", why);
 	/* listen() on a listening socket sets its backlog anew (Linux). */
 	if (g->cfg->listen_backlog != old->listen_backlog &&
 	    listen(m->listen_fd, g->cfg->listen_backlog) < 0)
@@ -784,6 +797,27 @@ static void master_handle_signal(struct master *m, int signo)
 }
 
 /*
+ * request_timeout (watchdog.h): kills the workers stuck in a request, in
+ * every generation (a retiring one's workers finish requests too), and
+ * shortens the loop's sleep to when the next request can be due, so a
+ * stuck worker dies within milliseconds of its limit.
+ */
+static int64_t master_watchdog(struct master *m, int64_t wait)
+{
+	for (struct master_gen *g = m->gen; g != NULL; g = g->older) {
+		int64_t due;
+
+		if (g->cfg->request_timeout_ms == 0)
+			continue;
+		due = watchdog_kill_stuck(g->sb, g->cfg->workers,
+		    g->cfg->request_timeout_ms);
+		if (due < wait)
+			wait = due;
+	}
+	return wait;
+}
+
+/*
  * Respawns due slots of the newest generation, retires older ones as due,
  * and returns how long the loop may sleep.
  */
@@ -804,7 +838,7 @@ static int64_t master_tick(struct master *m)
 		else if (s->respawn_at_ms - now < wait)
 			wait = s->respawn_at_ms - now;
 	}
-	return wait;
+	return master_watchdog(m, wait);
 }
 
 static void master_loop(struct master *m)
@@ -892,6 +926,8 @@ static int master_start(struct master *m, const struct config *cfg)
 		log_error("libcrypto cannot compute HMAC-SHA-256 or SHA-256");
 		return -1;
 	}
+	if (watchdog_config_check(cfg, err, sizeof(err)) != NULL)
+		log_warn("%s", err);
 	log_info("stockade %s %s %s with %d workers%s%s", PACKAGE_VERSION,
 	    inherited ? "took over the socket" : "listening on", cfg->listen,
 	    cfg->workers, m->privs.drop ? " running as " : "",

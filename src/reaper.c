@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "coupon.h"
 #include "db.h"
@@ -20,6 +21,7 @@
 #include "order.h"
 #include "scoreboard.h"
 #include "signals.h"
+#include "watchdog.h"
 
 #define REAPER_PURGE_INTERVAL_MS 60000
 
@@ -96,10 +98,23 @@ static void reaper_sleep(int ms)
 	(void)nanosleep(&ts, NULL);
 }
 
-noreturn void reaper_run(const struct config *cfg, struct scoreboard_slot *slot)
+/* One round of the reaper's own work: the expiries, the purge when due. */
+static void reaper_round(struct db *db, const struct config *cfg,
+    struct scoreboard_slot *slot, int64_t *purged_ms)
 {
+	reaper_expire(db, cfg, slot);
+	reaper_expire_coupons(db, cfg);
+	if (clock_ms() - *purged_ms >= REAPER_PURGE_INTERVAL_MS) {
+		reaper_purge(db, cfg);
+		*purged_ms = clock_ms();
+	}
+}
+
+noreturn void reaper_run(const struct config *cfg, struct scoreboard *sb, int i)
+{
+	struct scoreboard_slot *slot = &sb->slots[i];
+	int64_t next_round, purged_ms, wait;
 	struct db *db;
-	int since_purge = REAPER_PURGE_INTERVAL_MS;
 
 	log_set_role("reaper");
 	signals_child_init(reaper_on_stop, reaper_on_stop, 0);
@@ -108,17 +123,25 @@ noreturn void reaper_run(const struct config *cfg, struct scoreboard_slot *slot)
 	slot->started_ms = scoreboard_now_ms();
 	db = app_db_create(cfg, "stockade reaper");
 	slot->state = WORKER_IDLE;
+	next_round = clock_ms();
+	purged_ms = next_round - REAPER_PURGE_INTERVAL_MS; /* purge at once */
 	/* SIGTERM comes when the master dies too (signals_die_with_parent);
 	 * the check on the parent, once a round, is a cheap backstop. */
 	while (!reaper_stop_requested && !signals_parent_gone()) {
-		reaper_expire(db, cfg, slot);
-		reaper_expire_coupons(db, cfg);
-		if (since_purge >= REAPER_PURGE_INTERVAL_MS) {
-			reaper_purge(db, cfg);
-			since_purge = 0;
+		if (clock_ms() >= next_round) {
+			reaper_round(db, cfg, slot, &purged_ms);
+			next_round = clock_ms() + cfg->reaper_interval_ms;
 		}
-		reaper_sleep(cfg->reaper_interval_ms);
-		since_purge += cfg->reaper_interval_ms;
+		wait = next_round - clock_ms();
+		/* Between rounds, the slow requests as they become due. */
+		if (cfg->slow_request_ms > 0) {
+			int64_t due = watchdog_log_slow(sb, cfg->workers,
+			    cfg->slow_request_ms, db);
+
+			wait = due < wait ? due : wait;
+		}
+		if (wait > 0)
+			reaper_sleep((int)wait);
 	}
 	if (signals_parent_gone())
 		log_warn("the master is gone; exiting");

@@ -5,6 +5,7 @@
 #include "scoreboard.h"
 
 #include <stddef.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -63,4 +64,26 @@ int64_t scoreboard_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int scoreboard_request_get(const struct scoreboard_slot *slot,
+    struct scoreboard_request *out)
+{
+	uint64_t seq = slot->request_seq;
+
+	/* Pairs with the worker's fences (worker_slot_busy): a slot seen
+	 * busy after seq was read shows that request's fields. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (slot->state != WORKER_BUSY)
+		return 0;
+	out->seq = seq;
+	out->pid = slot->pid;
+	out->clock_ms = slot->request_clock_ms;
+	out->db_backend_pid = slot->db_backend_pid;
+	memcpy(out->request, slot->request, sizeof(out->request));
+	out->request[sizeof(out->request) - 1] = '\0';
+	memcpy(out->request_id, slot->request_id, sizeof(out->request_id));
+	out->request_id[sizeof(out->request_id) - 1] = '\0';
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return slot->request_seq == seq;
 }

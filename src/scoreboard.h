@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #define SCOREBOARD_REQUEST_MAX 96
+#define SCOREBOARD_REQUEST_ID_MAX 65 /* HTTP_REQUEST_ID_MAX + 1 */
 
 enum worker_state {
 	WORKER_EMPTY, /* no process in the slot */
@@ -70,15 +71,58 @@ struct scoreboard_slot {
 	volatile uint64_t restarts; /* times the slot was respawned */
 	volatile int64_t started_ms; /* wall clock, process start */
 	volatile int64_t request_started_ms;
+	/*
+	 * For the watchdog (watchdog.h).  The worker counts its requests in
+	 * request_seq (never reset, so a request is known by its slot and
+	 * number across respawns), and sets it before the other fields of a
+	 * new request: a reader that sees the same number before and after
+	 * reading them has one request's fields.  request_clock_ms is the
+	 * request's start on the monotonic clock (clock_ms), which a time
+	 * step cannot move; db_backend_pid is the PostgreSQL backend of the
+	 * worker's connection as the request started (0: none).
+	 */
+	volatile uint64_t request_seq;
+	volatile int64_t request_clock_ms;
+	volatile int db_backend_pid;
+	/* The last request_seq the master killed and the reaper logged as
+	 * slow: each writes its own, so each acts once per request. */
+	volatile uint64_t killed_seq;
+	volatile uint64_t slow_seq;
 	volatile uint64_t counters[SLOT_COUNTER__MAX];
 	char request[SCOREBOARD_REQUEST_MAX]; /* "GET /path", escaped */
+	char request_id[SCOREBOARD_REQUEST_ID_MAX]; /* of that request */
 };
 
 struct scoreboard {
 	int nslots;
 	int64_t started_ms; /* master start, wall clock */
+	/*
+	 * Pool counters since the master started, one writer each: requests
+	 * the reaper logged past slow_request, and workers the master killed
+	 * past request_timeout (watchdog.h).
+	 */
+	volatile uint64_t slow_requests;
+	volatile uint64_t request_timeouts;
 	struct scoreboard_slot slots[];
 };
+
+/* A copy of the request a slot is serving (scoreboard_request_get). */
+struct scoreboard_request {
+	uint64_t seq;
+	pid_t pid;
+	int64_t clock_ms; /* its start, monotonic */
+	int db_backend_pid;
+	char request[SCOREBOARD_REQUEST_MAX];
+	char request_id[SCOREBOARD_REQUEST_ID_MAX];
+};
+
+/*
+ * Copies the request slot is serving into out, from another process.
+ * Returns 1 when the slot is busy and the copy is of one request (its
+ * number did not change while it was read), else 0.
+ */
+int scoreboard_request_get(const struct scoreboard_slot *slot,
+    struct scoreboard_request *out);
 
 /* Maps a zeroed shared anonymous region for nslots; NULL on failure. */
 struct scoreboard *scoreboard_create(int nslots);

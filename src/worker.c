@@ -115,13 +115,26 @@ static size_t worker_fcgi_read(void *ctx, char *buf, size_t n)
 	return got;
 }
 
-static void worker_slot_busy(struct scoreboard_slot *slot,
-    const struct request *req)
+/*
+ * Shows the request in the slot.  request_seq goes first (scoreboard.h):
+ * the watchdog, reading from another process, then never pairs this
+ * request's number with the previous one's start.
+ */
+static void worker_slot_busy(const struct app *app, const struct request *req)
 {
+	struct scoreboard_slot *slot = &app->scoreboard->slots[app->slot];
+
+	slot->request_seq++;
+	__atomic_thread_fence(__ATOMIC_RELEASE); /* the number first */
 	/* Escaped: /status writes it as JSON, which takes UTF-8 only. */
 	http_request_describe(slot->request, sizeof(slot->request),
 	    req->method_name, req->path);
+	snprintf(slot->request_id, sizeof(slot->request_id), "%s",
+	    req->request_id);
+	slot->db_backend_pid = db_backend_pid(app->db);
+	slot->request_clock_ms = clock_ms();
 	slot->request_started_ms = scoreboard_now_ms();
+	__atomic_thread_fence(__ATOMIC_RELEASE); /* busy last */
 	slot->state = WORKER_BUSY;
 }
 
@@ -226,7 +239,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	    worker_params_complete(fcgi, res)) {
 		app->request_id = req->request_id;
 		log_set_request(req->request_id);
-		worker_slot_busy(slot, req);
+		worker_slot_busy(app, req);
 		if (http_request_read_body(req,
 		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
 		        app->cfg->max_body, worker_fcgi_read, fcgi->in,

@@ -18,6 +18,8 @@ START_TEST(test_dump_defaults)
 	                           "shutdown_timeout = 10s\n"
 	                           "user = \"\"\n"
 	                           "group = \"\"\n"
+	                           "request_timeout = 20s\n"
+	                           "slow_request = 1s\n"
 	                           "listen = \"/run/stockade/stockade.sock\"\n"
 	                           "socket_mode = 0660\n"
 	                           "socket_owner = \"\"\n"

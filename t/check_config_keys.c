@@ -39,6 +39,8 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg->db_retries, 3);
 	ck_assert_int_eq(cfg->retry_after_s, 1);
 	ck_assert_int_eq(cfg->shutdown_timeout_ms, 10000);
+	ck_assert_int_eq(cfg->request_timeout_ms, 20000);
+	ck_assert_int_eq(cfg->slow_request_ms, 1000);
 	ck_assert_int_eq(cfg->stock_strategy, STOCK_PESSIMISTIC);
 	ck_assert_int_eq(cfg->reservation_ttl_ms, 600000);
 	ck_assert_int_eq(cfg->reaper_interval_ms, 1000);
@@ -79,6 +81,17 @@ static const struct good_case good_cases[] = {
 	{ "idle_in_transaction_timeout", "60min", "1h" },
 	{ "idle_in_transaction_timeout", "1h", "1h" },
 	{ "shutdown_timeout", "100", "100ms" },
+	/* 0 is off, below the least value that is on. */
+	{ "request_timeout", "0", "0ms" },
+	{ "request_timeout", "0s", "0ms" },
+	{ "request_timeout", "1s", "1s" },
+	{ "request_timeout", "1000", "1s" },
+	{ "request_timeout", "90s", "90s" },
+	{ "request_timeout", "1h", "1h" },
+	{ "slow_request", "0", "0ms" },
+	{ "slow_request", "100ms", "100ms" },
+	{ "slow_request", "2500", "2500ms" },
+	{ "slow_request", "60min", "1h" },
 	{ "redis_timeout", "1", "1ms" },
 	{ "max_body", "64k", "64k" },
 	{ "max_body", "1M", "1M" },
@@ -173,6 +186,12 @@ END_TEST
 	"(milliseconds, or a number followed by ms, s, min or h), got "
 #define REAP_MUST \
 	"reaper_interval: must be a duration from 10ms to 1min " \
+	"(milliseconds, or a number followed by ms, s, min or h), got "
+#define TIMEOUT_MUST \
+	"request_timeout: must be 0 (off) or a duration from 1s to 1h " \
+	"(milliseconds, or a number followed by ms, s, min or h), got "
+#define SLOW_MUST \
+	"slow_request: must be 0 (off) or a duration from 100ms to 1h " \
 	"(milliseconds, or a number followed by ms, s, min or h), got "
 #define BATCH_MUST "reaper_batch: must be an integer from 1 to 10000, got "
 #define IDEM_MUST \
@@ -293,6 +312,20 @@ static const struct bad_case bad_cases[] = {
 	{ "reaper_interval", "2min", REAP_MUST "\"2min\"" },
 	{ "reaper_interval", "1h", REAP_MUST "\"1h\"" },
 	{ "reaper_interval", "1S", REAP_MUST "\"1S\"" },
+	/* Between off and the least value that is on. */
+	{ "request_timeout", "1", TIMEOUT_MUST "\"1\"" },
+	{ "request_timeout", "999ms", TIMEOUT_MUST "\"999ms\"" },
+	{ "request_timeout", "61min", TIMEOUT_MUST "\"61min\"" },
+	{ "request_timeout", "3600001", TIMEOUT_MUST "\"3600001\"" },
+	{ "request_timeout", "-1", TIMEOUT_MUST "\"-1\"" },
+	{ "request_timeout", "-0", TIMEOUT_MUST "\"-0\"" },
+	{ "request_timeout", "off", TIMEOUT_MUST "\"off\"" },
+	{ "request_timeout", "", TIMEOUT_MUST "\"\"" },
+	{ "request_timeout", "1.5s", TIMEOUT_MUST "\"1.5s\"" },
+	{ "slow_request", "99ms", SLOW_MUST "\"99ms\"" },
+	{ "slow_request", "1", SLOW_MUST "\"1\"" },
+	{ "slow_request", "2h", SLOW_MUST "\"2h\"" },
+	{ "slow_request", "0x10", SLOW_MUST "\"0x10\"" },
 	{ "reaper_batch", "0", BATCH_MUST "\"0\"" },
 	{ "reaper_batch", "10001", BATCH_MUST "\"10001\"" },
 	{ "reaper_batch", "-1", BATCH_MUST "\"-1\"" },
