@@ -184,6 +184,10 @@ static enum db_status coupon_issue_sharded(struct db *db,
 		}
 		if (!s.sharded) {
 			st = db_command(db, &coupon_split_stmt, split_params);
+			/* A split lost on its way issued nothing: whether it
+			 * happened is no part of the claim's outcome. */
+			if (st == DB_UNKNOWN)
+				st = DB_UNAVAILABLE;
 			if (st != DB_OK)
 				return st;
 			continue; /* split: take again */

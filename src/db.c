@@ -322,13 +322,29 @@ static enum db_status db_prepare(struct db *db, const struct db_stmt *stmt)
 }
 
 /*
+ * A statement that writes was sent outside a transaction, and the
+ * connection broke before its answer: it commits on its own, and may have
+ * (its CommandComplete comes before its commit at Sync, the commit before
+ * ReadyForQuery).  DB_UNKNOWN, as for a lost COMMIT.
+ */
+static enum db_status db_write_lost(struct db *db, const struct db_stmt *stmt)
+{
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "08007");
+	log_warn("connection lost with %s sent; whether it committed is "
+	         "unknown: %s",
+	    stmt->name, db->errmsg);
+	return DB_UNKNOWN;
+}
+
+/*
  * Runs stmt once.  Sets *rerun when it failed because the connection was
  * found lost while the statement was being prepared, outside a
  * transaction: PREPARE changes nothing and the statement itself was never
  * sent, so it may run on a new connection.  Once it was sent, never: a
  * statement outside a transaction commits on its own, and the server may
  * have run it before it went (libpq's "server closed the connection
- * unexpectedly" comes after a FATAL 57P01 as well as after a crash).
+ * unexpectedly" comes after a FATAL 57P01 as well as after a crash); if it
+ * writes, that is DB_UNKNOWN (db_write_lost).
  */
 static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status, int *rerun)
@@ -351,6 +367,8 @@ static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
 	if (est == PGRES_TUPLES_OK || est == PGRES_COMMAND_OK)
 		return r;
 	*status = db_fail(db, r);
+	if (db->lost != lost && stmt->writes && !db->in_transaction)
+		*status = db_write_lost(db, stmt);
 	if (*status == DB_ERROR)
 		log_error("%s failed: %s (SQLSTATE %s)", stmt->name, db->errmsg,
 		    db->sqlstate);

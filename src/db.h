@@ -34,7 +34,8 @@ enum db_status {
 	DB_CONFLICT, /* 23505 unique or 23514 check violation */
 	DB_TIMEOUT, /* 55P03 lock timeout, 57014 statement timeout */
 	DB_UNAVAILABLE, /* no connection, or it broke: nothing committed */
-	DB_UNKNOWN, /* the connection broke during COMMIT: it may have */
+	DB_UNKNOWN, /* it broke during COMMIT (or a write of its own): it
+	             * may have committed */
 	DB_ERROR, /* anything else: a bug or a schema mismatch */
 	DB_STATUS__MAX
 };
@@ -45,6 +46,13 @@ struct db_stmt {
 	const char *name; /* unique per process */
 	const char *sql;
 	int nparams;
+	/*
+	 * 1 when it changes data (INSERT, UPDATE, DELETE: scripts/
+	 * embed-queries reads it off the SQL).  Outside a transaction such a
+	 * statement commits on its own, so once sent, a connection lost
+	 * before its answer leaves its outcome unknown (db_query).
+	 */
+	int writes;
 };
 
 struct db_options {
@@ -73,6 +81,9 @@ int db_ping(struct db *db);
  * the caller (PQclear); otherwise returns NULL and sets *status.  Outside
  * a transaction, a statement whose PREPARE found the connection lost runs
  * on a new one (it was never sent); one that was sent never runs twice.
+ * A statement that writes, sent outside a transaction, whose connection
+ * broke before its answer came, may have committed: DB_UNKNOWN (SQLSTATE
+ * 08007), never DB_UNAVAILABLE; a read stays DB_UNAVAILABLE.
  */
 PGresult *db_query(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status);
