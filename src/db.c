@@ -6,6 +6,7 @@
  */
 #include "db.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,30 @@ static int db_configure_session(struct db *db)
 	return ok ? 0 : -1;
 }
 
+/*
+ * A connect throttled by an attempt that failed less than
+ * DB_RECONNECT_INTERVAL_MS ago waits out the rest of the interval, when
+ * the request's deadline (db_set_deadline) leaves room for it, and then
+ * tries: a request that arrives just after the server came back (a
+ * restart) is served a little later instead of answered 503.  Returns 1
+ * once the interval is over, 0 (at once) when the deadline comes first.
+ */
+static int db_throttle_wait(const struct db *db, int64_t now)
+{
+	int64_t until = db->last_failed_ms + DB_RECONNECT_INTERVAL_MS;
+	struct timespec ts;
+
+	if (now >= until)
+		return 1;
+	if (db->deadline_ms != 0 && until > db->deadline_ms)
+		return 0;
+	ts.tv_sec = (time_t)((until - now) / 1000);
+	ts.tv_nsec = (long)((until - now) % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		; /* a signal (a stop) lets this request finish */
+	return 1;
+}
+
 enum db_status db_connect(struct db *db)
 {
 	const char *keys[] = { "connect_timeout", "dbname", "application_name",
@@ -181,11 +206,12 @@ enum db_status db_connect(struct db *db)
 	}
 	/* Only a failed attempt makes the next one wait: a connection that
 	 * was lost is replaced at once, the server may well be back. */
-	if (now - db->last_failed_ms < DB_RECONNECT_INTERVAL_MS) {
+	if (!db_throttle_wait(db, now)) {
 		db_set_error(db, "08006",
 		    "not connected (reconnect throttled)");
 		return DB_UNAVAILABLE;
 	}
+	now = clock_ms();
 	/* expand_dbname: the conninfo may be "key=value ..." or a URI. */
 	db->conn = PQconnectdbParams(keys, values, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {

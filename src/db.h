@@ -8,7 +8,9 @@
  * next statement is sent, and replaced at once: nothing of that statement
  * was sent, so it simply runs on the new connection.  Only after a failed
  * attempt to connect does the next wait DB_RECONNECT_INTERVAL_MS, so a dead
- * server is not hammered.  Statements are
+ * server is not hammered; a request that meets the wait sleeps it out when
+ * its deadline leaves room, so that one arriving just after a restart is
+ * served rather than refused.  Statements are
  * declared once as static struct db_stmt and prepared on first use in each
  * connection, so a reconnect re-prepares them without anyone noticing.
  * Errors stick to the handle (db_errmsg, db_sqlstate) and are mapped from
