@@ -163,6 +163,8 @@ lost reply "keyless claim"
 unknown "keyless claim, answer lost"
 is "$(q "SELECT count(*) FROM user_coupons WHERE user_id = 7 AND policy_id = $POLICY")" 1 "keyless claim: one coupon (it committed)"
 is "$(q "SELECT issued_quantity FROM coupon_policies WHERE id = $POLICY")" 2 "claims: the policy counts 2 issued"
+is "$(stack_redis GET "{coupon:$POLICY}:requests")" 2 "claims: the coupon gate counts both (coupon_issue_settle)"
+is "$(stack_redis SMISMEMBER "{coupon:$POLICY}:users" 6 7 | paste -sd, -)" 1,1 "claims: both users in the gate's set"
 
 # ---------------------------------------------------------------------------
 # The COMMIT itself lost: nothing committed, and the key says so.

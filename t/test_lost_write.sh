@@ -10,6 +10,8 @@
 # does not pass the statement on (gone:NAME: the server says it is going
 # and closes, as if stopped just then); the client cannot tell the two
 # apart.  A read lost the same way changed nothing: database_unavailable.
+# The coupon gate in Redis ends up counting what the database issued: a
+# claim whose outcome was lost is looked up (coupon_issue_settle).
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
 set -uo pipefail
@@ -86,10 +88,21 @@ POLICY=$(created 201 policy) || exit 99
 # The sharded claim without a key: one statement takes a unit from a shard
 # and inserts the coupon.
 
+# gate NAME USER IN_SET: the Redis gate (a filter, the database the truth)
+# counts as many admissions as the policy has issued, and USER is in its
+# set of users (IN_SET 1) or not (0).
+gate() {
+	is "$(stack_redis GET "{coupon:$POLICY}:requests")" \
+		"$(q "SELECT count(*) FROM user_coupons WHERE policy_id = $POLICY")" \
+		"$1: the gate counts what the database issued"
+	is "$(stack_redis SISMEMBER "{coupon:$POLICY}:users" "$2")" "$3" "$1: user $2 in the gate's set: $3"
+}
+
 U=$(stack_token 2)
 lose reply:coupon_take_shard POST "/api/v1/coupons/$POLICY/issue" "" "$U"
 answered "claim, answer lost" 503 outcome_unknown
 is "$(q "SELECT count(*) FROM user_coupons WHERE policy_id = $POLICY AND user_id = 2")" 1 "claim, answer lost: it committed, one coupon"
+gate "claim, answer lost" 2 1
 http POST "/api/v1/coupons/$POLICY/issue" "" "$U"
 is "$HTTP_STATUS $(jq -r .code <<<"$HTTP_BODY")" "409 already_issued" "claim, retried: 409 already_issued"
 
@@ -97,8 +110,17 @@ U=$(stack_token 3)
 lose gone:coupon_take_shard POST "/api/v1/coupons/$POLICY/issue" "" "$U"
 answered "claim, never arrived" 503 outcome_unknown
 is "$(q "SELECT count(*) FROM user_coupons WHERE policy_id = $POLICY AND user_id = 3")" 0 "claim, never arrived: no coupon"
+gate "claim, never arrived" 3 0
 http POST "/api/v1/coupons/$POLICY/issue" "" "$U"
 is "$HTTP_STATUS" 201 "claim, never arrived, retried: 201"
+gate "claim, never arrived, retried" 3 1
+
+# With a key the claim is a transaction; its COMMIT's answer lost, the key
+# settles it: a replay, and the gate counts the coupon.
+U=$(stack_token 4)
+lose reply POST "/api/v1/coupons/$POLICY/issue" "" "$U" -H 'Idempotency-Key: claim-4'
+is "$HTTP_STATUS $(http_header Idempotent-Replayed)" "201 true" "keyed claim, COMMIT's answer lost: 201 replayed"
+gate "keyed claim, COMMIT's answer lost" 4 1
 
 # ---------------------------------------------------------------------------
 # A read lost the same way changed nothing.
