@@ -27,10 +27,7 @@ export STACK_WORKERS=2
 # shellcheck disable=SC2119 # no DIR: a fresh temp dir
 stack_init || exit 99
 trap stack_cleanup EXIT
-stack_start_postgres && stack_start_redis && stack_start_pgproxy || exit 99
-STACK_DATABASE_URL=$(stack_pgproxy_url)
-export STACK_DATABASE_URL
-stack_start_stockade && stack_start_nginx && stack_wait_ready || exit 99
+stack_start_behind_pgproxy || exit 99
 diag "stack in $STACK_DIR, $STACK_URL; stockade's database through the proxy"
 
 ADMIN=$(stack_token 1000 admin)
