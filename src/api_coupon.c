@@ -161,6 +161,13 @@ static enum db_status api_coupon_issue_run(struct request *req,
 	    api_coupon_issue_effect, claim);
 	if (st != DB_OK)
 		return st;
+	/* The effect issued and its transaction was not tried again: it
+	 * committed, though its answer may come replayed from the key (a
+	 * COMMIT whose answer was lost, settled by idempotency.c).  That
+	 * coupon is this admission's. */
+	if (claim->ci.result == COUPON_ISSUED &&
+	    claim->attempt == db_retry_count(app->db))
+		return DB_OK;
 	if (res->replayed)
 		claim->ci.result = COUPON_REPLAYED; /* the user holds one */
 	else if (claim->ci.result == COUPON_UNDECIDED ||

@@ -184,6 +184,10 @@ static enum db_status coupon_issue_sharded(struct db *db,
 		}
 		if (!s.sharded) {
 			st = db_command(db, &coupon_split_stmt, split_params);
+			/* A split lost on its way issued nothing: whether it
+			 * happened is no part of the claim's outcome. */
+			if (st == DB_UNKNOWN)
+				st = DB_UNAVAILABLE;
 			if (st != DB_OK)
 				return st;
 			continue; /* split: take again */
@@ -517,6 +521,23 @@ void coupon_issue_settle(struct coupon_issue *ci, enum db_status st)
 
 	if (app->cfg->coupon_gate == GATE_OFF)
 		return;
+	/*
+	 * The issue's outcome was lost with its connection (DB_UNKNOWN): the
+	 * database, the truth, is asked on a new one.  A coupon held means
+	 * this admission's issue committed (the gate admits a user once; a
+	 * keyed twin it let through is not counted), so it is counted as
+	 * issued.  None: undone below, as a failure; should the commit still
+	 * land after this read, the gate counts one short, which the
+	 * database's own refusals mend (sold_out raises the counter).
+	 */
+	if (st == DB_UNKNOWN && ci->admitted && coupon_issue_held(ci)) {
+		log_info("coupon %" PRId64 " of user %" PRId64 ": the claim's "
+		         "outcome was lost, but the user holds the coupon: "
+		         "counted as issued",
+		    ci->policy_id, ci->user_id);
+		st = DB_OK;
+		ci->result = COUPON_ISSUED;
+	}
 	if (st == DB_OK && ci->result == COUPON_ISSUED) {
 		coupon_gate_count_issued(app->redis, ci->policy_id);
 		return;

@@ -126,7 +126,8 @@ enum db_status coupon_issue_take(struct db *db, struct coupon_issue *ci,
  * step 3's (another problem with the key).  An admission that did not
  * issue gives its count back; it takes the user out of the gate's set only
  * when no request of the user can have issued meanwhile (docs/coupons.md,
- * "compensation").
+ * "compensation").  A DB_UNKNOWN (the outcome lost with the connection) is
+ * decided by one read of the database: a coupon held counts as issued.
  */
 void coupon_issue_settle(struct coupon_issue *ci, enum db_status st);
 

@@ -6,6 +6,7 @@
  */
 #include "db.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +172,30 @@ static int db_configure_session(struct db *db)
 	return ok ? 0 : -1;
 }
 
+/*
+ * A connect throttled by an attempt that failed less than
+ * DB_RECONNECT_INTERVAL_MS ago waits out the rest of the interval, when
+ * the request's deadline (db_set_deadline) leaves room for it, and then
+ * tries: a request that arrives just after the server came back (a
+ * restart) is served a little later instead of answered 503.  Returns 1
+ * once the interval is over, 0 (at once) when the deadline comes first.
+ */
+static int db_throttle_wait(const struct db *db, int64_t now)
+{
+	int64_t until = db->last_failed_ms + DB_RECONNECT_INTERVAL_MS;
+	struct timespec ts;
+
+	if (now >= until)
+		return 1;
+	if (db->deadline_ms != 0 && until > db->deadline_ms)
+		return 0;
+	ts.tv_sec = (time_t)((until - now) / 1000);
+	ts.tv_nsec = (long)((until - now) % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		; /* a signal (a stop) lets this request finish */
+	return 1;
+}
+
 enum db_status db_connect(struct db *db)
 {
 	const char *keys[] = { "connect_timeout", "dbname", "application_name",
@@ -189,11 +214,12 @@ enum db_status db_connect(struct db *db)
 	}
 	/* Only a failed attempt makes the next one wait: a connection that
 	 * was lost is replaced at once, the server may well be back. */
-	if (now - db->last_failed_ms < DB_RECONNECT_INTERVAL_MS) {
+	if (!db_throttle_wait(db, now)) {
 		db_set_error(db, "08006",
 		    "not connected (reconnect throttled)");
 		return DB_UNAVAILABLE;
 	}
+	now = clock_ms();
 	/* expand_dbname: the conninfo may be "key=value ..." or a URI. */
 	db->conn = PQconnectdbParams(keys, values, 1);
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
@@ -330,13 +356,29 @@ static enum db_status db_prepare(struct db *db, const struct db_stmt *stmt)
 }
 
 /*
+ * A statement that writes was sent outside a transaction, and the
+ * connection broke before its answer: it commits on its own, and may have
+ * (its CommandComplete comes before its commit at Sync, the commit before
+ * ReadyForQuery).  DB_UNKNOWN, as for a lost COMMIT.
+ */
+static enum db_status db_write_lost(struct db *db, const struct db_stmt *stmt)
+{
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "08007");
+	log_warn("connection lost with %s sent; whether it committed is "
+	         "unknown: %s",
+	    stmt->name, db->errmsg);
+	return DB_UNKNOWN;
+}
+
+/*
  * Runs stmt once.  Sets *rerun when it failed because the connection was
  * found lost while the statement was being prepared, outside a
  * transaction: PREPARE changes nothing and the statement itself was never
  * sent, so it may run on a new connection.  Once it was sent, never: a
  * statement outside a transaction commits on its own, and the server may
  * have run it before it went (libpq's "server closed the connection
- * unexpectedly" comes after a FATAL 57P01 as well as after a crash).
+ * unexpectedly" comes after a FATAL 57P01 as well as after a crash); if it
+ * writes, that is DB_UNKNOWN (db_write_lost).
  */
 static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status, int *rerun)
@@ -359,6 +401,8 @@ static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
 	if (est == PGRES_TUPLES_OK || est == PGRES_COMMAND_OK)
 		return r;
 	*status = db_fail(db, r);
+	if (db->lost != lost && stmt->writes && !db->in_transaction)
+		*status = db_write_lost(db, stmt);
 	if (*status == DB_ERROR)
 		log_error("%s failed: %s (SQLSTATE %s)", stmt->name, db->errmsg,
 		    db->sqlstate);

@@ -8,7 +8,9 @@
  * next statement is sent, and replaced at once: nothing of that statement
  * was sent, so it simply runs on the new connection.  Only after a failed
  * attempt to connect does the next wait DB_RECONNECT_INTERVAL_MS, so a dead
- * server is not hammered.  Statements are
+ * server is not hammered; a request that meets the wait sleeps it out when
+ * its deadline leaves room, so that one arriving just after a restart is
+ * served rather than refused.  Statements are
  * declared once as static struct db_stmt and prepared on first use in each
  * connection, so a reconnect re-prepares them without anyone noticing.
  * Errors stick to the handle (db_errmsg, db_sqlstate) and are mapped from
@@ -36,7 +38,8 @@ enum db_status {
 	DB_CONFLICT, /* 23505 unique or 23514 check violation */
 	DB_TIMEOUT, /* 55P03 lock timeout, 57014 statement timeout */
 	DB_UNAVAILABLE, /* no connection, or it broke: nothing committed */
-	DB_UNKNOWN, /* the connection broke during COMMIT: it may have */
+	DB_UNKNOWN, /* it broke during COMMIT (or a write of its own): it
+	             * may have committed */
 	DB_ERROR, /* anything else: a bug or a schema mismatch */
 	DB_STATUS__MAX
 };
@@ -47,6 +50,13 @@ struct db_stmt {
 	const char *name; /* unique per process */
 	const char *sql;
 	int nparams;
+	/*
+	 * 1 when it changes data (INSERT, UPDATE, DELETE: scripts/
+	 * embed-queries reads it off the SQL).  Outside a transaction such a
+	 * statement commits on its own, so once sent, a connection lost
+	 * before its answer leaves its outcome unknown (db_query).
+	 */
+	int writes;
 };
 
 struct db_options {
@@ -75,6 +85,9 @@ int db_ping(struct db *db);
  * the caller (PQclear); otherwise returns NULL and sets *status.  Outside
  * a transaction, a statement whose PREPARE found the connection lost runs
  * on a new one (it was never sent); one that was sent never runs twice.
+ * A statement that writes, sent outside a transaction, whose connection
+ * broke before its answer came, may have committed: DB_UNKNOWN (SQLSTATE
+ * 08007), never DB_UNAVAILABLE; a read stays DB_UNAVAILABLE.
  */
 PGresult *db_query(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status);

@@ -6,10 +6,19 @@
  * the first one's uncommitted row.  pg_try_advisory_xact_lock answers
  * without waiting and is released by COMMIT or ROLLBACK, so it can never
  * leak.  The lock key is a 64-bit hash of (user, key); a collision between
- * two live keys would only cause a spurious 409 for the later one.  If the
- * first request commits between our snapshot and our lock, our own INSERT
- * of the key hits the primary key (23505) and the transaction is retried,
- * and the retry sees the stored answer.
+ * two live keys would only cause a spurious 409 for the later one.
+ *
+ * The lookup takes the lock and reads the key in one statement, whose
+ * snapshot (READ COMMITTED: one per statement) is taken before the lock: a
+ * twin that committed in between, and so let the lock go, is invisible to
+ * it.  Run on that word, the effect would meet the twin's effect and
+ * refuse (out_of_stock, already_issued) where the twin's answer should be
+ * replayed.  So when the lock is ours and the lookup saw no answer, the key
+ * is read again in a statement of its own, whose snapshot comes after the
+ * lock and so after the end of any transaction that held it: one indexed
+ * read, on a key's first use only.  Should a row still come later (it
+ * cannot while we hold the lock), our INSERT of the key hits the primary
+ * key (23505), the transaction is retried and the retry replays.
  *
  * A COMMIT whose answer was lost (db_transaction says DB_UNKNOWN) is
  * settled by the key: on a new connection, take the key's lock, which the
@@ -97,6 +106,27 @@ enum db_status idempotency_answer_stored(struct response *res, const char *hash,
 }
 
 /*
+ * Reads the key again once its lock is ours (see the comment at the top):
+ * sets *answered when a twin's answer is stored under it.
+ */
+static enum db_status idempotency_reread(struct db *db,
+    struct idempotency_tx *tx, int *answered)
+{
+	const char *params[] = { tx->user, tx->req->idempotency_key };
+	enum db_status st;
+	PGresult *r;
+
+	if ((r = db_query(db, &idempotency_get_stmt, params, &st)) == NULL)
+		return st;
+	if (PQntuples(r) == 1) {
+		st = idempotency_answer_stored(tx->res, tx->hash, r, 0);
+		*answered = 1;
+	}
+	PQclear(r);
+	return st;
+}
+
+/*
  * Looks the key up under its lock.  Returns DB_OK, with *answered set when
  * res already holds the answer (a replay, a key problem), or a failure.
  */
@@ -106,14 +136,16 @@ static enum db_status idempotency_claim(struct db *db,
 	const char *params[] = { tx->user, tx->req->idempotency_key };
 	enum db_status st;
 	PGresult *r;
+	int locked;
 
 	*answered = 0;
 	if ((r = db_query(db, &idempotency_lookup_stmt, params, &st)) == NULL)
 		return st;
+	locked = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	if (!PQgetisnull(r, 0, 1)) {
 		st = idempotency_answer_stored(tx->res, tx->hash, r, 1);
 		*answered = 1;
-	} else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+	} else if (!locked) {
 		problem_write(tx->res, 409, "request_in_progress",
 		    "a request with this Idempotency-Key is still running");
 		response_header(tx->res, "Retry-After", "%d",
@@ -121,6 +153,8 @@ static enum db_status idempotency_claim(struct db *db,
 		*answered = 1;
 	}
 	PQclear(r);
+	if (st == DB_OK && !*answered)
+		st = idempotency_reread(db, tx, answered);
 	return st;
 }
 

@@ -17,27 +17,32 @@ static const struct db_stmt migrate_lock = {
 	"migrate_lock",
 	"SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
 	0,
+	0,
 };
 static const struct db_stmt migrate_unlock = {
 	"migrate_unlock",
 	"SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")",
+	0,
 	0,
 };
 static const struct db_stmt migrate_applied = {
 	"migrate_applied",
 	"SELECT checksum FROM schema_migrations WHERE version = $1::int",
 	1,
+	0,
 };
 static const struct db_stmt migrate_record = {
 	"migrate_record",
 	"INSERT INTO schema_migrations (version, name, checksum) "
 	"VALUES ($1::int, $2, md5($3))",
 	3,
+	1,
 };
 static const struct db_stmt migrate_checksum = {
 	"migrate_checksum",
 	"SELECT md5($1)",
 	1,
+	0,
 };
 
 static const char migrate_table_sql[] =

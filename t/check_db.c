@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "queries.h"
 #include "check_run.h"
 
 START_TEST(test_sqlstate_mapping)
@@ -90,6 +91,37 @@ START_TEST(test_get_i64)
 }
 END_TEST
 
+/*
+ * scripts/embed-queries marks the statements that change data: db.c
+ * answers such a statement, lost after it was sent outside a transaction,
+ * DB_UNKNOWN.  A row lock (FOR UPDATE) is not a write.
+ */
+START_TEST(test_stmt_writes)
+{
+	static const struct {
+		const struct db_stmt *stmt;
+		int writes;
+	} cases[] = {
+		{ &product_restock_stmt, 1 }, /* UPDATE in a CTE */
+		{ &coupon_create_stmt, 1 }, /* INSERT in a CTE */
+		{ &coupon_take_shard_stmt, 1 }, /* FOR UPDATE and UPDATE */
+		{ &coupon_split_stmt, 1 },
+		{ &idempotency_purge_stmt, 1 }, /* DELETE */
+		{ &coupon_lock_stmt, 0 }, /* FOR UPDATE alone */
+		{ &point_lock_stmt, 0 },
+		{ &stock_lock_stmt, 0 },
+		{ &idempotency_lookup_stmt, 0 }, /* an advisory lock */
+		{ &order_by_id_stmt, 0 },
+		{ &product_page_stmt, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(cases[i].stmt->writes == cases[i].writes,
+		    "%s: writes %d, want %d", cases[i].stmt->name,
+		    cases[i].stmt->writes, cases[i].writes);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("db");
@@ -98,6 +130,7 @@ int main(void)
 	tcase_add_test(tc, test_sqlstate_mapping);
 	tcase_add_test(tc, test_param_i64);
 	tcase_add_test(tc, test_get_i64);
+	tcase_add_test(tc, test_stmt_writes);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -27,10 +27,7 @@ export STACK_WORKERS=2
 # shellcheck disable=SC2119 # no DIR: a fresh temp dir
 stack_init || exit 99
 trap stack_cleanup EXIT
-stack_start_postgres && stack_start_redis && stack_start_pgproxy || exit 99
-STACK_DATABASE_URL=$(stack_pgproxy_url)
-export STACK_DATABASE_URL
-stack_start_stockade && stack_start_nginx && stack_wait_ready || exit 99
+stack_start_behind_pgproxy || exit 99
 diag "stack in $STACK_DIR, $STACK_URL; stockade's database through the proxy"
 
 ADMIN=$(stack_token 1000 admin)
@@ -163,6 +160,8 @@ lost reply "keyless claim"
 unknown "keyless claim, answer lost"
 is "$(q "SELECT count(*) FROM user_coupons WHERE user_id = 7 AND policy_id = $POLICY")" 1 "keyless claim: one coupon (it committed)"
 is "$(q "SELECT issued_quantity FROM coupon_policies WHERE id = $POLICY")" 2 "claims: the policy counts 2 issued"
+is "$(stack_redis GET "{coupon:$POLICY}:requests")" 2 "claims: the coupon gate counts both (coupon_issue_settle)"
+is "$(stack_redis SMISMEMBER "{coupon:$POLICY}:users" 6 7 | paste -sd, -)" 1,1 "claims: both users in the gate's set"
 
 # ---------------------------------------------------------------------------
 # The COMMIT itself lost: nothing committed, and the key says so.

@@ -7,7 +7,9 @@
 # three shapes: a read outside a transaction (a prepared statement), a
 # value-moving transaction (BEGIN first), and a keyed one; first
 # sequentially (4 x workers: every worker's first request after the
-# restart is among them), then after another restart in parallel.
+# restart is among them), then after another restart in parallel.  Then
+# under continuous load across a restart: no request that started after the
+# restart returned fails.
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
 set -uo pipefail
@@ -85,6 +87,43 @@ restart_then immediate sequential
 restart_then fast sequential
 restart_then immediate parallel
 restart_then fast parallel
+
+# load_across_restart MODE: LOAD_CLIENTS clients (t/lib/httploop.py; half
+# read, half charge) send requests back to back while PostgreSQL restarts
+# with -m MODE.  Each request is logged with the time it was sent; those
+# sent once `pg_ctl restart -w` had returned (the server accepts
+# connections) must all be 2xx: a worker whose connect failed while the
+# server was down waits out its reconnect interval within the request's
+# deadline, rather than answering 503 at once (docs/architecture.md,
+# "Errors").
+LOAD_CLIENTS=8
+load_across_restart() {
+	local mode=$1 log="$STACK_DIR/load-$1.log" stop="$STACK_DIR/load-$1.stop" pid back n after bad last
+	python3 "$STOCKADE_SRCDIR/t/lib/httploop.py" --url "$STACK_URL" --clients "$LOAD_CLIENTS" \
+		--stop "$stop" --token "$USER_TOKEN" --request 'GET /api/v1/products' \
+		--request 'POST /api/v1/points/charge {"amount":1}' >"$log" &
+	pid=$!
+	sleep 1
+	stack_restart_postgres "$mode"
+	ok $? "$mode under load: PostgreSQL restarted and accepts connections"
+	back=$EPOCHREALTIME
+	sleep 1.5
+	touch "$stop"
+	wait "$pid"
+	n=$(wc -l <"$log")
+	after=$(awk -v b="$back" '$1 >= b' "$log" | wc -l)
+	bad=$(awk -v b="$back" '$1 >= b && $2 !~ /^2/' "$log" | wc -l)
+	last=$(awk -v b="$back" '$1 >= b && $2 !~ /^2/ { d = ($1 - b) * 1000; if (d > m) m = d } END { printf "%.0f", m }' "$log")
+	diag "$mode under load: $n requests, $after sent after the restart returned;" \
+		"non-2xx before it: $(awk -v b="$back" '$1 < b && $2 !~ /^2/ { print $2 }' "$log" | sort | uniq -c | tr -s ' \n' ' ')," \
+		"after it: $bad (the last sent ${last} ms after)"
+	is "$bad" 0 "$mode under load: every request sent after the restart returned is 2xx"
+	[ "$after" -gt 0 ]
+	ok $? "$mode under load: requests ran after the restart"
+}
+
+load_across_restart immediate
+load_across_restart fast
 
 grep -E ' (500|503) ' "$STACK_DIR/stockade.log" | grep access | head -n 5 | while IFS= read -r line; do
 	diag "$line"

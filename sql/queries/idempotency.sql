@@ -9,6 +9,14 @@ SELECT l.locked, k.request_hash, k.status, k.body
                hashtextextended($1::text || ':' || $2, 0)) AS locked) l
   LEFT JOIN idempotency_keys k ON k.user_id = $1::bigint AND k.key = $2;
 
+-- name: idempotency_get
+-- The answer stored under the key, read again once its lock is ours, in a
+-- statement (and so, at READ COMMITTED, a snapshot) of its own: a twin that
+-- committed after idempotency_lookup's snapshot was taken and before its
+-- lock was is seen here (src/idempotency.c).
+SELECT request_hash, status, body FROM idempotency_keys
+ WHERE user_id = $1::bigint AND key = $2;
+
 -- name: idempotency_store
 INSERT INTO idempotency_keys (user_id, key, request_hash, status, body)
 VALUES ($1::bigint, $2, $3, $4::int, $5);

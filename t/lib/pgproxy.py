@@ -29,6 +29,17 @@ transactions are never hit.  MODE is one of:
            idle connection and its statement.
   idle-fatal  the same with what -m fast sends: an ErrorResponse FATAL
            57P01, and EOF.
+  reply:NAME  the next Bind of the prepared statement NAME outside a
+           transaction (the last ReadyForQuery said idle) is passed on,
+           and the server's whole answer to it is not: the proxy waits
+           for the ReadyForQuery that follows the Sync, by which time the
+           statement has committed on its own, and closes both
+           connections instead.  A write outside a transaction whose
+           answer is lost.
+  gone:NAME  the next Bind of NAME outside a transaction is not passed on:
+           the client gets what idle sends.  A write outside a
+           transaction that never reached the server, which the client
+           cannot tell from the case above.
 
 Python 3 standard library only.  Usage:
 
@@ -46,6 +57,10 @@ import sys
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
+
+# What a fault function says of a message: forward it (False), end both
+# connections (True), or drop it and go on (SKIP).
+SKIP = "skip"
 
 
 def log(msg):
@@ -86,6 +101,8 @@ class Link:
         self.sreader = self.swriter = None
         self.app = ""
         self.watched = False
+        self.tx = b"I"  # the last ReadyForQuery's transaction status
+        self.swallow = None  # reply:NAME: the statement being lost
 
     def close(self):
         # close(), not abort(): what was already forwarded is delivered,
@@ -134,12 +151,23 @@ class Link:
             head = await reader.readexactly(5)
             (n,) = struct.unpack("!I", head[1:])
             body = await reader.readexactly(n - 4)
-            if self.watched and fault(head[:1], body):
+            verdict = fault(head[:1], body) if self.watched else False
+            if verdict == SKIP:
+                continue
+            if verdict:
                 return
             writer.write(head + body)
             await writer.drain()
 
     def lost_reply(self, typ, body):
+        if typ == b"Z":
+            self.tx = body[:1]
+        if self.swallow is not None:
+            if typ != b"Z":
+                return SKIP
+            log(f"{self.app}: {self.swallow}'s answer dropped after it "
+                "committed, connections closed")
+            return True
         if typ != b"C" or body != b"COMMIT\0":
             return False
         if not self.control.take("reply"):
@@ -147,7 +175,24 @@ class Link:
         log(f"{self.app}: COMMIT's answer dropped, connections closed")
         return True
 
+    def lost_statement(self, body):
+        """A Bind of NAME outside a transaction: reply:NAME starts the
+        swallowing of its answer (lost_reply), gone:NAME ends the
+        connections at once (True)."""
+        name = body.split(b"\0")[1].decode("utf-8", "replace")
+        if self.tx != b"I":
+            return False
+        if self.control.take(f"reply:{name}"):
+            self.swallow = name
+        elif self.control.take(f"gone:{name}"):
+            self.server_gone(b"N", b"WARNING")
+            log(f"{self.app}: {name} not sent on; gone")
+            return True
+        return False
+
     def lost_request(self, typ, body):
+        if typ == b"B" and self.lost_statement(body):
+            return True
         # Not any Query: the session's SET at connect time must pass.
         first = typ in (b"P", b"B") or (
             typ == b"Q" and body.rstrip(b"\0").strip().upper() == b"BEGIN")

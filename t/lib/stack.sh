@@ -55,7 +55,7 @@
 # stack_wait_ready, stack_status, stack_get_status, stack_leftovers,
 # stack_pid, stack_alive, stack_psql, stack_psql_file, stack_redis, stack_token,
 # stack_restart_postgres, stack_{start,stop}_pgproxy, stack_pgproxy_url,
-# stack_pgproxy_arm, stack_pgproxy_armed.
+# stack_pgproxy_arm, stack_pgproxy_armed, stack_start_behind_pgproxy.
 #
 # PostgreSQL refuses to run as root.  When the caller is root, initdb,
 # pg_ctl and postgres run as the unprivileged system user "stockade"
@@ -503,6 +503,16 @@ stack_pgproxy_arm() {
 # stack_pgproxy_armed: print "MODE COUNT", the faults still to make.
 stack_pgproxy_armed() {
 	cat "$STACK_DIR/pgproxy.control"
+}
+
+# stack_start_behind_pgproxy: stack_start with stockade's database through
+# the fault proxy (STACK_DATABASE_URL exported); psql and the tests' own
+# queries go to PostgreSQL directly.
+stack_start_behind_pgproxy() {
+	stack_start_postgres && stack_start_redis && stack_start_pgproxy || return 1
+	STACK_DATABASE_URL=$(stack_pgproxy_url)
+	export STACK_DATABASE_URL
+	stack_start_stockade && stack_start_nginx && stack_wait_ready
 }
 
 # ---------------------------------------------------------------------------
