@@ -49,6 +49,13 @@ reconnected() {
 		grep 'closed the idle connection' | grep -o 'worker [0-9]*' | sort -u | wc -l
 }
 
+# served SINCE: how many distinct workers logged an access line after line
+# SINCE (nginx picks no worker: the one free to accept takes the request).
+served() {
+	tail -n +"$(($1 + 1))" "$STACK_DIR/stockade.log" |
+		grep ': access ' | grep -o 'worker [0-9]*' | sort -u | wc -l
+}
+
 # Every worker has served requests (statements prepared, connection idle).
 spec="$STACK_DIR/warm.spec"
 for ((i = 0; i < 4 * ROUNDS; i++)); do request_line "$i"; done >"$spec"
@@ -58,7 +65,7 @@ is "$(grep -vc '^2' "$STACK_DIR/warm.out")" 0 "before the restarts: every reques
 # restart_then MODE HOW: restart PostgreSQL with -m MODE, then send ROUNDS
 # requests, one at a time (HOW=sequential) or 2 x workers at once.
 restart_then() {
-	local mode=$1 how=$2 since spec out charged before
+	local mode=$1 how=$2 since spec out charged before n
 	since=$(wc -l <"$STACK_DIR/stockade.log")
 	stack_restart_postgres "$mode"
 	ok $? "$mode/$how: PostgreSQL restarted and accepts connections"
@@ -76,8 +83,13 @@ restart_then() {
 	diag "$mode/$how: statuses $(statuses "$out")"
 	is "$(grep -c . "$out")" "$ROUNDS" "$mode/$how: $ROUNDS answers"
 	is "$(grep -vc '^2' "$out")" 0 "$mode/$how: every request 2xx (no 500, no 503)"
-	is "$(reconnected "$since")" "$STACK_WORKERS" \
-		"$mode/$how: every worker found its connection closed and reconnected"
+	# Every worker that served after the restart found its connection
+	# closed and reconnected (on a loaded machine, not every worker need
+	# get one of the ROUNDS requests).
+	n=$(served "$since")
+	ok "$((n > 0 ? 0 : 1))" "$mode/$how: $n workers served after the restart"
+	is "$(reconnected "$since")" "$n" \
+		"$mode/$how: every worker that served found its connection closed and reconnected"
 	charged=$(stack_psql "SELECT count(*) FROM point_ledger WHERE user_id = 7")
 	is "$((charged - before))" "$(grep -c $'\t/api/v1/points/charge' "$spec")" \
 		"$mode/$how: one ledger row per charge"
