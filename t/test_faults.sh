@@ -21,7 +21,9 @@
 # Defaults: a random seed (logged: --seed replays the schedule), 45 s of
 # load with 16 clients, every fault kind (the whole test takes 60-90 s).
 # FAULTS_SEED, FAULTS_DURATION, FAULTS_CLIENTS set the same from the
-# environment; STACK_PG_FAST=0 runs PostgreSQL with fsync on.  --keep (or
+# environment; STACK_PG_FAST=0 runs PostgreSQL with fsync on;
+# FAULTS_EXTRA_CONF='coupon_strategy = sharded' (say) adds lines to
+# stockade.conf.  --keep (or
 # STACK_KEEP=1) keeps the directory with the history, the fault log and
 # every server's log.
 #
@@ -60,7 +62,9 @@ export STACK_WORKERS=4
 export STACK_PG_SYNC_COMMIT=1
 # Pending orders expire while the run lasts, so the reaper gives stock back
 # beside the cancels.
-export STACK_EXTRA_CONF='reservation_ttl = 20s'
+# FAULTS_EXTRA_CONF adds configuration lines (other strategies, say).
+export STACK_EXTRA_CONF="reservation_ttl = 20s
+${FAULTS_EXTRA_CONF:-}"
 WANT_CONNS=$((STACK_WORKERS + 1))
 
 # shellcheck disable=SC2119 # no DIR: a fresh temp dir

@@ -16,14 +16,13 @@ docs/architecture.md's):
               422 (the run never changes a key's request); once a key was
               answered 2xx, every later definite answer with it is the
               same status and body, replayed (never a refusal after a
-              success, never run twice); a key's first 2xx is a replay
-              only after an answer that did not say "nothing changed"
-              (a connection error, 502, 504, outcome_unknown,
-              request_in_progress): a 4xx or a 503 other than
-              outcome_unknown before it would have been a lie
+              success, never run twice)
   keys        every key answered 2xx has its stored row, with the same
               status and body, and no row exists for a key no client was
-              answered 2xx
+              answered 2xx; the attempt that committed a key's effect
+              (the one running when its transaction began) was not
+              answered "nothing changed" (a 4xx, or a 503 but
+              outcome_unknown)
   orders      every order answered 201 exists, for its user, with the
               items asked for; no order exists that no 201 named; an order
               is paid only if a payment was answered 200 and canceled only
@@ -42,7 +41,8 @@ docs/architecture.md's):
               every coupon answered 201 exists for its user and policy,
               and no coupon exists that no 201 named; a coupon is used
               exactly when a payment naming it was answered 200 and its
-              order is paid
+              order is paid; a policy that answered sold_out issued N; a
+              caller who held a coupon is not answered sold_out
   audit       sql/audit.sql returns no row
 
 Figures: requests by op and answer, by phase; faults by kind; per fault
@@ -403,7 +403,7 @@ def check_points(c, told, db):
                    f"want {want_refund}")
 
 
-def check_coupons(c, told, db, setup):
+def check_coupons(c, told, db, setup, recs):
     coupons = {x["id"]: x for x in db["coupons"]}
     policies = {p["id"]: p for p in db["policies"]}
     per_policy = collections.Counter(x["policy_id"] for x in db["coupons"])
@@ -439,6 +439,7 @@ def check_coupons(c, told, db, setup):
         if n != told_per_policy[s["id"]]:
             c.fail("coupon_count_differs", f"policy {s['id']}: {n} coupons, "
                    f"{told_per_policy[s['id']]} claims answered 201")
+    check_claim_refusals(c, told, recs, setup, per_policy)
     used_by = {}
     for oid, rs in told.pays.items():
         cid = json.loads(rs[0]["body"]).get("coupon_id") \
@@ -453,6 +454,32 @@ def check_coupons(c, told, db, setup):
                 (paid and x["order_id"] != oid):
             c.fail("coupon_use_differs", f"coupon {cid} is {x['status']} "
                    f"(order {x['order_id']}); told paid order: {oid}")
+
+
+def check_claim_refusals(c, told, recs, setup, per_policy):
+    """docs/openapi.yaml, issueCoupon: a caller who already claimed gets
+    409 already_issued, not sold_out; a policy that turned callers away as
+    sold out issued exactly N (coupons are never taken back)."""
+    got = {}  # (policy, user) -> end of the first 201
+    for r in told.coupons.values():
+        k = (int(r["path"].split("/")[4]), r["user"])
+        got[k] = min(got.get(k, r["t1"]), r["t1"])
+    sold_out = collections.Counter()
+    for r in recs:
+        if r["op"] != "claim" or r["status"] != 409:
+            continue
+        pol = int(r["path"].split("/")[4])
+        if r["code"] == "sold_out":
+            sold_out[pol] += 1
+            if got.get((pol, r["user"]), r["t0"] + 1) < r["t0"]:
+                c.fail("claim_refused_wrongly", f"user {r['user']} had a "
+                       f"coupon of policy {pol} and was answered sold_out "
+                       f"(key {r['key']}, at {r['t0']:.3f} s)")
+    for s in setup["policies"]:
+        if sold_out[s["id"]] and per_policy[s["id"]] != s["total"]:
+            c.fail("coupon_undersold", f"policy {s['id']}: "
+                   f"{sold_out[s['id']]} claims answered sold_out, "
+                   f"{per_policy[s['id']]} of {s['total']} issued")
 
 
 # ---------------------------------------------------------------------------
@@ -514,16 +541,21 @@ def recovery(recs, faults):
                  key=lambda r: r["t0"])
     per_kind = collections.defaultdict(list)
     fails_kind = collections.defaultdict(collections.Counter)
+    late_kind = collections.Counter()
     for i, f in enumerate(faults):
         fs = failed.get(i, [])
         for r in fs:
             fails_kind[f["kind"]][str(r["status"] or "conn_error")] += 1
+            late_kind[f["kind"]] += r["t0"] > f["t1"]
         after = max([r["t0"] for r in fs] + [f["t0"]])
         first = next((r for r in oks if r["t0"] >= after), None)
         if first is not None:
             per_kind[f["kind"]].append((first["t1"] - f["t0"]) * 1000)
     out = ["per fault kind: failed answers (5xx, connection errors) after "
-           "it; recovery ms (median, max) to the next 2xx write:"]
+           "it, of which sent after the fault was over (inject.sh had "
+           "returned: PostgreSQL accepting again, Redis back, the new "
+           "master listening); recovery ms (median, max) to the next "
+           "2xx write:"]
     if failed.get(None):
         out.append(f"  {'(before any)':19} failed {len(failed[None])}")
     for kind in sorted({f["kind"] for f in faults}):
@@ -531,7 +563,8 @@ def recovery(recs, faults):
         fk = fails_kind.get(kind, {})
         out.append(f"  {kind:19} failed {sum(fk.values()):4}"
                    + (" (" + ", ".join(f"{n} x {s}" for s, n in
-                                        sorted(fk.items())) + ")"
+                                        sorted(fk.items()))
+                      + f"; {late_kind[kind]} sent after it)"
                       if fk else "")
                    + (f"; recovery {statistics.median(ms):.0f}, "
                       f"{max(ms):.0f}" if ms else "; no 2xx after it"))
@@ -569,7 +602,7 @@ def main():
     check_keys(c, told, db, by_key, setup["epoch"])
     check_orders(c, told, db, setup)
     check_points(c, told, db)
-    check_coupons(c, told, db, setup)
+    check_coupons(c, told, db, setup, recs)
     for row in audit:
         c.fail("audit:" + row.split("|")[0], row)
     if not args.quiet:
