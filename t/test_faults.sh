@@ -75,6 +75,9 @@ stack_start_postgres && stack_start_redis && stack_start_pgproxy || exit 99
 STACK_DATABASE_URL=$(stack_pgproxy_url)
 export STACK_DATABASE_URL STACK_DIR STACK_CONF
 stack_start_stockade && stack_start_nginx && stack_wait_ready || exit 99
+# The servers are killed and replaced by t/faults/inject.sh: this shell
+# need not report their deaths as jobs ("Killed").
+disown -a
 OUT=$STACK_DIR/faults
 mkdir -p "$OUT"
 diag "stack in $STACK_DIR, $STACK_URL; stockade's database through the proxy"

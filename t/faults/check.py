@@ -24,7 +24,7 @@ docs/architecture.md's):
               answered "nothing changed" (a 4xx, or a 503 but
               outcome_unknown)
   orders      every order answered 201 exists, for its user, with the
-              items asked for; no order exists that no 201 named; an order
+              items asked for and the total told; no order exists that no 201 named; an order
               is paid only if a payment was answered 200 and canceled only
               if a cancel was, and every 200 shows in the order's status
   stock       never negative, in the database or in any answer read; each
@@ -279,6 +279,7 @@ def check_committer(c, rs, at):
                f"at {at:.3f} s, in the attempt sent at {r['t0']:.3f} s, "
                f"which was answered {r['status']} {r['code']}")
 
+
 def check_keys(c, told, db, by_key, epoch):
     rows = {(k["user_id"], k["key"]): k for k in db["keys"]}
     for k, r in told.first_ok.items():
@@ -311,9 +312,12 @@ def check_orders(c, told, db, setup):
             continue
         want = sorted([i["option_id"], i["quantity"]]
                       for i in json.loads(r["body"])["items"])
-        if o["user_id"] != r["user"] or o["items"] != want:
+        if o["user_id"] != r["user"] or o["items"] != want or \
+                o["total"] != r["resp"].get("total"):
             c.fail("order_differs", f"order {oid}: user {o['user_id']} "
-                   f"items {o['items']}, asked by {r['user']} for {want}")
+                   f"items {o['items']} total {o['total']}, asked by "
+                   f"{r['user']} for {want}, told total "
+                   f"{r['resp'].get('total')}")
     for oid, o in orders.items():
         if oid not in told.orders:
             c.fail("order_untold", f"order {oid} ({o['status']}) exists but "

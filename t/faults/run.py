@@ -48,6 +48,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 
 FAULT_KINDS = [
@@ -137,13 +138,12 @@ class Shop:
         self.coupons = {u: {} for u in users}  # id -> status
         self.paid_with = {}  # order id -> coupon id
 
-    def learn(self, op, user, status, body, req):
+    def learn(self, op, user, status, code, body, req):
         if status is None or status >= 300 or not isinstance(body, dict):
             if op in ("pay", "cancel") and status in (404, 409):
                 with self.lock:
                     self.orders[user].pop(req["order_id"], None)
-                    if status == 409 and req.get("coupon_id") and \
-                            body.get("code") == "coupon_unavailable":
+                    if req.get("coupon_id") and code == "coupon_unavailable":
                         self.coupons[user].pop(req["coupon_id"], None)
             return
         with self.lock:
@@ -188,6 +188,7 @@ class Run:
         self.users = sorted(self.tokens)
         self.shop = Shop(self.users)
         self.stop_load = threading.Event()
+        self.crashed = threading.Event()
         self.charge_seq = 0
         self.charge_lock = threading.Lock()
         self.pending = []  # keyed requests still ambiguous after the load
@@ -327,6 +328,18 @@ class Run:
         return {"user": user, "op": "read_coupons", "method": "GET",
                 "path": "/api/v1/me/coupons", "body": None, "key": None}
 
+    def guarded(self, target, *args):
+        """Runs target in a thread; a crash stops the run and fails it
+        (a client that died would silently thin the load)."""
+        def run():
+            try:
+                target(*args)
+            except BaseException:
+                traceback.print_exc()
+                self.crashed.set()
+                self.stop_load.set()
+        return threading.Thread(target=run)
+
     def client(self, client):
         rng = random.Random(self.args.seed * 1000 + client)
         h = Http(self.args.url, self.args.request_timeout)
@@ -347,7 +360,7 @@ class Run:
                 with self.pending_lock:
                     self.pending.append((req, attempt))
                 continue
-            self.shop.learn(req["op"], req["user"], status, body, req)
+            self.shop.learn(req["op"], req["user"], status, code, body, req)
             if req["key"] and rng.random() < 0.08:
                 # Sent again on purpose: a definite answer must replay.
                 self.send(h, client, req, "replay", attempt + 1)
@@ -401,7 +414,7 @@ class Run:
             if not kinds:  # a run without faults: the load alone
                 time.sleep(max(0.0, until - time.monotonic()))
                 return
-            time.sleep(min(2.0, until - time.monotonic()))
+            time.sleep(max(0.0, min(2.0, until - time.monotonic())))
             while True:
                 cycle = kinds + ["worker_kill"] * 3 * \
                     ("worker_kill" in kinds)
@@ -409,9 +422,9 @@ class Run:
                 for kind in cycle:
                     gap = rng.uniform(self.args.gap / 2, self.args.gap * 1.5)
                     victim = rng.randrange(1 << 30)
-                    if time.monotonic() + gap >= until:
+                    if time.monotonic() + gap >= until or \
+                            self.stop_load.wait(gap):
                         return
-                    time.sleep(gap)
                     start = self.rec.now()
                     try:
                         p = subprocess.run(
@@ -434,15 +447,14 @@ class Run:
         load_end = time.monotonic() + self.args.duration
         # Faults stop a few seconds before the load, so that the load
         # also shows the stack serving after the last one.
-        faults = threading.Thread(target=self.faults,
-                                  args=(load_end - self.args.calm,))
-        clients = [threading.Thread(target=self.client, args=(c,))
+        faults = self.guarded(self.faults, load_end - self.args.calm)
+        clients = [self.guarded(self.client, c)
                    for c in range(self.args.clients)]
         for t in clients:
             t.start()
         faults.start()
         faults.join()
-        time.sleep(max(0.0, load_end - time.monotonic()))
+        self.stop_load.wait(max(0.0, load_end - time.monotonic()))
         self.stop_load.set()
         for t in clients:
             t.join()
@@ -451,6 +463,7 @@ class Run:
         self.rec.close()
         print(f"run: load {load_s:.1f}s with {self.args.clients} clients; "
               f"{left} keys retried after it", file=sys.stderr)
+        return 1 if self.crashed.is_set() else 0
 
 
 def main():
@@ -476,7 +489,7 @@ def main():
         os.path.dirname(os.path.abspath(__file__)), "inject.sh"))
     args = p.parse_args()
     args.kinds = set(args.kinds.split(",")) if args.kinds else set()
-    Run(args).main()
+    sys.exit(Run(args).main())
 
 
 if __name__ == "__main__":
