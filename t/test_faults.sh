@@ -141,7 +141,7 @@ fi
 tampered() {
 	local name=$1 want=$2 sql=$3 db=tamper_$1 out rc
 	shift 3
-	stack_psql "DROP DATABASE IF EXISTS $db" >/dev/null &&
+	stack_psql "SET client_min_messages = warning; DROP DATABASE IF EXISTS $db" >/dev/null &&
 		stack_psql "CREATE DATABASE $db TEMPLATE stockade" >/dev/null &&
 		$PSQL -d "$db" -XAtq -v ON_ERROR_STOP=1 -c "$sql" >/dev/null
 	ok $? "self-test: $name: the tampered copy is made"
