@@ -16,10 +16,11 @@
 # coupon, and a history with a fake 201, must each be caught by name.
 #
 #   t/test_faults.sh [--seed N] [--duration SECONDS] [--clients N]
-#                    [--kinds KIND,...] [--keep]
+#                    [--kinds KIND,...] [--gap SECONDS] [--keep]
 #
 # Defaults: a random seed (logged: --seed replays the schedule), 45 s of
-# load with 16 clients, every fault kind (the whole test takes 60-90 s).
+# load with 16 clients, every fault kind, one every 1.5 s on average
+# (--gap; the whole test takes 60-90 s).
 # FAULTS_SEED, FAULTS_DURATION, FAULTS_CLIENTS set the same from the
 # environment; STACK_PG_FAST=0 runs PostgreSQL with fsync on;
 # FAULTS_EXTRA_CONF='coupon_strategy = sharded' (say) adds lines to
@@ -41,6 +42,7 @@ SEED=${FAULTS_SEED:-$((RANDOM * 32768 + RANDOM))}
 DURATION=${FAULTS_DURATION:-45}
 CLIENTS=${FAULTS_CLIENTS:-16}
 KINDS=
+GAP=${FAULTS_GAP:-}
 USERS=40
 while [ "$#" -gt 0 ]; do
 	case $1 in
@@ -48,9 +50,10 @@ while [ "$#" -gt 0 ]; do
 	--duration) DURATION=$2 && shift 2 ;;
 	--clients) CLIENTS=$2 && shift 2 ;;
 	--kinds) KINDS=$2 && shift 2 ;;
+	--gap) GAP=$2 && shift 2 ;;
 	--keep) export STACK_KEEP=1 && shift ;;
 	*)
-		echo "usage: $0 [--seed N] [--duration S] [--clients N] [--kinds K,...] [--keep]" >&2
+		echo "usage: $0 [--seed N] [--duration S] [--clients N] [--kinds K,...] [--gap S] [--keep]" >&2
 		exit 99
 		;;
 	esac
@@ -92,6 +95,7 @@ ADMIN=$(stack_token 1000 admin --ttl 86400) || exit 99
 run_args=(--url "$STACK_URL" --tokens "$OUT/tokens" --admin-token "$ADMIN"
 	--out "$OUT" --seed "$SEED" --duration "$DURATION" --clients "$CLIENTS")
 [ -z "$KINDS" ] || run_args+=(--kinds "$KINDS")
+[ -z "$GAP" ] || run_args+=(--gap "$GAP")
 python3 "$T_DIR/faults/run.py" "${run_args[@]}" 2>"$OUT/run.log"
 ok $? "the run finished (load, faults, retries)"
 sed 's/^/# /' "$OUT/run.log" | grep -v '^# faults: ' || true

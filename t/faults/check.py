@@ -33,8 +33,8 @@ docs/architecture.md's):
               add up to the initial stock (the run restocks nothing)
   points      balance = ledger sum >= 0 (never negative in any answer
               read); every charge answered 200 is exactly one ledger row
-              (charge amounts are unique in a run) and no charge row
-              exists without one; a paid order used its total less its
+              (charge amounts are unique in a run), with the balance
+              the answer told, and no charge row exists without one; a paid order used its total less its
               discount once, a canceled paid order was refunded once,
               nothing else used or refunded points
   coupons     per policy: coupons <= N, = issued_quantity, one per user;
@@ -89,7 +89,8 @@ SELECT json_build_object(
       FROM orders o),
   'ledger', (SELECT COALESCE(json_agg(json_build_object(
       'id', l.id, 'user_id', l.user_id, 'amount', l.amount, 'kind', l.kind,
-      'order_id', l.order_id)), '[]') FROM point_ledger l),
+      'order_id', l.order_id, 'balance_after', l.balance_after)), '[]')
+      FROM point_ledger l),
   'accounts', (SELECT COALESCE(json_agg(json_build_object(
       'user_id', a.user_id, 'balance', a.balance,
       'ledger', (SELECT COALESCE(sum(amount), 0) FROM point_ledger l
@@ -382,6 +383,10 @@ def check_points(c, told, db):
             c.fail("charge_rows_wrong", f"charge of {amount} to user "
                    f"{r['user']} (key {r['key']}) answered 200: "
                    f"{len(rows)} ledger rows")
+        elif rows[0]["balance_after"] != r["resp"].get("balance"):
+            c.fail("charge_differs", f"charge of {amount} to user "
+                   f"{r['user']} answered balance {r['resp'].get('balance')}"
+                   f", its ledger row says {rows[0]['balance_after']}")
     for amount, rows in charges.items():
         r = told.charges.get(amount)
         for x in rows:
