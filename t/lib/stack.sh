@@ -35,6 +35,11 @@
 #                     (bench/run adds a `location = /bench/ceiling` there)
 #   STACK_PG_FAST     1 (default): fsync=off and friends, for tests only;
 #                     0 keeps PostgreSQL crash-safe (scripts/demo)
+#   STACK_PG_SYNC_COMMIT  1: with STACK_PG_FAST=1, keep synchronous_commit
+#                     on: a COMMIT is answered once its WAL is written (to
+#                     the kernel, not fsynced), so an answered commit
+#                     survives a crash of PostgreSQL (-m immediate), not of
+#                     the machine (t/test_faults.sh)
 #   STACK_PG_BIN      PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 #   STACK_RUN_USER    when the caller is root: the system user stockade's
 #                     workers run as (`user` in stockade.conf; created on
@@ -379,7 +384,9 @@ stack_start_postgres() {
 		printf 'max_connections = 100\n'
 		printf 'log_min_messages = warning\n'
 		if [ "${STACK_PG_FAST:-1}" = 1 ]; then
-			printf 'fsync = off\nfull_page_writes = off\nsynchronous_commit = off\n'
+			printf 'fsync = off\nfull_page_writes = off\n'
+			[ "${STACK_PG_SYNC_COMMIT:-0}" = 1 ] ||
+				printf 'synchronous_commit = off\n'
 		fi
 	} >"$data/stack.conf"
 	_stack_pg_owner "$data/stack.conf"
