@@ -75,6 +75,7 @@ struct config {
 	int db_retries; /* retries of SQLSTATE 40001/40P01 */
 	int retry_after_s; /* Retry-After on a 503 */
 	int status_public; /* 1: /status without a token (config_on_off) */
+	int metrics_public; /* 1: /metrics without a token (config_on_off) */
 	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
 	int stock_strategy; /* enum stock_strategy */
 	int reservation_ttl_ms; /* a pending order's hold on its stock */

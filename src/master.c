@@ -36,6 +36,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "osstat.h"
 #include "scoreboard.h"
 #include "reaper.h"
 #include "signals.h"
@@ -427,6 +428,19 @@ static void master_handle_signal(struct master *m, int signo)
 	}
 }
 
+/*
+ * Samples the listen queue for /status's "max listen queue", as php-fpm's
+ * master does once a second: the loop wakes at least that often.
+ */
+static void master_sample_queue(struct master *m)
+{
+	uint32_t queued, backlog;
+
+	if (osstat_listen_queue(m->listen_fd, &queued, &backlog) == 0 &&
+	    queued > m->sb->listen_queue_max)
+		m->sb->listen_queue_max = queued;
+}
+
 /* Respawns due slots and returns how long the loop may sleep. */
 static int64_t master_tick(struct master *m)
 {
@@ -434,6 +448,7 @@ static int64_t master_tick(struct master *m)
 
 	if (m->phase == MASTER_STOPPING)
 		return master_stop_tick(m, now);
+	master_sample_queue(m);
 	for (int i = 0; i < master_nslots(m); i++) {
 		struct master_slot *s = &m->slots[i];
 

@@ -51,6 +51,8 @@ static void reaper_expire(struct db *db, const struct config *cfg,
 		}
 		if (expired > 0) {
 			slot->requests += (uint64_t)expired;
+			slot->counters[COUNTER_ORDERS_EXPIRED] +=
+			    (uint64_t)expired;
 			log_info("expired %d pending orders; stock restored",
 			    expired);
 		}
@@ -63,7 +65,8 @@ static void reaper_expire(struct db *db, const struct config *cfg,
  * shows such a coupon as expired already; this makes the stored status
  * agree within reaper_interval.
  */
-static void reaper_expire_coupons(struct db *db, const struct config *cfg)
+static void reaper_expire_coupons(struct db *db, const struct config *cfg,
+    struct scoreboard_slot *slot)
 {
 	int expired;
 
@@ -73,6 +76,7 @@ static void reaper_expire_coupons(struct db *db, const struct config *cfg)
 			log_warn("expiring coupons failed: %s", db_errmsg(db));
 			return;
 		}
+		slot->counters[COUNTER_COUPONS_EXPIRED] += (uint64_t)expired;
 		if (expired > 0)
 			log_info("%d coupons expired", expired);
 	} while (expired == cfg->reaper_batch && !reaper_stop_requested);
@@ -106,13 +110,13 @@ noreturn void reaper_run(const struct config *cfg, struct scoreboard_slot *slot)
 	slot->state = WORKER_STARTING;
 	slot->requests = 0;
 	slot->started_ms = scoreboard_now_ms();
-	db = app_db_create(cfg, "stockade reaper");
+	db = app_db_create(cfg, "stockade reaper", slot);
 	slot->state = WORKER_IDLE;
 	/* SIGTERM comes when the master dies too (signals_die_with_parent);
 	 * the check on the parent, once a round, is a cheap backstop. */
 	while (!reaper_stop_requested && !signals_parent_gone()) {
 		reaper_expire(db, cfg, slot);
-		reaper_expire_coupons(db, cfg);
+		reaper_expire_coupons(db, cfg, slot);
 		if (since_purge >= REAPER_PURGE_INTERVAL_MS) {
 			reaper_purge(db, cfg);
 			since_purge = 0;

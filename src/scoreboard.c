@@ -18,16 +18,47 @@ const char *const worker_state_names[WORKER_STATE__MAX] = {
 
 const char *const slot_counter_names[SLOT_COUNTER__MAX] = {
 	"db_retries",
+	"db_retries_40001",
+	"db_retries_40p01",
+	"db_reconnects",
+	"redis_reconnects",
+	"idempotent_replays",
 	"point_conflicts",
 	"point_lock_fallbacks",
 	"coupon_gate_passed",
 	"coupon_gate_refused",
+	"coupon_gate_sold_out",
+	"coupon_gate_already_issued",
+	"coupon_gate_not_open",
 	"coupon_gate_bypassed",
 	"coupon_db_attempts",
 	"coupon_gate_rebuilds",
 	"coupon_gate_compensations",
 	"coupon_keyed_reads",
 	"redis_breaker_opens",
+	"orders_expired",
+	"coupons_expired",
+};
+
+/*
+ * 1 ms to 10 s: a request is a few database round trips (around a
+ * millisecond); a rush queues them behind row locks (tens to hundreds);
+ * statement_timeout (5 s by default) bounds the rest.
+ */
+const int64_t scoreboard_bucket_us[SCOREBOARD_BUCKETS - 1] = {
+	1000,
+	2500,
+	5000,
+	10000,
+	25000,
+	50000,
+	100000,
+	250000,
+	500000,
+	1000000,
+	2500000,
+	5000000,
+	10000000,
 };
 
 static size_t scoreboard_size(int nslots)
@@ -63,4 +94,58 @@ int64_t scoreboard_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int scoreboard_bucket(int64_t duration_us)
+{
+	int i = 0;
+
+	while (
+	    i < SCOREBOARD_BUCKETS - 1 && duration_us > scoreboard_bucket_us[i])
+		i++;
+	return i;
+}
+
+void scoreboard_observe(struct scoreboard_slot *slot, int route, int status,
+    int64_t duration_us)
+{
+	struct scoreboard_route *r;
+	int class = status / 100 - 1;
+
+	if (route < 0 || route >= SCOREBOARD_ROUTE_NONE)
+		route = SCOREBOARD_ROUTE_NONE;
+	if (class < 0 || class >= SCOREBOARD_CLASSES)
+		class = SCOREBOARD_CLASSES - 1;
+	if (duration_us < 0)
+		duration_us = 0;
+	r = &slot->routes[route];
+	r->requests[class]++;
+	r->buckets[scoreboard_bucket(duration_us)]++;
+	r->duration_us += (uint64_t)duration_us;
+	slot->last_duration_us = duration_us;
+	slot->request_ended_ms = scoreboard_now_ms();
+}
+
+int scoreboard_count_state(const struct scoreboard *sb, int nworkers,
+    enum worker_state state)
+{
+	int n = 0;
+
+	for (int i = 0; i < nworkers && i < sb->nslots; i++)
+		n += sb->slots[i].state == (int)state;
+	return n;
+}
+
+void scoreboard_busy(struct scoreboard *sb, int i, int nworkers)
+{
+	uint32_t busy, max;
+
+	sb->slots[i].state = WORKER_BUSY;
+	busy = (uint32_t)scoreboard_count_state(sb, nworkers, WORKER_BUSY);
+	max = __atomic_load_n(&sb->active_max, __ATOMIC_RELAXED);
+	/* Several workers may raise it at once: only ever upwards. */
+	while (busy > max &&
+	    !__atomic_compare_exchange_n(&sb->active_max, &max, busy, 1,
+	        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }

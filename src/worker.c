@@ -35,7 +35,6 @@
 #include "app.h"
 #include "clock.h"
 #include "config.h"
-#include "db.h"
 #include "http.h"
 #include "log.h"
 #include "route.h"
@@ -101,29 +100,27 @@ static size_t worker_fcgi_read(void *ctx, char *buf, size_t n)
 	return got;
 }
 
-static void worker_slot_busy(struct scoreboard_slot *slot,
-    const struct request *req)
+static void worker_slot_busy(const struct app *app, const struct request *req)
 {
+	struct scoreboard_slot *slot = &app->scoreboard->slots[app->slot];
+
 	/* Escaped: /status writes it as JSON, which takes UTF-8 only. */
 	http_request_describe(slot->request, sizeof(slot->request),
 	    req->method_name, req->path);
 	slot->request_started_ms = scoreboard_now_ms();
-	slot->state = WORKER_BUSY;
+	scoreboard_busy(app->scoreboard, app->slot, app->cfg->workers);
 }
 
 static void worker_log_access(const struct request *req,
-    const struct response *res)
+    const struct response *res, int64_t duration_us)
 {
 	char method[32], path[256];
-	int64_t now_us;
 
-	now_us = clock_us();
 	log_escape(method, sizeof(method), req->method_name,
 	    strlen(req->method_name));
 	log_escape(path, sizeof(path), req->path, strlen(req->path));
 	log_info("access %s %s %d %.3fms rid=%s user=%lld code=%s", method,
-	    path, res->status, (double)(now_us - req->started_us) / 1000.0,
-	    req->request_id,
+	    path, res->status, (double)duration_us / 1000.0, req->request_id,
 	    req->authenticated ? (long long)req->identity.user_id : 0LL,
 	    res->code != NULL ? res->code : "-");
 }
@@ -159,6 +156,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 {
 	struct scoreboard_slot *slot = &app->scoreboard->slots[app->slot];
 	char *out = NULL;
+	int64_t duration_us;
 	size_t len;
 
 	request_init(req);
@@ -166,7 +164,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	app_begin_request(app);
 	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0) {
 		app->request_id = req->request_id;
-		worker_slot_busy(slot, req);
+		worker_slot_busy(app, req);
 		if (http_request_read_body(req,
 		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
 		        app->cfg->max_body, worker_fcgi_read, fcgi->in,
@@ -178,9 +176,14 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 		log_warn("response to %s lost: the client went away",
 		    req->request_id);
 	free(out);
-	worker_log_access(req, res);
+	duration_us = clock_us() - req->started_us;
+	worker_log_access(req, res, duration_us);
+	/* For /metrics: by route, not by path, so that the series stay as
+	 * few as the routes. */
+	scoreboard_observe(slot, req->route, res->status, duration_us);
+	if (res->replayed)
+		app_count(app, COUNTER_IDEMPOTENT_REPLAYS);
 	request_reset(req);
-	slot->counters[COUNTER_DB_RETRIES] = db_retry_count(app->db);
 	slot->requests++;
 	slot->state = WORKER_IDLE;
 }
@@ -250,13 +253,14 @@ noreturn void worker_run(const struct worker_params *p)
 		fatal("FCGX_Init failed");
 	signals_child_init(worker_on_quit, worker_on_term, 1);
 	slot->state = WORKER_STARTING;
+	/* Per process; the counters are the slot's and go on (scoreboard.h). */
 	slot->requests = 0;
-	for (int i = 0; i < SLOT_COUNTER__MAX; i++)
-		slot->counters[i] = 0;
+	slot->request_ended_ms = 0;
 	slot->started_ms = scoreboard_now_ms();
 	snprintf(name, sizeof(name), "stockade worker %d", p->slot);
 	app = app_create(p->cfg, p->secret, p->secret_len, p->scoreboard,
 	    p->slot, name);
+	app->listen_fd = p->listen_fd;
 	app_connect(app);
 	if (FCGX_InitRequest(&fcgi, p->listen_fd, 0) != 0)
 		fatal("FCGX_InitRequest failed");
