@@ -194,9 +194,12 @@ static void status_slot_fields(struct status_fields *fs,
 		status_int(fs, slot_counter_names[c], NULL,
 		    (int64_t)s->counters[c], NULL);
 	if (state == WORKER_BUSY) {
+		/* The request may have begun after now was read. */
+		int64_t ms = now - s->request_started_ms;
+
 		status_str(fs, "request", "request", request);
 		status_int(fs, "request_ms", "request duration",
-		    now - s->request_started_ms, "ms");
+		    ms > 0 ? ms : 0, "ms");
 	}
 	if (!full)
 		return;

@@ -225,8 +225,8 @@ static void metrics_durations(struct response *res,
     const struct metrics_pool *p, metrics_route_name_fn route_name)
 {
 	metrics_head(res, "stockade_http_request_duration_seconds", "histogram",
-	    "Time from the request's parameters to the last byte of the "
-	    "answer handed to nginx, by route.");
+	    "Time from reading the request to writing its answer, by "
+	    "route.");
 	for (int i = 0; i < SCOREBOARD_ROUTES_MAX; i++) {
 		const char *name = metrics_route_name(route_name, i);
 
