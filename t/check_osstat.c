@@ -20,6 +20,19 @@
 
 #define CLIENTS 3
 
+/* Opens CLIENTS connections to addr, which nobody accepts yet. */
+static void connect_clients(int family, const void *addr, socklen_t len,
+    int *clients)
+{
+	for (int i = 0; i < CLIENTS; i++) {
+		clients[i] = socket(family, SOCK_STREAM, 0);
+		ck_assert_int_ge(clients[i], 0);
+		ck_assert_int_eq(connect(clients[i],
+		                     (const struct sockaddr *)addr, len),
+		    0);
+	}
+}
+
 static void close_all(int *fds, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -44,12 +57,7 @@ START_TEST(test_unix_queue)
 	ck_assert_int_eq(osstat_listen_queue(fd, &queued, &backlog), 0);
 	ck_assert_uint_eq(queued, 0);
 	ck_assert_uint_eq(backlog, 8);
-	for (int i = 0; i < CLIENTS; i++) {
-		clients[i] = socket(AF_UNIX, SOCK_STREAM, 0);
-		ck_assert_int_eq(connect(clients[i], (struct sockaddr *)&sun,
-		                     sizeof(sun)),
-		    0);
-	}
+	connect_clients(AF_UNIX, &sun, sizeof(sun), clients);
 	ck_assert_int_eq(osstat_listen_queue(fd, &queued, &backlog), 0);
 	ck_assert_uint_eq(queued, CLIENTS);
 	close(accept(fd, NULL, NULL));
@@ -75,12 +83,7 @@ START_TEST(test_tcp_queue)
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	ck_assert_int_eq(listen(fd, 5), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	for (int i = 0; i < CLIENTS; i++) {
-		clients[i] = socket(AF_INET, SOCK_STREAM, 0);
-		ck_assert_int_eq(connect(clients[i], (struct sockaddr *)&sin,
-		                     sizeof(sin)),
-		    0);
-	}
+	connect_clients(AF_INET, &sin, sizeof(sin), clients);
 	ck_assert_int_eq(osstat_listen_queue(fd, &queued, &backlog), 0);
 	ck_assert_uint_eq(queued, CLIENTS);
 	ck_assert_uint_eq(backlog, 5);

@@ -24,14 +24,14 @@ command -v promtool >/dev/null || { echo "promtool is missing (scripts/install-d
 export STACK_WORKERS=3
 # Orders expire a second after they are placed, and the reaper looks often.
 export STACK_EXTRA_CONF=$'reservation_ttl = 1s\nreaper_interval = 100ms'
-STOPPED=
-CURLS=
+STOPPED=()
+CURLS=()
 
 cleanup() {
 	local pid
 	# Never leave a worker stopped behind a failed assertion.
-	for pid in $STOPPED; do kill -CONT "$pid" 2>/dev/null; done
-	for pid in $CURLS; do kill "$pid" 2>/dev/null; done
+	for pid in "${STOPPED[@]}"; do kill -CONT "$pid" 2>/dev/null; done
+	for pid in "${CURLS[@]}"; do kill "$pid" 2>/dev/null; done
 	stack_cleanup
 }
 
@@ -264,13 +264,12 @@ like "$HTTP_CONTENT_TYPE" '^application/json' "Accept naming JSON first: JSON"
 # Every worker stopped: what nginx sends now waits in the listen queue,
 # where the master's sampling (once a second) sees it.
 status_get
-STOPPED=$(jq -r '.workers[].pid' <<<"$HTTP_BODY")
-# shellcheck disable=SC2086 # one pid per word
-kill -STOP $STOPPED
+mapfile -t STOPPED < <(jq -r '.workers[].pid' <<<"$HTTP_BODY")
+kill -STOP "${STOPPED[@]}"
 Q=6
 for ((i = 0; i < Q; i++)); do
 	curl -s -o /dev/null -m 30 "$STACK_URL/healthz" &
-	CURLS="$CURLS $!"
+	CURLS+=("$!")
 done
 queued=
 for _ in $(seq 1 50); do
@@ -280,12 +279,10 @@ for _ in $(seq 1 50); do
 done
 diag "ss -xl says $queued waiting"
 sleep 2.2 # two of the master's samples
-# shellcheck disable=SC2086
-kill -CONT $STOPPED
-STOPPED=
-# shellcheck disable=SC2086
-wait $CURLS
-CURLS=
+kill -CONT "${STOPPED[@]}"
+STOPPED=()
+wait "${CURLS[@]}"
+CURLS=()
 status_get
 q=$(jq .max_listen_queue <<<"$HTTP_BODY")
 [ "$q" -ge "$Q" ] && [ "$q" -le $((Q + 2)) ]
