@@ -5,7 +5,8 @@
 # its counters move with what the server does: N requests to a route are
 # +N in its 2xx series and its histogram's count, a 409 lands in 4xx, a 404
 # in route "none"; an Idempotency-Key replay, the coupon gate's outcomes,
-# an expired order, PostgreSQL and Redis reconnects each count; and a
+# an expired order, PostgreSQL and Redis reconnects, a deadlock's retry
+# (by SQLSTATE) each count; and a
 # worker killed and respawned takes nothing back.  /status counts accepted
 # requests exactly, adds up its processes, reads the listen queue from the
 # socket (workers stopped with SIGSTOP: the requests nginx sends meanwhile
@@ -186,6 +187,47 @@ ok $? "Redis reconnects +$d"
 d=$(delta stockade_redis_breaker_opens_total "$before")
 [ "$d" -ge 1 ]
 ok $? "Redis breaker opens +$d"
+
+# A deadlock, forced: a psql session holds option B and, once the order
+# holds A (options are locked in ascending id order) and waits for B, asks
+# for A.  The worker's backend finds the deadlock first (deadlock_timeout
+# 1 s against the session's 10 s) and is aborted with 40P01; the order is
+# retried and succeeds after the session commits.
+read -r optA optB < <(create_product "$ADMIN" metrics-deadlock 10 10 | tr '\n' ' ')
+metrics_get
+before=$METRICS
+sql_open
+sql "BEGIN; SET LOCAL deadlock_timeout = '10s';
+	SELECT id FROM product_options WHERE id = $optB FOR UPDATE" >/dev/null
+curl -s -o "$STACK_DIR/deadlock.body" -w '%{http_code}' -m 30 -H "Authorization: Bearer $USER2" \
+	-H 'Content-Type: application/json' --data-binary "$(order_body "$optA" 1 "$optB" 1)" \
+	"$STACK_URL/api/v1/orders" >"$STACK_DIR/deadlock.status" &
+CURLS+=("$!")
+waiting=0
+for _ in $(seq 1 100); do
+	waiting=$(stack_psql "SELECT count(*) FROM pg_stat_activity
+		WHERE application_name LIKE 'stockade worker%' AND wait_event_type = 'Lock'")
+	[ "$waiting" = 1 ] && break
+	sleep 0.05
+done
+is "$waiting" 1 "the order waits for option B's lock"
+sql "SELECT id FROM product_options WHERE id = $optA FOR UPDATE" >/dev/null
+sql "COMMIT" >/dev/null
+sql_close
+wait "${CURLS[@]}"
+CURLS=()
+is "$(cat "$STACK_DIR/deadlock.status")" 201 "the order, aborted by the deadlock and retried: 201"
+metrics_get
+# Usually one retry; two when the retry takes A again before the session,
+# woken by the abort, does (a second deadlock, found the same way).
+d=$(delta 'stockade_db_transaction_retries_total{sqlstate="40P01"}' "$before")
+[ "$d" -ge 1 ] && [ "$d" -le 3 ]
+ok $? "retries after 40P01 deadlock_detected: +$d"
+is "$(delta 'stockade_db_transaction_retries_total{sqlstate="40001"}' "$before")" 0 "none after 40001"
+status_get
+is "$(jq -r '[.db_retries, .db_retries_40p01] | join(" ")' <<<"$HTTP_BODY")" \
+	"$(metric 'stockade_db_transaction_retries_total{sqlstate="40P01"}') $(metric 'stockade_db_transaction_retries_total{sqlstate="40P01"}')" \
+	"/status: db_retries = db_retries_40p01 = the metric"
 
 # --- a respawn takes nothing back ---------------------------------------------
 
