@@ -56,7 +56,12 @@ struct config {
 	char listen_host[64]; /* derived, TCP only, no brackets */
 	int listen_port; /* derived, TCP only, 1..65535 */
 	unsigned socket_mode; /* unix socket permissions */
+	char socket_owner[256]; /* a user name or uid; "" keeps ours */
+	int socket_uid; /* derived; -1: not set */
+	char socket_group[256]; /* a group name or gid; "" keeps ours */
+	int socket_gid; /* derived; -1: not set */
 	int listen_backlog;
+	int fastcgi_timeout_ms; /* one read or write on a FastCGI connection */
 	int workers;
 	int max_requests; /* 0: never recycle a worker */
 	char database_url[CONFIG_STRING_MAX]; /* libpq conninfo or URI */
@@ -69,6 +74,8 @@ struct config {
 	char auth_secret_file[CONFIG_STRING_MAX]; /* "" until set */
 	size_t max_body;
 	int log_level; /* enum log_level */
+	int log_format; /* enum log_format */
+	char log_file[CONFIG_STRING_MAX]; /* absolute path; "": stderr */
 	int statement_timeout_ms;
 	int lock_timeout_ms;
 	int idle_in_transaction_timeout_ms;
@@ -77,6 +84,8 @@ struct config {
 	int status_public; /* 1: /status without a token (config_on_off) */
 	int metrics_public; /* 1: /metrics without a token (config_on_off) */
 	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
+	char user[256]; /* children run as it; "": as the master (privs.h) */
+	char group[256]; /* "": the user's primary group */
 	int stock_strategy; /* enum stock_strategy */
 	int reservation_ttl_ms; /* a pending order's hold on its stock */
 	int reaper_interval_ms; /* how often the reaper looks */

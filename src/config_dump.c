@@ -34,17 +34,23 @@ static int config_param_start(const char *src, size_t i, int uri)
 }
 
 /*
- * If a password parameter starts at src[i] ("password=" after '?' or '&' in
- * a URI, the "password" keyword in a conninfo), returns the length of its
- * value and sets *keylen to the length of the text before the value.
- * Returns 0 otherwise.
+ * If a password parameter starts at src[i] ("password=" or "sslpassword="
+ * after '?' or '&' in a URI, the keyword in a conninfo), returns the length
+ * of its value and sets *keylen to the length of the text before the value.
+ * Returns 0 otherwise.  (sslpassword unlocks the client's key: as secret.)
  */
 static size_t config_password_param(const char *src, size_t i, int uri,
     size_t *keylen)
 {
-	const char *s = src + i, *v = s + 8;
+	const char *s = src + i, *v;
 
-	if (!config_param_start(src, i, uri) || strncmp(s, "password", 8) != 0)
+	if (!config_param_start(src, i, uri))
+		return 0;
+	if (strncmp(s, "password", 8) == 0)
+		v = s + 8;
+	else if (strncmp(s, "sslpassword", 11) == 0)
+		v = s + 11;
+	else
 		return 0;
 	while (!uri && config_is_blank(*v))
 		v++;
@@ -139,8 +145,7 @@ static void config_format_name(const struct config_key *k, int v, char *buf,
 		snprintf(buf, len, "%d", v);
 }
 
-/* Formats the current value of k as it would be written in a file. */
-static void config_format(const struct config *cfg, const struct config_key *k,
+void config_dump_value(const struct config *cfg, const struct config_key *k,
     char *buf, size_t len)
 {
 	const void *field = config_key_field(cfg, k);
@@ -183,7 +188,7 @@ void config_dump(const struct config *cfg, FILE *f)
 	char value[4 * CONFIG_STRING_MAX + 3];
 
 	for (size_t i = 0; i < config_nkeys; i++) {
-		config_format(cfg, &config_keys[i], value, sizeof(value));
+		config_dump_value(cfg, &config_keys[i], value, sizeof(value));
 		fprintf(f, "%s = %s\n", config_keys[i].name, value);
 	}
 }

@@ -10,12 +10,16 @@
  */
 #include "config_keys.h"
 
+#include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config_addr.h"
+#include "config_owner.h"
 #include "log.h"
 #include "num.h"
 #include "xmalloc.h"
@@ -80,6 +84,67 @@ static const struct config_unit config_size_units[] = {
 	{ NULL, 0 },
 };
 
+/*
+ * Checks a path that may be empty (unset): absolute, so that its meaning
+ * does not depend on the directory the daemon was started from.
+ */
+static int config_absolute_path(struct config *cfg, const char *value,
+    char *why, size_t whylen)
+{
+	char shown[CONFIG_SHOW_MAX];
+
+	(void)cfg;
+	if (value[0] == '\0' || value[0] == '/')
+		return 0;
+	snprintf(why, whylen, "must be an absolute path or \"\", got \"%s\"",
+	    config_show(shown, sizeof(shown), value));
+	return -1;
+}
+
+/*
+ * Writes "no such user \"x\"" (what: "user" or "group") and returns -1.
+ * getpwnam(3) leaves errno 0, ENOENT, ESRCH, EBADF or EPERM for a name that
+ * is not there; any other errno is a failed lookup, and is named.
+ */
+static int config_no_such(const char *what, const char *value, char *why,
+    size_t whylen)
+{
+	char shown[CONFIG_SHOW_MAX];
+	int e = errno,
+	    failed =
+	        e != 0 && e != ENOENT && e != ESRCH && e != EBADF && e != EPERM;
+
+	snprintf(why, whylen, "no such %s \"%s\"%s%s", what,
+	    config_show(shown, sizeof(shown), value), failed ? ": " : "",
+	    failed ? strerror(e) : "");
+	return -1;
+}
+
+/*
+ * Checks that a user (a group) named in the file exists, so that a typo is
+ * an error naming the line, at start or by config-check, not a failure of
+ * the first worker.  "" is unset.
+ */
+static int config_user(struct config *cfg, const char *value, char *why,
+    size_t whylen)
+{
+	(void)cfg;
+	errno = 0;
+	if (value[0] == '\0' || getpwnam(value) != NULL)
+		return 0;
+	return config_no_such("user", value, why, whylen);
+}
+
+static int config_group(struct config *cfg, const char *value, char *why,
+    size_t whylen)
+{
+	(void)cfg;
+	errno = 0;
+	if (value[0] == '\0' || getgrnam(value) != NULL)
+		return 0;
+	return config_no_such("group", value, why, whylen);
+}
+
 /* Row parts: where a key's field is, and an enum's counted name table. */
 #define FIELD(f) \
 	.offset = offsetof(struct config, f), \
@@ -114,8 +179,29 @@ const struct config_key config_keys[] = {
 	    .dflt = "10s",
 	    .help = "how long a graceful stop waits for requests before "
 	            "SIGTERM (SIGKILL a second later)" },
+	{ .name = "user",
+	    .type = CONFIG_STRING,
+	    FIELD(user),
+	    .min = 0,
+	    .max = 255,
+	    .dflt = "",
+	    .derive = config_user,
+	    .restart = 1,
+	    .help = "user the workers and the reaper run as, when started as "
+	            "root (\"\": the master's)" },
+	{ .name = "group",
+	    .type = CONFIG_STRING,
+	    FIELD(group),
+	    .min = 0,
+	    .max = 255,
+	    .dflt = "",
+	    .derive = config_group,
+	    .restart = 1,
+	    .help = "group they run as (\"\": the user's primary group); "
+	            "also the unix socket's group" },
 	/* FastCGI socket */
 	{ .name = "listen",
+	    .restart = 1,
 	    .type = CONFIG_STRING,
 	    FIELD(listen),
 	    .min = 1,
@@ -125,12 +211,34 @@ const struct config_key config_keys[] = {
 	    .help = "FastCGI socket: absolute unix path, IPV4:PORT or "
 	            "[IPV6]:PORT" },
 	{ .name = "socket_mode",
+	    .restart = 1,
 	    .type = CONFIG_MODE,
 	    FIELD(socket_mode),
 	    .min = 0,
 	    .max = 0777,
 	    .dflt = "0660",
 	    .help = "permissions of a unix socket" },
+	{ .name = "socket_owner",
+	    .type = CONFIG_STRING,
+	    FIELD(socket_owner),
+	    .min = 0,
+	    .max = 255,
+	    .dflt = "",
+	    .derive = config_owner_user,
+	    .restart = 1,
+	    .help = "user that owns a unix socket, a name or a uid (empty: "
+	            "the user stockade runs as)" },
+	{ .name = "socket_group",
+	    .type = CONFIG_STRING,
+	    FIELD(socket_group),
+	    .min = 0,
+	    .max = 255,
+	    .dflt = "",
+	    .derive = config_owner_group,
+	    .restart = 1,
+	    .help = "group of a unix socket, a name or a gid (empty: the "
+	            "group of `group`/`user` when set, else the group "
+	            "stockade runs as); put nginx's group here" },
 	{ .name = "listen_backlog",
 	    .type = CONFIG_INT,
 	    FIELD(listen_backlog),
@@ -139,6 +247,14 @@ const struct config_key config_keys[] = {
 	    .dflt = "1024",
 	    .help =
 	        "connections the kernel queues while every worker is busy" },
+	{ .name = "fastcgi_timeout",
+	    .type = CONFIG_DURATION,
+	    FIELD(fastcgi_timeout_ms),
+	    .min = 10,
+	    .max = 10 * MS_PER_MIN,
+	    .dflt = "5s",
+	    .help = "how long one read from or write to a FastCGI connection "
+	            "may wait before the connection is dropped" },
 	/* database */
 	{ .name = "database_url",
 	    .type = CONFIG_STRING,
@@ -338,7 +454,24 @@ const struct config_key config_keys[] = {
 	    FIELD(log_level),
 	    NAMES(log_level_names),
 	    .dflt = "info",
-	    .help = "least severe level written to stderr" },
+	    .help = "least severe level written to the log" },
+	{ .name = "log_format",
+	    .type = CONFIG_ENUM,
+	    FIELD(log_format),
+	    NAMES(log_format_names),
+	    .dflt = "text",
+	    .help = "text (one line per event for people) or json (one "
+	            "object per line for log shippers)" },
+	{ .name = "log_file",
+	    .type = CONFIG_STRING,
+	    FIELD(log_file),
+	    .min = 0,
+	    .max = STRMAX,
+	    .dflt = "",
+	    .derive = config_absolute_path,
+	    .restart = 1,
+	    .help = "file the log is appended to, reopened on SIGUSR1 (\"\": "
+	            "stderr)" },
 };
 
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);

@@ -50,6 +50,12 @@ struct config_key {
 	int (*derive)(struct config *, const char *, char *, size_t);
 	const char *const *names; /* for enums: the name of each value */
 	int nnames;
+	/*
+	 * 1: read once, when the daemon starts (the socket, the user it runs
+	 * as); a reload (SIGHUP) keeps the running value and says so.  0: a
+	 * reload applies it (config_reload.h).
+	 */
+	int restart;
 	const char *help;
 };
 

@@ -315,6 +315,7 @@ int http_request_parse(struct request *req, http_param_fn get, void *ctx,
 {
 	const char *method = get("REQUEST_METHOD", ctx);
 	const char *query = get("QUERY_STRING", ctx);
+	const char *role = get("FCGI_ROLE", ctx);
 
 	req->started_us = clock_us();
 	http_pick_request_id(req, get, ctx);
@@ -322,6 +323,16 @@ int http_request_parse(struct request *req, http_param_fn get, void *ctx,
 	    method != NULL ? method : "-");
 	req->method = http_method_parse(req->method_name);
 	req->query = xstrdup(query != NULL ? query : "");
+	/*
+	 * libfcgi serves the AUTHORIZER and FILTER roles too (FastCGI 1.0
+	 * section 6); stockade only responds, and must not run a request
+	 * whose answer the peer reads as something else.
+	 */
+	if (role != NULL && strcmp(role, "RESPONDER") != 0) {
+		problem_write(res, 400, "bad_request",
+		    "only the FastCGI RESPONDER role is served");
+		return -1;
+	}
 	if (strlen(req->query) > HTTP_QUERY_MAX) {
 		problem_write(res, 414, "uri_too_long",
 		    "the query string is too long");

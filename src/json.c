@@ -13,6 +13,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "num.h"
 #include "xmalloc.h"
 
@@ -259,44 +260,6 @@ static const yajl_callbacks json_callbacks = {
 	.yajl_end_array = json_cb_close,
 };
 
-/*
- * Length of the well-formed UTF-8 sequence at s (n bytes left), or 0.  The
- * ranges are those of RFC 3629 section 4, so an overlong form (C0 AF), a
- * surrogate (ED A0 80) and anything past U+10FFFF (F4 90 80 80) are refused:
- * yajl's own check looks only at the lengths of the sequences.
- */
-static size_t json_utf8_char(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	}
-	return len;
-}
-
 /* The code unit of a \uXXXX escape at s (n bytes left), or -1. */
 static long json_escape_unit(const unsigned char *s, size_t n)
 {
@@ -353,7 +316,7 @@ static int json_text_is_unicode(const unsigned char *s, size_t len)
 		if (s[i] == '\\')
 			step = json_escape_len(s + i, len - i);
 		else
-			step = json_utf8_char(s + i, len - i);
+			step = utf8_char_len(s + i, len - i);
 		if (step == 0)
 			return 0;
 		i += step;
@@ -382,6 +345,17 @@ static void json_syntax_error(struct json_builder *b, yajl_handle h,
 	yajl_free_error(h, msg);
 }
 
+/*
+ * 1 if text, which yajl has accepted as JSON, holds a vertical tab or a
+ * form feed.  yajl skips both as white space, but RFC 8259 section 2 allows
+ * only space, tab, LF and CR; and yajl refuses them raw inside a string, so
+ * any found here stood between two tokens.
+ */
+static int json_text_has_odd_space(const char *s, size_t len)
+{
+	return memchr(s, '\v', len) != NULL || memchr(s, '\f', len) != NULL;
+}
+
 struct json_value *json_parse(const char *text, size_t len,
     const struct json_limits *limits, char *err, size_t errlen)
 {
@@ -406,6 +380,11 @@ struct json_value *json_parse(const char *text, size_t len,
 	} else if (!json_text_is_unicode((const unsigned char *)text, len)) {
 		snprintf(err, errlen,
 		    "not valid UTF-8 (or a \\u escape of a lone surrogate)");
+		json_free(b.root);
+		b.root = NULL;
+	} else if (json_text_has_odd_space(text, len)) {
+		snprintf(err, errlen,
+		    "white space other than space, tab, CR and LF");
 		json_free(b.root);
 		b.root = NULL;
 	}

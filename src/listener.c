@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -31,6 +33,27 @@ static int listener_unix_in_use(const struct sockaddr_un *sun)
 	in_use = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
 	close(fd);
 	return in_use;
+}
+
+/*
+ * Gives the socket file socket_owner and socket_group, when set.  Nobody
+ * can connect before listen(), so the socket is never reachable by the
+ * wrong group.  lchown: the path is a socket we just bound, never a link
+ * to follow.  Returns 0, or -1 with a logged reason.
+ */
+static int listener_chown(const struct config *cfg)
+{
+	if (cfg->socket_uid < 0 && cfg->socket_gid < 0)
+		return 0;
+	if (lchown(cfg->listen, (uid_t)cfg->socket_uid,
+	        (gid_t)cfg->socket_gid) < 0) {
+		log_error("chown %s to socket_owner \"%s\" socket_group "
+		          "\"%s\": %s",
+		    cfg->listen, cfg->socket_owner, cfg->socket_group,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int listener_open_unix(const struct config *cfg)
@@ -80,6 +103,11 @@ static int listener_open_unix(const struct config *cfg)
 		close(fd);
 		return -1;
 	}
+	if (listener_chown(cfg) < 0) {
+		close(fd);
+		listener_unlink(cfg);
+		return -1;
+	}
 	return fd;
 }
 
@@ -116,6 +144,69 @@ static int listener_open_tcp(const struct config *cfg)
 		return -1;
 	}
 	return fd;
+}
+
+/* Describes the peer of connection fd, as listener_accept promises. */
+static void listener_describe_peer(int fd, const struct sockaddr_storage *ss,
+    char *peer, size_t peerlen)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
+		snprintf(peer, peerlen, "%s:%u", addr, ntohs(sin->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
+		snprintf(peer, peerlen, "[%s]:%u", addr,
+		    ntohs(sin6->sin6_port));
+	} else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		snprintf(peer, peerlen, "pid %ld uid %ld", (long)cred.pid,
+		    (long)cred.uid);
+	} else {
+		snprintf(peer, peerlen, "unknown");
+	}
+}
+
+/* Sets the deadline of every read and write on fd.  Returns 0 or -1. */
+static int listener_set_deadline(int fd, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+		.tv_usec = (timeout_ms % 1000) * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -1;
+	return 0;
+}
+
+int listener_accept(int listen_fd, int timeout_ms, char *peer, size_t peerlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, one = 1, saved_errno;
+
+	memset(&ss, 0, sizeof(ss));
+	fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (listener_set_deadline(fd, timeout_ms) < 0)
+		goto fail;
+	/* As libfcgi's own accept did: a response goes out in few writes,
+	 * and nothing answers them, so Nagle only adds delay. */
+	if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		goto fail;
+	listener_describe_peer(fd, &ss, peer, peerlen);
+	return fd;
+fail:
+	saved_errno = errno;
+	close(fd);
+	errno = saved_errno;
+	return -1;
 }
 
 int listener_parse_fd(const char *s)

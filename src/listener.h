@@ -5,9 +5,13 @@
  * workers need to reach it: 0660 and a shared group is the usual setup); a
  * stale socket file left by a crash is replaced, a live one is refused.
  * A new master started by SIGUSR2 inherits the socket instead of binding.
+ * Workers accept on it with listener_accept, which puts the deadline of
+ * fastcgi_timeout on every connection before anything reads from it.
  */
 #ifndef STOCKADE_LISTENER_H
 #define STOCKADE_LISTENER_H
+
+#include <stddef.h>
 
 struct config;
 
@@ -23,6 +27,19 @@ struct config;
  * *inherited.  Returns the fd (close-on-exec), or -1 with a logged reason.
  */
 int listener_open(const struct config *cfg, int *inherited);
+
+/*
+ * Accepts one connection on listen_fd and gives it a deadline: a read from
+ * it or a write to it that waits more than timeout_ms fails with EAGAIN
+ * (SO_RCVTIMEO, SO_SNDTIMEO).  They are set here, on the accepted socket,
+ * because a unix socket does not inherit them from its listener (Linux;
+ * t/check_listener shows it).  Writes who connected into peer, for log
+ * lines: "pid 123 uid 33" for a unix socket, "ADDRESS:PORT" for TCP.
+ * Returns the connection (close-on-exec), or -1 with errno from accept4
+ * (EAGAIN on a non-blocking listener, EINVAL on one that is not listening)
+ * or from setsockopt, the connection then closed.
+ */
+int listener_accept(int listen_fd, int timeout_ms, char *peer, size_t peerlen);
 
 /* The descriptor number in a LISTENER_FD_ENV value, or -1 (pure). */
 int listener_parse_fd(const char *value);

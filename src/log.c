@@ -5,6 +5,7 @@
  */
 #include "log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,10 @@
 #include <unistd.h>
 #include <errno.h>
 
+#include "log_json.h"
+
 #define LOG_LINE_MAX 2048
+#define LOG_PATH_MAX 1024 /* CONFIG_STRING_MAX: the log_file key's size */
 
 const char *const log_level_names[LOG_LEVEL__MAX] = {
 	"error",
@@ -22,10 +26,63 @@ const char *const log_level_names[LOG_LEVEL__MAX] = {
 	"debug",
 };
 
+const char *const log_format_names[LOG_FORMAT__MAX] = {
+	"text",
+	"json",
+};
+
 static enum log_level log_threshold = LOG_LEVEL_INFO;
+static enum log_format log_format = LOG_FORMAT_TEXT;
 static char log_role[32] = "stockade";
+static char log_request[64];
 /* The process that called log_init: only it may run the atexit handlers. */
 static pid_t log_owner_pid;
+
+/* The file log_open_file named, for log_reopen; "" while on stderr. */
+static char log_path[LOG_PATH_MAX];
+
+int log_reopen(void)
+{
+	int fd;
+
+	if (log_path[0] == '\0')
+		return 0;
+	fd = open(log_path,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0)
+		return -1;
+	/* dup2 clears close-on-exec on fd 2: a new master inherits it. */
+	if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0) {
+		int saved_errno = errno;
+
+		close(fd);
+		errno = saved_errno;
+		return -1;
+	}
+	if (fd != STDERR_FILENO)
+		close(fd);
+	return 0;
+}
+
+int log_open_file(const char *path)
+{
+	char old[LOG_PATH_MAX];
+
+	if (strlen(path) >= sizeof(log_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(old, log_path, sizeof(old));
+	snprintf(log_path, sizeof(log_path), "%s", path);
+	if (log_reopen() < 0) {
+		int saved_errno = errno;
+
+		memcpy(log_path, old, sizeof(log_path));
+		errno = saved_errno;
+		return -1;
+	}
+	return 0;
+}
 
 int log_level_parse(const char *name, enum log_level *out)
 {
@@ -50,9 +107,50 @@ void log_set_role(const char *role)
 	snprintf(log_role, sizeof(log_role), "%s", role);
 }
 
+void log_set_level(enum log_level level)
+{
+	log_threshold = level;
+}
+
+void log_set_format(enum log_format format)
+{
+	log_format = format;
+}
+
+void log_set_request(const char *request_id)
+{
+	snprintf(log_request, sizeof(log_request), "%s",
+	    request_id != NULL ? request_id : "");
+}
+
 enum log_level log_get_level(void)
 {
 	return log_threshold;
+}
+
+/* Formats a json line (no newline) into line.  Returns its length. */
+static size_t log_json_line(char *line, size_t size, const char *ts,
+    enum log_level level, const char *msg)
+{
+	size_t n;
+	int r;
+
+	r = snprintf(line, size,
+	    "{\"ts\":\"%s\",\"level\":\"%s\",\"pid\":%ld,"
+	    "\"role\":",
+	    ts, log_level_names[level], (long)getpid());
+	n = r > 0 && (size_t)r < size ? (size_t)r : 0;
+	n += log_json_string(line + n, size - n, log_role);
+	if (log_request[0] != '\0') {
+		n += (size_t)snprintf(line + n, size - n, ",\"rid\":");
+		n += log_json_string(line + n, size - n, log_request);
+	}
+	n += (size_t)snprintf(line + n, size - n, ",\"msg\":");
+	/* Room for the closing brace, the newline and the NUL. */
+	n += log_json_string(line + n, size - n - 2, msg);
+	line[n++] = '}';
+	line[n] = '\0';
+	return n;
 }
 
 static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
@@ -60,8 +158,8 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 
 static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX], msg[LOG_LINE_MAX];
-	struct timespec ts;
+	char line[LOG_LINE_MAX], msg[LOG_LINE_MAX], ts[32];
+	struct timespec ts_now;
 	struct tm tm;
 	size_t n;
 	int saved_errno = errno;
@@ -69,23 +167,30 @@ static void log_vwrite(enum log_level level, const char *fmt, va_list ap)
 
 	if (level > log_threshold)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n,
-	    ".%03ldZ %s [%ld] %s: ", ts.tv_nsec / 1000000,
-	    log_level_names[level], (long)getpid(), log_role);
-	if (r > 0 && (size_t)r < sizeof(line) - n)
-		n += (size_t)r;
+	clock_gettime(CLOCK_REALTIME, &ts_now);
+	gmtime_r(&ts_now.tv_sec, &tm);
+	n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", ts_now.tv_nsec / 1000000);
 	r = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (r < 0)
 		msg[0] = '\0';
-	/* One event, one line: a message's own newlines (libpq's errors and
-	 * notices carry several) must not start lines without a prefix. */
-	log_escape_lines(line + n, sizeof(line) - n, msg);
-	n += strlen(line + n);
-	if (n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
+	n = strlen(msg); /* libpq's messages end in a newline: not ours */
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	if (log_format == LOG_FORMAT_JSON) {
+		n = log_json_line(line, sizeof(line) - 1, ts, level, msg);
+	} else {
+		r = snprintf(line, sizeof(line), "%s %s [%ld] %s: ", ts,
+		    log_level_names[level], (long)getpid(), log_role);
+		n = r > 0 && (size_t)r < sizeof(line) ? (size_t)r : 0;
+		/* One event, one line: a message's own newlines (libpq's
+		 * errors and notices carry several) must not start lines
+		 * without a prefix. */
+		log_escape_lines(line + n, sizeof(line) - n, msg);
+		n += strlen(line + n);
+		if (n >= sizeof(line) - 1)
+			n = sizeof(line) - 2;
+	}
 	line[n++] = '\n';
 	/* Nothing sensible to do if stderr is gone; the line is lost. */
 	if (write(STDERR_FILENO, line, n) < 0)

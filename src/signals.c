@@ -27,6 +27,23 @@ static void signals_set(int signo, void (*handler)(int), int flags)
 		fatal("sigaction %d: %s", signo, strerror(errno));
 }
 
+/*
+ * SIGUSR1, sent on by the master after it reopened the log file (logrotate's
+ * postrotate): reopen it here too, at once, so that the renamed file is let
+ * go of even by a process that has nothing to log for a while.  log_reopen
+ * calls only async-signal-safe functions (open, dup2, close), and the
+ * dup2 replaces descriptor 2 in one step, so a line being written goes
+ * whole to one file or the other.
+ */
+static void signals_on_reopen(int signo)
+{
+	int saved_errno = errno;
+
+	(void)signo;
+	(void)log_reopen();
+	errno = saved_errno;
+}
+
 void signals_child_init(void (*on_quit)(int), void (*on_term)(int), int restart)
 {
 	int flags = restart ? SA_RESTART : 0;
@@ -38,7 +55,8 @@ void signals_child_init(void (*on_quit)(int), void (*on_term)(int), int restart)
 	/* A client gone mid-write must cost an EPIPE, not the process. */
 	signals_set(SIGPIPE, SIG_IGN, 0);
 	signals_set(SIGHUP, SIG_IGN, 0);
-	signals_set(SIGUSR1, SIG_IGN, 0);
+	/* SA_RESTART: a reopen must not cut a request's I/O short. */
+	signals_set(SIGUSR1, signals_on_reopen, SA_RESTART);
 	signals_set(SIGUSR2, SIG_IGN, 0);
 	signals_set(SIGCHLD, SIG_DFL, 0);
 	sigemptyset(&none);

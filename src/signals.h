@@ -24,9 +24,10 @@ int signals_parent_gone(void);
 /*
  * In a freshly forked child: routes SIGQUIT (graceful stop) to on_quit and
  * SIGTERM and SIGINT (fast stop) to on_term, with SA_RESTART when restart
- * is set so that I/O in progress is not cut short; ignores SIGPIPE, SIGHUP,
- * SIGUSR1 and SIGUSR2 (the master's); restores SIGCHLD; and only then unblocks
- * the signals the master had blocked.  Exits on failure.
+ * is set so that I/O in progress is not cut short; reopens the log file on
+ * SIGUSR1 (log_reopen); ignores SIGPIPE, SIGHUP and SIGUSR2 (the master's);
+ * restores SIGCHLD; and only then unblocks the signals the master had
+ * blocked.  Exits on failure.
  */
 void signals_child_init(void (*on_quit)(int), void (*on_term)(int),
     int restart);

@@ -1,8 +1,15 @@
 /*
  * worker: see worker.h.
  *
- * Stopping.  Handlers use SA_RESTART, so a request being served is always
- * finished: its reads and writes never fail with EINTR.
+ * Connections.  The worker accepts each FastCGI connection itself
+ * (listener_accept), with a deadline of fastcgi_timeout on every read and
+ * write, and only then hands it to libfcgi, which reads the parameters and
+ * the body: a peer that stalls mid-request costs a worker that long, not
+ * for ever (worker_accept says how, and why libfcgi cannot accept itself).
+ *
+ * Stopping.  Handlers use SA_RESTART, and the stop signals are held while
+ * a connection is open (worker_hold_signals), so a request being served is
+ * always finished: its reads and writes never fail with EINTR.
  *  - Fast stop (SIGTERM, SIGINT): the handler sets a flag and, with dup2,
  *    replaces the worker's copy of the listening descriptor by an unbound
  *    socket, so an accept() about to start (or restarted) fails at once
@@ -36,6 +43,7 @@
 #include "clock.h"
 #include "config.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "route.h"
 #include "scoreboard.h"
@@ -45,6 +53,12 @@ static volatile sig_atomic_t worker_stop_requested;
 static volatile sig_atomic_t worker_drain_requested;
 static int worker_listen_fd = -1;
 static int worker_unbound_fd = -1;
+
+/* The FastCGI connection being served: who is at the other end. */
+struct worker_conn {
+	char peer[64]; /* listener_accept's description, for log lines */
+	int timeout_ms; /* fastcgi_timeout */
+};
 
 static void worker_on_term(int signo)
 {
@@ -139,6 +153,24 @@ static int worker_peer_gone(int fd)
 	    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
+/*
+ * 1 when libfcgi read the parameters to their end; else writes a 400 and
+ * returns 0.  libfcgi's ReadParams stops at the first protocol error (a
+ * record of another type, a wrong version) as it stops at the end of the
+ * stream, and FCGX_Accept_r then hands over the parameters read so far; only
+ * the error left on the input stream tells the two apart.  A request whose
+ * parameters were cut short is not run: a header or CONTENT_LENGTH may be
+ * missing from it.
+ */
+static int worker_params_complete(FCGX_Request *fcgi, struct response *res)
+{
+	if (FCGX_GetError(fcgi->in) == 0)
+		return 1;
+	problem_write(res, 400, "bad_request",
+	    "the FastCGI parameters were cut short by a protocol error");
+	return 0;
+}
+
 /* Runs a fully read request, unless nobody is waiting for the answer. */
 static void worker_dispatch(FCGX_Request *fcgi, struct request *req,
     struct response *res, struct app *app)
@@ -150,9 +182,35 @@ static void worker_dispatch(FCGX_Request *fcgi, struct request *req,
 		route_serve(req, res, app);
 }
 
+/*
+ * After a body came short: when a read timed out (libfcgi keeps the read's
+ * errno on the stream), says so and closes the connection without waiting
+ * for the peer to close its side first (libfcgi's lingering close reads
+ * for 2 s more after each byte the peer sends).  The answer is the 400
+ * incomplete_body http_request_read_body wrote.
+ */
+static void worker_body_short(FCGX_Request *fcgi, const struct request *req,
+    const struct worker_conn *conn)
+{
+	const char *announced = FCGX_GetParam("CONTENT_LENGTH", fcgi->envp);
+	char length[32];
+	int err = FCGX_GetError(fcgi->in);
+
+	if (err != EAGAIN && err != EWOULDBLOCK)
+		return;
+	if (announced == NULL)
+		announced = "?";
+	log_escape(length, sizeof(length), announced, strlen(announced));
+	log_warn("body read timed out after %d ms, %zu of %s bytes read; "
+	         "closing (rid=%s, FastCGI peer %s)",
+	    conn->timeout_ms, req->body_len, length, req->request_id,
+	    conn->peer);
+	FCGX_Detach(fcgi);
+}
+
 /* Serves one accepted request, from its parameters to the last byte. */
 static void worker_serve(FCGX_Request *fcgi, struct app *app,
-    struct request *req, struct response *res)
+    const struct worker_conn *conn, struct request *req, struct response *res)
 {
 	struct scoreboard_slot *slot = &app->scoreboard->slots[app->slot];
 	char *out = NULL;
@@ -162,14 +220,18 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	request_init(req);
 	response_reset(res);
 	app_begin_request(app);
-	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0) {
+	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0 &&
+	    worker_params_complete(fcgi, res)) {
 		app->request_id = req->request_id;
+		log_set_request(req->request_id);
 		worker_slot_busy(app, req);
 		if (http_request_read_body(req,
 		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
 		        app->cfg->max_body, worker_fcgi_read, fcgi->in,
 		        res) == 0)
 			worker_dispatch(fcgi, req, res, app);
+		else
+			worker_body_short(fcgi, req, conn);
 	}
 	len = http_response_render(req, res, &out);
 	if (FCGX_PutStr(out, (int)len, fcgi->out) != (int)len)
@@ -177,7 +239,9 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 		    req->request_id);
 	free(out);
 	duration_us = clock_us() - req->started_us;
+	log_set_request(req->request_id); /* also when parsing failed */
 	worker_log_access(req, res, duration_us);
+	log_set_request(NULL);
 	/* For /metrics: by route, not by path, so that the series stay as
 	 * few as the routes. */
 	scoreboard_observe(slot, req->route, res->status, duration_us);
@@ -198,32 +262,127 @@ static unsigned long worker_request_limit(const struct config *cfg)
 	return limit + (unsigned long)random() % (limit / 10 + 1);
 }
 
+/*
+ * Accepts the next connection and hands it to libfcgi.  FCGX_Accept_r would
+ * accept and read the request's parameters in one call, with no deadline
+ * and no way to set one in between: a unix socket does not inherit
+ * SO_RCVTIMEO from its listener, so a peer that connects and sends half a
+ * record held the worker for ever.  So the worker accepts (listener_accept
+ * sets the deadline) and gives libfcgi the connection as if it were kept
+ * alive from a previous request: FCGX_Accept_r accepts only when ipcFd is
+ * negative, and its opening FCGX_Finish_r closes ipcFd unless
+ * keepConnection is set (libfcgi fcgiapp.c; the BEGIN_REQUEST record then
+ * sets keepConnection from the peer's FCGI_KEEP_CONN).  These fields are
+ * marked internal in fcgiapp.h, and every request goes through this path,
+ * so any test through nginx fails if a libfcgi changes them.
+ * FCGX_InitRequest was given an unbound socket: when libfcgi drops a
+ * connection it goes back to accept, and that fails at once with EINVAL
+ * instead of taking a connection without a deadline.
+ * Returns 0, or -1 with errno from accept (nothing handed over).
+ */
+static int worker_accept(FCGX_Request *fcgi, struct worker_conn *conn)
+{
+	int fd = listener_accept(worker_listen_fd, conn->timeout_ms, conn->peer,
+	    sizeof(conn->peer));
+
+	if (fd < 0)
+		return -1;
+	fcgi->ipcFd = fd;
+	fcgi->keepConnection = 1;
+	return 0;
+}
+
+/* After a failed accept: 1 when the loop must end, 0 to accept again. */
+static int worker_accept_failed(int err)
+{
+	if (worker_stop_requested || worker_drain_requested)
+		return 1; /* stopped, or the backlog is empty */
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		worker_wait_readable(worker_listen_fd);
+	else if (err != EINTR && err != ECONNABORTED) {
+		log_error("accept failed: %s", strerror(err));
+		usleep(100000); /* do not spin on EMFILE and the like */
+	}
+	return 0;
+}
+
+/*
+ * Reads the parameters of the next request on the connection handed over
+ * (FCGX_Accept_r).  Returns 0, or -1 when libfcgi dropped the connection:
+ * the peer closed it, sent no valid request, or a read waited
+ * fastcgi_timeout.  libfcgi keeps no reason, but a read that timed out
+ * waited the whole timeout, and the other reasons are not worth a warning
+ * (a master checking that the socket is in use connects and closes).
+ * Detached, the dropped connection is closed at once, not after libfcgi's
+ * lingering close; a request read whole is attached again for that.
+ */
+static int worker_read_params(FCGX_Request *fcgi,
+    const struct worker_conn *conn)
+{
+	int64_t started = clock_ms(), waited;
+
+	FCGX_Detach(fcgi);
+	if (FCGX_Accept_r(fcgi) == 0) {
+		FCGX_Attach(fcgi);
+		return 0;
+	}
+	waited = clock_ms() - started;
+	if (waited >= conn->timeout_ms)
+		log_warn("FastCGI peer %s: params read timed out after %d ms; "
+		         "closed",
+		    conn->peer, conn->timeout_ms);
+	else
+		log_debug("FastCGI peer %s: closed or not a valid request "
+		          "after %lld ms; closed",
+		    conn->peer, (long long)waited);
+	return -1;
+}
+
+/*
+ * Holds (hold 1) or releases the stop signals.  With SO_RCVTIMEO set, Linux
+ * does not restart a read a handler interrupted, SA_RESTART or not
+ * (signal(7)), and libfcgi takes EINTR for a broken connection: a graceful
+ * stop would drop the request being read.  Held while a connection is
+ * open, the signals are handled when it is closed, which fastcgi_timeout
+ * bounds on the FastCGI side.
+ */
+static void worker_hold_signals(int hold)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL) < 0)
+		fatal("sigprocmask: %s", strerror(errno));
+}
+
 static void worker_loop(FCGX_Request *fcgi, struct app *app)
 {
 	unsigned long limit = worker_request_limit(app->cfg), served = 0;
+	struct worker_conn conn = { .timeout_ms =
+		                        app->cfg->fastcgi_timeout_ms };
 	struct request req;
 	struct response res;
-	int rc;
 
 	response_init(&res);
 	while (!worker_stop_requested) {
 		app->scoreboard->slots[app->slot].state = WORKER_IDLE;
-		if ((rc = FCGX_Accept_r(fcgi)) < 0) {
-			if (worker_stop_requested || worker_drain_requested)
-				break; /* stopped, or the backlog is empty */
-			if (rc == -EAGAIN || rc == -EWOULDBLOCK) {
-				worker_wait_readable(worker_listen_fd);
-				continue;
-			}
-			if (rc == -EINTR)
-				continue;
-			log_error("accept failed: %s", strerror(-rc));
-			usleep(100000); /* do not spin on EMFILE and the like */
+		/* A connection the peer keeps alive is read again. */
+		if (fcgi->ipcFd < 0 && worker_accept(fcgi, &conn) < 0) {
+			if (worker_accept_failed(errno))
+				break;
 			continue;
 		}
-		worker_serve(fcgi, app, &req, &res);
-		FCGX_Finish_r(fcgi);
-		if (limit != 0 && ++served >= limit) {
+		worker_hold_signals(1);
+		if (worker_read_params(fcgi, &conn) == 0) {
+			worker_serve(fcgi, app, &conn, &req, &res);
+			FCGX_Finish_r(fcgi);
+			served++;
+		}
+		worker_hold_signals(0);
+		if (limit != 0 && served >= limit) {
 			log_info("served %lu requests (max_requests); exiting "
 			         "to be replaced",
 			    served);
@@ -262,7 +421,8 @@ noreturn void worker_run(const struct worker_params *p)
 	    p->slot, name);
 	app->listen_fd = p->listen_fd;
 	app_connect(app);
-	if (FCGX_InitRequest(&fcgi, p->listen_fd, 0) != 0)
+	/* Not the listening socket: the worker accepts (worker_accept). */
+	if (FCGX_InitRequest(&fcgi, worker_unbound_fd, 0) != 0)
 		fatal("FCGX_InitRequest failed");
 	worker_loop(&fcgi, app);
 	if (signals_parent_gone())

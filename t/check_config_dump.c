@@ -16,9 +16,14 @@ START_TEST(test_dump_defaults)
 	static const char want[] = "workers = 8\n"
 	                           "max_requests = 0\n"
 	                           "shutdown_timeout = 10s\n"
+	                           "user = \"\"\n"
+	                           "group = \"\"\n"
 	                           "listen = \"/run/stockade/stockade.sock\"\n"
 	                           "socket_mode = 0660\n"
+	                           "socket_owner = \"\"\n"
+	                           "socket_group = \"\"\n"
 	                           "listen_backlog = 1024\n"
+	                           "fastcgi_timeout = 5s\n"
 	                           "database_url = \"dbname=stockade\"\n"
 	                           "statement_timeout = 5s\n"
 	                           "lock_timeout = 2s\n"
@@ -44,7 +49,9 @@ START_TEST(test_dump_defaults)
 	                           "coupon_strategy = pessimistic\n"
 	                           "coupon_gate = redis\n"
 	                           "coupon_cache_ttl = 1s\n"
-	                           "log_level = info\n";
+	                           "log_level = info\n"
+	                           "log_format = text\n"
+	                           "log_file = \"\"\n";
 	struct config *cfg = config_create();
 	char *text = dump_text(cfg);
 
@@ -126,6 +133,14 @@ static const struct good_case redactions[] = {
 	    "\"host=db passwordx=1 mypassword=2\"" },
 	{ "database_url", "host=db dbname=password",
 	    "\"host=db dbname=password\"" },
+	/* sslpassword unlocks the client's key: as secret as a password. */
+	{ "database_url", "host=db sslpassword=k3y sslkey=/etc/k",
+	    "\"host=db sslpassword=**** sslkey=/etc/k\"" },
+	{ "database_url",
+	    "postgresql://db/shop?sslpassword=k3y&sslmode=verify-full",
+	    "\"postgresql://db/shop?sslpassword=****&sslmode=verify-full\"" },
+	{ "database_url", "host=db mysslpassword=1",
+	    "\"host=db mysslpassword=1\"" },
 };
 
 START_TEST(test_dump_redacts_passwords)

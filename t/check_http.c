@@ -217,6 +217,39 @@ START_TEST(test_request_parse_errors)
 }
 END_TEST
 
+/*
+ * libfcgi accepts the AUTHORIZER and FILTER roles as well and names them in
+ * FCGI_ROLE; stockade is a responder only, so a request in another role is
+ * refused before anything runs (a hostile FastCGI peer once had a charge
+ * made through an AUTHORIZER request).
+ */
+START_TEST(test_request_parse_role)
+{
+	const char *authorizer[] = { "FCGI_ROLE", "AUTHORIZER",
+		"REQUEST_METHOD", "POST", "REQUEST_URI",
+		"/api/v1/points/charge", NULL };
+	const char *filter[] = { "FCGI_ROLE", "FILTER", "REQUEST_METHOD", "GET",
+		"REQUEST_URI", "/healthz", NULL };
+	const char *responder[] = { "FCGI_ROLE", "RESPONDER", "REQUEST_METHOD",
+		"GET", "REQUEST_URI", "/healthz", NULL };
+	struct request req;
+	struct response res;
+
+	response_init(&res);
+	ck_assert_int_eq(parse_env(authorizer, &res, &req), -1);
+	ck_assert_int_eq(res.status, 400);
+	ck_assert_str_eq(res.code, "bad_request");
+	request_reset(&req);
+	ck_assert_int_eq(parse_env(filter, &res, &req), -1);
+	ck_assert_str_eq(res.code, "bad_request");
+	request_reset(&req);
+	response_reset(&res);
+	ck_assert_int_eq(parse_env(responder, &res, &req), 0);
+	request_reset(&req);
+	response_free(&res);
+}
+END_TEST
+
 START_TEST(test_body)
 {
 	struct fake_body body = { "{\"a\":1}", 7, 0 };
@@ -514,6 +547,7 @@ int main(void)
 	tcase_add_test(tc, test_header_validators);
 	tcase_add_test(tc, test_request_parse);
 	tcase_add_test(tc, test_request_parse_errors);
+	tcase_add_test(tc, test_request_parse_role);
 	tcase_add_test(tc, test_body);
 	tcase_add_test(tc, test_body_length_strict);
 	tcase_add_test(tc, test_reasons);

@@ -114,6 +114,12 @@ START_TEST(test_malformed)
 	assert_rejected("/* c */ {}", NULL);
 	assert_rejected("nul", NULL);
 	assert_rejected("\"\xff\xfe\"", NULL); /* invalid UTF-8 */
+	/* yajl skips vertical tab and form feed as white space; RFC 8259
+	 * section 2 allows only space, tab, LF and CR. */
+	assert_rejected("{\"a\":\v1}", "white space");
+	assert_rejected("\f{}", "white space");
+	assert_rejected("[1,\f2]\v", "white space");
+	assert_rejected("\"a\vb\"", NULL); /* raw, inside a string */
 }
 END_TEST
 

@@ -1,9 +1,11 @@
 /*
  * check_log: the log line (one line per event, timestamp, level, pid and
  * role, cut to fit), the level threshold, level names, and the escaping
- * that keeps request data from forging or breaking a line.
+ * that keeps request data from forging or breaking a line; the json
+ * format, whose every line json.c's parser must read back.
  */
 #include <check.h>
+#include <errno.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
+#include "log_json.h"
 #include "check_run.h"
 
 START_TEST(test_escape)
@@ -243,11 +247,244 @@ START_TEST(test_fatal_in_child)
 }
 END_TEST
 
+/*
+ * Parses one json log line (the whole of text, one trailing newline) and
+ * returns the object, failing the test unless it is one.
+ */
+static struct json_value *json_line(const char *text)
+{
+	struct json_limits limits = { 4, 4096, 16 };
+	struct json_value *v;
+	size_t len = strlen(text);
+	char err[128];
+
+	ck_assert_uint_gt(len, 0);
+	ck_assert_ptr_eq(strchr(text, '\n'), text + len - 1);
+	v = json_parse(text, len - 1, &limits, err, sizeof(err));
+	ck_assert_msg(v != NULL, "not JSON (%s): %s", err, text);
+	ck_assert_int_eq(v->type, JSON_OBJECT);
+	return v;
+}
+
+static const char *json_str(const struct json_value *o, const char *key)
+{
+	const struct json_value *v = json_get(o, key);
+
+	ck_assert_msg(v != NULL && v->type == JSON_STRING, "no string %s", key);
+	return v->u.string.ptr;
+}
+
+START_TEST(test_format_names)
+{
+	ck_assert_str_eq(log_format_names[LOG_FORMAT_TEXT], "text");
+	ck_assert_str_eq(log_format_names[LOG_FORMAT_JSON], "json");
+}
+END_TEST
+
+/* Every field, and "rid" exactly while a request is in hand. */
+START_TEST(test_json_line)
+{
+	FILE *f = capture_stderr();
+	struct json_value *v;
+	const struct json_value *pid;
+	char *text, *second, *third;
+	regex_t re;
+
+	log_init(LOG_LEVEL_INFO, "worker 3");
+	log_set_format(LOG_FORMAT_JSON);
+	log_warn("disk %d%% full", 93);
+	text = captured(f);
+	v = json_line(text);
+	ck_assert_int_eq(regcomp(&re,
+	                     "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:"
+	                     "[0-9]{2}\\.[0-9]{3}Z$",
+	                     REG_EXTENDED),
+	    0);
+	ck_assert_int_eq(regexec(&re, json_str(v, "ts"), 0, NULL, 0), 0);
+	regfree(&re);
+	ck_assert_str_eq(json_str(v, "level"), "warn");
+	ck_assert_str_eq(json_str(v, "role"), "worker 3");
+	ck_assert_str_eq(json_str(v, "msg"), "disk 93% full");
+	pid = json_get(v, "pid");
+	ck_assert_ptr_nonnull(pid);
+	ck_assert_int_eq(pid->type, JSON_INT);
+	ck_assert_int_eq(pid->u.integer, getpid());
+	ck_assert_ptr_null(json_get(v, "rid"));
+	ck_assert_uint_eq(v->u.object.len, 5);
+	json_free(v);
+
+	log_set_request("req-42");
+	log_info("access GET /x 200");
+	log_set_request(NULL);
+	log_error("after");
+	free(text);
+	text = captured(f);
+	second = strchr(text, '\n') + 1;
+	third = strchr(second, '\n') + 1;
+	ck_assert_ptr_eq(strchr(third, '\n'), text + strlen(text) - 1);
+	second = strndup(second, (size_t)(third - second));
+	v = json_line(second);
+	ck_assert_str_eq(json_str(v, "rid"), "req-42");
+	ck_assert_str_eq(json_str(v, "msg"), "access GET /x 200");
+	json_free(v);
+	v = json_line(third);
+	ck_assert_ptr_null(json_get(v, "rid"));
+	ck_assert_str_eq(json_str(v, "level"), "error");
+	json_free(v);
+	free(second);
+	free(text);
+	fclose(f);
+}
+END_TEST
+
+/*
+ * Whatever a message holds, the line is one JSON object that reads back
+ * to it: quotes, backslashes, newlines, control bytes, text in UTF-8; a
+ * byte that is no UTF-8 (a stray 0xff, an overlong '/', a surrogate) reads
+ * back as U+FFFD.
+ */
+START_TEST(test_json_escape)
+{
+	FILE *f = capture_stderr();
+	struct json_value *v;
+	char *text;
+
+	log_init(LOG_LEVEL_INFO, "t\"1");
+	log_set_format(LOG_FORMAT_JSON);
+	log_info("%s",
+	    "a\"b\\c\nd\te\x01"
+	    "f\x7f caf\xc3\xa9 \xff|\xc0\xaf|"
+	    "\xed\xa0\x80|\xe2\x82");
+	text = captured(f);
+	ck_assert_ptr_null(strstr(text, "\xff"));
+	v = json_line(text);
+	ck_assert_str_eq(json_str(v, "role"), "t\"1");
+	ck_assert_str_eq(json_str(v, "msg"),
+	    "a\"b\\c\nd\te\x01"
+	    "f\x7f caf\xc3\xa9 \xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+	    "\xef\xbf\xbd\xef\xbf\xbd");
+	json_free(v);
+	free(text);
+	fclose(f);
+}
+END_TEST
+
+/* A message too long for a line is cut, and the line still parses. */
+START_TEST(test_json_cut)
+{
+	FILE *f = capture_stderr();
+	char *big = malloc(5000), *text;
+	struct json_value *v;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, '"', 4999); /* each one takes two bytes escaped */
+	big[4999] = '\0';
+	log_init(LOG_LEVEL_INFO, "t");
+	log_set_format(LOG_FORMAT_JSON);
+	log_info("%s", big);
+	text = captured(f);
+	ck_assert_uint_le(strlen(text), 2048);
+	v = json_line(text);
+	ck_assert_uint_gt(strlen(json_str(v, "msg")), 900);
+	json_free(v);
+	free(text);
+	free(big);
+	fclose(f);
+}
+END_TEST
+
+/* log_json_string alone: bounds, and no character cut in two. */
+START_TEST(test_json_string)
+{
+	char out[16];
+
+	memset(out, 'z', sizeof(out));
+	ck_assert_uint_eq(log_json_string(out, 0, "abc"), 0);
+	ck_assert_int_eq(out[0], 'z');
+	ck_assert_uint_eq(log_json_string(out, 2, "abc"), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_uint_eq(log_json_string(out, 3, "abc"), 2);
+	ck_assert_str_eq(out, "\"\"");
+	ck_assert_uint_eq(log_json_string(out, sizeof(out), "a\"b"), 6);
+	ck_assert_str_eq(out, "\"a\\\"b\"");
+	log_json_string(out, sizeof(out), "\x1f");
+	ck_assert_str_eq(out, "\"\\u001f\"");
+	/* "ab" then é (2 bytes): with 6 bytes it does not fit whole. */
+	log_json_string(out, 6, "ab\xc3\xa9");
+	ck_assert_str_eq(out, "\"ab\"");
+	log_json_string(out, 7, "ab\xc3\xa9");
+	ck_assert_str_eq(out, "\"ab\xc3\xa9\"");
+	/* An escape is left out whole too. */
+	log_json_string(out, 5, "a\n");
+	ck_assert_str_eq(out, "\"a\"");
+}
+END_TEST
+
+/* The whole file at path, NUL-terminated (the caller frees it). */
+static char *read_path(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 4096);
+	size_t n;
+
+	ck_assert_msg(f != NULL, "%s: cannot open", path);
+	ck_assert_ptr_nonnull(text);
+	n = fread(text, 1, 4095, f);
+	ck_assert_int_eq(ferror(f), 0);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+/*
+ * log_file: lines go to the file named; after a rename they follow the
+ * renamed file until log_reopen, then go to a new file at the path.  A
+ * file that cannot be opened leaves everything as it was.
+ */
+START_TEST(test_file_reopen)
+{
+	char dir[] = "/tmp/check_log.XXXXXX", path[64], rotated[80];
+	char *text;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/app.log", dir);
+	snprintf(rotated, sizeof(rotated), "%s.1", path);
+	log_init(LOG_LEVEL_INFO, "master");
+	ck_assert_int_eq(log_reopen(), 0); /* no file named: nothing to do */
+	ck_assert_int_eq(log_open_file(path), 0);
+	log_info("one");
+	ck_assert_int_eq(rename(path, rotated), 0);
+	log_info("two");
+	ck_assert_int_eq(log_reopen(), 0);
+	log_info("three");
+	errno = 0;
+	ck_assert_int_eq(log_open_file("/nonexistent/dir/app.log"), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_int_eq(log_reopen(), 0); /* still the one at path */
+	log_info("four");
+	text = read_path(rotated);
+	ck_assert_ptr_nonnull(strstr(text, " master: one\n"));
+	ck_assert_ptr_nonnull(strstr(text, " master: two\n"));
+	ck_assert_ptr_null(strstr(text, "three"));
+	free(text);
+	text = read_path(path);
+	ck_assert_ptr_null(strstr(text, "two"));
+	ck_assert_ptr_nonnull(strstr(text, " master: three\n"));
+	ck_assert_ptr_nonnull(strstr(text, " master: four\n"));
+	free(text);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(unlink(rotated), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("log");
 	TCase *escape = tcase_create("escape");
 	TCase *lines = tcase_create("lines");
+	TCase *json = tcase_create("json");
 
 	tcase_add_test(escape, test_escape);
 	tcase_add_test(escape, test_escape_bounds);
@@ -258,6 +495,13 @@ int main(void)
 	tcase_add_test(lines, test_line_cut);
 	tcase_add_test(lines, test_line_multiline);
 	tcase_add_test(lines, test_fatal_in_child);
+	tcase_add_test(lines, test_file_reopen);
 	suite_add_tcase(s, lines);
+	tcase_add_test(json, test_format_names);
+	tcase_add_test(json, test_json_line);
+	tcase_add_test(json, test_json_escape);
+	tcase_add_test(json, test_json_cut);
+	tcase_add_test(json, test_json_string);
+	suite_add_tcase(s, json);
 	return check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "master.h"
+#include "scoreboard.h"
 #include "check_run.h"
 
 START_TEST(test_respawn_delay)
@@ -56,6 +57,25 @@ START_TEST(test_respawn_after_requests)
 	ck_assert_int_eq(master_respawn_delay_ms(~0u, UINT64_MAX), 0);
 	/* Dying before the first request still backs off. */
 	ck_assert_int_eq(master_respawn_delay_ms(3, 0), 200);
+}
+END_TEST
+
+/*
+ * A worker that got as far as accept has started, requests or not: libfcgi
+ * aborts inside FCGX_Accept_r on a malformed record before the request
+ * counts, and that must not look like a crash loop.  One that died while
+ * starting (or whose slot is already empty) has not.
+ */
+START_TEST(test_worker_started)
+{
+	ck_assert_int_eq(master_worker_started(WORKER_IDLE, 0), 1);
+	ck_assert_int_eq(master_worker_started(WORKER_BUSY, 0), 1);
+	ck_assert_int_eq(master_worker_started(WORKER_STOPPING, 0), 1);
+	ck_assert_int_eq(master_worker_started(WORKER_STARTING, 0), 0);
+	ck_assert_int_eq(master_worker_started(WORKER_EMPTY, 0), 0);
+	ck_assert_int_eq(master_worker_started(WORKER_STARTING, 1), 1);
+	ck_assert_int_eq(master_worker_started(-1, 0), 0);
+	ck_assert_int_eq(master_worker_started(WORKER_STATE__MAX, 0), 0);
 }
 END_TEST
 
@@ -110,6 +130,7 @@ int main(void)
 
 	tcase_add_test(tc, test_respawn_delay);
 	tcase_add_test(tc, test_respawn_delay_capped);
+	tcase_add_test(tc, test_worker_started);
 	tcase_add_test(tc, test_respawn_after_requests);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("stop");

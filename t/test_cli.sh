@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # t/test_cli.sh: the stockade command line, run as an operator runs it, with
-# no server started: `stockade config-check` on a good file, a bad one, a
-# missing one and bad secret files (exit status, stdout, stderr), and the
-# strict integers of `stockade token --user/--ttl`.  Exit status follows
+# no server started: every command's --help, `stockade config-check` on a
+# good file, a bad one, a missing one and bad secret files (exit status,
+# stdout, stderr), and the strict integers of `stockade token --user/--ttl`.  Exit status follows
 # automake: 0 pass, 1 fail.
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (default to this checkout).
@@ -45,7 +45,41 @@ chmod 600 "$WORK/secret"
 run --help
 is "$RC" 0 "--help exits 0"
 like "$OUT" 'stockade config-check \[-c FILE\]' "--help shows config-check's usage"
-like "$OUT" '  config-check  check FILE' "--help says what config-check does"
+like "$OUT" '  config-check  check a config file' "--help says what config-check does"
+
+# Every command's --help: its usage line and options, on stdout, exit 0,
+# whatever the order of the command and --help, and without reading a
+# config file.
+for cmd in serve migrate token config-check audit; do
+	run "$cmd" --help
+	is "$RC" 0 "$cmd --help exits 0"
+	like "$OUT" "^usage: stockade $cmd \\[-c FILE\\]" "$cmd --help: its usage line"
+	like "$OUT" $'\n  -c, --config FILE  configuration file' "$cmd --help: -c"
+	is "$ERR" "" "$cmd --help: nothing on stderr"
+	run --help "$cmd" -c /nonexistent
+	is "$RC" 0 "--help $cmd exits 0 too"
+	like "$OUT" "^usage: stockade $cmd " "--help $cmd: the same help"
+done
+run token --help
+like "$OUT" $'\n  -u, --user ID ' "token --help: --user"
+like "$OUT" $'\n  -t, --ttl SECONDS ' "token --help: --ttl"
+run audit --help
+like "$OUT" $'\n  -s, --since WHEN ' "audit --help: --since"
+like "$OUT" 'Exit status: 0 when every invariant holds' "audit --help: its exit status"
+run --help
+for cmd in serve migrate token config-check audit; do
+	like "$OUT" $'\n  '"$cmd"' +[a-z]' "--help lists $cmd"
+done
+run no-such-command --help
+is "$RC" 2 "--help of an unknown command is a usage error (2)"
+run serve --since 1h -c "$WORK/none.conf"
+is "$RC" 2 "an option of another command is a usage error (2)"
+like "$ERR" 'serve takes no such option' "... saying so"
+run audit -c "$WORK/none.conf"
+is "$RC" 2 "audit with a config that does not load: 2, not 1 (nothing found broken)"
+run
+is "$RC" 2 "no command is a usage error (2)"
+like "$ERR" '^usage: stockade serve' "... with the usage on stderr"
 
 conf good.conf '%s\n' \
 	'# a good file' \

@@ -614,7 +614,7 @@ test_audit_sees() {
 	        balance_after)
 	    SELECT user_id, 1, 'refund', id, 0 FROM orders WHERE id = $order" >/dev/null
 	rows=$(stack_psql_file "$STOCKADE_SRCDIR/sql/audit.sql" 2>&1)
-	grep -q "^order_points_wrong|$order|" <<<"$rows"
+	grep -q "^order_points_wrong|order $order|" <<<"$rows"
 	ok $? "audit: names the paid order with a refund row"
 	stack_psql "DELETE FROM point_ledger WHERE order_id = $order
 	    AND kind = 'refund'" >/dev/null

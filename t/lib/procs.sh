@@ -1,8 +1,10 @@
 # shellcheck shell=bash
 #
 # t/lib/procs.sh: helpers for the process-model tests (t/test_master_death.sh,
-# t/test_restart.sh): find this stack's stockade processes in /proc, count its
-# database connections, and run a light HTTP load for a bounded time.
+# t/test_restart.sh, t/test_reload.sh, t/test_log_reopen.sh,
+# t/test_privileges.sh): find this stack's stockade processes in /proc,
+# count its database connections, run an HTTP load for a bounded time, wait
+# for log lines, and see which file each process logs to.
 # Source after t/lib/preamble.sh (needs STACK_DIR, STACK_CONF, STACK_URL).
 
 # stockade_procs: print "PID PPID" for every live process of this stack's
@@ -116,4 +118,86 @@ load_summary() {
 now_ms() {
 	local us=${EPOCHREALTIME//[.,]/}
 	NOW_MS=$((us / 1000))
+}
+
+# burst_start CLIENTS SECONDS SPECFILE: keep CLIENTS requests in flight
+# for SECONDS, from one curl at a time (--parallel: no fork per request),
+# in the background.  SPECFILE holds one request a line,
+# METHOD<TAB>PATH<TAB>TOKEN<TAB>BODY (TOKEN and BODY may be empty), sent in
+# rounds of the whole file until the time is up; a round in flight at the
+# deadline is finished.  Each answer appends "STATUS CURL_RC" to
+# $STACK_DIR/burst.out ("000 7": the connection failed).  Sets BURST_PID;
+# burst_wait waits for it.
+burst_start() {
+	local clients=$1 secs=$2 spec=$3 cfg=$STACK_DIR/burst.curl
+	local method path token body
+	while IFS=$'\037' read -r method path token body || [ -n "$method" ]; do
+		[ -n "$method" ] || continue
+		printf 'next\nurl = "%s%s"\nrequest = "%s"\n' "$STACK_URL" "$path" "$method"
+		printf 'silent\nmax-time = 30\noutput = "/dev/null"\n'
+		printf 'write-out = "%%{http_code} %%{exitcode}\\n"\n'
+		[ -z "$token" ] || printf 'header = "Authorization: Bearer %s"\n' "$token"
+		if [ -n "$body" ]; then
+			printf 'header = "Content-Type: application/json"\n'
+			# Bodies are JSON without backslashes: only quotes need escaping.
+			printf 'data-binary = "%s"\n' "${body//\"/\\\"}"
+		fi
+	done < <(tr '\t' '\037' <"$spec") | tail -n +2 >"$cfg"
+	: >"$STACK_DIR/burst.out"
+	(
+		end=$((SECONDS + secs))
+		while [ "$SECONDS" -lt "$end" ]; do
+			curl --no-progress-meter --parallel --parallel-max "$clients" \
+				-K "$cfg" >>"$STACK_DIR/burst.out" || true
+		done
+	) &
+	BURST_PID=$!
+}
+
+# burst_wait: wait for the load of burst_start to finish.
+burst_wait() {
+	wait "$BURST_PID" 2>/dev/null || true
+}
+
+# burst_count: the answers so far.
+burst_count() {
+	wc -l <"$STACK_DIR/burst.out"
+}
+
+# burst_summary: "N requests: COUNT x STATUS/CURL_RC ...".
+burst_summary() {
+	printf '%s requests:' "$(burst_count)"
+	sort "$STACK_DIR/burst.out" | uniq -c | awk '{ printf " %s x %s/%s", $1, $2, $3 }'
+	printf '\n'
+}
+
+# wait_for_line SECONDS FILE REGEX [N]: poll until at least N (default 1)
+# lines of FILE match the basic REGEX; returns 1 after SECONDS.
+wait_for_line() {
+	local deadline=$((SECONDS + $1))
+	until [ "$(grep -c -- "$3" "$2" 2>/dev/null)" -ge "${4:-1}" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+# fd2_of PID...: the distinct files the PIDs' descriptor 2 (stderr, the
+# log) point to, one a line, sorted.
+fd2_of() {
+	local pid
+	for pid in "$@"; do
+		readlink "/proc/$pid/fd/2"
+	done | sort -u
+}
+
+# wait_fd2 SECONDS FILE PID...: poll until every PID has FILE as its
+# descriptor 2 (a child reopens its log on SIGUSR1 a moment after the
+# master); sets FD2 to what they have, and returns 1 after SECONDS.
+wait_fd2() {
+	local deadline=$((SECONDS + $1)) file=$2
+	shift 2
+	until FD2=$(fd2_of "$@") && [ "$FD2" = "$file" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
 }

@@ -36,6 +36,14 @@
 #   STACK_PG_FAST     1 (default): fsync=off and friends, for tests only;
 #                     0 keeps PostgreSQL crash-safe (scripts/demo)
 #   STACK_PG_BIN      PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   STACK_RUN_USER    when the caller is root: the system user stockade's
+#                     workers run as (`user` in stockade.conf; created on
+#                     first use, like the PostgreSQL user), with nginx's
+#                     workers as www-data in that user's group (so they
+#                     reach the socket, mode 0660, group that user's) and
+#                     Redis's socket in that group too.  Unset (the
+#                     default): as before, nginx's workers run as root.
+#                     scripts/demo sets it.
 #   STACK_READY_TIMEOUT  seconds to wait for a server to come up (default 30)
 #   STACK_KEEP        1: stack_cleanup leaves the directory for inspection
 #
@@ -103,24 +111,37 @@ _stack_as_pg() {
 	fi
 }
 
-# _stack_pg_user: when run as root, create the system user PostgreSQL runs
-# as, unless it exists.  Tests started at once (make -j check) would all see
-# it missing, all run useradd and all but one fail ("already exists"), or
-# find it in /etc/passwd before useradd has finished; so the check and the
-# creation hold one lock.  Its file is machine-wide on purpose: the tests of
-# every checkout share the user.  A failed useradd is still fine when the
-# user exists afterwards (a stack.sh without the lock made it meanwhile).
-_stack_pg_user() {
+# _stack_system_user NAME: when run as root, create the system user NAME
+# (with a group of the same name), unless it exists.  Tests started at once
+# (make -j check) would all see it missing, all run useradd and all but one
+# fail ("already exists"), or find it in /etc/passwd before useradd has
+# finished; so the check and the creation hold one lock.  Its file is
+# machine-wide on purpose: the tests of every checkout share the users.  A
+# failed useradd is still fine when the user exists afterwards (a stack.sh
+# without the lock made it meanwhile).
+_stack_system_user() {
 	[ "$(id -u)" -eq 0 ] || return 0
-	local lock=/run/lock
+	local lock=/run/lock name=$1
 	[ -d "$lock" ] && [ -w "$lock" ] || lock=${TMPDIR:-/tmp}
 	(
 		flock 9 || exit 1
-		id -u "$STACK_PG_OS_USER" >/dev/null 2>&1 && exit 0
+		id -u "$name" >/dev/null 2>&1 && exit 0
 		useradd --system --user-group --no-create-home \
-			--shell /usr/sbin/nologin "$STACK_PG_OS_USER" ||
-			id -u "$STACK_PG_OS_USER" >/dev/null 2>&1
+			--shell /usr/sbin/nologin "$name" ||
+			id -u "$name" >/dev/null 2>&1
 	) 9>>"$lock/stockade-stack-useradd.lock"
+}
+
+# _stack_pg_user: the system user PostgreSQL runs as, when run as root.
+_stack_pg_user() {
+	_stack_system_user "$STACK_PG_OS_USER"
+}
+
+# _stack_run_user: print STACK_RUN_USER when it applies (set, and the
+# caller is root: only root can switch users); nothing otherwise.
+_stack_run_user() {
+	[ -n "${STACK_RUN_USER:-}" ] && [ "$(id -u)" -eq 0 ] || return 0
+	printf '%s\n' "$STACK_RUN_USER"
 }
 
 # _stack_pg_owner PATH...: give PATH to the PostgreSQL user (root only).
@@ -273,6 +294,9 @@ stack_init() {
 	chmod 0755 "$STACK_DIR" || return 1
 
 	_stack_pg_user || return 1
+	if [ -n "$(_stack_run_user)" ]; then
+		_stack_system_user "$STACK_RUN_USER" || return 1
+	fi
 	if ! _stack_as_pg test -x "$STACK_DIR"; then
 		_stack_log "user $STACK_PG_OS_USER cannot reach $STACK_DIR: every parent directory needs o+x"
 		return 1
@@ -309,6 +333,9 @@ _stack_write_stockade_conf() {
 		printf 'redis_url = unix:%s\n' "$STACK_DIR/redis.sock"
 		printf 'auth_secret_file = %s\n' "$STACK_DIR/secret"
 		printf 'log_level = info\n'
+		if [ -n "$(_stack_run_user)" ]; then
+			printf 'user = %s\n' "$STACK_RUN_USER"
+		fi
 		if [ -n "${STACK_EXTRA_CONF:-}" ]; then
 			printf '%s\n' "$STACK_EXTRA_CONF"
 		fi
@@ -493,7 +520,12 @@ stack_start_redis() {
 		--unixsocketperm 770 --save '' --appendonly no --daemonize no \
 		--dir "$STACK_DIR" --logfile ''
 	_stack_wait_for "${STACK_READY_TIMEOUT:-30}" _stack_redis_ping ||
-		_stack_fail "redis-server did not answer PING" "$log"
+		_stack_fail "redis-server did not answer PING" "$log" || return 1
+	# Mode 0770: stockade's workers, running as STACK_RUN_USER, reach it
+	# through its group.
+	if [ -n "$(_stack_run_user)" ]; then
+		chgrp "$STACK_RUN_USER" "$sock"
+	fi
 }
 
 _stack_redis_ping() {
@@ -681,7 +713,11 @@ _stack_write_nginx_conf() {
 		printf '# written by t/lib/stack.sh at every start\n'
 		printf 'daemon off;\n'
 		printf 'worker_processes 2;\n'
-		if [ "$(id -u)" -eq 0 ]; then
+		if [ -n "$(_stack_run_user)" ]; then
+			# stockade gives its socket (mode 0660) to the group of
+			# its `user`: nginx's workers run with that group.
+			printf 'user www-data %s;\n' "$STACK_RUN_USER"
+		elif [ "$(id -u)" -eq 0 ]; then
 			# stockade's socket is mode 0660 and owned by the user
 			# running stockade (root here); nginx workers would
 			# otherwise drop to "nobody" and get EACCES on connect.
