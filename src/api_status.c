@@ -151,7 +151,7 @@ static void status_pool_fields(struct status_fields *fs,
 	    p->workers - p->by_state[WORKER_EMPTY], NULL);
 	status_int(fs, "max_active_processes", "max active processes",
 	    p->active_max, NULL);
-	status_int(fs, "respawns", "respawns", (int64_t)p->worker_respawns,
+	status_int(fs, "respawns", "respawns", (int64_t)p->t.worker_restarts,
 	    NULL);
 	status_int(fs, "busy", NULL, busy, NULL);
 }
@@ -165,7 +165,7 @@ static void status_counter_fields(struct status_fields *fs,
 	status_int(fs, "requests", NULL, (int64_t)requests, NULL);
 	for (int c = 0; c < SLOT_COUNTER__MAX; c++)
 		status_int(fs, slot_counter_names[c], slot_counter_names[c],
-		    (int64_t)p->counters[c], NULL);
+		    (int64_t)p->t.counters[c], NULL);
 }
 
 /*

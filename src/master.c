@@ -95,6 +95,9 @@ struct master_gen {
 	int retired; /* told to stop (SIGTERM) */
 	int64_t retired_ms;
 	int killed; /* SIGKILL sent after shutdown_timeout */
+	/* Its totals when a newer generation took them over (master_adopt);
+	 * what it counts after that follows when it exits (master_collect). */
+	struct scoreboard_totals handed;
 	struct master_gen *older;
 };
 
@@ -346,6 +349,19 @@ static int master_gen_live(const struct master_gen *g)
 	return n;
 }
 
+/*
+ * Carries what the exited generation g counted since it handed its totals
+ * over (master_adopt) into the newest generation's scoreboard: its last
+ * requests, finished while it retired, are not lost.
+ */
+static void master_hand_over_rest(struct master *m, const struct master_gen *g)
+{
+	struct scoreboard_totals last;
+
+	scoreboard_total(g->sb, &last);
+	scoreboard_carry(m->gen->sb, &last, &g->handed);
+}
+
 /* Frees the older generations whose processes have all exited. */
 static void master_collect(struct master *m)
 {
@@ -357,6 +373,7 @@ static void master_collect(struct master *m)
 			continue;
 		}
 		*p = g->older;
+		master_hand_over_rest(m, g);
 		if (g->retired)
 			log_info("generation %u has exited, %lld ms after it "
 			         "was retired",
@@ -665,8 +682,16 @@ static void master_adopt(struct master *m, struct master_gen *g)
 {
 	const struct config *old = m->gen->cfg;
 
-	/* /status keeps the pool's start, as php-fpm's "start time". */
+	/* /status keeps the pool's start, as php-fpm's "start time", and
+	 * its maxima; /metrics's totals go on from the old generation's
+	 * (scoreboard.h; the rest follows in master_hand_over_rest). */
 	g->sb->started_ms = m->gen->sb->started_ms;
+	if (g->sb->listen_queue_max < m->gen->sb->listen_queue_max)
+		g->sb->listen_queue_max = m->gen->sb->listen_queue_max;
+	scoreboard_raise_active_max(g->sb,
+	    __atomic_load_n(&m->gen->sb->active_max, __ATOMIC_RELAXED));
+	scoreboard_total(m->gen->sb, &m->gen->handed);
+	scoreboard_carry(g->sb, &m->gen->handed, NULL);
 	log_init(g->cfg->log_level, "master");
 	log_set_format(g->cfg->log_format);
 	/* listen() on a listening socket sets its backlog anew (Linux). */

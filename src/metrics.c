@@ -92,42 +92,23 @@ static const char *const metrics_class_names[SCOREBOARD_CLASSES] = {
 	"5xx",
 };
 
-static void metrics_add_route(struct metrics_route *to,
-    const struct scoreboard_route *from)
-{
-	for (int c = 0; c < SCOREBOARD_CLASSES; c++)
-		to->requests[c] += from->requests[c];
-	for (int b = 0; b < SCOREBOARD_BUCKETS; b++)
-		to->buckets[b] += from->buckets[b];
-	to->duration_us += from->duration_us;
-}
-
 void metrics_collect(const struct scoreboard *sb, int nworkers,
     struct metrics_pool *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->started_ms = sb->started_ms;
 	p->workers = nworkers;
-	for (int i = 0; i < sb->nslots; i++) {
-		const struct scoreboard_slot *s = &sb->slots[i];
-		int state = s->state;
+	scoreboard_total(sb, &p->t);
+	for (int i = 0; i < nworkers && i < sb->nslots; i++) {
+		int state = sb->slots[i].state;
 
-		for (int c = 0; c < SLOT_COUNTER__MAX; c++)
-			p->counters[c] += s->counters[c];
-		for (int r = 0; r < SCOREBOARD_ROUTES_MAX; r++)
-			metrics_add_route(&p->routes[r], &s->routes[r]);
-		if (i >= nworkers) {
-			p->reaper_respawns += s->restarts;
-			continue;
-		}
-		p->worker_respawns += s->restarts;
 		if (state < 0 || state >= WORKER_STATE__MAX)
 			state = WORKER_EMPTY;
 		p->by_state[state]++;
 	}
 	for (int r = 0; r < SCOREBOARD_ROUTES_MAX; r++) {
 		for (int c = 0; c < SCOREBOARD_CLASSES; c++)
-			p->accepted += p->routes[r].requests[c];
+			p->accepted += p->t.routes[r].requests[c];
 	}
 	p->active_max = __atomic_load_n(&sb->active_max, __ATOMIC_RELAXED);
 	if (p->active_max < (uint32_t)p->by_state[WORKER_BUSY])
@@ -184,19 +165,20 @@ static void metrics_requests(struct response *res, const struct metrics_pool *p,
 		for (int c = 0; name != NULL && c < SCOREBOARD_CLASSES; c++) {
 			/* stockade answers no 1xx or 3xx: written only
 			 * should one ever be counted. */
-			if ((c == 0 || c == 2) && p->routes[i].requests[c] == 0)
+			if ((c == 0 || c == 2) &&
+			    p->t.routes[i].requests[c] == 0)
 				continue;
 			response_printf(res,
 			    "stockade_http_requests_total{route=\"%s\","
 			    "code=\"%s\"} %" PRIu64 "\n",
 			    name, metrics_class_names[c],
-			    p->routes[i].requests[c]);
+			    p->t.routes[i].requests[c]);
 		}
 	}
 }
 
 static void metrics_histogram(struct response *res, const char *route,
-    const struct metrics_route *r)
+    const struct scoreboard_route *r)
 {
 	static const char name[] = "stockade_http_request_duration_seconds";
 	uint64_t cumulative = 0;
@@ -231,7 +213,7 @@ static void metrics_durations(struct response *res,
 		const char *name = metrics_route_name(route_name, i);
 
 		if (name != NULL)
-			metrics_histogram(res, name, &p->routes[i]);
+			metrics_histogram(res, name, &p->t.routes[i]);
 	}
 }
 
@@ -251,7 +233,7 @@ static void metrics_workers(struct response *res, const struct metrics_pool *p)
 	response_printf(res,
 	    "stockade_respawns_total{process=\"worker\"} %" PRIu64 "\n"
 	    "stockade_respawns_total{process=\"reaper\"} %" PRIu64 "\n",
-	    p->worker_respawns, p->reaper_respawns);
+	    p->t.worker_restarts, p->t.reaper_restarts);
 }
 
 static void metrics_queue(struct response *res, const struct metrics_pool *p)
@@ -286,5 +268,5 @@ void metrics_render(const struct metrics_pool *p,
 	metrics_queue(res, p);
 	for (size_t i = 0;
 	     i < sizeof(metrics_families) / sizeof(metrics_families[0]); i++)
-		metrics_family(res, &metrics_families[i], p->counters);
+		metrics_family(res, &metrics_families[i], p->t.counters);
 }

@@ -17,20 +17,11 @@
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* One route's requests, summed over the slots. */
-struct metrics_route {
-	uint64_t requests[SCOREBOARD_CLASSES];
-	uint64_t buckets[SCOREBOARD_BUCKETS]; /* not cumulative */
-	uint64_t duration_us;
-};
-
 struct metrics_pool {
 	int64_t started_ms; /* wall clock */
-	uint64_t counters[SLOT_COUNTER__MAX]; /* every slot, the reaper's too */
-	struct metrics_route routes[SCOREBOARD_ROUTES_MAX];
+	/* Every slot, the reaper's too, and what older generations left */
+	struct scoreboard_totals t;
 	uint64_t accepted; /* requests answered, every route */
-	uint64_t worker_respawns;
-	uint64_t reaper_respawns;
 	int workers; /* worker slots */
 	int by_state[WORKER_STATE__MAX]; /* worker slots in each state */
 	uint32_t active_max; /* at least the workers busy now */
@@ -41,9 +32,9 @@ struct metrics_pool {
 };
 
 /*
- * Sums the scoreboard into *p: the first nworkers slots are workers, the
- * next one the reaper (master.c).  Leaves the listen queue unset
- * (metrics_set_queue).
+ * Sums the scoreboard into *p (scoreboard_total): the first nworkers slots
+ * are workers, the next one the reaper (master.c).  Leaves the listen
+ * queue unset (metrics_set_queue).
  */
 void metrics_collect(const struct scoreboard *sb, int nworkers,
     struct metrics_pool *p);

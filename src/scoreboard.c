@@ -136,16 +136,69 @@ int scoreboard_count_state(const struct scoreboard *sb, int nworkers,
 	return n;
 }
 
-void scoreboard_busy(struct scoreboard *sb, int i, int nworkers)
+void scoreboard_raise_active_max(struct scoreboard *sb, uint32_t n)
 {
-	uint32_t busy, max;
+	uint32_t max = __atomic_load_n(&sb->active_max, __ATOMIC_RELAXED);
 
-	sb->slots[i].state = WORKER_BUSY;
-	busy = (uint32_t)scoreboard_count_state(sb, nworkers, WORKER_BUSY);
-	max = __atomic_load_n(&sb->active_max, __ATOMIC_RELAXED);
 	/* Several workers may raise it at once: only ever upwards. */
-	while (busy > max &&
-	    !__atomic_compare_exchange_n(&sb->active_max, &max, busy, 1,
+	while (n > max &&
+	    !__atomic_compare_exchange_n(&sb->active_max, &max, n, 1,
 	        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
+}
+
+void scoreboard_busy(struct scoreboard *sb, int i, int nworkers)
+{
+	sb->slots[i].state = WORKER_BUSY;
+	scoreboard_raise_active_max(sb,
+	    (uint32_t)scoreboard_count_state(sb, nworkers, WORKER_BUSY));
+}
+
+static void scoreboard_add_route(volatile struct scoreboard_route *to,
+    const volatile struct scoreboard_route *add,
+    const volatile struct scoreboard_route *sub)
+{
+	for (int c = 0; c < SCOREBOARD_CLASSES; c++)
+		to->requests[c] +=
+		    add->requests[c] - (sub ? sub->requests[c] : 0);
+	for (int b = 0; b < SCOREBOARD_BUCKETS; b++)
+		to->buckets[b] += add->buckets[b] - (sub ? sub->buckets[b] : 0);
+	to->duration_us += add->duration_us - (sub ? sub->duration_us : 0);
+}
+
+void scoreboard_total(const struct scoreboard *sb, struct scoreboard_totals *t)
+{
+	*t = sb->carried;
+	for (int i = 0; i < sb->nslots; i++) {
+		const struct scoreboard_slot *s = &sb->slots[i];
+
+		for (int c = 0; c < SLOT_COUNTER__MAX; c++)
+			t->counters[c] += s->counters[c];
+		for (int r = 0; r < SCOREBOARD_ROUTES_MAX; r++)
+			scoreboard_add_route(&t->routes[r], &s->routes[r],
+			    NULL);
+		if (i == sb->nslots - 1)
+			t->reaper_restarts += s->restarts;
+		else
+			t->worker_restarts += s->restarts;
+	}
+}
+
+void scoreboard_carry(struct scoreboard *sb,
+    const struct scoreboard_totals *add, const struct scoreboard_totals *sub)
+{
+	struct scoreboard_totals *to = &sb->carried;
+
+	/* Unsigned: add >= sub field by field (counts only grow), and
+	 * wrapping arithmetic gets the difference right regardless. */
+	for (int c = 0; c < SLOT_COUNTER__MAX; c++)
+		to->counters[c] +=
+		    add->counters[c] - (sub ? sub->counters[c] : 0);
+	for (int r = 0; r < SCOREBOARD_ROUTES_MAX; r++)
+		scoreboard_add_route(&to->routes[r], &add->routes[r],
+		    sub ? &sub->routes[r] : NULL);
+	to->worker_restarts +=
+	    add->worker_restarts - (sub ? sub->worker_restarts : 0);
+	to->reaper_restarts +=
+	    add->reaper_restarts - (sub ? sub->reaper_restarts : 0);
 }

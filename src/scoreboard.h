@@ -13,10 +13,12 @@
  * dead slot's counts into a pool total before the slot is reused, leaves a
  * window where a reader sees them twice or not at all, and a *_total that
  * goes down is read as a restart.)  What is per process, php-fpm's way, is
- * said so below: `requests`, `started_ms`, the current request.  A new
- * master (a restart, or a SIGUSR2 upgrade) maps a new scoreboard and starts
- * from zero, which Prometheus sees as the reset it is
- * (stockade_start_time_seconds changes with it).
+ * said so below: `requests`, `started_ms`, the current request.  A reload
+ * (SIGHUP) starts a generation with a scoreboard of its own: the master
+ * carries the older one's totals into it (`carried`, scoreboard_carry), so
+ * the pool's totals go on across reloads too.  A new master (a restart, or
+ * a SIGUSR2 upgrade) starts from zero, which Prometheus sees as the reset
+ * it is (stockade_start_time_seconds changes with it).
  */
 #ifndef STOCKADE_SCOREBOARD_H
 #define STOCKADE_SCOREBOARD_H
@@ -138,9 +140,23 @@ struct scoreboard_slot {
 	struct scoreboard_route routes[SCOREBOARD_ROUTES_MAX];
 };
 
+/*
+ * What a scoreboard's slots add up to: the counters and requests of every
+ * slot, and the restarts of the workers' slots and of the reaper's (the
+ * last slot).
+ */
+struct scoreboard_totals {
+	uint64_t counters[SLOT_COUNTER__MAX];
+	struct scoreboard_route routes[SCOREBOARD_ROUTES_MAX];
+	uint64_t worker_restarts;
+	uint64_t reaper_restarts;
+};
+
 struct scoreboard {
 	int nslots;
 	int64_t started_ms; /* master start, wall clock */
+	/* The older generations' totals, written by the master only. */
+	struct scoreboard_totals carried;
 	/*
 	 * The most requests waiting in the listen queue at once, and the most
 	 * workers busy at once, since the start.  The master samples the
@@ -181,6 +197,23 @@ void scoreboard_observe(struct scoreboard_slot *slot, int route, int status,
  * of worker slots (the first nworkers) busy now, if higher.
  */
 void scoreboard_busy(struct scoreboard *sb, int i, int nworkers);
+
+/*
+ * Sets *t to what sb holds in all: its slots, the reaper's the last, plus
+ * what was carried into it.
+ */
+void scoreboard_total(const struct scoreboard *sb, struct scoreboard_totals *t);
+
+/*
+ * Adds add, less sub (NULL: nothing), to what sb carries: the master
+ * carries an older generation's totals into the newest (docs/operations.md,
+ * "Metrics reference").
+ */
+void scoreboard_carry(struct scoreboard *sb,
+    const struct scoreboard_totals *add, const struct scoreboard_totals *sub);
+
+/* Raises active_max to n, if lower (atomically: it has several writers). */
+void scoreboard_raise_active_max(struct scoreboard *sb, uint32_t n);
 
 /* The number of the first nworkers slots in state. */
 int scoreboard_count_state(const struct scoreboard *sb, int nworkers,

@@ -104,14 +104,14 @@ START_TEST(test_collect)
 	scoreboard_observe(&sb->slots[1], 0, 200, 10);
 	scoreboard_observe(&sb->slots[1], 1, 503, 10);
 	metrics_collect(sb, 2, &p);
-	ck_assert_uint_eq(p.counters[COUNTER_DB_RECONNECTS], 12);
-	ck_assert_uint_eq(p.routes[0].requests[1], 2);
-	ck_assert_uint_eq(p.routes[1].requests[4], 1);
+	ck_assert_uint_eq(p.t.counters[COUNTER_DB_RECONNECTS], 12);
+	ck_assert_uint_eq(p.t.routes[0].requests[1], 2);
+	ck_assert_uint_eq(p.t.routes[1].requests[4], 1);
 	ck_assert_uint_eq(p.accepted, 3);
 	ck_assert_int_eq(p.by_state[WORKER_IDLE], 1);
 	ck_assert_int_eq(p.by_state[WORKER_BUSY], 1);
-	ck_assert_uint_eq(p.worker_respawns, 2);
-	ck_assert_uint_eq(p.reaper_respawns, 1);
+	ck_assert_uint_eq(p.t.worker_restarts, 2);
+	ck_assert_uint_eq(p.t.reaper_restarts, 1);
 	/* Never below what is busy now, whatever was sampled. */
 	ck_assert_uint_eq(p.active_max, 1);
 	ck_assert_int_eq(p.has_queue, 0);
@@ -121,6 +121,54 @@ START_TEST(test_collect)
 	metrics_set_queue(&p, sb, 9, 128);
 	ck_assert_uint_eq(p.queue_max, 9);
 	scoreboard_free(sb);
+}
+END_TEST
+
+/*
+ * A reload, as master.c carries it: the new generation's scoreboard starts
+ * from the old one's totals, the old one counts a little more while it
+ * retires, and that rest follows when it exits.  The sums never go down
+ * and end with everything counted once.
+ */
+START_TEST(test_carry_over_reload)
+{
+	struct scoreboard *old = scoreboard_create(2),
+	                  *new = scoreboard_create(3);
+	struct scoreboard_totals handed, last;
+	struct metrics_pool p;
+
+	old->slots[0].counters[COUNTER_IDEMPOTENT_REPLAYS] = 4;
+	old->slots[0].restarts = 1;
+	old->slots[1].restarts = 2; /* the reaper */
+	scoreboard_observe(&old->slots[0], 3, 200, 10);
+	scoreboard_total(old, &handed);
+	scoreboard_carry(new, &handed, NULL);
+	metrics_collect(new, 2, &p);
+	ck_assert_uint_eq(p.t.counters[COUNTER_IDEMPOTENT_REPLAYS], 4);
+	ck_assert_uint_eq(p.t.routes[3].requests[1], 1);
+	ck_assert_uint_eq(p.accepted, 1);
+	/* Both generations serve for a moment. */
+	old->slots[0].counters[COUNTER_IDEMPOTENT_REPLAYS]++;
+	scoreboard_observe(&old->slots[0], 3, 200, 2000);
+	scoreboard_observe(&new->slots[1], 3, 503, 10);
+	metrics_collect(new, 2, &p);
+	ck_assert_uint_eq(p.t.routes[3].requests[1], 1);
+	ck_assert_uint_eq(p.t.routes[3].requests[4], 1);
+	/* The old one exits: its rest is carried. */
+	scoreboard_total(old, &last);
+	scoreboard_carry(new, &last, &handed);
+	metrics_collect(new, 2, &p);
+	ck_assert_uint_eq(p.t.counters[COUNTER_IDEMPOTENT_REPLAYS], 5);
+	ck_assert_uint_eq(p.t.routes[3].requests[1], 2);
+	ck_assert_uint_eq(p.t.routes[3].requests[4], 1);
+	ck_assert_uint_eq(p.t.routes[3].buckets[0], 2);
+	ck_assert_uint_eq(p.t.routes[3].buckets[1], 1);
+	ck_assert_uint_eq(p.t.routes[3].duration_us, 2020);
+	ck_assert_uint_eq(p.t.worker_restarts, 1);
+	ck_assert_uint_eq(p.t.reaper_restarts, 2);
+	ck_assert_uint_eq(p.accepted, 3);
+	scoreboard_free(old);
+	scoreboard_free(new);
 }
 END_TEST
 
@@ -267,6 +315,7 @@ int main(void)
 	tcase_add_test(tc, test_buckets);
 	tcase_add_test(tc, test_observe);
 	tcase_add_test(tc, test_collect);
+	tcase_add_test(tc, test_carry_over_reload);
 	tcase_add_test(tc, test_busy_raises_active_max);
 	tcase_add_test(tc, test_render);
 	suite_add_tcase(s, tc);

@@ -6,9 +6,9 @@
 # +N in its 2xx series and its histogram's count, a 409 lands in 4xx, a 404
 # in route "none"; an Idempotency-Key replay, the coupon gate's outcomes,
 # an expired order, PostgreSQL and Redis reconnects, a deadlock's retry
-# (by SQLSTATE) each count; and a
-# worker killed and respawned takes nothing back.  /status counts accepted
-# requests exactly, adds up its processes, reads the listen queue from the
+# (by SQLSTATE) each count; and neither a worker killed and respawned nor a
+# reload (SIGHUP: a new generation, a new scoreboard) takes anything back.
+# /status counts accepted requests exactly, adds up its processes, reads the listen queue from the
 # socket (workers stopped with SIGSTOP: the requests nginx sends meanwhile
 # wait there, and "max listen queue" sees them), and ?full / ?text /
 # Accept: text/plain show the per-worker entries and php-fpm's plain text.
@@ -20,6 +20,8 @@ set -uo pipefail
 
 # shellcheck source=t/lib/preamble.sh
 . "$(dirname "$0")/lib/preamble.sh"
+# shellcheck source=t/lib/procs.sh
+. "$T_DIR/lib/procs.sh"
 command -v promtool >/dev/null || { echo "promtool is missing (scripts/install-deps)" >&2; exit 99; }
 
 export STACK_WORKERS=3
@@ -33,7 +35,7 @@ cleanup() {
 	# Never leave a worker stopped behind a failed assertion.
 	for pid in "${STOPPED[@]}"; do kill -CONT "$pid" 2>/dev/null; done
 	for pid in "${CURLS[@]}"; do kill "$pid" 2>/dev/null; done
-	stack_cleanup
+	procs_cleanup
 }
 
 # shellcheck disable=SC2119 # no DIR: a fresh temp dir
@@ -250,6 +252,28 @@ bad=$(awk 'NR == FNR { if ($1 !~ /^#/) was[$1] = $2; next }
 	($1 in was) && $2 < was[$1] { print $1, was[$1], "->", $2 }' <(printf '%s\n' "$before") - <<<"$METRICS")
 is "$bad" "" "after the respawn no counter went down"
 is "$(delta 'stockade_respawns_total{process="worker"}' "$before")" 1 "respawns{worker} +1"
+
+# --- nor does a reload ------------------------------------------------------------
+
+# SIGHUP starts a generation with its own scoreboard; the master carries the
+# old one's totals into it, and what the old one counted while it retired.
+LOG=$STACK_DIR/stockade.log
+metrics_get
+before=$METRICS
+kill -HUP "$STACK_STOCKADE_PID"
+wait_for_line 30 "$LOG" 'master: generation 2 serves; generation 1 retires'
+ok $? "SIGHUP: generation 2 serves, generation 1 retires"
+wait_for_line 30 "$LOG" 'master: generation 1 has exited'
+ok $? "generation 1 has exited"
+for ((i = 0; i < N; i++)); do http GET "/api/v1/products/$product"; done
+metrics_get
+bad=$(awk 'NR == FNR { if ($1 !~ /^#/) was[$1] = $2; next }
+	$1 !~ /^#/ && ($1 ~ /_total[{ ]/ || $1 ~ /_total$/ || $1 ~ /_(bucket|count|sum)[{ ]/) &&
+	($1 in was) && $2 < was[$1] { print $1, was[$1], "->", $2 }' <(printf '%s\n' "$before") - <<<"$METRICS")
+is "$bad" "" "after the reload no counter went down"
+is "$(delta 'stockade_http_requests_total{route="product_get",code="2xx"}' "$before")" "$N" \
+	"$N more GETs of the product: +$N on top of the old generation's"
+is "$(delta stockade_start_time_seconds "$before")" 0 "the pool's start time stays"
 
 # --- /status -------------------------------------------------------------------
 
