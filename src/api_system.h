@@ -1,6 +1,7 @@
 /*
  * api_system: the endpoints about stockade itself rather than the shop:
- * liveness, readiness, the scoreboard and the caller's identity.
+ * liveness, readiness and the caller's identity (the scoreboard's
+ * endpoints are api_status's).
  */
 #ifndef STOCKADE_API_SYSTEM_H
 #define STOCKADE_API_SYSTEM_H
@@ -13,9 +14,6 @@ void api_system_healthz(struct request *req, struct response *res,
     struct app *app);
 /* GET /readyz: 200 when PostgreSQL and Redis answer, else 503 naming which. */
 void api_system_readyz(struct request *req, struct response *res,
-    struct app *app);
-/* GET /status: the scoreboard as JSON, like php-fpm's status page. */
-void api_system_status(struct request *req, struct response *res,
     struct app *app);
 /* GET /api/v1/whoami: the identity in the caller's token. */
 void api_system_whoami(struct request *req, struct response *res,

@@ -3,6 +3,8 @@
  */
 #include "app.h"
 
+#include <string.h>
+
 #include "auth.h"
 #include "clock.h"
 #include "config.h"
@@ -20,7 +22,27 @@ int app_prepare(const unsigned char *secret, size_t secret_len)
 	return 0;
 }
 
-struct db *app_db_create(const struct config *cfg, const char *name)
+/*
+ * The database told of a reconnect or a retry (db.h): count it in the
+ * slot, the retries by SQLSTATE too (only 40001 and 40P01 are retried).
+ */
+static void app_db_event(void *arg, enum db_event ev, const char *sqlstate)
+{
+	struct scoreboard_slot *slot = arg;
+
+	if (ev == DB_EVENT_RECONNECT) {
+		slot->counters[COUNTER_DB_RECONNECTS]++;
+		return;
+	}
+	slot->counters[COUNTER_DB_RETRIES]++;
+	if (strcmp(sqlstate, "40001") == 0)
+		slot->counters[COUNTER_DB_RETRIES_40001]++;
+	else if (strcmp(sqlstate, "40P01") == 0)
+		slot->counters[COUNTER_DB_RETRIES_40P01]++;
+}
+
+struct db *app_db_create(const struct config *cfg, const char *name,
+    struct scoreboard_slot *slot)
 {
 	return db_create(&(struct db_options){
 	    .conninfo = cfg->database_url,
@@ -30,13 +52,17 @@ struct db *app_db_create(const struct config *cfg, const char *name)
 	    .idle_in_transaction_timeout_ms =
 	        cfg->idle_in_transaction_timeout_ms,
 	    .retries = cfg->db_retries,
+	    .on_event = slot != NULL ? app_db_event : NULL,
+	    .on_event_arg = slot,
 	});
 }
 
-/* The Redis circuit breaker opened (redis.h): count it. */
-static void app_redis_opened(void *arg)
+/* The Redis circuit breaker opened, or Redis was reached again: count it. */
+static void app_redis_event(void *arg, enum redis_event ev)
 {
-	app_count(arg, COUNTER_REDIS_BREAKER_OPENS);
+	app_count(arg,
+	    ev == REDIS_EVENT_RECONNECT ? COUNTER_REDIS_RECONNECTS
+	                                : COUNTER_REDIS_BREAKER_OPENS);
 }
 
 struct app *app_create(const struct config *cfg, const unsigned char *secret,
@@ -49,15 +75,16 @@ struct app *app_create(const struct config *cfg, const unsigned char *secret,
 	app->secret_len = secret_len;
 	app->scoreboard = sb;
 	app->slot = slot;
-	app->db = app_db_create(cfg, name);
+	app->listen_fd = -1;
+	app->db = app_db_create(cfg, name, &sb->slots[slot]);
 	app->redis = redis_create(&(struct redis_options){
 	    .host = cfg->redis_host,
 	    .port = cfg->redis_port,
 	    .unix_path = cfg->redis_unix_path,
 	    .timeout_ms = cfg->redis_timeout_ms,
 	    .cooldown_ms = cfg->redis_cooldown_ms,
-	    .on_open = app_redis_opened,
-	    .on_open_arg = app,
+	    .on_event = app_redis_event,
+	    .on_event_arg = app,
 	});
 	app->coupons = coupon_cache_create();
 	return app;

@@ -28,6 +28,8 @@ struct app {
 	struct coupon_cache *coupons; /* policies' limits, for the gate */
 	struct scoreboard *scoreboard; /* read-only outside its own slot */
 	int slot; /* this worker's scoreboard slot */
+	/* The listening socket, for /status's listen queue; -1 when none. */
+	int listen_fd;
 	/*
 	 * The current request's deadline (clock_ms): no retry of it starts
 	 * later (retry.h).  A request gets statement_timeout in all.
@@ -63,9 +65,11 @@ void app_connect(struct app *app);
 
 /*
  * A database handle configured from cfg (timeouts, retries), named name;
- * for the workers and the reaper.  Never NULL.
+ * for the workers and the reaper, whose reconnects and retries it counts
+ * in slot (may be NULL).  Never NULL.
  */
-struct db *app_db_create(const struct config *cfg, const char *name);
+struct db *app_db_create(const struct config *cfg, const char *name,
+    struct scoreboard_slot *slot);
 
 /*
  * Starts a request: sets its deadline, on the app and the database, and

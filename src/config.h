@@ -82,6 +82,7 @@ struct config {
 	int db_retries; /* retries of SQLSTATE 40001/40P01 */
 	int retry_after_s; /* Retry-After on a 503 */
 	int status_public; /* 1: /status without a token (config_on_off) */
+	int metrics_public; /* 1: /metrics without a token (config_on_off) */
 	int shutdown_timeout_ms; /* graceful stop, then SIGKILL */
 	char user[256]; /* children run as it; "": as the master (privs.h) */
 	char group[256]; /* "": the user's primary group */

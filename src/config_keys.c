@@ -365,6 +365,13 @@ const struct config_key config_keys[] = {
 	    .dflt = "off",
 	    .help = "on: GET /status answers without a token (off: it needs "
 	            "the admin role)" },
+	{ .name = "metrics_public",
+	    .type = CONFIG_ENUM,
+	    FIELD(metrics_public),
+	    NAMES(config_on_off_names),
+	    .dflt = "off",
+	    .help = "on: GET /metrics answers without a token (off: it needs "
+	            "the admin role)" },
 	/* orders and stock */
 	{ .name = "stock_strategy",
 	    .type = CONFIG_ENUM,

@@ -415,6 +415,7 @@ static enum db_status coupon_issue_gate(struct coupon_issue *ci, int keyed)
 		return st;
 	if (!coupon_limits_open(lim, clock_ms())) {
 		app_count(app, COUNTER_COUPON_GATE_REFUSED);
+		app_count(app, COUNTER_COUPON_GATE_NOT_OPEN);
 		ci->result = COUPON_NOT_OPEN;
 		return DB_OK;
 	}
@@ -432,10 +433,12 @@ static enum db_status coupon_issue_gate(struct coupon_issue *ci, int keyed)
 			return DB_OK;
 		}
 		app_count(app, COUNTER_COUPON_GATE_REFUSED);
+		app_count(app, COUNTER_COUPON_GATE_ALREADY_ISSUED);
 		ci->result = COUPON_ALREADY_ISSUED;
 		return DB_OK;
 	case COUPON_GATE_SOLD_OUT:
 		app_count(app, COUNTER_COUPON_GATE_REFUSED);
+		app_count(app, COUNTER_COUPON_GATE_SOLD_OUT);
 		ci->result = COUPON_SOLD_OUT;
 		return DB_OK;
 	default: /* cold and not rebuilt by us, or Redis down */

@@ -47,6 +47,9 @@ struct db {
 	char errmsg[512];
 	char sqlstate[6];
 	unsigned long retried;
+	int connected_before; /* so the next connection is a reconnect */
+	void (*on_event)(void *arg, enum db_event ev, const char *sqlstate);
+	void *on_event_arg;
 	/*
 	 * Set between BEGIN and its end: a connection lost inside a
 	 * transaction must not be silently replaced, or the rest of the
@@ -68,8 +71,16 @@ struct db *db_create(const struct db_options *opts)
 	db->idle_in_transaction_timeout_ms =
 	    opts->idle_in_transaction_timeout_ms;
 	db->retries = opts->retries;
+	db->on_event = opts->on_event;
+	db->on_event_arg = opts->on_event_arg;
 	db->last_failed_ms = INT64_MIN / 2;
 	return db;
+}
+
+static void db_event(struct db *db, enum db_event ev)
+{
+	if (db->on_event != NULL)
+		db->on_event(db->on_event_arg, ev, db->sqlstate);
 }
 
 static void db_disconnect(struct db *db)
@@ -238,6 +249,9 @@ enum db_status db_connect(struct db *db)
 		return DB_UNAVAILABLE;
 	}
 	log_info("connected to the database as %s", db->application_name);
+	if (db->connected_before)
+		db_event(db, DB_EVENT_RECONNECT);
+	db->connected_before = 1;
 	return DB_OK;
 }
 
@@ -551,6 +565,7 @@ enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg)
 	while ((st = db_transaction_once(db, fn, arg)) == DB_RETRY &&
 	    retry_again(&retry)) {
 		db->retried++;
+		db_event(db, DB_EVENT_RETRY);
 		log_debug("transaction retry %d after SQLSTATE %s",
 		    retry.attempt, db->sqlstate);
 	}

@@ -59,6 +59,13 @@ struct db_stmt {
 	int writes;
 };
 
+/* What a handle tells its owner, who counts it (db knows no counters). */
+enum db_event {
+	DB_EVENT_RECONNECT, /* connected again after an earlier connection */
+	DB_EVENT_RETRY, /* db_transaction starts again; sqlstate says why */
+	DB_EVENT__MAX
+};
+
 struct db_options {
 	const char *conninfo; /* libpq conninfo or URI */
 	const char *application_name; /* shows in pg_stat_activity */
@@ -66,6 +73,10 @@ struct db_options {
 	int lock_timeout_ms;
 	int idle_in_transaction_timeout_ms;
 	int retries; /* of DB_RETRY in db_transaction */
+	/* Called on each event (may be NULL), with the SQLSTATE that caused
+	 * it ("" when none). */
+	void (*on_event)(void *arg, enum db_event ev, const char *sqlstate);
+	void *on_event_arg;
 };
 
 struct db;

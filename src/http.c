@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,6 +168,19 @@ static int http_visible_char(int c)
 	return c > 0x20 && c < 0x7f;
 }
 
+int http_wants_text(const char *accept)
+{
+	static const char text[] = "text/plain";
+	size_t n = sizeof(text) - 1;
+
+	if (accept == NULL)
+		return 0;
+	accept += strspn(accept, " \t");
+	return strncasecmp(accept, text, n) == 0 &&
+	    (accept[n] == '\0' || accept[n] == ';' || accept[n] == ',' ||
+	        accept[n] == ' ' || accept[n] == '\t');
+}
+
 int http_request_id_is_valid(const char *s)
 {
 	return http_token_chars(s, HTTP_REQUEST_ID_MAX, http_request_id_char);
@@ -195,6 +209,7 @@ void request_init(struct request *req)
 {
 	memset(req, 0, sizeof(*req));
 	req->method = HTTP_METHOD__MAX;
+	req->route = -1;
 }
 
 void request_reset(struct request *req)
@@ -325,6 +340,7 @@ int http_request_parse(struct request *req, http_param_fn get, void *ctx,
 	}
 	if (http_parse_path(req, get, ctx, res) < 0)
 		return -1;
+	req->wants_text = http_wants_text(get("HTTP_ACCEPT", ctx));
 	return http_parse_headers(req, get, ctx, res);
 }
 
@@ -381,6 +397,9 @@ void response_free(struct response *res)
 {
 	json_writer_free(res->json);
 	res->json = NULL;
+	free(res->text);
+	res->text = NULL;
+	res->text_len = res->text_cap = 0;
 }
 
 void response_reset(struct response *res)
@@ -392,6 +411,8 @@ void response_reset(struct response *res)
 	res->headers_len = 0;
 	res->code = NULL;
 	res->replayed = 0;
+	res->is_text = 0;
+	res->text_len = 0;
 }
 
 struct json_writer *response_json(struct response *res, int status)
@@ -400,7 +421,43 @@ struct json_writer *response_json(struct response *res, int status)
 	res->status = status;
 	res->content_type = "application/json";
 	res->code = NULL;
+	res->is_text = 0;
 	return res->json;
+}
+
+void response_text(struct response *res, int status, const char *content_type)
+{
+	json_writer_reset(res->json);
+	res->status = status;
+	res->content_type = content_type;
+	res->code = NULL;
+	res->is_text = 1;
+	res->text_len = 0;
+}
+
+void response_printf(struct response *res, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		size_t room = res->text_cap - res->text_len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(res->text + res->text_len, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			log_error("response text dropped: bad format");
+			return;
+		}
+		if ((size_t)n < room)
+			break;
+		/* Grows geometrically; the buffer stays for the next
+		 * response, so a worker pays for it once. */
+		res->text_cap = res->text_cap * 2 + (size_t)n + 256;
+		res->text = xrealloc(res->text, res->text_cap, 1);
+	}
+	res->text_len += (size_t)n;
 }
 
 void response_header(struct response *res, const char *name, const char *fmt,
@@ -436,12 +493,19 @@ size_t http_response_render(const struct request *req, struct response *res,
 	char *head;
 	size_t head_len, total;
 
-	if (json_writer_result(res->json, &body, &body_len) < 0) {
+	if (res->is_text) {
+		body = res->text != NULL ? res->text : "";
+		body_len = res->text_len;
+	} else if (json_writer_result(res->json, &body, &body_len) < 0) {
 		log_error("response body for %s could not be encoded",
 		    req->request_id);
 		problem_write(res, 500, "internal_error",
 		    "the response could not be encoded");
-		if (json_writer_result(res->json, &body, &body_len) < 0) {
+		if (res->is_text) {
+			body = res->text != NULL ? res->text : "";
+			body_len = res->text_len;
+		} else if (json_writer_result(res->json, &body, &body_len) <
+		    0) {
 			body = "";
 			body_len = 0;
 		}
@@ -472,6 +536,7 @@ struct json_writer *problem_begin(struct response *res, int status,
 	res->status = status;
 	res->content_type = "application/problem+json";
 	res->code = code;
+	res->is_text = 0;
 	snprintf(type, sizeof(type), "urn:stockade:problem:%s", code);
 	json_open_object(w);
 	json_member_string(w, "type", type);

@@ -56,6 +56,8 @@ struct request {
 	struct auth_identity identity; /* valid when authenticated */
 	int authenticated;
 	int64_t started_us; /* monotonic, for the access log */
+	int route; /* the route table's index, set by the router; -1: none */
+	int wants_text; /* Accept names text/plain first (http_wants_text) */
 };
 
 struct response {
@@ -66,6 +68,11 @@ struct response {
 	struct json_writer *json; /* the body */
 	const char *code; /* problem code, for the access log */
 	int replayed; /* a stored answer to an Idempotency-Key, sent again */
+	/* A text body (response_text) instead of the JSON one; the buffer
+	 * is kept from request to request, like the writer. */
+	int is_text;
+	char *text;
+	size_t text_len, text_cap;
 };
 
 /* Parses an HTTP method name; HTTP_METHOD__MAX if unknown. */
@@ -89,6 +96,14 @@ ssize_t http_percent_decode(const char *src, size_t len, char *dst,
  */
 int http_query_param(const char *query, const char *name, char *out,
     size_t outlen);
+
+/*
+ * Predicate: does an Accept header (NULL: none) ask for text/plain before
+ * anything else?  Only its first media range counts ("text/plain",
+ * "text/plain; q=1, text/html"): a client that lists JSON or anything first, or
+ * sends none, gets the JSON every endpoint answers by default.
+ */
+int http_wants_text(const char *accept);
 
 /* Accepts 1..64 bytes of [A-Za-z0-9._:-]; returns 1 or 0. */
 int http_request_id_is_valid(const char *s);
@@ -133,6 +148,14 @@ void response_free(struct response *res);
 void response_reset(struct response *res);
 /* Starts a JSON body with the given status; returns the writer to fill. */
 struct json_writer *response_json(struct response *res, int status);
+/*
+ * Starts a text body (e.g. "text/plain; charset=utf-8", a static string)
+ * with the given status, in place of the JSON one; response_printf appends
+ * to it.
+ */
+void response_text(struct response *res, int status, const char *content_type);
+void response_printf(struct response *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Appends a header line; values with CR or LF are dropped (and logged). */
 void response_header(struct response *res, const char *name, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));

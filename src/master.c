@@ -52,6 +52,7 @@
 #include "config_reload.h"
 #include "listener.h"
 #include "log.h"
+#include "osstat.h"
 #include "privs.h"
 #include "scoreboard.h"
 #include "reaper.h"
@@ -95,6 +96,9 @@ struct master_gen {
 	int retired; /* told to stop (SIGTERM) */
 	int64_t retired_ms;
 	int killed; /* SIGKILL sent after shutdown_timeout */
+	/* Its totals when a newer generation took them over (master_adopt);
+	 * what it counts after that follows when it exits (master_collect). */
+	struct scoreboard_totals handed;
 	struct master_gen *older;
 };
 
@@ -346,6 +350,19 @@ static int master_gen_live(const struct master_gen *g)
 	return n;
 }
 
+/*
+ * Carries what the exited generation g counted since it handed its totals
+ * over (master_adopt) into the newest generation's scoreboard: its last
+ * requests, finished while it retired, are not lost.
+ */
+static void master_hand_over_rest(struct master *m, const struct master_gen *g)
+{
+	struct scoreboard_totals last;
+
+	scoreboard_total(g->sb, &last);
+	scoreboard_carry(m->gen->sb, &last, &g->handed);
+}
+
 /* Frees the older generations whose processes have all exited. */
 static void master_collect(struct master *m)
 {
@@ -357,6 +374,7 @@ static void master_collect(struct master *m)
 			continue;
 		}
 		*p = g->older;
+		master_hand_over_rest(m, g);
 		if (g->retired)
 			log_info("generation %u has exited, %lld ms after it "
 			         "was retired",
@@ -671,12 +689,21 @@ static void master_adopt(struct master *m, struct master_gen *g)
 	const struct config *old = m->gen->cfg;
 	char why[256];
 
-	/* /status keeps the pool's start, as php-fpm's "start time", and its
-	 * pool-wide counts (what the retiring generation still adds to its
-	 * own scoreboard after this is lost to them). */
+	/* /status keeps the pool's start, as php-fpm's "start time", its
+	 * maxima and its pool-wide counts; /metrics's totals go on from the
+	 * old generation's (scoreboard.h; the rest follows in
+	 * master_hand_over_rest).  What the retiring generation's watchdog
+	 * and reaper still add to its own slow_requests and request_timeouts
+	 * after this is lost to them. */
 	g->sb->started_ms = m->gen->sb->started_ms;
 	g->sb->slow_requests = m->gen->sb->slow_requests;
 	g->sb->request_timeouts = m->gen->sb->request_timeouts;
+	if (g->sb->listen_queue_max < m->gen->sb->listen_queue_max)
+		g->sb->listen_queue_max = m->gen->sb->listen_queue_max;
+	scoreboard_raise_active_max(g->sb,
+	    __atomic_load_n(&m->gen->sb->active_max, __ATOMIC_RELAXED));
+	scoreboard_total(m->gen->sb, &m->gen->handed);
+	scoreboard_carry(g->sb, &m->gen->handed, NULL);
 	log_init(g->cfg->log_level, "master");
 	log_set_format(g->cfg->log_format);
 	if (watchdog_config_check(g->cfg, why, sizeof(why)) != NULL)
@@ -818,6 +845,21 @@ static int64_t master_watchdog(struct master *m, int64_t wait)
 }
 
 /*
+ * Samples the listen queue for /status's "max listen queue", as php-fpm's
+ * master does once a second: the loop wakes at least that often.  The
+ * newest generation's scoreboard keeps it (master_adopt carries it over).
+ */
+static void master_sample_queue(struct master *m)
+{
+	struct scoreboard *sb = m->gen->sb;
+	uint32_t queued, backlog;
+
+	if (osstat_listen_queue(m->listen_fd, &queued, &backlog) == 0 &&
+	    queued > sb->listen_queue_max)
+		sb->listen_queue_max = queued;
+}
+
+/*
  * Respawns due slots of the newest generation, retires older ones as due,
  * and returns how long the loop may sleep.
  */
@@ -827,6 +869,7 @@ static int64_t master_tick(struct master *m)
 
 	if (m->phase == MASTER_STOPPING)
 		return master_stop_tick(m, now);
+	master_sample_queue(m);
 	wait = master_retire_tick(m, now);
 	for (int i = 0; i < master_nslots(m->gen); i++) {
 		struct master_slot *s = &m->gen->slots[i];

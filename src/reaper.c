@@ -53,6 +53,8 @@ static void reaper_expire(struct db *db, const struct config *cfg,
 		}
 		if (expired > 0) {
 			slot->requests += (uint64_t)expired;
+			slot->counters[COUNTER_ORDERS_EXPIRED] +=
+			    (uint64_t)expired;
 			log_info("expired %d pending orders; stock restored",
 			    expired);
 		}
@@ -65,7 +67,8 @@ static void reaper_expire(struct db *db, const struct config *cfg,
  * shows such a coupon as expired already; this makes the stored status
  * agree within reaper_interval.
  */
-static void reaper_expire_coupons(struct db *db, const struct config *cfg)
+static void reaper_expire_coupons(struct db *db, const struct config *cfg,
+    struct scoreboard_slot *slot)
 {
 	int expired;
 
@@ -75,6 +78,7 @@ static void reaper_expire_coupons(struct db *db, const struct config *cfg)
 			log_warn("expiring coupons failed: %s", db_errmsg(db));
 			return;
 		}
+		slot->counters[COUNTER_COUPONS_EXPIRED] += (uint64_t)expired;
 		if (expired > 0)
 			log_info("%d coupons expired", expired);
 	} while (expired == cfg->reaper_batch && !reaper_stop_requested);
@@ -103,7 +107,7 @@ static void reaper_round(struct db *db, const struct config *cfg,
     struct scoreboard_slot *slot, int64_t *purged_ms)
 {
 	reaper_expire(db, cfg, slot);
-	reaper_expire_coupons(db, cfg);
+	reaper_expire_coupons(db, cfg, slot);
 	if (clock_ms() - *purged_ms >= REAPER_PURGE_INTERVAL_MS) {
 		reaper_purge(db, cfg);
 		*purged_ms = clock_ms();
@@ -121,7 +125,7 @@ noreturn void reaper_run(const struct config *cfg, struct scoreboard *sb, int i)
 	slot->state = WORKER_STARTING;
 	slot->requests = 0;
 	slot->started_ms = scoreboard_now_ms();
-	db = app_db_create(cfg, "stockade reaper");
+	db = app_db_create(cfg, "stockade reaper", slot);
 	slot->state = WORKER_IDLE;
 	next_round = clock_ms();
 	purged_ms = next_round - REAPER_PURGE_INTERVAL_MS; /* purge at once */

@@ -25,9 +25,10 @@ struct redis {
 	redisContext *ctx;
 	int cooldown_ms;
 	int64_t open_until_ms; /* the breaker is open before this clock_ms */
-	void (*on_open)(void *arg);
-	void *on_open_arg;
+	void (*on_event)(void *arg, enum redis_event ev);
+	void *on_event_arg;
 	int was_up; /* to log transitions, not every failure */
+	int connected_before; /* the next connection is a reconnect */
 	char run_id[48]; /* of the server behind ctx */
 	char errmsg[256];
 };
@@ -43,8 +44,8 @@ struct redis *redis_create(const struct redis_options *opts)
 	redis->timeout.tv_sec = opts->timeout_ms / 1000;
 	redis->timeout.tv_usec = (opts->timeout_ms % 1000) * 1000;
 	redis->cooldown_ms = opts->cooldown_ms > 0 ? opts->cooldown_ms : 1;
-	redis->on_open = opts->on_open;
-	redis->on_open_arg = opts->on_open_arg;
+	redis->on_event = opts->on_event;
+	redis->on_event_arg = opts->on_event_arg;
 	redis->was_up = 1;
 	return redis;
 }
@@ -64,8 +65,8 @@ static void redis_mark_down(struct redis *redis, const char *why)
 	}
 	redis->run_id[0] = '\0';
 	redis->open_until_ms = clock_ms() + redis->cooldown_ms + jitter;
-	if (redis->on_open != NULL)
-		redis->on_open(redis->on_open_arg);
+	if (redis->on_event != NULL)
+		redis->on_event(redis->on_event_arg, REDIS_EVENT_BREAKER_OPEN);
 	if (redis->was_up) {
 		log_warn("redis unavailable: %s; not asked again for %d ms",
 		    redis->errmsg, redis->cooldown_ms + jitter);
@@ -152,6 +153,9 @@ static int redis_connect(struct redis *redis)
 	if (!redis->was_up)
 		log_info("redis reachable again");
 	redis->was_up = 1;
+	if (redis->connected_before && redis->on_event != NULL)
+		redis->on_event(redis->on_event_arg, REDIS_EVENT_RECONNECT);
+	redis->connected_before = 1;
 	return 0;
 }
 

@@ -18,16 +18,22 @@
 
 #include <hiredis/hiredis.h>
 
+/* What a handle tells its owner, who counts it (redis knows no counters). */
+enum redis_event {
+	REDIS_EVENT_BREAKER_OPEN, /* a failure or a timeout opened it */
+	REDIS_EVENT_RECONNECT, /* connected again after an earlier connection */
+	REDIS_EVENT__MAX
+};
+
 struct redis_options {
 	const char *host; /* TCP host, or NULL/"" when unix_path is set */
 	int port;
 	const char *unix_path;
 	int timeout_ms;
 	int cooldown_ms; /* the breaker's shortest cool-down */
-	/* Called each time the breaker opens (may be NULL): the owner
-	 * counts it; redis knows nothing of counters. */
-	void (*on_open)(void *arg);
-	void *on_open_arg;
+	/* Called on each event (may be NULL). */
+	void (*on_event)(void *arg, enum redis_event ev);
+	void *on_event_arg;
 };
 
 struct redis;

@@ -19,13 +19,19 @@
 #include "api_order.h"
 #include "api_point.h"
 #include "api_product.h"
+#include "api_status.h"
 #include "api_system.h"
+
+static void route_metrics(struct request *req, struct response *res,
+    struct app *app);
 
 const struct route route_table[] = {
 	{ HTTP_GET, "/healthz", api_system_healthz, 0, "healthz" },
 	{ HTTP_GET, "/readyz", api_system_readyz, 0, "readyz" },
-	{ HTTP_GET, "/status", api_system_status, ROUTE_ADMIN_UNLESS_PUBLIC,
+	{ HTTP_GET, "/status", api_status_page, ROUTE_ADMIN_UNLESS_PUBLIC,
 	    "status" },
+	{ HTTP_GET, "/metrics", route_metrics,
+	    ROUTE_ADMIN_UNLESS_METRICS_PUBLIC, "metrics" },
 	{ HTTP_GET, "/api/v1/whoami", api_system_whoami, ROUTE_AUTH, "whoami" },
 	{ HTTP_GET, "/api/v1/products", api_product_list, 0, "product_list" },
 	{ HTTP_GET, "/api/v1/products/popular", api_product_popular, 0,
@@ -62,6 +68,19 @@ const struct route route_table[] = {
 	    "coupon_list_mine" },
 };
 const size_t route_table_len = sizeof(route_table) / sizeof(route_table[0]);
+
+const char *route_name(int i)
+{
+	return i >= 0 && (size_t)i < route_table_len ? route_table[i].name
+	                                             : NULL;
+}
+
+/* GET /metrics, which labels its series with the table's names. */
+static void route_metrics(struct request *req, struct response *res,
+    struct app *app)
+{
+	api_status_metrics(req, res, app, route_name);
+}
 
 int route_parse_id(const char *s, size_t len, int64_t *out)
 {
@@ -205,14 +224,18 @@ static int route_parse_body(struct request *req, struct response *res)
 
 /*
  * The route's flags for this server: /status lists every worker's request
- * (other users' order ids), so it needs the admin role unless the operator
- * opted in to a public one.
+ * (other users' order ids), and /metrics what the shop is doing, so each
+ * needs the admin role unless the operator opted in to a public one (and
+ * restricts it in nginx instead).
  */
 static unsigned route_flags(const struct route *route, const struct app *app)
 {
 	unsigned flags = route->flags;
 
 	if ((flags & ROUTE_ADMIN_UNLESS_PUBLIC) && !app->cfg->status_public)
+		flags |= ROUTE_ADMIN;
+	if ((flags & ROUTE_ADMIN_UNLESS_METRICS_PUBLIC) &&
+	    !app->cfg->metrics_public)
 		flags |= ROUTE_ADMIN;
 	return flags;
 }
@@ -240,6 +263,7 @@ void route_serve(struct request *req, struct response *res, struct app *app)
 		    "there is no such resource");
 		return;
 	}
+	req->route = (int)(route - route_table);
 	flags = route_flags(route, app);
 	if ((flags & (ROUTE_AUTH | ROUTE_ADMIN)) &&
 	    route_authenticate(req, res, app, flags) < 0)

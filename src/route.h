@@ -20,6 +20,8 @@
 #define ROUTE_BODY_OPTIONAL 0x8 /* a body, if any, is a JSON object */
 /* ROUTE_ADMIN unless the operator set status_public = on (/status) */
 #define ROUTE_ADMIN_UNLESS_PUBLIC 0x10
+/* ROUTE_ADMIN unless the operator set metrics_public = on (/metrics) */
+#define ROUTE_ADMIN_UNLESS_METRICS_PUBLIC 0x20
 
 typedef void (
     *route_handler)(struct request *req, struct response *res, struct app *app);
@@ -51,11 +53,17 @@ enum route_result route_match(const struct route *table, size_t n,
 /* Parses one path segment as an id: 1..INT64_MAX, digits only. 0 or -1. */
 int route_parse_id(const char *s, size_t len, int64_t *out);
 
-/* Routes req through stockade's table and runs its handler. */
+/*
+ * Routes req through stockade's table and runs its handler; sets
+ * req->route to the index of the route that matched.
+ */
 void route_serve(struct request *req, struct response *res, struct app *app);
 
-/* The table route_serve uses, for /status and tests. */
+/* The table route_serve uses, for tests. */
 extern const struct route route_table[];
 extern const size_t route_table_len;
+
+/* The name of route i of the table ("order_create"), NULL when out of it. */
+const char *route_name(int i);
 
 #endif

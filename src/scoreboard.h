@@ -2,9 +2,23 @@
  * scoreboard: what every worker is doing, in shared memory, like php-fpm's
  * fpm_scoreboard.  One fixed-size slot per worker; the master writes a
  * slot's pid and restart count when it spawns into it, the worker writes the
- * rest, so each field has exactly one writer.  Readers (/status, the master)
- * may see a field mid-update; the values are for humans and never decide
- * anything that must be exact.
+ * rest, so each field has exactly one writer.  Readers (/status, /metrics,
+ * the master) may see a field mid-update; the values are for humans and
+ * monitors, and never decide anything that must be exact.
+ *
+ * Counters are monotonic for the pool, as Prometheus wants a *_total: the
+ * counters and the per-route request counts belong to the slot, not to the
+ * process in it, and are never reset: a respawned worker carries on from
+ * where its predecessor stopped.  (The alternative, the master folding a
+ * dead slot's counts into a pool total before the slot is reused, leaves a
+ * window where a reader sees them twice or not at all, and a *_total that
+ * goes down is read as a restart.)  What is per process, php-fpm's way, is
+ * said so below: `requests`, `started_ms`, the current request.  A reload
+ * (SIGHUP) starts a generation with a scoreboard of its own: the master
+ * carries the older one's totals into it (`carried`, scoreboard_carry), so
+ * the pool's totals go on across reloads too.  A new master (a restart, or
+ * a SIGUSR2 upgrade) starts from zero, which Prometheus sees as the reset
+ * it is (stockade_start_time_seconds changes with it).
  */
 #ifndef STOCKADE_SCOREBOARD_H
 #define STOCKADE_SCOREBOARD_H
@@ -14,6 +28,21 @@
 
 #define SCOREBOARD_REQUEST_MAX 96
 #define SCOREBOARD_REQUEST_ID_MAX 65 /* HTTP_REQUEST_ID_MAX + 1 */
+/*
+ * Routes counted per slot: the route table's entries, by index, and the
+ * last entry for requests answered before any route matched (a 404, a bad
+ * request, a client gone).  The table must stay shorter than
+ * SCOREBOARD_ROUTE_NONE; t/check_route.c checks.
+ */
+#define SCOREBOARD_ROUTES_MAX 32
+#define SCOREBOARD_ROUTE_NONE (SCOREBOARD_ROUTES_MAX - 1)
+/* Status classes counted: 1xx .. 5xx, by status / 100 - 1. */
+#define SCOREBOARD_CLASSES 5
+/*
+ * Latency buckets: the upper bounds of scoreboard_bucket_us, then one for
+ * everything slower (Prometheus's le="+Inf").
+ */
+#define SCOREBOARD_BUCKETS 14
 
 enum worker_state {
 	WORKER_EMPTY, /* no process in the slot */
@@ -27,12 +56,23 @@ enum worker_state {
 extern const char *const worker_state_names[WORKER_STATE__MAX];
 
 /*
- * Counters for the process in a slot, reset when it is replaced, shown by
- * /status per worker and summed.
+ * Counters of a slot, kept across the processes that occupy it (see the
+ * top of this file), shown by /status per worker and summed, and by
+ * /metrics summed.
  */
 enum slot_counter {
-	/* transactions retried after SQLSTATE 40001/40P01 */
+	/* transactions retried after SQLSTATE 40001/40P01 (both below) */
 	COUNTER_DB_RETRIES,
+	/* ... of them after 40001 serialization_failure */
+	COUNTER_DB_RETRIES_40001,
+	/* ... of them after 40P01 deadlock_detected */
+	COUNTER_DB_RETRIES_40P01,
+	/* PostgreSQL connections opened to replace a previous one */
+	COUNTER_DB_RECONNECTS,
+	/* Redis connections opened to replace a previous one */
+	COUNTER_REDIS_RECONNECTS,
+	/* stored answers to an Idempotency-Key sent again */
+	COUNTER_IDEMPOTENT_REPLAYS,
 	/* optimistic point conflicts (each retried, or answered 409) */
 	COUNTER_POINT_CONFLICTS,
 	/* optimistic point moves whose retries were spent, run once more
@@ -41,8 +81,14 @@ enum slot_counter {
 	/* coupon requests the gate let through to the database */
 	COUNTER_COUPON_GATE_PASSED,
 	/* coupon requests the gate answered alone: they never reached
-	 * PostgreSQL */
+	 * PostgreSQL (the three below) */
 	COUNTER_COUPON_GATE_REFUSED,
+	/* ... of them sold out */
+	COUNTER_COUPON_GATE_SOLD_OUT,
+	/* ... of them from a user who holds one already */
+	COUNTER_COUPON_GATE_ALREADY_ISSUED,
+	/* ... of them outside the policy's window */
+	COUNTER_COUPON_GATE_NOT_OPEN,
 	/* coupon requests sent to the database without the gate (gate off,
 	 * Redis down, or the gate not built yet) */
 	COUNTER_COUPON_GATE_BYPASSED,
@@ -58,11 +104,25 @@ enum slot_counter {
 	/* times this worker's Redis circuit breaker opened (a failure or a
 	 * timeout, or a failed probe): Redis not asked for redis_cooldown */
 	COUNTER_REDIS_BREAKER_OPENS,
+	/* pending orders the reaper expired (their stock given back) */
+	COUNTER_ORDERS_EXPIRED,
+	/* coupons the reaper marked expired */
+	COUNTER_COUPONS_EXPIRED,
 	SLOT_COUNTER__MAX
 };
 
 /* The counters' names in /status, by index. */
 extern const char *const slot_counter_names[SLOT_COUNTER__MAX];
+
+/* The upper bounds of the latency buckets, in microseconds, ascending. */
+extern const int64_t scoreboard_bucket_us[SCOREBOARD_BUCKETS - 1];
+
+/* One route's requests in one slot; never reset (see above). */
+struct scoreboard_route {
+	volatile uint64_t requests[SCOREBOARD_CLASSES]; /* by status class */
+	volatile uint64_t buckets[SCOREBOARD_BUCKETS]; /* not cumulative */
+	volatile uint64_t duration_us; /* the sum of their durations */
+};
 
 struct scoreboard_slot {
 	volatile pid_t pid;
@@ -89,8 +149,26 @@ struct scoreboard_slot {
 	volatile uint64_t killed_seq;
 	volatile uint64_t slow_seq;
 	volatile uint64_t counters[SLOT_COUNTER__MAX];
-	char request[SCOREBOARD_REQUEST_MAX]; /* "GET /path", escaped */
+	/* "GET /path", escaped: the current request, or the last one */
+	char request[SCOREBOARD_REQUEST_MAX];
 	char request_id[SCOREBOARD_REQUEST_ID_MAX]; /* of that request */
+	/* The last finished request of the current process: when it ended
+	 * (wall clock; 0: none yet) and how long it took. */
+	volatile int64_t request_ended_ms;
+	volatile int64_t last_duration_us;
+	struct scoreboard_route routes[SCOREBOARD_ROUTES_MAX];
+};
+
+/*
+ * What a scoreboard's slots add up to: the counters and requests of every
+ * slot, and the restarts of the workers' slots and of the reaper's (the
+ * last slot).
+ */
+struct scoreboard_totals {
+	uint64_t counters[SLOT_COUNTER__MAX];
+	struct scoreboard_route routes[SCOREBOARD_ROUTES_MAX];
+	uint64_t worker_restarts;
+	uint64_t reaper_restarts;
 };
 
 struct scoreboard {
@@ -103,6 +181,17 @@ struct scoreboard {
 	 */
 	volatile uint64_t slow_requests;
 	volatile uint64_t request_timeouts;
+	/* The older generations' totals, written by the master only. */
+	struct scoreboard_totals carried;
+	/*
+	 * The most requests waiting in the listen queue at once, and the most
+	 * workers busy at once, since the start.  The master samples the
+	 * queue once a second (as php-fpm does); a worker turning busy
+	 * raises active_max (scoreboard_busy), the one field with several
+	 * writers, hence atomic.
+	 */
+	volatile uint32_t listen_queue_max;
+	uint32_t active_max; /* __atomic_* only */
 	struct scoreboard_slot slots[];
 };
 
@@ -130,5 +219,48 @@ void scoreboard_free(struct scoreboard *sb); /* accepts NULL */
 
 /* Wall-clock milliseconds, the unit of every time in the scoreboard. */
 int64_t scoreboard_now_ms(void);
+
+/*
+ * The bucket of a request that took duration_us: the first bound it does
+ * not exceed, or SCOREBOARD_BUCKETS - 1 (+Inf).  Pure.
+ */
+int scoreboard_bucket(int64_t duration_us);
+
+/*
+ * Counts one finished request in slot: its route (an index of the route
+ * table; SCOREBOARD_ROUTE_NONE for one out of range, such as -1), its
+ * status class (anything outside 100..599 as a 5xx) and its duration, and
+ * remembers it as the slot's last request.  A handful of stores, no
+ * allocation.
+ */
+void scoreboard_observe(struct scoreboard_slot *slot, int route, int status,
+    int64_t duration_us);
+
+/*
+ * Marks slot i busy (state WORKER_BUSY) and raises active_max to the number
+ * of worker slots (the first nworkers) busy now, if higher.
+ */
+void scoreboard_busy(struct scoreboard *sb, int i, int nworkers);
+
+/*
+ * Sets *t to what sb holds in all: its slots, the reaper's the last, plus
+ * what was carried into it.
+ */
+void scoreboard_total(const struct scoreboard *sb, struct scoreboard_totals *t);
+
+/*
+ * Adds add, less sub (NULL: nothing), to what sb carries: the master
+ * carries an older generation's totals into the newest (docs/operations.md,
+ * "Metrics reference").
+ */
+void scoreboard_carry(struct scoreboard *sb,
+    const struct scoreboard_totals *add, const struct scoreboard_totals *sub);
+
+/* Raises active_max to n, if lower (atomically: it has several writers). */
+void scoreboard_raise_active_max(struct scoreboard *sb, uint32_t n);
+
+/* The number of the first nworkers slots in state. */
+int scoreboard_count_state(const struct scoreboard *sb, int nworkers,
+    enum worker_state state);
 
 #endif

@@ -135,22 +135,19 @@ static void worker_slot_busy(const struct app *app, const struct request *req)
 	slot->request_clock_ms = clock_ms();
 	slot->request_started_ms = scoreboard_now_ms();
 	__atomic_thread_fence(__ATOMIC_RELEASE); /* busy last */
-	slot->state = WORKER_BUSY;
+	scoreboard_busy(app->scoreboard, app->slot, app->cfg->workers);
 }
 
 static void worker_log_access(const struct request *req,
-    const struct response *res)
+    const struct response *res, int64_t duration_us)
 {
 	char method[32], path[256];
-	int64_t now_us;
 
-	now_us = clock_us();
 	log_escape(method, sizeof(method), req->method_name,
 	    strlen(req->method_name));
 	log_escape(path, sizeof(path), req->path, strlen(req->path));
 	log_info("access %s %s %d %.3fms rid=%s user=%lld code=%s", method,
-	    path, res->status, (double)(now_us - req->started_us) / 1000.0,
-	    req->request_id,
+	    path, res->status, (double)duration_us / 1000.0, req->request_id,
 	    req->authenticated ? (long long)req->identity.user_id : 0LL,
 	    res->code != NULL ? res->code : "-");
 }
@@ -230,6 +227,7 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 {
 	struct scoreboard_slot *slot = &app->scoreboard->slots[app->slot];
 	char *out = NULL;
+	int64_t duration_us;
 	size_t len;
 
 	request_init(req);
@@ -253,11 +251,16 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 		log_warn("response to %s lost: the client went away",
 		    req->request_id);
 	free(out);
+	duration_us = clock_us() - req->started_us;
 	log_set_request(req->request_id); /* also when parsing failed */
-	worker_log_access(req, res);
+	worker_log_access(req, res, duration_us);
 	log_set_request(NULL);
+	/* For /metrics: by route, not by path, so that the series stay as
+	 * few as the routes. */
+	scoreboard_observe(slot, req->route, res->status, duration_us);
+	if (res->replayed)
+		app_count(app, COUNTER_IDEMPOTENT_REPLAYS);
 	request_reset(req);
-	slot->counters[COUNTER_DB_RETRIES] = db_retry_count(app->db);
 	slot->requests++;
 	slot->state = WORKER_IDLE;
 }
@@ -422,13 +425,14 @@ noreturn void worker_run(const struct worker_params *p)
 		fatal("FCGX_Init failed");
 	signals_child_init(worker_on_quit, worker_on_term, 1);
 	slot->state = WORKER_STARTING;
+	/* Per process; the counters are the slot's and go on (scoreboard.h). */
 	slot->requests = 0;
-	for (int i = 0; i < SLOT_COUNTER__MAX; i++)
-		slot->counters[i] = 0;
+	slot->request_ended_ms = 0;
 	slot->started_ms = scoreboard_now_ms();
 	snprintf(name, sizeof(name), "stockade worker %d", p->slot);
 	app = app_create(p->cfg, p->secret, p->secret_len, p->scoreboard,
 	    p->slot, name);
+	app->listen_fd = p->listen_fd;
 	app_connect(app);
 	/* Not the listening socket: the worker accepts (worker_accept). */
 	if (FCGX_InitRequest(&fcgi, worker_unbound_fd, 0) != 0)

@@ -38,6 +38,7 @@ START_TEST(test_dump_defaults)
 	                           "max_body = 64k\n"
 	                           "retry_after = 1\n"
 	                           "status_public = off\n"
+	                           "metrics_public = off\n"
 	                           "stock_strategy = pessimistic\n"
 	                           "reservation_ttl = 10min\n"
 	                           "reaper_interval = 1s\n"

@@ -426,6 +426,57 @@ START_TEST(test_render_broken_json_is_500)
 }
 END_TEST
 
+/* A text body replaces the JSON one; a problem afterwards replaces it. */
+START_TEST(test_render_text)
+{
+	struct request req;
+	struct response res;
+	char *out;
+	size_t len;
+
+	request_init(&req);
+	response_init(&res);
+	json_open_object(response_json(&res, 200)); /* left unfinished */
+	response_text(&res, 200, "text/plain; charset=utf-8");
+	/* Longer than anything before: the buffer grows as needed. */
+	for (int i = 0; i < 1000; i++)
+		response_printf(&res, "line %d\n", i);
+	len = http_response_render(&req, &res, &out);
+	ck_assert_int_eq(len, strlen(out));
+	ck_assert_ptr_nonnull(strstr(out, "Status: 200 OK\r\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(out, "Content-Type: text/plain; charset=utf-8\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "Content-Length: 8890\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\r\n\r\nline 0\nline 1\n"));
+	ck_assert_str_eq(out + len - 9, "line 999\n");
+	free(out);
+	problem_write(&res, 403, "forbidden", "no");
+	http_response_render(&req, &res, &out);
+	ck_assert_ptr_nonnull(strstr(out, "application/problem+json"));
+	ck_assert_ptr_null(strstr(out, "line 0"));
+	free(out);
+	/* The next request starts with a JSON body again. */
+	response_reset(&res);
+	ck_assert_int_eq(res.is_text, 0);
+	response_free(&res);
+}
+END_TEST
+
+START_TEST(test_wants_text)
+{
+	ck_assert_int_eq(http_wants_text(NULL), 0);
+	ck_assert_int_eq(http_wants_text(""), 0);
+	ck_assert_int_eq(http_wants_text("*/*"), 0);
+	ck_assert_int_eq(http_wants_text("application/json, text/plain"), 0);
+	ck_assert_int_eq(http_wants_text("text/html,text/plain"), 0);
+	ck_assert_int_eq(http_wants_text("text/plainx"), 0);
+	ck_assert_int_eq(http_wants_text("text/plain"), 1);
+	ck_assert_int_eq(http_wants_text("Text/Plain"), 1);
+	ck_assert_int_eq(http_wants_text(" text/plain;q=0.9, */*"), 1);
+	ck_assert_int_eq(http_wants_text("text/plain,application/json"), 1);
+}
+END_TEST
+
 /* HEAD: the GET's status and headers, its Content-Length, no body bytes. */
 START_TEST(test_render_head_has_no_body)
 {
@@ -504,6 +555,8 @@ int main(void)
 	tcase_add_test(tc, test_render);
 	tcase_add_test(tc, test_render_broken_json_is_500);
 	tcase_add_test(tc, test_render_head_has_no_body);
+	tcase_add_test(tc, test_render_text);
+	tcase_add_test(tc, test_wants_text);
 	tcase_add_test(tc, test_request_describe);
 	suite_add_tcase(s, tc);
 	return check_run(s);

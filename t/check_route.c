@@ -161,6 +161,21 @@ START_TEST(test_real_table_unique)
 }
 END_TEST
 
+/*
+ * Every route has its own counters in a scoreboard slot, below the entry
+ * kept for requests that matched none (scoreboard.h); route_name names
+ * exactly the table's routes, as /metrics labels them.
+ */
+START_TEST(test_real_table_fits_scoreboard)
+{
+	ck_assert_uint_lt(route_table_len, SCOREBOARD_ROUTE_NONE);
+	for (size_t i = 0; i < route_table_len; i++)
+		ck_assert_str_eq(route_name((int)i), route_table[i].name);
+	ck_assert_ptr_null(route_name(-1));
+	ck_assert_ptr_null(route_name((int)route_table_len));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("route");
@@ -172,6 +187,7 @@ int main(void)
 	tcase_add_test(tc, test_method_not_allowed);
 	tcase_add_test(tc, test_parse_id);
 	tcase_add_test(tc, test_real_table_unique);
+	tcase_add_test(tc, test_real_table_fits_scoreboard);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

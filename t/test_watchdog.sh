@@ -197,6 +197,15 @@ is "$(stack_psql "SELECT stock FROM product_options WHERE id = $OPT")" 8 "B: ...
 audit_clean "after the watchdog"
 sql_close
 
+# /status and /metrics count what the log shows: every slow line, the kill.
+slow_lines=$(grep -c 'slow request:' "$LOG")
+stack_get_status
+is "$(jq -r .slow_requests <<<"$HTTP_BODY")" "$slow_lines" "/status: slow_requests = the $slow_lines slow lines"
+is "$(jq -r .request_timeouts <<<"$HTTP_BODY")" 1 "/status: request_timeouts = 1"
+http GET /metrics "" "$ADMIN"
+like "$HTTP_BODY" "stockade_slow_requests_total $slow_lines" "/metrics: stockade_slow_requests_total"
+like "$HTTP_BODY" "stockade_request_timeouts_total 1" "/metrics: stockade_request_timeouts_total"
+
 bad=$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z [a-z]+ \[[0-9]+\] ' "$LOG")
 is "$bad" 0 "every line of stockade.log has the prefix"
 
