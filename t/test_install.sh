@@ -116,7 +116,11 @@ is "${missing# }" "" "stockade(8) has every command and option of --help"
 
 if [ -n "$UNITDIR" ]; then
 	unit=$DEST$UNITDIR/stockade.service
-	if ldd "$STOCKADE_BIN" | grep -q libsystemd; then type=notify; else type=simple; fi
+	# Not `ldd | grep -q`: grep quitting early fails ldd under pipefail.
+	case $(ldd "$STOCKADE_BIN") in
+	*libsystemd*) type=notify ;;
+	*) type=simple ;;
+	esac
 	grep -qx "Type=$type" "$unit"
 	ok $? "the unit's Type is $type, as the binary was built"
 	like "$(grep '^ExecStart=' "$unit")" "^ExecStart=$(dir sbindir)/stockade serve -c $(dir sysconfdir)/stockade/stockade.conf$" \
