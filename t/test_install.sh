@@ -52,6 +52,7 @@ want=(
 	"$(dir docdir)/benchmarks.md"
 	"$(dir docdir)/configuration.md"
 	"$(dir docdir)/coupons.md"
+	"$(dir docdir)/install.md"
 	"$(dir docdir)/openapi.yaml"
 	"$(dir docdir)/operations.md"
 	"$(dir mandir)/man5/stockade.conf.5"
