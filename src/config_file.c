@@ -283,7 +283,8 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 
 /*
  * Opens the secret file: a regular file (O_NONBLOCK so that a FIFO put there
- * by mistake cannot hang start-up), warning when others can read it.
+ * by mistake cannot hang start-up), warning when others can read it, or a
+ * group other than ours.
  * Returns the descriptor, or -1 with err.
  */
 static int config_secret_open(const char *path, char *err, size_t errlen)
@@ -305,7 +306,11 @@ static int config_secret_open(const char *path, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	if (st.st_mode & (S_IRGRP | S_IROTH))
+	/* Group-readable is fine when the group is ours: the Debian
+	 * package's secret is 0640 root:stockade, read by the daemon's own
+	 * group and written by root only (debian/stockade.postinst). */
+	if ((st.st_mode & S_IROTH) ||
+	    ((st.st_mode & S_IRGRP) && st.st_gid != getegid()))
 		log_warn("auth_secret_file: %s is readable by group or others "
 		         "(mode %04o); anyone who reads it can mint tokens: "
 		         "chmod 600 it",

@@ -30,7 +30,8 @@ int config_load_string(struct config *cfg, const char *name, const char *text,
 /*
  * Reads the token signing secret from cfg->auth_secret_file, strips one
  * trailing newline (and a \r before it) and requires 32 to 4096 bytes to be
- * left.  Logs a warning if the file is readable by group or others.  Returns
+ * left.  Logs a warning if the file is readable by others, or by a group
+ * other than the process's effective group.  Returns
  * 0 with *secret (the caller frees it with config_secret_free) and *len set,
  * or -1 with err set; an unset auth_secret_file is an error whose message
  * says how to create one.

@@ -53,6 +53,7 @@
 #include "listener.h"
 #include "log.h"
 #include "osstat.h"
+#include "notify.h"
 #include "privs.h"
 #include "scoreboard.h"
 #include "reaper.h"
@@ -535,6 +536,7 @@ static void master_begin_stop(struct master *m, int graceful)
 	    shared ? " (the other master keeps the socket)" : "",
 	    (long long)timeout, master_live_workers(m), MASTER_KILL_GRACE_MS);
 	m->phase = MASTER_STOPPING;
+	notify_stopping();
 	m->stop_started_ms = clock_ms();
 	m->stop_timeout_ms = timeout;
 	/* The queue belongs to the socket: while another master's workers
@@ -810,7 +812,11 @@ static void master_handle_signal(struct master *m, int signo)
 		master_begin_stop(m, 1);
 		break;
 	case SIGHUP:
+		notify_reloading();
 		master_reload(m);
+		/* Ready again, with the new file or, refused, the old one. */
+		if (m->phase == MASTER_RUNNING)
+			notify_ready(0);
 		break;
 	case SIGUSR1:
 		master_reopen_log(m);
@@ -975,6 +981,7 @@ static int master_start(struct master *m, const struct config *cfg)
 	    inherited ? "took over the socket" : "listening on", cfg->listen,
 	    cfg->workers, m->privs.drop ? " running as " : "",
 	    m->privs.drop ? m->privs.user : "");
+	notify_ready(inherited);
 	return 0;
 }
 
