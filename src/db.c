@@ -257,15 +257,17 @@ static enum db_status db_fail(struct db *db, PGresult *r)
 		log_warn("database connection lost: %s", db->errmsg);
 		db_lost(db);
 		st = DB_UNAVAILABLE;
-	} else if (st == DB_UNAVAILABLE) {
+	} else if (strcmp(db->sqlstate, "25006") == 0) {
 		/*
-		 * The server answered but will not serve this session (a
-		 * read-only server, a session it is ending): the next
-		 * connection is made afresh, and libpq's
-		 * target_session_attrs picks the server that takes writes.
+		 * A read-only server (a standby, a fenced primary): rather
+		 * than write to it again, the next request connects afresh,
+		 * and libpq's
+		 * target_session_attrs=read-write picks the server that
+		 * takes writes (docs/scaling.md).
 		 */
-		log_warn("database connection dropped: %s (SQLSTATE %s)",
-		    db->errmsg, db->sqlstate);
+		log_warn("database connection dropped: the server is "
+		         "read-only: %s",
+		    db->errmsg);
 		db_lost(db);
 	}
 	return st;

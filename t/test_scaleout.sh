@@ -176,6 +176,8 @@ start_app() {
 	local log=$STACK_DIR/app$1.log
 	_stack_spawn "app$1" "$log" ip netns exec "${NETNS_PREFIX}app$1" \
 		"$STOCKADE_BIN" serve -c "$STACK_DIR/app$1.conf"
+	# Out of the job table: bash would print "Killed" when part 2 kills it.
+	disown "$(stack_pid "app$1")"
 	_stack_wait_for 30 _app_listening "$1" || _stack_fail "app$1 does not listen" "$log"
 }
 
