@@ -261,9 +261,8 @@ static enum db_status db_fail(struct db *db, PGresult *r)
 		/*
 		 * A read-only server (a standby, a fenced primary): rather
 		 * than write to it again, the next request connects afresh,
-		 * and libpq's
-		 * target_session_attrs=read-write picks the server that
-		 * takes writes (docs/scaling.md).
+		 * and libpq's target_session_attrs=read-write picks the
+		 * server that takes writes (docs/scaling.md).
 		 */
 		log_warn("database connection dropped: the server is "
 		         "read-only: %s",
