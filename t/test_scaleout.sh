@@ -29,7 +29,10 @@
 # Needs root: network namespaces.  When `ip netns add` is refused (a
 # container without CAP_SYS_ADMIN), the test is skipped (exit 77), saying so.
 #
-# Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
+# Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh); SCALE_PARTS,
+# the parts to run (default: test_spread test_host_killed test_failover
+# test_read_only; later parts expect the earlier ones to have run, but each
+# stands on its own).
 
 # shellcheck source=t/lib/preamble.sh
 . "$(dirname "$0")/lib/preamble.sh"
