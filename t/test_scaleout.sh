@@ -31,8 +31,7 @@
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh); SCALE_PARTS,
 # the parts to run (default: test_spread test_host_killed test_failover
-# test_read_only; later parts expect the earlier ones to have run, but each
-# stands on its own).
+# test_read_only; each part also runs alone, e.g. SCALE_PARTS=test_failover).
 
 # shellcheck source=t/lib/preamble.sh
 . "$(dirname "$0")/lib/preamble.sh"
