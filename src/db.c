@@ -123,10 +123,15 @@ enum db_status db_status_from_sqlstate(const char *sqlstate)
 		return DB_TIMEOUT;
 	if (strcmp(sqlstate, "23505") == 0 || strcmp(sqlstate, "23514") == 0)
 		return DB_CONFLICT;
-	/* Class 08 connection exceptions; 57P01-57P03 server going away. */
+	/*
+	 * Class 08 connection exceptions; 57P01-57P03 server going away;
+	 * 25006, a write refused by a read-only server: connected to a
+	 * standby, or to a primary fenced or demoted by a failover
+	 * (docs/scaling.md).  Unavailable for now, never a bug of ours.
+	 */
 	if (strncmp(sqlstate, "08", 2) == 0 || strcmp(sqlstate, "57P01") == 0 ||
 	    strcmp(sqlstate, "57P02") == 0 || strcmp(sqlstate, "57P03") == 0 ||
-	    strcmp(sqlstate, "25P03") == 0)
+	    strcmp(sqlstate, "25P03") == 0 || strcmp(sqlstate, "25006") == 0)
 		return DB_UNAVAILABLE;
 	return DB_ERROR;
 }
@@ -292,6 +297,17 @@ static enum db_status db_fail(struct db *db, PGresult *r)
 		log_warn("database connection lost: %s", db->errmsg);
 		db_lost(db);
 		st = DB_UNAVAILABLE;
+	} else if (strcmp(db->sqlstate, "25006") == 0) {
+		/*
+		 * A read-only server (a standby, a fenced primary): rather
+		 * than write to it again, the next request connects afresh,
+		 * and libpq's target_session_attrs=read-write picks the
+		 * server that takes writes (docs/scaling.md).
+		 */
+		log_warn("database connection dropped: the server is "
+		         "read-only: %s",
+		    db->errmsg);
+		db_lost(db);
 	}
 	return st;
 }

@@ -24,6 +24,8 @@ START_TEST(test_sqlstate_mapping)
 	ck_assert_int_eq(db_status_from_sqlstate("23514"), DB_CONFLICT);
 	ck_assert_int_eq(db_status_from_sqlstate("08006"), DB_UNAVAILABLE);
 	ck_assert_int_eq(db_status_from_sqlstate("57P01"), DB_UNAVAILABLE);
+	/* A write on a read-only server: a standby, a fenced primary. */
+	ck_assert_int_eq(db_status_from_sqlstate("25006"), DB_UNAVAILABLE);
 	ck_assert_int_eq(db_status_from_sqlstate("42P01"), DB_ERROR);
 	ck_assert_int_eq(db_status_from_sqlstate(""), DB_ERROR);
 	ck_assert_int_eq(db_status_from_sqlstate(NULL), DB_ERROR);
