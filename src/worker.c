@@ -101,6 +101,20 @@ static size_t worker_fcgi_read(void *ctx, char *buf, size_t n)
 	return got;
 }
 
+int worker_read_params(FCGX_Request *fcgi, struct request *req,
+    struct response *res)
+{
+	return http_request_parse(req, worker_fcgi_param, fcgi->envp, res);
+}
+
+int worker_read_body(FCGX_Request *fcgi, struct request *req, size_t max_body,
+    struct response *res)
+{
+	return http_request_read_body(req,
+	    FCGX_GetParam("CONTENT_LENGTH", fcgi->envp), max_body,
+	    worker_fcgi_read, fcgi->in, res);
+}
+
 static void worker_slot_busy(struct scoreboard_slot *slot,
     const struct request *req)
 {
@@ -164,13 +178,10 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	request_init(req);
 	response_reset(res);
 	app_begin_request(app);
-	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0) {
+	if (worker_read_params(fcgi, req, res) == 0) {
 		app->request_id = req->request_id;
 		worker_slot_busy(slot, req);
-		if (http_request_read_body(req,
-		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
-		        app->cfg->max_body, worker_fcgi_read, fcgi->in,
-		        res) == 0)
+		if (worker_read_body(fcgi, req, app->cfg->max_body, res) == 0)
 			worker_dispatch(fcgi, req, res, app);
 	}
 	len = http_response_render(req, res, &out);
