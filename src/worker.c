@@ -278,5 +278,5 @@ noreturn void worker_run(const struct worker_params *p)
 	FCGX_Free(&fcgi, 1);
 	app_free(app);
 	log_debug("exiting");
-	_exit(0);
+	signals_child_exit(0);
 }
