@@ -125,6 +125,11 @@ static const struct good_case redactions[] = {
 	    "\"host=db passwordx=1 mypassword=2\"" },
 	{ "database_url", "host=db dbname=password",
 	    "\"host=db dbname=password\"" },
+	/* Text stuck to the closing quote is masked with the value. */
+	{ "database_url", "password=''s3cret host=db",
+	    "\"password=**** host=db\"" },
+	{ "database_url", "password='a'b'c d' host=db",
+	    "\"password=**** d' host=db\"" },
 };
 
 START_TEST(test_dump_redacts_passwords)
