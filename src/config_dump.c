@@ -13,16 +13,25 @@ static int config_is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Length of a conninfo value at s: 'quoted' (with \ escapes) or a word. */
+/*
+ * Length of a conninfo value at s: 'quoted' (with \ escapes) or a word.
+ * Text that sticks to the closing quote ('a'b) is counted in: libpq
+ * refuses such a conninfo, but the operator may have meant it all as the
+ * password, and it must be masked as one, also when a dump is dumped
+ * again (t/fuzz/fuzz_config).
+ */
 static size_t config_conninfo_value_len(const char *s)
 {
+	static const char blanks[] = " \t\n\r\f\v";
 	size_t i = 1;
 
 	if (s[0] != '\'')
-		return strcspn(s, " \t\n\r\f\v");
+		return strcspn(s, blanks);
 	while (s[i] != '\0' && s[i] != '\'')
 		i += s[i] == '\\' && s[i + 1] != '\0' ? 2 : 1;
-	return s[i] == '\'' ? i + 1 : i;
+	if (s[i] != '\'')
+		return i;
+	return i + 1 + strcspn(s + i + 1, blanks);
 }
 
 /* Says whether a parameter may start at src[i].  Returns 1 or 0. */

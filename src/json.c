@@ -468,7 +468,9 @@ int json_writer_result(struct json_writer *w, const char **buf, size_t *len)
 	if (w->failed ||
 	    yajl_gen_get_buf(w->gen, &p, len) != yajl_gen_status_ok)
 		return -1;
-	*buf = (const char *)p;
+	/* yajl has no buffer before the first value: "", never NULL, so that
+	 * callers may memcpy or print it (found by t/fuzz/fuzz_cgi). */
+	*buf = p != NULL ? (const char *)p : "";
 	return 0;
 }
 

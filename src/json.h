@@ -85,8 +85,8 @@ struct json_writer *json_writer_create(void);
 void json_writer_free(struct json_writer *w); /* accepts NULL */
 /* Discards what was written so far, to start another document. */
 void json_writer_reset(struct json_writer *w);
-/* The document so far (owned by the writer).  Returns 0, or -1 if any call
- * failed. */
+/* The document so far (owned by the writer; "" before the first value).
+ * Returns 0, or -1 if any call failed. */
 int json_writer_result(struct json_writer *w, const char **buf, size_t *len);
 
 void json_open_object(struct json_writer *w);

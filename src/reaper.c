@@ -151,5 +151,5 @@ noreturn void reaper_run(const struct config *cfg, struct scoreboard *sb, int i)
 		log_warn("the master is gone; exiting");
 	slot->state = WORKER_STOPPING;
 	db_free(db);
-	_exit(0);
+	signals_child_exit(0);
 }

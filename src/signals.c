@@ -13,6 +13,19 @@
 
 #include "log.h"
 
+/* LeakSanitizer's interface, in builds that have it (gcc and clang). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SIGNALS_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SIGNALS_LSAN 1
+#endif
+#ifdef SIGNALS_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 static pid_t signals_parent;
 
 static void signals_set(int signo, void (*handler)(int), int flags)
@@ -80,4 +93,12 @@ void signals_die_with_parent(pid_t parent)
 int signals_parent_gone(void)
 {
 	return signals_parent != 0 && getppid() != signals_parent;
+}
+
+noreturn void signals_child_exit(int status)
+{
+#ifdef SIGNALS_LSAN
+	__lsan_do_leak_check();
+#endif
+	_exit(status);
 }

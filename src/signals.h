@@ -6,6 +6,7 @@
 #ifndef STOCKADE_SIGNALS_H
 #define STOCKADE_SIGNALS_H
 
+#include <stdnoreturn.h>
 #include <sys/types.h>
 
 /*
@@ -20,6 +21,14 @@ void signals_die_with_parent(pid_t parent);
 
 /* 1 when the parent named to signals_die_with_parent is gone, else 0. */
 int signals_parent_gone(void);
+
+/*
+ * Ends a forked child (worker, reaper) with _exit(status), which skips the
+ * master's atexit handlers.  In a build with LeakSanitizer
+ * (--enable-sanitizers) it first runs the leak check that _exit would skip,
+ * so that what a child leaks is reported too.
+ */
+noreturn void signals_child_exit(int status);
 
 /*
  * In a freshly forked child: routes SIGQUIT (graceful stop) to on_quit and

@@ -184,6 +184,22 @@ static int worker_params_complete(FCGX_Request *fcgi, struct response *res)
 	return 0;
 }
 
+int worker_read_params(FCGX_Request *fcgi, struct request *req,
+    struct response *res)
+{
+	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) != 0)
+		return -1;
+	return worker_params_complete(fcgi, res) ? 0 : -1;
+}
+
+int worker_read_body(FCGX_Request *fcgi, struct request *req, size_t max_body,
+    struct response *res)
+{
+	return http_request_read_body(req,
+	    FCGX_GetParam("CONTENT_LENGTH", fcgi->envp), max_body,
+	    worker_fcgi_read, fcgi->in, res);
+}
+
 /* Runs a fully read request, unless nobody is waiting for the answer. */
 static void worker_dispatch(FCGX_Request *fcgi, struct request *req,
     struct response *res, struct app *app)
@@ -233,15 +249,11 @@ static void worker_serve(FCGX_Request *fcgi, struct app *app,
 	request_init(req);
 	response_reset(res);
 	app_begin_request(app);
-	if (http_request_parse(req, worker_fcgi_param, fcgi->envp, res) == 0 &&
-	    worker_params_complete(fcgi, res)) {
+	if (worker_read_params(fcgi, req, res) == 0) {
 		app->request_id = req->request_id;
 		log_set_request(req->request_id);
 		worker_slot_busy(app, req);
-		if (http_request_read_body(req,
-		        FCGX_GetParam("CONTENT_LENGTH", fcgi->envp),
-		        app->cfg->max_body, worker_fcgi_read, fcgi->in,
-		        res) == 0)
+		if (worker_read_body(fcgi, req, app->cfg->max_body, res) == 0)
 			worker_dispatch(fcgi, req, res, app);
 		else
 			worker_body_short(fcgi, req, conn);
@@ -329,7 +341,7 @@ static int worker_accept_failed(int err)
  * Detached, the dropped connection is closed at once, not after libfcgi's
  * lingering close; a request read whole is attached again for that.
  */
-static int worker_read_params(FCGX_Request *fcgi,
+static int worker_accept_params(FCGX_Request *fcgi,
     const struct worker_conn *conn)
 {
 	int64_t started = clock_ms(), waited;
@@ -389,7 +401,7 @@ static void worker_loop(FCGX_Request *fcgi, struct app *app)
 			continue;
 		}
 		worker_hold_signals(1);
-		if (worker_read_params(fcgi, &conn) == 0) {
+		if (worker_accept_params(fcgi, &conn) == 0) {
 			worker_serve(fcgi, app, &conn, &req, &res);
 			FCGX_Finish_r(fcgi);
 			served++;
@@ -444,5 +456,5 @@ noreturn void worker_run(const struct worker_params *p)
 	FCGX_Free(&fcgi, 1);
 	app_free(app);
 	log_debug("exiting");
-	_exit(0);
+	signals_child_exit(0);
 }

@@ -143,6 +143,11 @@ static const struct good_case redactions[] = {
 	    "\"postgresql://db/shop?sslpassword=****&sslmode=verify-full\"" },
 	{ "database_url", "host=db mysslpassword=1",
 	    "\"host=db mysslpassword=1\"" },
+	/* Text stuck to the closing quote is masked with the value. */
+	{ "database_url", "password=''s3cret host=db",
+	    "\"password=**** host=db\"" },
+	{ "database_url", "password='a'b'c d' host=db",
+	    "\"password=**** d' host=db\"" },
 };
 
 START_TEST(test_dump_redacts_passwords)

@@ -506,6 +506,26 @@ START_TEST(test_render_head_has_no_body)
 }
 END_TEST
 
+/* A response nothing was written into: its headers, an empty body. */
+START_TEST(test_render_empty_body)
+{
+	struct request req;
+	struct response res;
+	char *out;
+	size_t len;
+
+	request_init(&req);
+	strcpy(req.request_id, "rid-3");
+	response_init(&res);
+	len = http_response_render(&req, &res, &out);
+	ck_assert_int_eq(len, strlen(out));
+	ck_assert_ptr_nonnull(strstr(out, "Content-Length: 0\r\n"));
+	ck_assert_str_eq(out + len - 4, "\r\n\r\n");
+	free(out);
+	response_free(&res);
+}
+END_TEST
+
 /* What /status shows of a request is ASCII whatever the client sent. */
 START_TEST(test_request_describe)
 {
@@ -557,6 +577,7 @@ int main(void)
 	tcase_add_test(tc, test_render_head_has_no_body);
 	tcase_add_test(tc, test_render_text);
 	tcase_add_test(tc, test_wants_text);
+	tcase_add_test(tc, test_render_empty_body);
 	tcase_add_test(tc, test_request_describe);
 	suite_add_tcase(s, tc);
 	return check_run(s);

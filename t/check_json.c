@@ -253,6 +253,22 @@ START_TEST(test_writer)
 }
 END_TEST
 
+/* Before the first value the document is "", not NULL (fuzz_cgi found
+ * http_response_render passing NULL to memcpy for an empty body). */
+START_TEST(test_writer_empty)
+{
+	struct json_writer *w = json_writer_create();
+	const char *buf = NULL;
+	size_t len = 1;
+
+	ck_assert_int_eq(json_writer_result(w, &buf, &len), 0);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_str_eq(buf, "");
+	ck_assert_uint_eq(len, 0);
+	json_writer_free(w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("json");
@@ -267,6 +283,7 @@ int main(void)
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_member_limit);
 	tcase_add_test(tc, test_writer);
+	tcase_add_test(tc, test_writer_empty);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
