@@ -34,6 +34,15 @@ SELECT id FROM o;
 SELECT {{order_json}} FROM orders o
  WHERE o.id = $1::bigint AND o.user_id = $2::bigint;
 
+-- name: order_by_last
+-- The order order_insert has just inserted in this session, owned by user
+-- $1, as order_by_id: sent in the same round trip as the insert
+-- (src/order.c), before its id is known.  currval is the session's own;
+-- the sub-select makes it one value the primary key's index can use.
+SELECT {{order_json}} FROM orders o
+ WHERE o.id = (SELECT currval(pg_get_serial_sequence('orders', 'id')))
+   AND o.user_id = $1::bigint;
+
 -- name: order_page
 -- The user's orders below id $2, newest first: (order JSON, id).
 SELECT {{order_json}}, o.id FROM orders o WHERE o.user_id = $1::bigint
