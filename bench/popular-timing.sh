@@ -11,6 +11,7 @@ export STOCKADE_SRCDIR=$SRCDIR
 ORDERS=${1:-1000000} DAYS=${2:-30} RUNS=${3:-7}
 # shellcheck source=t/lib/stack.sh
 . "$SRCDIR/t/lib/stack.sh"
+# shellcheck disable=SC2119 # no DIR: a fresh temp dir
 stack_init || exit 1
 trap stack_cleanup EXIT
 stack_start_postgres || exit 1
