@@ -4,7 +4,8 @@
  * The final defense has three strategies (coupon_strategy), all exact:
  *  - pessimistic locks the policy row FOR UPDATE, checks the window, the
  *    user and the quantity, then inserts the coupon and increments
- *    issued_quantity: every issue of one policy queues on that row lock;
+ *    issued_quantity, all in one statement sent with its COMMIT: every
+ *    issue of one policy queues on that row lock, held for one round trip;
  *  - conditional increments issued_quantity WHERE it is still below the
  *    total and the window is open, and inserts the coupon in the same
  *    statement; a refusal is explained by a second, unlocked read;
@@ -203,26 +204,64 @@ static enum db_status coupon_issue_sharded(struct db *db,
 	return DB_RETRY;
 }
 
-static enum db_status coupon_issue_pessimistic(struct db *db,
-    struct coupon_issue *ci, struct json_writer *w)
+/*
+ * Reads coupon_lock_take's row: the coupon (column 6) when it took one,
+ * else the refusal coupon_issue_decide finds, or *sharded.
+ */
+static enum db_status coupon_issue_locked(PGresult *r, struct coupon_issue *ci,
+    struct json_writer *w, int *sharded)
 {
-	char days[DB_I64_LEN];
-	const char *take_params[] = { ci->policy, ci->user, days };
 	struct coupon_state s;
 	enum db_status st;
 
-	if ((st = coupon_issue_state(db, ci, &coupon_lock_stmt, &s)) != DB_OK)
-		return st;
-	if (s.refusal != COUPON_UNDECIDED) {
-		ci->result = s.refusal;
+	*sharded = 0;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 6)) {
+		ci->result = COUPON_ISSUED;
+		json_write_raw(w, PQgetvalue(r, 0, 6),
+		    (size_t)PQgetlength(r, 0, 6));
 		return DB_OK;
 	}
-	if (s.sharded) /* split by the sharded strategy: stays so */
+	if ((st = coupon_issue_decide(r, &s)) != DB_OK)
+		return st;
+	if (s.refusal != COUPON_UNDECIDED)
+		ci->result = s.refusal;
+	else if (s.sharded)
+		*sharded = 1;
+	else
+		st = DB_ERROR; /* open, left, not held: it must have taken */
+	return st;
+}
+
+/*
+ * Pessimistic: one statement locks the policy row, decides and takes
+ * (coupon_lock_take), sent with the COMMIT when nothing follows it
+ * (db_query_last): the row lock is held for one round trip, not three.
+ */
+static enum db_status coupon_issue_pessimistic(struct db *db,
+    struct coupon_issue *ci, struct json_writer *w)
+{
+	const char *params[] = { ci->policy, ci->user };
+	const struct db_stmt *const stmts[] = { &coupon_lock_take_stmt };
+	const char *const *const stmt_params[] = { params };
+	enum db_status st;
+	PGresult *r;
+	int sharded;
+
+	st = db_query_last(db, 1, stmts, stmt_params, &r);
+	if (st != DB_OK) {
+		/* 23505: a coupon of the user committed while this waited
+		 * for the lock (UNIQUE (policy_id, user_id)). */
+		if (st == DB_CONFLICT &&
+		    strcmp(db_sqlstate(db), "23505") == 0) {
+			ci->result = COUPON_ALREADY_ISSUED;
+			return DB_OK;
+		}
+		return st;
+	}
+	st = coupon_issue_locked(r, ci, w, &sharded);
+	PQclear(r);
+	if (st == DB_OK && sharded) /* split by the sharded strategy */
 		return coupon_issue_sharded(db, ci, w);
-	db_param_i64(days, s.valid_days);
-	st = coupon_issue_run_take(db, ci, w, &coupon_take_stmt, take_params);
-	if (st == DB_OK && ci->result == COUPON_UNDECIDED)
-		st = DB_ERROR; /* the insert returns its row or fails */
 	return st;
 }
 

@@ -57,6 +57,8 @@ struct db {
 	 */
 	int in_transaction;
 	int rollback_only; /* db_set_rollback in the current transaction */
+	int tail_commit; /* db_set_tail_commit in the current transaction */
+	int committed; /* db_query_last committed the current transaction */
 	int64_t deadline_ms; /* of the current request's retries; 0: none */
 };
 
@@ -562,13 +564,17 @@ static enum db_status db_transaction_once(struct db *db, db_tx_fn fn, void *arg)
 		return st;
 	db->in_transaction = 1;
 	db->rollback_only = 0;
+	db->tail_commit = 0;
+	db->committed = 0;
 	st = fn(db, arg);
-	if (st == DB_OK && !db->rollback_only)
+	if (!db->committed && st == DB_OK && !db->rollback_only)
 		st = db_commit(db);
-	if (st != DB_OK || db->rollback_only)
+	if (!db->committed && (st != DB_OK || db->rollback_only))
 		db_rollback(db);
 	db->in_transaction = 0;
 	db->rollback_only = 0;
+	db->tail_commit = 0;
+	db->committed = 0;
 	return st;
 }
 
@@ -591,6 +597,172 @@ enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg)
 void db_set_rollback(struct db *db)
 {
 	db->rollback_only = 1;
+}
+
+void db_set_tail_commit(struct db *db, int allowed)
+{
+	db->tail_commit = allowed;
+}
+
+/* ---------------------------------------------------------------------
+ * db_query_last: the last statements of a transaction and its COMMIT in
+ * one round trip.  libpq's pipeline mode sends them (Bind/Execute each,
+ * COMMIT through the extended protocol, which pipeline mode requires) and
+ * one Sync; the server runs them in order and, after an error, skips the
+ * rest up to the Sync, so a failed statement never lets COMMIT run.
+ */
+
+/* The results of a pipeline, as read back. */
+struct db_pipe {
+	size_t n; /* statements, COMMIT not counted */
+	int commit; /* COMMIT sent after them */
+	PGresult **results;
+	enum db_status failed; /* the first statement error, or DB_OK */
+	size_t failed_at;
+	int lost; /* the connection broke before the Sync came back */
+};
+
+/* Queues the statements, COMMIT and the Sync.  0, or -1 (send failed). */
+static int db_pipe_send(struct db *db, struct db_pipe *p,
+    const struct db_stmt *const *stmts, const char *const *const *params)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		if (!PQsendQueryPrepared(db->conn, stmts[i]->name,
+		        stmts[i]->nparams, params[i], NULL, NULL, 0))
+			return -1;
+	}
+	if (p->commit &&
+	    !PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL,
+	        0))
+		return -1;
+	return PQpipelineSync(db->conn) ? 0 : -1;
+}
+
+/* Keeps result r of query q (statement or COMMIT), or its error. */
+static void db_pipe_take(struct db *db, struct db_pipe *p, size_t q,
+    PGresult *r)
+{
+	ExecStatusType est = PQresultStatus(r);
+
+	if ((est == PGRES_TUPLES_OK || est == PGRES_COMMAND_OK) && q < p->n) {
+		p->results[q] = r;
+		return;
+	}
+	if (est != PGRES_TUPLES_OK && est != PGRES_COMMAND_OK &&
+	    est != PGRES_PIPELINE_ABORTED) {
+		if (db_in_doubt(db, r))
+			p->lost = 1;
+		else if (p->failed == DB_OK) {
+			db_set_error(db,
+			    PQresultErrorField(r, PG_DIAG_SQLSTATE),
+			    PQresultErrorMessage(r));
+			p->failed = db_status_from_sqlstate(db->sqlstate);
+			p->failed_at = q;
+		}
+	}
+	PQclear(r);
+}
+
+/*
+ * Reads every result up to the Sync: each query's results end with a NULL
+ * from PQgetResult, the Sync with PGRES_PIPELINE_SYNC.  Stops early when
+ * the connection breaks (p->lost).
+ */
+static void db_pipe_read(struct db *db, struct db_pipe *p)
+{
+	size_t q = 0, queries = p->n + (p->commit ? 1 : 0);
+	PGresult *r;
+
+	/* Bounded: a broken connection must not keep us here. */
+	for (size_t guard = 0; guard < 4 * (queries + 2) && !p->lost; guard++) {
+		if ((r = PQgetResult(db->conn)) == NULL) {
+			if (PQstatus(db->conn) == CONNECTION_BAD)
+				p->lost = 1;
+			else if (q < queries)
+				q++;
+			continue;
+		}
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return;
+		}
+		if (q < queries)
+			db_pipe_take(db, p, q, r);
+		else
+			PQclear(r);
+	}
+	p->lost = 1;
+}
+
+/* Maps what the pipeline saw to a status; clears results on failure. */
+static enum db_status db_pipe_status(struct db *db, struct db_pipe *p,
+    const struct db_stmt *const *stmts)
+{
+	enum db_status st = DB_OK;
+
+	if (p->lost && p->failed == DB_OK && p->commit)
+		st = db_commit_lost(db);
+	else if (p->lost) {
+		if (p->failed == DB_OK)
+			db_set_error(db, "08006", PQerrorMessage(db->conn));
+		log_warn("database connection lost: %s", db->errmsg);
+		db_lost(db);
+		st = DB_UNAVAILABLE;
+	} else if (p->failed != DB_OK) {
+		st = p->failed;
+		if (st == DB_ERROR)
+			log_error("%s failed: %s (SQLSTATE %s)",
+			    p->failed_at < p->n ? stmts[p->failed_at]->name
+			                        : "COMMIT",
+			    db->errmsg, db->sqlstate);
+	}
+	if (st != DB_OK) {
+		for (size_t i = 0; i < p->n; i++) {
+			PQclear(p->results[i]);
+			p->results[i] = NULL;
+		}
+	}
+	return st;
+}
+
+enum db_status db_query_last(struct db *db, size_t n,
+    const struct db_stmt *const *stmts, const char *const *const *params,
+    PGresult **results)
+{
+	struct db_pipe p = { .n = n, .results = results, .failed = DB_OK };
+	enum db_status st;
+
+	for (size_t i = 0; i < n; i++)
+		results[i] = NULL;
+	if (!db->in_transaction || n > DB_PIPELINE_MAX) {
+		db_set_error(db, "", "db_query_last outside a transaction");
+		log_error("%s", db->errmsg);
+		return DB_ERROR;
+	}
+	if ((st = db_ready(db)) != DB_OK)
+		return st;
+	for (size_t i = 0; i < n; i++) {
+		if ((st = db_prepare(db, stmts[i])) != DB_OK)
+			return st;
+	}
+	p.commit = db->tail_commit && !db->rollback_only;
+	if (!PQenterPipelineMode(db->conn)) {
+		db_set_error(db, "", PQerrorMessage(db->conn));
+		log_error("pipeline mode refused: %s", db->errmsg);
+		return DB_ERROR;
+	}
+	if (db_pipe_send(db, &p, stmts, params) < 0)
+		p.lost = 1; /* COMMIT may be out: unknown, as below */
+	else
+		db_pipe_read(db, &p);
+	if (!p.lost && !PQexitPipelineMode(db->conn))
+		p.lost = 1; /* results left unread: never reuse it */
+	st = db_pipe_status(db, &p, stmts);
+	if (st == DB_OK && p.commit) {
+		db->committed = 1;
+		db->in_transaction = 0;
+	}
+	return st;
 }
 
 void db_set_deadline(struct db *db, int64_t deadline_ms)

@@ -133,6 +133,34 @@ enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg);
 void db_set_rollback(struct db *db);
 
 /*
+ * Inside fn, as its last database work: runs stmts[0..n-1] (params[i]
+ * each; n at most DB_PIPELINE_MAX) in one round trip (libpq pipeline mode)
+ * and, when the transaction allows it (db_set_tail_commit), its COMMIT in
+ * the same round trip: locks fn took earlier are then held for that one
+ * round trip instead of one per statement plus one for COMMIT.  On DB_OK
+ * results[i] is each statement's result (the caller clears them); else
+ * none is set.  An error in statement i skips the rest and the COMMIT:
+ * nothing committed, the status is db_query's.  A connection that breaks
+ * once COMMIT was sent leaves the outcome unknown: DB_UNKNOWN, as for
+ * db_transaction's own COMMIT.  After a COMMIT the transaction is over:
+ * db_transaction neither commits nor rolls back (a refusal decided from
+ * these results must have written nothing), and any statement fn still
+ * runs runs on its own, as outside a transaction.
+ */
+#define DB_PIPELINE_MAX 4
+enum db_status db_query_last(struct db *db, size_t n,
+    const struct db_stmt *const *stmts, const char *const *const *params,
+    PGresult **results);
+
+/*
+ * Inside fn: lets db_query_last carry the COMMIT (1), or not (0, the
+ * default at every BEGIN).  For the caller of db_transaction whose fn has
+ * nothing left to do after the statements of db_query_last (idempotency.c
+ * without a key: no answer to store after the effect).
+ */
+void db_set_tail_commit(struct db *db, int allowed);
+
+/*
  * The monotonic time (clock_ms) after which db_transaction starts no retry:
  * the worker sets it at the start of each request; 0: none.  It also
  * forgets the last error, so that what db_errmsg says during a request is

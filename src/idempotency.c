@@ -194,6 +194,9 @@ static enum db_status idempotency_in_tx(struct db *db, void *arg)
 		db_set_rollback(db);
 		return DB_OK;
 	}
+	/* Without a key nothing follows the effect: its last statements may
+	 * carry the COMMIT (db_query_last). */
+	db_set_tail_commit(db, tx->req->idempotency_key == NULL);
 	if ((st = tx->effect(db, tx->res, tx->arg)) != DB_OK)
 		return st;
 	if (tx->res->status < 200 || tx->res->status > 299) {

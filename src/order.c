@@ -79,19 +79,21 @@ static enum db_status order_write(struct db *db, int64_t order_id,
 	return DB_OK;
 }
 
-/* Inserts the order, its items and movements; sets *order_id. */
-static enum db_status order_insert(struct db *db, const struct order_new *o,
-    int64_t *order_id)
-{
+/* order_insert's parameters, and the arrays they point into. */
+struct order_insert_params {
 	char user[DB_I64_LEN], total[DB_I64_LEN], ttl[DB_I64_LEN];
 	char ids[STOCK_ARRAY_LEN(ORDER_ITEMS_MAX)];
 	char qtys[STOCK_ARRAY_LEN(ORDER_ITEMS_MAX)];
 	char prices[STOCK_ARRAY_LEN(ORDER_ITEMS_MAX)];
+	const char *params[6];
+};
+
+/* Formats order_insert's parameters of o.  0, or -1 (cannot fit). */
+static int order_insert_format(const struct order_new *o,
+    struct order_insert_params *p)
+{
 	int64_t a[ORDER_ITEMS_MAX], b[ORDER_ITEMS_MAX], c[ORDER_ITEMS_MAX];
 	int64_t sum = 0;
-	const char *params[] = { user, total, ttl, ids, qtys, prices };
-	enum db_status st;
-	PGresult *r;
 
 	for (size_t i = 0; i < o->n; i++) {
 		a[i] = o->items[i].option_id;
@@ -101,37 +103,78 @@ static enum db_status order_insert(struct db *db, const struct order_new *o,
 		 * validation, so 50 lines cannot overflow. */
 		sum += b[i] * c[i];
 	}
-	db_param_i64(user, o->user_id);
-	db_param_i64(total, sum);
-	db_param_i64(ttl, o->ttl_ms);
-	if (stock_format_ids(ids, sizeof(ids), a, o->n) < 0 ||
-	    stock_format_ids(qtys, sizeof(qtys), b, o->n) < 0 ||
-	    stock_format_ids(prices, sizeof(prices), c, o->n) < 0)
+	p->params[0] = db_param_i64(p->user, o->user_id);
+	p->params[1] = db_param_i64(p->total, sum);
+	p->params[2] = db_param_i64(p->ttl, o->ttl_ms);
+	p->params[3] = p->ids;
+	p->params[4] = p->qtys;
+	p->params[5] = p->prices;
+	if (stock_format_ids(p->ids, sizeof(p->ids), a, o->n) < 0 ||
+	    stock_format_ids(p->qtys, sizeof(p->qtys), b, o->n) < 0 ||
+	    stock_format_ids(p->prices, sizeof(p->prices), c, o->n) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * The rest of an order once its stock is locked or taken, in one round
+ * trip (db_query_last), with the COMMIT when nothing follows: the
+ * deduction left by a pessimistic reservation (later), the order with
+ * its items and movements, and its answer, read by order_by_last (the id
+ * is not known before the insert has run).  Sets out->order_id and writes
+ * the order into w.
+ */
+static enum db_status order_insert(struct db *db, const struct order_new *o,
+    const struct stock_deduction *later, struct json_writer *w,
+    struct order_outcome *out)
+{
+	struct order_insert_params ins;
+	const struct db_stmt *stmts[3];
+	const char *const *params[3];
+	PGresult *r[3];
+	const char *user = NULL;
+	size_t n = 0;
+	enum db_status st;
+
+	if (order_insert_format(o, &ins) < 0)
 		return DB_ERROR;
-	if ((r = db_query(db, &order_insert_stmt, params, &st)) == NULL)
+	user = ins.params[0];
+	if (later->stmt != NULL) {
+		stmts[n] = later->stmt;
+		params[n++] = later->params;
+	}
+	stmts[n] = &order_insert_stmt;
+	params[n++] = ins.params;
+	stmts[n] = &order_by_last_stmt;
+	params[n++] = &user;
+	if ((st = db_query_last(db, n, stmts, params, r)) != DB_OK)
 		return st;
-	st = db_get_i64(r, 0, 0, order_id);
-	PQclear(r);
+	st = db_get_i64(r[n - 2], 0, 0, &out->order_id);
+	out->result = PQntuples(r[n - 1]) == 0 ? ORDER_NOT_FOUND : ORDER_OK;
+	if (st == DB_OK && out->result == ORDER_OK)
+		json_write_raw(w, PQgetvalue(r[n - 1], 0, 0),
+		    (size_t)PQgetlength(r[n - 1], 0, 0));
+	for (size_t i = 0; i < n; i++)
+		PQclear(r[i]);
 	return st;
 }
 
 enum db_status order_place(struct db *db, struct order_new *o,
     struct json_writer *w, struct order_outcome *out)
 {
+	struct stock_deduction later;
 	enum db_status st;
 
 	order_outcome_init(out);
 	st = stock_reserve(db, o->stock_strategy, o->items, o->n, &out->stock,
-	    &out->shortage);
+	    &out->shortage, &later);
 	if (st != DB_OK)
 		return st;
 	if (out->stock != STOCK_TAKEN) {
 		out->result = ORDER_STOCK_REFUSED;
 		return DB_OK;
 	}
-	if ((st = order_insert(db, o, &out->order_id)) != DB_OK)
-		return st;
-	return order_write(db, out->order_id, o->user_id, w, &out->result);
+	return order_insert(db, o, &later, w, out);
 }
 
 enum db_status order_get(struct db *db, int64_t order_id, int64_t user_id,

@@ -68,6 +68,24 @@ enum db_status product_popular(struct db *db, int64_t days, int64_t limit,
 	return st;
 }
 
+enum db_status product_sales_compact(struct db *db, int batch, int *moved)
+{
+	char batch_s[DB_I64_LEN];
+	const char *params[] = { db_param_i64(batch_s, batch) };
+	enum db_status st;
+	int64_t n = 0;
+	PGresult *r;
+
+	*moved = 0;
+	if ((r = db_query(db, &product_sales_compact_stmt, params, &st)) ==
+	    NULL)
+		return st;
+	st = db_get_i64(r, 0, 0, &n);
+	PQclear(r);
+	*moved = (int)n;
+	return st;
+}
+
 struct product_create_tx {
 	const struct product_new *p;
 	PGresult *result; /* the product as created, read in its transaction */

@@ -138,7 +138,8 @@ static enum db_status stock_look(struct db *db, const struct db_stmt *stmt,
 
 static enum db_status stock_reserve_pessimistic(struct db *db,
     struct stock_item *items, size_t n, const char *const *params,
-    enum stock_result *result, struct stock_shortage *shortage)
+    enum stock_result *result, struct stock_shortage *shortage,
+    struct stock_deduction *later)
 {
 	enum db_status st;
 
@@ -146,7 +147,10 @@ static enum db_status stock_reserve_pessimistic(struct db *db,
 	    shortage);
 	if (st != DB_OK || *result != STOCK_TAKEN)
 		return st;
-	return db_command(db, &stock_deduct_stmt, params);
+	if (later == NULL)
+		return db_command(db, &stock_deduct_stmt, params);
+	later->stmt = &stock_deduct_stmt;
+	return DB_OK;
 }
 
 static enum db_status stock_reserve_conditional(struct db *db,
@@ -181,22 +185,25 @@ static enum db_status stock_reserve_conditional(struct db *db,
 
 enum db_status stock_reserve(struct db *db, int strategy,
     struct stock_item *items, size_t n, enum stock_result *result,
-    struct stock_shortage *shortage)
+    struct stock_shortage *shortage, struct stock_deduction *later)
 {
-	char ids[STOCK_ARRAY_LEN(STOCK_ITEMS_MAX)];
-	char qtys[STOCK_ARRAY_LEN(STOCK_ITEMS_MAX)];
-	const char *params[] = { ids, qtys };
+	struct stock_deduction own;
+	struct stock_deduction *d = later != NULL ? later : &own;
+	const char *const *params = d->params;
 
 	*result = STOCK_TAKEN;
-	if (stock_format_items(items, n, ids, qtys) < 0)
+	d->stmt = NULL;
+	d->params[0] = d->ids;
+	d->params[1] = d->qtys;
+	if (stock_format_items(items, n, d->ids, d->qtys) < 0)
 		return DB_ERROR;
 	/* Under Redis locks the update is the conditional one: a lock that
 	 * expired or was never taken (Redis down) must not matter. */
 	if (strategy == STOCK_CONDITIONAL || strategy == STOCK_REDIS_LOCK)
 		return stock_reserve_conditional(db, items, n, params, result,
 		    shortage);
-	return stock_reserve_pessimistic(db, items, n, params, result,
-	    shortage);
+	return stock_reserve_pessimistic(db, items, n, params, result, shortage,
+	    later);
 }
 
 enum db_status stock_restore(struct db *db, const char *order_ids,

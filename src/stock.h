@@ -80,16 +80,31 @@ struct stock_shortage {
 int stock_format_ids(char *buf, size_t len, const int64_t *ids, size_t n);
 
 /*
+ * What a pessimistic reservation may leave to its caller: the deduction of
+ * the units from the options it has locked and checked, for the caller to
+ * send with the statements that follow it (db_query_last), so the locks are
+ * held for fewer round trips.  stmt NULL: nothing left to do.
+ */
+struct stock_deduction {
+	const struct db_stmt *stmt;
+	char ids[STOCK_ARRAY_LEN(STOCK_ITEMS_MAX)];
+	char qtys[STOCK_ARRAY_LEN(STOCK_ITEMS_MAX)];
+	const char *params[2];
+};
+
+/*
  * Takes the units of items (at most STOCK_ITEMS_MAX distinct options,
  * sorted by option_id) inside the caller's transaction, and fills each
  * unit_price.  strategy is an enum stock_strategy (config.h).  Returns
  * DB_OK with *result set (and *shortage, on a refusal), or a database
  * failure.  On a refusal the conditional UPDATE may have taken some units
- * already: rolling back is the caller's.
+ * already: rolling back is the caller's.  With later, a pessimistic
+ * reservation that found enough leaves the deduction in *later instead of
+ * running it (later->stmt NULL otherwise); the caller must run it.
  */
 enum db_status stock_reserve(struct db *db, int strategy,
     struct stock_item *items, size_t n, enum stock_result *result,
-    struct stock_shortage *shortage);
+    struct stock_shortage *shortage, struct stock_deduction *later);
 
 /*
  * Gives back every unit of the orders named by order_ids (an array

@@ -43,8 +43,9 @@ coupon_rows_json() {
 
 # coupon_pgss: the calls of the role stockade's statements on the coupon
 # tables since pgss_reset, by what they are (sql/queries/coupon_issue.sql), as a JSON
-# object: lock (pessimistic's SELECT ... FOR UPDATE of the policy), take
-# (its insert and increment), take_conditional (conditional's guarded
+# object: lock (pessimistic's SELECT ... FOR UPDATE of the policy; since
+# issue 17 its coupon_lock_take, which also inserts and increments, so
+# take stays 0), take (the baseline's insert and increment), take_conditional (conditional's guarded
 # UPDATE and insert), explain (conditional's read after a refusal), limits
 # (the gate's read of a policy's total and window, cached coupon_cache_ttl
 # per worker), verify (the check of a gate's sold_out against the

@@ -12,6 +12,7 @@ bench_env() {
 	local vars=(BENCH_SECONDS BENCH_WORKERS BENCH_USERS BENCH_THREADS BENCH_TIMEOUT) v
 	! uses_c_clients "$@" ||
 		vars+=(BENCH_COUPON_USERS BENCH_COUPON_TOTAL BENCH_COUPON_CONNS BENCH_COUPON_STRATEGIES BENCH_COUPON_GATES)
+	case " $* " in *' orders '*) vars+=(BENCH_ORDERS_STRATEGIES) ;; esac
 	case " $* " in *' issue '*) vars+=(BENCH_ISSUE_USERS BENCH_ISSUE_CONNS BENCH_ISSUE_STRATEGIES) ;; esac
 	case " $* " in *' storm '*) vars+=(BENCH_STORM_USERS BENCH_STORM_CONNS BENCH_STORM_GATES BENCH_STORM_STRATEGIES) ;; esac
 	case " $* " in

@@ -4,7 +4,8 @@
 # cold ones, per stock_strategy, next to pgbench of the same transaction.
 # Sourced by bench/run.
 
-ORDERS_STRATEGIES=(pessimistic conditional redis_lock)
+# The stock_strategy values measured (BENCH_ORDERS_STRATEGIES).
+read -r -a ORDERS_STRATEGIES <<<"${BENCH_ORDERS_STRATEGIES:-pessimistic conditional redis_lock}"
 
 about_orders() {
 	printf 'orders/s, hot option vs 100 cold ones, 16 and 64 conns, pessimistic vs conditional, next to pgbench running the same SQL\n'

@@ -24,7 +24,10 @@ SELECT p.total_quantity, {{policy_issued}},
   FROM coupon_policies p WHERE p.id = $1::bigint
 
 -- name: coupon_lock
--- Pessimistic: the policy locked, and what decides the issue.
+-- The policy locked, and what decides the issue: the textbook pessimistic
+-- transaction's first step (BEGIN; this; coupon_take; COMMIT), which
+-- bench/pgbench/coupon-pessimistic.pgb runs as the baseline that
+-- coupon_lock_take is measured against.
 {{coupon_state}} FOR UPDATE OF p;
 
 -- name: coupon_explain
@@ -32,8 +35,8 @@ SELECT p.total_quantity, {{policy_issued}},
 {{coupon_state}};
 
 -- name: coupon_take
--- Pessimistic, under the row lock: the coupon ($3 valid_days) and the count
--- together.
+-- The baseline's second step, under the row lock: the coupon ($3
+-- valid_days) and the count together.
 WITH c AS (INSERT INTO user_coupons (policy_id, user_id, expires_at)
            VALUES ($1::bigint, $2::bigint,
                    now() + make_interval(days => $3::int)) RETURNING *),
@@ -41,6 +44,29 @@ WITH c AS (INSERT INTO user_coupons (policy_id, user_id, expires_at)
             WHERE id = $1::bigint)
 SELECT {{coupon_json}} FROM c JOIN coupon_policies p
     ON p.id = c.policy_id;
+
+-- name: coupon_lock_take
+-- Pessimistic in one statement (src/coupon_issue.c): the policy row locked
+-- FOR UPDATE (every issue of one policy queues on it), what decides the
+-- issue read under that lock, and when it may issue, the coupon and the
+-- count: coupon_lock then coupon_take in one round trip, so the lock is
+-- held for this statement and its COMMIT (sent with it) alone.  Columns:
+-- coupon_state's six, then the coupon's JSON (NULL when none was taken).
+-- The UPDATE reaches the locked row version (READ COMMITTED rechecks a row
+-- that moved since the snapshot), so the count is never lost.
+WITH s (total, issued, open, valid_days, held, shards) AS (
+         {{coupon_state}} FOR UPDATE OF p),
+     ok AS (SELECT * FROM s WHERE s.open AND NOT s.held AND s.shards = 0
+               AND s.issued < s.total),
+     n AS (UPDATE coupon_policies x SET issued_quantity =
+               x.issued_quantity + 1 FROM ok WHERE x.id = $1::bigint),
+     c AS (INSERT INTO user_coupons (policy_id, user_id, expires_at)
+           SELECT $1::bigint, $2::bigint,
+                  now() + make_interval(days => ok.valid_days) FROM ok
+           RETURNING *)
+SELECT s.*, (SELECT {{coupon_json}} FROM c JOIN coupon_policies p
+                 ON p.id = c.policy_id)
+  FROM s;
 
 -- name: coupon_take_conditional
 -- Conditional: the guarded increment, then the coupon, one statement.

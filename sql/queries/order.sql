@@ -34,6 +34,15 @@ SELECT id FROM o;
 SELECT {{order_json}} FROM orders o
  WHERE o.id = $1::bigint AND o.user_id = $2::bigint;
 
+-- name: order_by_last
+-- The order order_insert has just inserted in this session, owned by user
+-- $1, as order_by_id: sent in the same round trip as the insert
+-- (src/order.c), before its id is known.  currval is the session's own;
+-- the sub-select makes it one value the primary key's index can use.
+SELECT {{order_json}} FROM orders o
+ WHERE o.id = (SELECT currval(pg_get_serial_sequence('orders', 'id')))
+   AND o.user_id = $1::bigint;
+
 -- name: order_page
 -- The user's orders below id $2, newest first: (order JSON, id).
 SELECT {{order_json}}, o.id FROM orders o WHERE o.user_id = $1::bigint
@@ -46,9 +55,21 @@ SELECT status, total, expires_at > now() FROM orders
  WHERE id = $1::bigint AND user_id = $2::bigint FOR UPDATE;
 
 -- name: order_set_status
-UPDATE orders SET status = $2, updated_at = now(),
-       paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END
- WHERE id = $1::bigint;
+-- Pays or cancels order $1 ($2 'paid' or 'canceled'), and appends what that
+-- does to its products' sales (sql/007): a payment adds them at the hour
+-- of paid_at; a paid order canceled takes them back at that same hour
+-- (paid_at stays); a pending order canceled was never counted.
+WITH o AS (UPDATE orders SET status = $2, updated_at = now(),
+               paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END
+            WHERE id = $1::bigint RETURNING id, paid_at,
+                  CASE WHEN $2 = 'paid' THEN 1 ELSE -1 END AS sign)
+INSERT INTO product_sales_recent (hour, product_id, quantity, revenue)
+SELECT date_trunc('hour', o.paid_at AT TIME ZONE 'UTC'), po.product_id,
+       o.sign * sum(i.quantity), o.sign * sum(i.quantity * i.unit_price)
+  FROM o JOIN order_items i ON i.order_id = o.id
+  JOIN product_options po ON po.id = i.option_id
+ WHERE o.paid_at IS NOT NULL
+ GROUP BY 1, 2, o.sign;
 
 -- name: order_points_used
 SELECT amount FROM point_ledger WHERE order_id = $1::bigint

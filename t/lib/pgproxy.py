@@ -19,7 +19,8 @@ transactions are never hit.  MODE is one of:
   reply    the server's CommandComplete for COMMIT is not passed on: both
            connections are closed instead.  The transaction committed and
            the client never hears so (a lost COMMIT answer).
-  request  the client's COMMIT (a simple Query) is not passed on: both
+  request  the client's COMMIT (a simple Query, or the Parse of a COMMIT
+           pipelined after the last statements) is not passed on: both
            connections are closed instead.  The server rolls back; the
            client cannot tell this from the case above.
   idle     the client's next statement (BEGIN, a Parse or a Bind) is not
@@ -65,6 +66,19 @@ SKIP = "skip"
 
 def log(msg):
     print(f"pgproxy: {msg}", file=sys.stderr, flush=True)
+
+
+def is_commit(typ, body):
+    """A COMMIT: a simple Query, or the Parse of one (pipeline mode sends
+    COMMIT through the extended protocol, after the last statements)."""
+    if typ == b"Q":
+        text = body.rstrip(b"\0")
+    elif typ == b"P":
+        parts = body.split(b"\0", 2)
+        text = parts[1] if len(parts) > 2 else b""
+    else:
+        return False
+    return text.strip().upper() == b"COMMIT"
 
 
 class Control:
@@ -203,7 +217,7 @@ class Link:
                     self.server_gone(kind, severity)
                     log(f"{self.app}: statement not sent on; {mode}")
                     return True
-        if typ != b"Q" or body.rstrip(b"\0").strip().upper() != b"COMMIT":
+        if not is_commit(typ, body):
             return False
         if not self.control.take("request"):
             return False
