@@ -47,6 +47,9 @@ nginx_hello() {
 start_stack() {
 	local dir
 	export STACK_PG_FAST=0 # fsync, full_page_writes, synchronous_commit on
+	# The catalogue microcache of nginx/stockade.conf, on as shipped;
+	# BENCH_CATALOGUE_CACHE=0 measures stockade alone.
+	export STACK_CATALOGUE_CACHE=${BENCH_CATALOGUE_CACHE:-1}
 	export STACK_WORKERS=$BENCH_WORKERS
 	export STACK_EXTRA_CONF=$BASE_CONF
 	dir=$(mktemp -d /tmp/stockade-bench.XXXXXX) || die "mktemp failed"

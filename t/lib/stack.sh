@@ -30,6 +30,10 @@
 #   STACK_DATABASE_URL  stockade's database_url (default: the stack's
 #                     PostgreSQL socket; stack_pgproxy_url: through the
 #                     fault proxy)
+#   STACK_CATALOGUE_CACHE  1: nginx's catalogue microcache of
+#                     nginx/stockade.conf on, as shipped (scripts/demo,
+#                     bench/); otherwise (default) off, so that every
+#                     request reaches stockade
 #   STACK_NGINX_EXTRA nginx directives inserted verbatim inside the generated
 #                     server {} block, before the include of stockade.conf
 #                     (bench/run adds a `location = /bench/ceiling` there)
@@ -755,12 +759,20 @@ _stack_write_nginx_conf() {
 		printf '\tscgi_temp_path %s/nginx-tmp/scgi;\n' "$d"
 		printf '\tuwsgi_temp_path %s/nginx-tmp/uwsgi;\n' "$d"
 		printf '\tupstream stockade_fcgi { server unix:%s/stockade.sock; }\n' "$d"
+		# The catalogue microcache's zone (nginx/stockade.conf).
+		printf '\tfastcgi_cache_path %s/nginx-tmp/catalogue levels=1 keys_zone=stockade_catalogue:1m max_size=16m inactive=1m use_temp_path=off;\n' "$d"
 		printf '\tserver {\n'
 		printf '\t\tlisten 127.0.0.1:%s;\n' "$STACK_HTTP_PORT"
 		if [ -n "${STACK_NGINX_EXTRA:-}" ]; then
 			printf '%s\n' "$STACK_NGINX_EXTRA"
 		fi
 		printf '\t\tinclude %s/nginx/stockade.conf;\n' "$STOCKADE_SRCDIR"
+		if [ "${STACK_CATALOGUE_CACHE:-0}" != 1 ]; then
+			# Off unless asked for: most tests count what reaches
+			# stockade (log lines, metrics, faults).
+			# shellcheck disable=SC2016 # an nginx variable
+			printf '\t\tset $stockade_catalogue_nocache 1;\n'
+		fi
 		printf '\t}\n'
 		printf '}\n'
 	} >"$d/nginx.conf"
