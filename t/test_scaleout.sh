@@ -227,8 +227,14 @@ write_nginx_conf() {
 		# connection fails or times out, and never for a POST once it was
 		# sent (no non_idempotent): it may have committed.
 		printf '\tfastcgi_next_upstream error timeout;\n'
+		# The catalogue microcache's zone (nginx/stockade.conf); the
+		# cache is off here, as in t/lib/stack.sh by default: the rushes
+		# count what the app hosts answer.
+		printf '\tfastcgi_cache_path %s/nginx-tmp/catalogue levels=1 keys_zone=stockade_catalogue:1m max_size=16m inactive=1m use_temp_path=off;\n' "$d"
 		printf '\tserver {\n\t\tlisten %s:%s;\n' "$LB" "$HTTP_PORT"
-		printf '\t\tinclude %s/nginx/stockade.conf;\n\t}\n' "$STOCKADE_SRCDIR"
+		printf '\t\tinclude %s/nginx/stockade.conf;\n' "$STOCKADE_SRCDIR"
+		# shellcheck disable=SC2016 # an nginx variable
+		printf '\t\tset $stockade_catalogue_nocache 1;\n\t}\n'
 		# app2 alone: what the test needs to know was app2's.
 		printf '\tserver {\n\t\tlisten %s:%s;\n\t\tlocation / {\n' "$LB" "$APP2_PORT"
 		printf '\t\t\tfastcgi_pass %s:%s;\n\t\t\tfastcgi_keep_conn off;\n' "$(app_addr 2)" "$APP_PORT"
