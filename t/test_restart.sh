@@ -94,7 +94,9 @@ summary=$(load_summary)
 diag "load across the restart: $summary"
 total=$(load_count)
 good=$(cat "$STACK_DIR"/load.* | grep -c '^200 0$')
-[ "$total" -ge 200 ] && [ "$(($(load_count) - served_before))" -gt 0 ]
+# At least 100 in 10 s (over 1,000 on an idle machine; a loaded CI
+# machine once managed 184), some of them after the new master took over.
+[ "$total" -ge 100 ] && [ "$(($(load_count) - served_before))" -gt 0 ]
 ok $? "load: requests ran before and after the restart ($total)"
 is "$((total - good))" 0 "zero non-2xx answers and zero connection errors"
 trouble=$(tail -n +"$((errlog_before + 1))" "$STACK_DIR/nginx-error.log" |
