@@ -154,9 +154,9 @@ static void status_pool_fields(struct status_fields *fs,
 	status_int(fs, "respawns", "respawns", (int64_t)p->t.worker_restarts,
 	    NULL);
 	status_int(fs, "slow_requests", "slow requests",
-	    (int64_t)p->slow_requests, NULL);
+	    (int64_t)p->t.slow_requests, NULL);
 	status_int(fs, "request_timeouts", "request timeouts",
-	    (int64_t)p->request_timeouts, NULL);
+	    (int64_t)p->t.request_timeouts, NULL);
 	status_int(fs, "busy", NULL, busy, NULL);
 }
 

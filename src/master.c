@@ -691,15 +691,10 @@ static void master_adopt(struct master *m, struct master_gen *g)
 	const struct config *old = m->gen->cfg;
 	char why[256];
 
-	/* /status keeps the pool's start, as php-fpm's "start time", its
-	 * maxima and its pool-wide counts; /metrics's totals go on from the
-	 * old generation's (scoreboard.h; the rest follows in
-	 * master_hand_over_rest).  What the retiring generation's watchdog
-	 * and reaper still add to its own slow_requests and request_timeouts
-	 * after this is lost to them. */
+	/* /status keeps the pool's start, as php-fpm's "start time", and its
+	 * maxima; /metrics's totals go on from the old generation's
+	 * (scoreboard.h; the rest follows in master_hand_over_rest). */
 	g->sb->started_ms = m->gen->sb->started_ms;
-	g->sb->slow_requests = m->gen->sb->slow_requests;
-	g->sb->request_timeouts = m->gen->sb->request_timeouts;
 	if (g->sb->listen_queue_max < m->gen->sb->listen_queue_max)
 		g->sb->listen_queue_max = m->gen->sb->listen_queue_max;
 	scoreboard_raise_active_max(g->sb,

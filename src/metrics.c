@@ -111,8 +111,6 @@ void metrics_collect(const struct scoreboard *sb, int nworkers,
 			p->accepted += p->t.routes[r].requests[c];
 	}
 	p->active_max = __atomic_load_n(&sb->active_max, __ATOMIC_RELAXED);
-	p->slow_requests = sb->slow_requests;
-	p->request_timeouts = sb->request_timeouts;
 	if (p->active_max < (uint32_t)p->by_state[WORKER_BUSY])
 		p->active_max = (uint32_t)p->by_state[WORKER_BUSY];
 }
@@ -239,11 +237,11 @@ static void metrics_workers(struct response *res, const struct metrics_pool *p)
 	metrics_head(res, "stockade_slow_requests_total", "counter",
 	    "Requests that ran past slow_request (each logged once).");
 	response_printf(res, "stockade_slow_requests_total %" PRIu64 "\n",
-	    p->slow_requests);
+	    p->t.slow_requests);
 	metrics_head(res, "stockade_request_timeouts_total", "counter",
 	    "Workers killed past request_timeout and replaced.");
 	response_printf(res, "stockade_request_timeouts_total %" PRIu64 "\n",
-	    p->request_timeouts);
+	    p->t.request_timeouts);
 }
 
 static void metrics_queue(struct response *res, const struct metrics_pool *p)

@@ -25,9 +25,6 @@ struct metrics_pool {
 	int workers; /* worker slots */
 	int by_state[WORKER_STATE__MAX]; /* worker slots in each state */
 	uint32_t active_max; /* at least the workers busy now */
-	/* The watchdog's pool counts (watchdog.h): requests logged past
-	 * slow_request, workers killed past request_timeout. */
-	uint64_t slow_requests, request_timeouts;
 	/* The listen queue, when the kernel told (has_queue); queue_max is
 	 * at least queued. */
 	int has_queue;

@@ -205,6 +205,8 @@ void scoreboard_total(const struct scoreboard *sb, struct scoreboard_totals *t)
 		else
 			t->worker_restarts += s->restarts;
 	}
+	t->slow_requests += sb->slow_requests;
+	t->request_timeouts += sb->request_timeouts;
 }
 
 void scoreboard_carry(struct scoreboard *sb,
@@ -224,4 +226,8 @@ void scoreboard_carry(struct scoreboard *sb,
 	    add->worker_restarts - (sub ? sub->worker_restarts : 0);
 	to->reaper_restarts +=
 	    add->reaper_restarts - (sub ? sub->reaper_restarts : 0);
+	to->slow_requests +=
+	    add->slow_requests - (sub ? sub->slow_requests : 0);
+	to->request_timeouts +=
+	    add->request_timeouts - (sub ? sub->request_timeouts : 0);
 }

@@ -161,23 +161,25 @@ struct scoreboard_slot {
 
 /*
  * What a scoreboard's slots add up to: the counters and requests of every
- * slot, and the restarts of the workers' slots and of the reaper's (the
- * last slot).
+ * slot, the restarts of the workers' slots and of the reaper's (the last
+ * slot), and the scoreboard's own pool counts.
  */
 struct scoreboard_totals {
 	uint64_t counters[SLOT_COUNTER__MAX];
 	struct scoreboard_route routes[SCOREBOARD_ROUTES_MAX];
 	uint64_t worker_restarts;
 	uint64_t reaper_restarts;
+	uint64_t slow_requests;
+	uint64_t request_timeouts;
 };
 
 struct scoreboard {
 	int nslots;
 	int64_t started_ms; /* master start, wall clock */
 	/*
-	 * Pool counters since the master started, one writer each: requests
-	 * the reaper logged past slow_request, and workers the master killed
-	 * past request_timeout (watchdog.h).
+	 * Pool counters of this generation, one writer each: requests the
+	 * reaper logged past slow_request, and workers the master killed past
+	 * request_timeout (watchdog.h).  Older generations' are in carried.
 	 */
 	volatile uint64_t slow_requests;
 	volatile uint64_t request_timeouts;

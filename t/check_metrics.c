@@ -140,6 +140,8 @@ START_TEST(test_carry_over_reload)
 	old->slots[0].counters[COUNTER_IDEMPOTENT_REPLAYS] = 4;
 	old->slots[0].restarts = 1;
 	old->slots[1].restarts = 2; /* the reaper */
+	old->slow_requests = 3;
+	old->request_timeouts = 1;
 	scoreboard_observe(&old->slots[0], 3, 200, 10);
 	scoreboard_total(old, &handed);
 	scoreboard_carry(new, &handed, NULL);
@@ -147,8 +149,12 @@ START_TEST(test_carry_over_reload)
 	ck_assert_uint_eq(p.t.counters[COUNTER_IDEMPOTENT_REPLAYS], 4);
 	ck_assert_uint_eq(p.t.routes[3].requests[1], 1);
 	ck_assert_uint_eq(p.accepted, 1);
-	/* Both generations serve for a moment. */
+	ck_assert_uint_eq(p.t.slow_requests, 3);
+	ck_assert_uint_eq(p.t.request_timeouts, 1);
+	/* Both generations serve for a moment, and watch their requests. */
 	old->slots[0].counters[COUNTER_IDEMPOTENT_REPLAYS]++;
+	old->request_timeouts++;
+	new->slow_requests++;
 	scoreboard_observe(&old->slots[0], 3, 200, 2000);
 	scoreboard_observe(&new->slots[1], 3, 503, 10);
 	metrics_collect(new, 2, &p);
@@ -166,6 +172,8 @@ START_TEST(test_carry_over_reload)
 	ck_assert_uint_eq(p.t.routes[3].duration_us, 2020);
 	ck_assert_uint_eq(p.t.worker_restarts, 1);
 	ck_assert_uint_eq(p.t.reaper_restarts, 2);
+	ck_assert_uint_eq(p.t.slow_requests, 4);
+	ck_assert_uint_eq(p.t.request_timeouts, 2);
 	ck_assert_uint_eq(p.accepted, 3);
 	scoreboard_free(old);
 	scoreboard_free(new);
