@@ -172,6 +172,17 @@ int coupon_gate_undo(struct redis *redis, int slots, int64_t policy,
 	return ok ? 0 : -1;
 }
 
+/* Runs one command built of argv; 0 unless it failed or Redis refused it. */
+static int coupon_gate_send(struct redis *redis, int argc, const char **argv)
+{
+	redisReply *r = redis_command_argv(redis, argc, argv);
+	int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
 /* Pushes n entries on the slots list, a batch per command. */
 static int coupon_gate_fill_slots(struct redis *redis,
     const struct coupon_keys *k, int64_t n)
@@ -187,13 +198,8 @@ static int coupon_gate_fill_slots(struct redis *redis,
 	for (int64_t done = 0; done < n;) {
 		int m = n - done < BATCH ? (int)(n - done) : BATCH;
 
-		r = redis_command_argv(redis, 2 + m, argv);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			if (r != NULL)
-				freeReplyObject(r);
+		if (coupon_gate_send(redis, 2 + m, argv) < 0)
 			return -1;
-		}
-		freeReplyObject(r);
 		done += m;
 		if (done % (100 * BATCH) == 0 &&
 		    (r = redis_command(redis, "PEXPIRE %s " COUPON_GATE_LOCK_MS,
@@ -320,13 +326,8 @@ int coupon_gate_rebuild_add(struct redis *redis, int64_t policy,
 		for (size_t i = 0; i < m; i++) {
 			argv[2 + i] = num_format(ids[i], users[done + i]);
 		}
-		r = redis_command_argv(redis, (int)(2 + m), argv);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			if (r != NULL)
-				freeReplyObject(r);
+		if (coupon_gate_send(redis, (int)(2 + m), argv) < 0)
 			return -1;
-		}
-		freeReplyObject(r);
 		done += m;
 	}
 	r = redis_command(redis, "PEXPIRE %s " COUPON_GATE_LOCK_MS, k.lock);
