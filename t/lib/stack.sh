@@ -488,14 +488,20 @@ stack_start_pgproxy() {
 		_stack_fail "the PostgreSQL proxy did not start" "$log"
 }
 
-# stack_stop_pgproxy: SIGTERM the proxy (its connections die with it).
-stack_stop_pgproxy() {
+# _stack_stop_named NAME: SIGTERM the process of $STACK_DIR/NAME.pid, wait
+# for it (SIGKILL after 10 s), and forget its pid file.
+_stack_stop_named() {
 	local pid
 	_stack_need_dir || return 1
-	if pid=$(stack_pid pgproxy); then
+	if pid=$(stack_pid "$1"); then
 		_stack_stop_pid "$pid" 10 TERM || return 1
 	fi
-	rm -f "$STACK_DIR/pgproxy.pid"
+	rm -f "$STACK_DIR/$1.pid"
+}
+
+# stack_stop_pgproxy: SIGTERM the proxy (its connections die with it).
+stack_stop_pgproxy() {
+	_stack_stop_named pgproxy
 }
 
 # stack_pgproxy_url: the database_url that goes through the proxy.
@@ -555,12 +561,7 @@ _stack_redis_ping() {
 
 # stack_stop_redis: SIGTERM redis-server and wait for it (SIGKILL after 10 s).
 stack_stop_redis() {
-	local pid
-	_stack_need_dir || return 1
-	if pid=$(stack_pid redis); then
-		_stack_stop_pid "$pid" 10 TERM || return 1
-	fi
-	rm -f "$STACK_DIR/redis.pid"
+	_stack_stop_named redis
 }
 
 # stack_redis ARGS...: run one redis-cli command against the stack's Redis.
