@@ -74,6 +74,17 @@ def pgss_details(out, p, title):
                        "%.3f" % num(s["mean_ms"]), md_code(s["query"])))
 
 
+def pgss_pairs_details(out, pairs):
+    """For each (label, stockade point, pgbench point), both points' top
+    statements, folded in one <details> block."""
+    out += ["", "<details><summary>top statements per point (pg_stat_statements, role "
+            "stockade)</summary>"]
+    for label, p, g in pairs:
+        pgss_details(out, p, "stockade, " + label)
+        pgss_details(out, g, "pgbench, " + label)
+    out += ["", "</details>"]
+
+
 def pg_lat(p):
     return "%.3f" % p["lat_ms"] if p and p.get("lat_ms") is not None else "n/a"
 

@@ -1,7 +1,7 @@
 """bench/report/orders.py: the orders scenario's section (POST
 /api/v1/orders per stock_strategy, next to pgbench)."""
 
-from .figures import (pg_failed, pg_lat, pgss_calls, pgss_details, pgss_mean,
+from .figures import (pg_failed, pg_lat, pgss_calls, pgss_pairs_details, pgss_mean,
                       pgss_sum, wrk_figures)
 from .markdown import cpu, num, orq, rate, ratio, row, statuses, with_pgbench
 
@@ -74,12 +74,7 @@ def render_orders(out, sec, plots):
             "busy |",
             "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
     out += times
-    out += ["", "<details><summary>top statements per point (pg_stat_statements, role "
-            "stockade)</summary>"]
-    for label, p, g in pairs:
-        pgss_details(out, p, "stockade, " + label)
-        pgss_details(out, g, "pgbench, " + label)
-    out += ["", "</details>"]
+    pgss_pairs_details(out, pairs)
     data = []
     for pattern in ("hot", "cold"):
         for conns in (16, 64):

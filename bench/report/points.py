@@ -1,7 +1,7 @@
 """bench/report/points.py: the points scenario's section (POST
 /api/v1/points/charge per point_strategy, next to pgbench)."""
 
-from .figures import pg_lat, pgss_details, pgss_mean, pgss_sum, wrk_figures
+from .figures import pg_lat, pgss_pairs_details, pgss_mean, pgss_sum, wrk_figures
 from .markdown import (cpu, num, one_decimal, orq, rate, ratio, row, statuses,
                        with_pgbench, words)
 
@@ -107,12 +107,7 @@ def render_points(out, sec, plots):
             "| update mean ms | CPU busy |",
             "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     out += times
-    out += ["", "<details><summary>top statements per point (pg_stat_statements, role "
-            "stockade)</summary>"]
-    for label, p, g in pairs:
-        pgss_details(out, p, "stockade, " + label)
-        pgss_details(out, g, "pgbench, " + label)
-    out += ["", "</details>"]
+    pgss_pairs_details(out, pairs)
     data = []
     for pattern in ("hot", "cold"):
         for conns in (16, 64):
