@@ -19,13 +19,9 @@ After each group it checks that the pool is full (every slot has a live
 worker) and that every worker that is gone since the group started has its
 "replacing it" line in the master's log.
 
-Cases marked `pending` wait for work on another branch: their failure is
-reported as "# TODO" and not counted as failed; if one passes, the output
-says to drop the mark.
-
 Output: TAP lines ("ok N - group/name"), numbered from --first, a summary
 (cases by group, answers by status and code), and a last line
-"hostile: P passed, F failed, T pending" that t/test_hostile.sh adds to its
+"hostile: P passed, F failed" that t/test_hostile.sh adds to its
 own counts.  Exit status 0 when nothing failed.
 
 Python 3 standard library only.
@@ -263,7 +259,7 @@ class Runner:
     def __init__(self, args):
         self.args = args
         self.n = args.first - 1
-        self.passed = self.failed = self.pending = 0
+        self.passed = self.failed = 0
         self.by_group = collections.Counter()
         self.answers = collections.Counter()
         self.seq_moved = []
@@ -278,21 +274,14 @@ class Runner:
 
     # -- TAP ---------------------------------------------------------------
 
-    def report(self, ok, name, why=(), pending=None):
+    def report(self, ok, name, why=()):
         self.n += 1
         if ok:
             self.passed += 1
-            extra = ""
-            if pending:
-                extra = " # pending case passes now: drop its mark"
-            print("ok %d - %s%s" % (self.n, name, extra))
+            print("ok %d - %s" % (self.n, name))
             return
-        if pending:
-            self.pending += 1
-            print("not ok %d - %s # TODO %s" % (self.n, name, pending))
-        else:
-            self.failed += 1
-            print("not ok %d - %s" % (self.n, name))
+        self.failed += 1
+        print("not ok %d - %s" % (self.n, name))
         for line in why:
             print("#   " + line)
 
@@ -405,7 +394,7 @@ class Runner:
                 seq_before, seq_after)))
         self.by_group[case["group"]] += 1
         self.answers[label] += 1
-        self.report(not why, name, why, case.get("pending"))
+        self.report(not why, name, why)
         after_hook = case.get("after")
         if after_hook:
             for ok, what, details in after_hook(self):
@@ -491,8 +480,7 @@ class Runner:
         if self.seq_moved:
             print("# sequences that moved during a refused request (no "
                   "row was kept): %s" % "; ".join(self.seq_moved))
-        print("hostile: %d passed, %d failed, %d pending"
-              % (self.passed, self.failed, self.pending))
+        print("hostile: %d passed, %d failed" % (self.passed, self.failed))
 
 
 def main():

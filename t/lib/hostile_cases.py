@@ -19,8 +19,7 @@ A case is a dict:
                send, RFC 9112: allowed), checks (functions of (exchange,
                reply) returning an error or None), after (a function of the
                runner yielding extra (ok, what, details) results), custom (a
-               function of the runner doing the exchange itself), pending
-               (why a failure is expected for now; reported as TODO)
+               function of the runner doing the exchange itself)
 
 Most bodies are otherwise valid requests that would change something (a
 charge, a product, an order): if the hostile part were ignored, the
