@@ -3,6 +3,7 @@
  */
 #include "app.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
@@ -65,10 +66,29 @@ static void app_redis_event(void *arg, enum redis_event ev)
 	                                : COUNTER_REDIS_BREAKER_OPENS);
 }
 
+_Static_assert(CONFIG_SENTINELS_MAX <= REDIS_SENTINELS_MAX,
+    "redis_sentinels may list more Sentinels than a handle holds");
+
+/* The Sentinels of cfg, for redis_create (redis_sentinel.h). */
+static void app_sentinels(const struct config *cfg, struct redis_sentinels *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = cfg->redis_nsentinels < REDIS_SENTINELS_MAX
+	    ? cfg->redis_nsentinels
+	    : REDIS_SENTINELS_MAX;
+	for (int i = 0; i < s->n; i++) {
+		snprintf(s->host[i], sizeof(s->host[i]), "%s",
+		    cfg->redis_sentinel_host[i]);
+		s->port[i] = cfg->redis_sentinel_port[i];
+	}
+	snprintf(s->name, sizeof(s->name), "%s", cfg->redis_master_name);
+}
+
 struct app *app_create(const struct config *cfg, const unsigned char *secret,
     size_t secret_len, struct scoreboard *sb, int slot, const char *name)
 {
 	struct app *app = xcalloc(1, sizeof(*app));
+	struct redis_sentinels sentinels;
 
 	app->cfg = cfg;
 	app->secret = secret;
@@ -77,10 +97,12 @@ struct app *app_create(const struct config *cfg, const unsigned char *secret,
 	app->slot = slot;
 	app->listen_fd = -1;
 	app->db = app_db_create(cfg, name, &sb->slots[slot]);
+	app_sentinels(cfg, &sentinels);
 	app->redis = redis_create(&(struct redis_options){
 	    .host = cfg->redis_host,
 	    .port = cfg->redis_port,
 	    .unix_path = cfg->redis_unix_path,
+	    .sentinels = &sentinels,
 	    .timeout_ms = cfg->redis_timeout_ms,
 	    .cooldown_ms = cfg->redis_cooldown_ms,
 	    .on_event = app_redis_event,

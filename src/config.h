@@ -25,6 +25,9 @@
 /* Size of every string setting, terminating NUL included. */
 #define CONFIG_STRING_MAX 1024
 
+/* The most Sentinels redis_sentinels may list. */
+#define CONFIG_SENTINELS_MAX 8
+
 /* Bytes of a bad value quoted back in an error message, escaped. */
 #define CONFIG_SHOW_MAX 80
 
@@ -69,6 +72,12 @@ struct config {
 	char redis_host[256]; /* derived; "" for unix */
 	int redis_port; /* derived; 0 for unix */
 	char redis_unix_path[CONFIG_STRING_MAX]; /* derived; "" for tcp */
+	/* "HOST:PORT, ...": the Sentinels naming the primary; "": none. */
+	char redis_sentinels[CONFIG_STRING_MAX];
+	int redis_nsentinels; /* derived; 0 when redis_sentinels is "" */
+	char redis_sentinel_host[CONFIG_SENTINELS_MAX][256]; /* derived */
+	int redis_sentinel_port[CONFIG_SENTINELS_MAX]; /* derived */
+	char redis_master_name[256]; /* the Sentinels' name of the primary */
 	int redis_timeout_ms;
 	int redis_cooldown_ms; /* the circuit breaker's cool-down (redis.h) */
 	char auth_secret_file[CONFIG_STRING_MAX]; /* "" until set */

@@ -14,6 +14,7 @@
 #include "num.h"
 
 #define REDIS_PORT 6379 /* the port redis:// implies */
+#define SENTINEL_PORT 26379 /* Redis Sentinel's own default port */
 
 /* Longest unix socket path, NUL excluded: sockaddr_un has a fixed array. */
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -227,5 +228,83 @@ int config_addr_redis(struct config *cfg, const char *value, char *why,
 	cfg->redis_port = port;
 	config_copy_string(cfg->redis_unix_path, sizeof(cfg->redis_unix_path),
 	    "");
+	return 0;
+}
+
+/*
+ * Reads one "HOST[:PORT]" of redis_sentinels, the n bytes at s with the
+ * blanks around it already cut off, into host and *port.
+ */
+static int config_sentinel_one(const char *s, size_t n, char *host,
+    size_t hostlen, int *port, char *why, size_t whylen)
+{
+	char item[CONFIG_STRING_MAX];
+	int v6;
+
+	memcpy(item, s, n);
+	item[n] = '\0';
+	if (strstr(item, "://") != NULL) {
+		snprintf(why, whylen, "HOST:PORT, not a URL");
+		return -1;
+	}
+	if (config_split_hostport(item, SENTINEL_PORT, host, hostlen, port, &v6,
+	        why, whylen) == -1)
+		return -1;
+	return config_check_redis_host(host, v6, why, whylen);
+}
+
+/*
+ * redis_sentinels: addresses separated by commas, each with optional spaces
+ * around it (a string value holds no tab).  Parsed whole into locals first, so
+ * that an error leaves cfg as it was.
+ */
+int config_addr_sentinels(struct config *cfg, const char *value, char *why,
+    size_t whylen)
+{
+	char hosts[CONFIG_SENTINELS_MAX][sizeof(cfg->redis_sentinel_host[0])];
+	int ports[CONFIG_SENTINELS_MAX], n = 0;
+	const char *s = value, *end;
+	char item_why[256];
+
+	s += strspn(s, " ");
+	while (*s != '\0') {
+		size_t len = strcspn(s, ","), trimmed = len;
+
+		while (trimmed > 0 && s[trimmed - 1] == ' ')
+			trimmed--;
+		if (n == CONFIG_SENTINELS_MAX) {
+			snprintf(why, whylen, "at most %d Sentinels",
+			    CONFIG_SENTINELS_MAX);
+			return -1;
+		}
+		if (trimmed == 0) {
+			snprintf(why, whylen,
+			    "an empty address in the list (write "
+			    "HOST:PORT, HOST:PORT)");
+			return -1;
+		}
+		if (config_sentinel_one(s, trimmed, hosts[n], sizeof(hosts[n]),
+		        &ports[n], item_why, sizeof(item_why)) == -1) {
+			snprintf(why, whylen, "Sentinel %d: %s", n + 1,
+			    item_why);
+			return -1;
+		}
+		n++;
+		end = s + len;
+		if (*end == ',' && end[1 + strspn(end + 1, " ")] == '\0') {
+			snprintf(why, whylen, "a comma ends the list");
+			return -1;
+		}
+		s = *end == ',' ? end + 1 : end;
+		s += strspn(s, " ");
+	}
+	memset(cfg->redis_sentinel_host, 0, sizeof(cfg->redis_sentinel_host));
+	memset(cfg->redis_sentinel_port, 0, sizeof(cfg->redis_sentinel_port));
+	for (int i = 0; i < n; i++) {
+		config_copy_string(cfg->redis_sentinel_host[i],
+		    sizeof(cfg->redis_sentinel_host[i]), hosts[i]);
+		cfg->redis_sentinel_port[i] = ports[i];
+	}
+	cfg->redis_nsentinels = n;
 	return 0;
 }

@@ -145,6 +145,27 @@ static int config_group(struct config *cfg, const char *value, char *why,
 	return config_no_such("group", value, why, whylen);
 }
 
+/*
+ * redis_master_name: what Sentinel accepts in `sentinel monitor NAME`
+ * without quoting, and what goes on a command line unescaped: letters,
+ * digits, '.', '-' and '_'.
+ */
+static int config_master_name(struct config *cfg, const char *value, char *why,
+    size_t whylen)
+{
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
+	                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	char shown[CONFIG_SHOW_MAX];
+
+	(void)cfg;
+	if (strspn(value, allowed) == strlen(value))
+		return 0;
+	snprintf(why, whylen,
+	    "may hold only letters, digits, '.', '-' and '_', got \"%s\"",
+	    config_show(shown, sizeof(shown), value));
+	return -1;
+}
+
 /* Row parts: where a key's field is, and an enum's counted name table. */
 #define FIELD(f) \
 	.offset = offsetof(struct config, f), \
@@ -318,7 +339,25 @@ const struct config_key config_keys[] = {
 	    .max = STRMAX,
 	    .dflt = "redis://127.0.0.1:6379",
 	    .derive = config_addr_redis,
-	    .help = "Redis server: redis://HOST:PORT or unix:/PATH" },
+	    .help = "Redis server: redis://HOST:PORT or unix:/PATH (not used "
+	            "when redis_sentinels is set)" },
+	{ .name = "redis_sentinels",
+	    .type = CONFIG_STRING,
+	    FIELD(redis_sentinels),
+	    .min = 0,
+	    .max = STRMAX,
+	    .dflt = "",
+	    .derive = config_addr_sentinels,
+	    .help = "Redis Sentinels that name the primary, \"HOST:PORT, "
+	            "HOST:PORT, ...\" (\"\": none; redis_url is used)" },
+	{ .name = "redis_master_name",
+	    .type = CONFIG_STRING,
+	    FIELD(redis_master_name),
+	    .min = 1,
+	    .max = 255,
+	    .dflt = "mymaster",
+	    .derive = config_master_name,
+	    .help = "the name the Sentinels monitor the primary under" },
 	{ .name = "redis_timeout",
 	    .type = CONFIG_DURATION,
 	    FIELD(redis_timeout_ms),

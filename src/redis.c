@@ -30,6 +30,8 @@ struct redis {
 	int was_up; /* to log transitions, not every failure */
 	int connected_before; /* the next connection is a reconnect */
 	char run_id[48]; /* of the server behind ctx */
+	struct redis_sentinels sentinels; /* n = 0: connect to host/unix_path */
+	char primary[REDIS_SENTINEL_HOST_MAX + 8]; /* what they named last */
 	char errmsg[256];
 };
 
@@ -44,6 +46,8 @@ struct redis *redis_create(const struct redis_options *opts)
 	redis->timeout.tv_sec = opts->timeout_ms / 1000;
 	redis->timeout.tv_usec = (opts->timeout_ms % 1000) * 1000;
 	redis->cooldown_ms = opts->cooldown_ms > 0 ? opts->cooldown_ms : 1;
+	if (opts->sentinels != NULL)
+		redis->sentinels = *opts->sentinels;
 	redis->on_event = opts->on_event;
 	redis->on_event_arg = opts->on_event_arg;
 	redis->was_up = 1;
@@ -115,36 +119,47 @@ static int redis_read_run_id(struct redis *redis)
 	return 0;
 }
 
+/* A context to the primary the Sentinels name; logs a change of it. */
+static redisContext *redis_dial_sentinels(struct redis *redis, char *why,
+    size_t whylen)
+{
+	char addr[sizeof(redis->primary)];
+	redisContext *c;
+
+	c = redis_sentinel_connect(&redis->sentinels, redis->timeout, addr,
+	    sizeof(addr), why, whylen);
+	if (c == NULL)
+		return NULL;
+	if (strcmp(addr, redis->primary) != 0) {
+		log_info("redis: the Sentinels name %s as primary \"%s\"%s%s",
+		    addr, redis->sentinels.name,
+		    redis->primary[0] != '\0' ? ", was " : "", redis->primary);
+		snprintf(redis->primary, sizeof(redis->primary), "%s", addr);
+	}
+	return c;
+}
+
 static int redis_connect(struct redis *redis)
 {
+	char why[sizeof(redis->errmsg)];
 	redisContext *c;
 
 	if (redis->ctx != NULL)
 		return 0;
 	if (clock_ms() < redis->open_until_ms)
 		return -1; /* the breaker is open: no I/O (errmsg kept) */
-	if (redis->unix_path[0] != '\0')
-		c = redisConnectUnixWithTimeout(redis->unix_path,
-		    redis->timeout);
+	if (redis->sentinels.n > 0)
+		c = redis_dial_sentinels(redis, why, sizeof(why));
 	else
-		c = redisConnectWithTimeout(redis->host, redis->port,
-		    redis->timeout);
-	if (c == NULL || c->err) {
-		redis_mark_down(redis, c != NULL ? c->errstr : "out of memory");
-		if (c != NULL)
-			redisFree(c);
-		return -1;
-	}
-	if (redisSetTimeout(c, redis->timeout) != REDIS_OK) {
-		redisFree(c);
-		redis_mark_down(redis, "cannot set the command timeout");
+		c = redis_sentinel_dial(redis->host, redis->port,
+		    redis->unix_path, redis->timeout, why, sizeof(why));
+	if (c == NULL) {
+		redis_mark_down(redis, why);
 		return -1;
 	}
 	redis->ctx = c;
 	if (redis_read_run_id(redis) < 0) {
 		/* The context is about to be freed; keep its message. */
-		char why[sizeof(c->errstr)];
-
 		snprintf(why, sizeof(why), "%s", c->errstr);
 		redis_mark_down(redis, why);
 		return -1;
@@ -159,13 +174,23 @@ static int redis_connect(struct redis *redis)
 	return 0;
 }
 
-/* A NULL reply means the connection broke: drop it, keep the reason. */
+/*
+ * A NULL reply means the connection broke: drop it, keep the reason.  So
+ * does READONLY: the server was turned into a replica under this
+ * connection (a failover demoted it), and only a new connection, through
+ * the Sentinels, reaches the primary.  The error reply is returned as is.
+ */
 static redisReply *redis_checked(struct redis *redis, redisReply *reply)
 {
 	char why[sizeof(redis->ctx->errstr)];
 
-	if (reply != NULL)
+	if (reply != NULL) {
+		if (reply->type == REDIS_REPLY_ERROR &&
+		    strncmp(reply->str, "READONLY", 8) == 0)
+			redis_mark_down(redis,
+			    "READONLY: the server is a replica now");
 		return reply;
+	}
 	/* The context is about to be freed; keep its message. */
 	snprintf(why, sizeof(why), "%s", redis->ctx->errstr);
 	redis_mark_down(redis, why);
@@ -269,4 +294,9 @@ int redis_ping(struct redis *redis)
 const char *redis_errmsg(const struct redis *redis)
 {
 	return redis->errmsg;
+}
+
+const char *redis_primary(const struct redis *redis)
+{
+	return redis->primary;
 }

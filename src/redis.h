@@ -12,11 +12,18 @@
  * So a dead or stalled Redis costs a worker at most one failed connect or
  * one redis_timeout per cool-down, not one per request.  Connect and
  * command timeouts are the configured redis_timeout.
+ *
+ * With Sentinels (redis_sentinels), each connection is made to the primary
+ * they name (redis_sentinel.h), and a READONLY error, the answer of a
+ * primary demoted under an open connection, is handled like a broken
+ * connection: dropped, so that the next one asks the Sentinels again.
  */
 #ifndef STOCKADE_REDIS_H
 #define STOCKADE_REDIS_H
 
 #include <hiredis/hiredis.h>
+
+#include "redis_sentinel.h"
 
 /* What a handle tells its owner, who counts it (redis knows no counters). */
 enum redis_event {
@@ -29,6 +36,8 @@ struct redis_options {
 	const char *host; /* TCP host, or NULL/"" when unix_path is set */
 	int port;
 	const char *unix_path;
+	/* When sentinels->n > 0, host, port and unix_path are not used. */
+	const struct redis_sentinels *sentinels; /* copied; may be NULL */
 	int timeout_ms;
 	int cooldown_ms; /* the breaker's shortest cool-down */
 	/* Called on each event (may be NULL). */
@@ -98,5 +107,10 @@ const char *redis_run_id(const struct redis *redis);
 int redis_ping(struct redis *redis);
 /* The last connection error ("" when none). */
 const char *redis_errmsg(const struct redis *redis);
+/*
+ * "HOST:PORT" of the primary the Sentinels named at the last connection
+ * ("" without Sentinels, or before the first).
+ */
+const char *redis_primary(const struct redis *redis);
 
 #endif

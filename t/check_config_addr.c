@@ -1,8 +1,8 @@
 /*
  * check_config_addr: the address values: listen (unix path, IPv4 or
- * bracketed IPv6 literal and port) and redis_url (redis://HOST[:PORT] or
- * unix:/PATH), the fields derived from them, and the message for each
- * malformed one.
+ * bracketed IPv6 literal and port), redis_url (redis://HOST[:PORT] or
+ * unix:/PATH) and redis_sentinels (a list of HOST[:PORT]), the fields
+ * derived from them, and the message for each malformed one.
  */
 #include "check_config.h"
 #include "check_run.h"
@@ -224,6 +224,93 @@ START_TEST(test_redis_long_names)
 }
 END_TEST
 
+/* A good redis_sentinels and the list it must be split into. */
+static const struct {
+	const char *value;
+	int n;
+	const char *hosts[3];
+	int ports[3];
+} good_sentinels[] = {
+	{ "", 0, { NULL }, { 0 } },
+	{ "   ", 0, { NULL }, { 0 } },
+	{ "10.0.0.1:26379", 1, { "10.0.0.1" }, { 26379 } },
+	{ "s1", 1, { "s1" }, { 26379 } },
+	{ "s1:5000,s2:5001,s3", 3, { "s1", "s2", "s3" },
+	    { 5000, 5001, 26379 } },
+	{ "  10.0.0.1:1 ,  [::1]:2,  sentinel-3.example ", 3,
+	    { "10.0.0.1", "::1", "sentinel-3.example" }, { 1, 2, 26379 } },
+};
+
+START_TEST(test_sentinels_good)
+{
+	struct config *cfg = config_create();
+	char err[ERR_MAX] = "";
+
+	/* A longer list first: a shorter one must leave none of it. */
+	ck_assert_int_eq(config_set(cfg, "redis_sentinels", "a,b,c,d", err,
+	                     sizeof(err)),
+	    0);
+	ck_assert_msg(config_set(cfg, "redis_sentinels",
+	                  good_sentinels[_i].value, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_int_eq(cfg->redis_nsentinels, good_sentinels[_i].n);
+	for (int i = 0; i < CONFIG_SENTINELS_MAX; i++) {
+		if (i < good_sentinels[_i].n) {
+			ck_assert_str_eq(cfg->redis_sentinel_host[i],
+			    good_sentinels[_i].hosts[i]);
+			ck_assert_int_eq(cfg->redis_sentinel_port[i],
+			    good_sentinels[_i].ports[i]);
+		} else {
+			ck_assert_str_eq(cfg->redis_sentinel_host[i], "");
+			ck_assert_int_eq(cfg->redis_sentinel_port[i], 0);
+		}
+	}
+	config_free(cfg);
+}
+END_TEST
+
+static const struct bad_case bad_sentinels[] = {
+	{ "redis_sentinels", "a,,b",
+	    "redis_sentinels: an empty address in the list (write "
+	    "HOST:PORT, HOST:PORT)" },
+	{ "redis_sentinels", ",a",
+	    "redis_sentinels: an empty address in the list (write "
+	    "HOST:PORT, HOST:PORT)" },
+	{ "redis_sentinels", "a, ", "redis_sentinels: a comma ends the list" },
+	{ "redis_sentinels", "a:0",
+	    "redis_sentinels: Sentinel 1: must end in :PORT, PORT an integer "
+	    "from 1 to 65535" },
+	{ "redis_sentinels", "a:1,b:x",
+	    "redis_sentinels: Sentinel 2: must end in :PORT, PORT an integer "
+	    "from 1 to 65535" },
+	{ "redis_sentinels", "a b",
+	    "redis_sentinels: Sentinel 1: the host is not a valid host name" },
+	{ "redis_sentinels", "a;b",
+	    "redis_sentinels: Sentinel 1: the host is not a valid host name" },
+	{ "redis_sentinels", "redis://a:26379",
+	    "redis_sentinels: Sentinel 1: HOST:PORT, not a URL" },
+	{ "redis_sentinels", "::1:26379",
+	    "redis_sentinels: Sentinel 1: an IPv6 address must be in "
+	    "brackets, as in [::1]:9000" },
+	{ "redis_sentinels", "1.2.3.999",
+	    "redis_sentinels: Sentinel 1: the host is not a valid IPv4 "
+	    "address" },
+	{ "redis_sentinels", "a,b,c,d,e,f,g,h,i",
+	    "redis_sentinels: at most 8 Sentinels" },
+	{ "redis_master_name", "",
+	    "redis_master_name: must not be "
+	    "empty" },
+	{ "redis_master_name", "my master",
+	    "redis_master_name: may hold only letters, digits, '.', '-' and "
+	    "'_', got \"my master\"" },
+};
+
+START_TEST(test_sentinels_bad)
+{
+	assert_set_refused(&bad_sentinels[_i]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("config_addr");
@@ -237,6 +324,10 @@ int main(void)
 	tcase_add_loop_test(redis, test_redis_good, 0, NCASES(good_redis));
 	tcase_add_loop_test(redis, test_redis_bad, 0, NCASES(bad_redis));
 	tcase_add_test(redis, test_redis_long_names);
+	tcase_add_loop_test(redis, test_sentinels_good, 0,
+	    NCASES(good_sentinels));
+	tcase_add_loop_test(redis, test_sentinels_bad, 0,
+	    NCASES(bad_sentinels));
 	suite_add_tcase(s, redis);
 	return check_run(s);
 }

@@ -32,6 +32,8 @@ START_TEST(test_dump_defaults)
 	                           "idle_in_transaction_timeout = 10s\n"
 	                           "db_retries = 3\n"
 	                           "redis_url = \"redis://127.0.0.1:6379\"\n"
+	                           "redis_sentinels = \"\"\n"
+	                           "redis_master_name = \"mymaster\"\n"
 	                           "redis_timeout = 250ms\n"
 	                           "redis_cooldown = 1s\n"
 	                           "auth_secret_file = \"\"\n"
