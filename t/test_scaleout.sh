@@ -630,4 +630,6 @@ main() {
 	done_testing
 }
 
-main
+# t/test_sentinel.sh sources this file (SCALEOUT_LIB=1) for its hosts and
+# servers, and runs its own main.
+[ -n "${SCALEOUT_LIB:-}" ] || main
