@@ -39,23 +39,28 @@ static const char *const undo_names[COUPON_UNDO__MAX] = { "refused",
 /* One policy's keys; "requests" and "run" are the slots gate's own when
  * slots is set, so the two kinds of gate never read each other's state. */
 struct coupon_keys {
-	char users[48], requests[48], issued[48], run[48], lock[48];
+	char users[REDIS_KEY_MAX], requests[REDIS_KEY_MAX],
+	    issued[REDIS_KEY_MAX], run[REDIS_KEY_MAX], lock[REDIS_KEY_MAX];
 	char token[24]; /* this process, as the rebuild lock's owner */
 	int slots;
 };
 
+const char *coupon_gate_key(char *buf, size_t len, int64_t policy,
+    const char *suffix)
+{
+	return redis_key(buf, len, "coupon", policy, suffix);
+}
+
 static void coupon_keys_init(struct coupon_keys *k, int slots, int64_t policy)
 {
 	k->slots = slots;
-	snprintf(k->users, sizeof(k->users), "{coupon:%" PRId64 "}:users",
-	    policy);
-	snprintf(k->requests, sizeof(k->requests), "{coupon:%" PRId64 "}:%s",
-	    policy, slots ? "slots" : "requests");
-	snprintf(k->issued, sizeof(k->issued), "{coupon:%" PRId64 "}:issued",
-	    policy);
-	snprintf(k->run, sizeof(k->run), "{coupon:%" PRId64 "}:%s", policy,
+	coupon_gate_key(k->users, sizeof(k->users), policy, "users");
+	coupon_gate_key(k->requests, sizeof(k->requests), policy,
+	    slots ? "slots" : "requests");
+	coupon_gate_key(k->issued, sizeof(k->issued), policy, "issued");
+	coupon_gate_key(k->run, sizeof(k->run), policy,
 	    slots ? "slots_run" : "run");
-	snprintf(k->lock, sizeof(k->lock), "{coupon:%" PRId64 "}:lock", policy);
+	coupon_gate_key(k->lock, sizeof(k->lock), policy, "lock");
 	snprintf(k->token, sizeof(k->token), "%ld", (long)getpid());
 }
 

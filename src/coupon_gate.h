@@ -2,8 +2,9 @@
  * coupon_gate: the Redis side of the coupon issue path, a filter in front of
  * the database that is never its source of truth.
  *
- * Per policy ID three keys share the hash tag {coupon:ID} (so a Redis
- * Cluster keeps them on one node): ":users", the set of users admitted;
+ * Per policy ID three keys share the hash tag {coupon:ID}, named by
+ * coupon_gate_key (so a Redis Cluster keeps them in one slot, on one node,
+ * and each script touches one slot): ":users", the set of users admitted;
  * ":requests", the admissions counted against the policy's total; ":issued",
  * bumped on each real issue in the database.  ":run" holds the run_id of the
  * Redis server the gate was built on, and ":lock" serialises rebuilds.
@@ -59,6 +60,15 @@ enum coupon_undo {
 	COUPON_UNDO_SOLD_OUT_KEEP_USER,
 	COUPON_UNDO__MAX
 };
+
+/*
+ * Writes the name of one of policy's keys, "{coupon:ID}:SUFFIX" (redis_key:
+ * the tag {coupon:ID} keeps all of a policy's keys in one Redis Cluster
+ * slot, as every script of the gate needs), into buf of len bytes
+ * (REDIS_KEY_MAX), and returns buf.  Any new key of a policy is named here.
+ */
+const char *coupon_gate_key(char *buf, size_t len, int64_t policy,
+    const char *suffix);
 
 /* Loads the scripts (at worker start; EVALSHA falls back to EVAL anyway). */
 void coupon_gate_load(struct redis *redis);

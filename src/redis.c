@@ -5,6 +5,7 @@
  */
 #include "redis.h"
 
+#include <inttypes.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,17 @@ struct redis {
 	char primary[REDIS_SENTINEL_HOST_MAX + 8]; /* what they named last */
 	char errmsg[256];
 };
+
+const char *redis_key(char *buf, size_t len, const char *kind, int64_t id,
+    const char *suffix)
+{
+	int n = snprintf(buf, len, "{%s:%" PRId64 "}:%s", kind, id, suffix);
+
+	if (n < 0 || (size_t)n >= len)
+		fatal("redis key {%s:%" PRId64 "}:%s is longer than %zu bytes",
+		    kind, id, suffix, len - 1);
+	return buf;
+}
 
 struct redis *redis_create(const struct redis_options *opts)
 {

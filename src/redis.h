@@ -21,9 +21,31 @@
 #ifndef STOCKADE_REDIS_H
 #define STOCKADE_REDIS_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <hiredis/hiredis.h>
 
 #include "redis_sentinel.h"
+
+/*
+ * Key names.  Every key stockade keeps in Redis is "{KIND:ID}:SUFFIX", e.g.
+ * "{coupon:42}:users", "{stock:7}:lock".  The part in braces is the key's
+ * hash tag: Redis Cluster places a key by its tag alone, so every key of
+ * one object (a coupon policy, a stock option) lands in one slot, on one
+ * node, and a script or a multi-key command on them runs there (a cluster
+ * refuses one whose keys span slots: CROSSSLOT).  Name every key with
+ * redis_key, KIND and ID being the object whose keys are used together.
+ */
+#define REDIS_KEY_MAX 64
+
+/*
+ * Writes "{kind:id}:suffix" into buf (len bytes, REDIS_KEY_MAX is enough
+ * for a kind and a suffix of up to 16 bytes each) and returns buf.  A name
+ * that does not fit is a bug in the caller: it dies (fatal).
+ */
+const char *redis_key(char *buf, size_t len, const char *kind, int64_t id,
+    const char *suffix);
 
 /* What a handle tells its owner, who counts it (redis knows no counters). */
 enum redis_event {

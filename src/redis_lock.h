@@ -20,7 +20,7 @@
 
 #include "redis.h"
 
-#define REDIS_LOCK_KEY_MAX 64
+#define REDIS_LOCK_KEY_MAX REDIS_KEY_MAX /* a key from redis_key */
 #define REDIS_LOCK_MAX 50
 
 struct redis_locks {

@@ -227,9 +227,10 @@ enum redis_lock_status stock_lock_options(struct redis *redis,
 	if (n > STOCK_ITEMS_MAX)
 		return REDIS_LOCK_DOWN; /* no lock: the UPDATE still guards */
 	for (size_t i = 0; i < n; i++) {
-		snprintf(keys[i], sizeof(keys[i]), "{stock:%" PRId64 "}:lock",
-		    items[i].option_id);
-		key_ptrs[i] = keys[i];
+		/* One key, so one slot, per option: a lock is taken key
+		 * by key (redis_lock.h), never by a multi-key command. */
+		key_ptrs[i] = redis_key(keys[i], sizeof(keys[i]), "stock",
+		    items[i].option_id, "lock");
 	}
 	return redis_lock_take(redis, locks, key_ptrs, n, ttl_ms, wait_ms);
 }

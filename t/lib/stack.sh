@@ -538,12 +538,26 @@ stack_start_behind_pgproxy() {
 # stack_start_redis: start redis-server in the foreground (so $! is its PID)
 # on the unix socket $STACK_DIR/redis.sock only, with persistence off, and
 # wait until it answers PING.  Does nothing when it is already running.
+#
+# With STACK_REDIS_CLUSTER=1 the server is a Redis Cluster of one node that
+# owns every slot: stockade talks to it as to any Redis, but the server
+# holds every command and script to the cluster's rule that the keys it
+# names (or, for a script, touches) share one slot, and refuses the others
+# (CROSSSLOT): a stack on which the gate's key names are checked.  A
+# cluster node needs a TCP port and a cluster bus port: two free ones on
+# loopback, kept in $STACK_DIR/redis-cluster.ports across restarts.
 stack_start_redis() {
-	local sock="$STACK_DIR/redis.sock" log="$STACK_DIR/redis.log"
+	local sock="$STACK_DIR/redis.sock" log="$STACK_DIR/redis.log" cluster=()
 	_stack_need_dir || return 1
 	_stack_running redis && return 0
 	rm -f "$sock"
-	_stack_spawn redis "$log" redis-server --port 0 --unixsocket "$sock" \
+	if [ "${STACK_REDIS_CLUSTER:-0}" = 1 ]; then
+		_stack_redis_cluster_args || return 1
+		cluster=("${STACK_REDIS_CLUSTER_ARGS[@]}")
+	else
+		cluster=(--port 0)
+	fi
+	_stack_spawn redis "$log" redis-server "${cluster[@]}" --unixsocket "$sock" \
 		--unixsocketperm 770 --save '' --appendonly no --daemonize no \
 		--dir "$STACK_DIR" --logfile ''
 	_stack_wait_for "${STACK_READY_TIMEOUT:-30}" _stack_redis_ping ||
@@ -553,6 +567,38 @@ stack_start_redis() {
 	if [ -n "$(_stack_run_user)" ]; then
 		chgrp "$STACK_RUN_USER" "$sock"
 	fi
+	if [ "${STACK_REDIS_CLUSTER:-0}" = 1 ]; then
+		_stack_redis_cluster_up || _stack_fail "the one-node Redis Cluster is not ok" "$log"
+	fi
+}
+
+# _stack_redis_cluster_args: sets STACK_REDIS_CLUSTER_ARGS, the options of
+# a one-node cluster: its ports (picked once), its nodes file.
+_stack_redis_cluster_args() {
+	local f="$STACK_DIR/redis-cluster.ports" port bus
+	if [ ! -s "$f" ]; then
+		port=$(_stack_pick_port) && bus=$(_stack_pick_port) || return 1
+		printf '%s %s\n' "$port" "$bus" >"$f"
+	fi
+	read -r port bus <"$f" || return 1
+	STACK_REDIS_CLUSTER_ARGS=(--bind 127.0.0.1 --port "$port" --cluster-enabled yes
+		--cluster-port "$bus" --cluster-config-file "$STACK_DIR/redis-nodes.conf")
+}
+
+# _stack_redis_cluster_up: gives the node every slot (the first time; the
+# nodes file keeps them across a restart), waits for cluster_state:ok, and
+# checks that the node refuses a command whose keys span two slots, as the
+# stacks that use it count on.
+_stack_redis_cluster_up() {
+	if stack_redis CLUSTER INFO | grep -q '^cluster_slots_assigned:0'; then
+		[ "$(stack_redis CLUSTER ADDSLOTSRANGE 0 16383)" = OK ] || return 1
+	fi
+	_stack_wait_for "${STACK_READY_TIMEOUT:-30}" _stack_redis_cluster_ok || return 1
+	stack_redis DEL '{stack:1}:a' '{stack:2}:a' | grep -q '^CROSSSLOT'
+}
+
+_stack_redis_cluster_ok() {
+	stack_redis CLUSTER INFO | grep -q '^cluster_state:ok'
 }
 
 _stack_redis_ping() {
