@@ -313,6 +313,20 @@ answers_between() {
 		awk '{ printf "%s%s %s x%d", sep, $2, $3, $1; sep = ", " }'
 }
 
+# follow_times FROM TO SINCE_US: when, after SINCE_US, the first and the
+# last worker logged that the Sentinels name TO (was FROM): "2803 to 3120
+# ms" (the log's timestamps are UTC, to the millisecond).
+follow_times() {
+	local ts t first='' last=''
+	while read -r ts; do
+		t=$(($(date -u -d "$ts" +%s%3N) * 1000))
+		[ -n "$first" ] || first=$t
+		last=$t
+	done < <(grep -hF "the Sentinels name $2:6379 as primary \"$MASTER\", was $1:6379" "$STACK_DIR"/app[123].log |
+		awk '{ print $1 }' | sort)
+	printf '%s to %s' "$(ms_since "$3" "$first")" "$(ms_since "$3" "$last")"
+}
+
 ms_since() {
 	if [ -n "$2" ]; then
 		printf '%d ms' $((($2 - $1) / 1000))
@@ -361,7 +375,8 @@ test_failover() {
 	first=$(awk -v k="$t_kill" '$1 >= k && $3 == 201 { print $2 }' "$log" | sort -n | head -n 1)
 	diag "failover: from the kill: r2 promoted after $(ms_since "$t_kill" "$t_promoted")," \
 		"named by s1 after $(ms_since "$t_kill" "$t_named"), gate rebuilt on r2 after" \
-		"$(ms_since "$t_kill" "$t_gate"); first 201 after $(ms_since "$t_kill" "$first")"
+		"$(ms_since "$t_kill" "$t_gate"); first 201 after $(ms_since "$t_kill" "$first");" \
+		"the workers reconnected to r2 after $(follow_times "$R1" "$R2" "$t_kill")"
 	diag "failover: answers to the requests sent from the kill to the gate's rebuild on r2:" \
 		"$(answers_between "$log" "$t_kill" "${t_gate:-$(now_us)}")"
 	diag "failover: $(awk -v k="$t_kill" '$1 < k' "$log" | wc -l) claims before the kill," \
