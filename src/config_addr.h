@@ -2,8 +2,8 @@
  * config_addr: the config values that are addresses, checked and split into
  * the fields struct config derives from them: listen (an absolute unix
  * socket path, IPV4:PORT or [IPV6]:PORT), redis_url (redis://HOST[:PORT]
- * or unix:/PATH) and redis_sentinels (a list of HOST[:PORT]).  They are the derive functions of those keys' rows in
- * config_keys.c.
+ * or unix:/PATH) and redis_sentinels (a list of HOST[:PORT]).  They are the
+ * derive functions of those keys' rows in config_keys.c.
  */
 #ifndef STOCKADE_CONFIG_ADDR_H
 #define STOCKADE_CONFIG_ADDR_H

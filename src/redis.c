@@ -307,8 +307,3 @@ const char *redis_errmsg(const struct redis *redis)
 {
 	return redis->errmsg;
 }
-
-const char *redis_primary(const struct redis *redis)
-{
-	return redis->primary;
-}

@@ -129,10 +129,5 @@ const char *redis_run_id(const struct redis *redis);
 int redis_ping(struct redis *redis);
 /* The last connection error ("" when none). */
 const char *redis_errmsg(const struct redis *redis);
-/*
- * "HOST:PORT" of the primary the Sentinels named at the last connection
- * ("" without Sentinels, or before the first).
- */
-const char *redis_primary(const struct redis *redis);
 
 #endif

@@ -270,6 +270,13 @@ start_all() {
 	for n in 1 2 3; do
 		app_conf "$n" redis
 	done
+	start_app_hosts
+}
+
+# start_app_hosts: the migrations (through app1), then the three app
+# hosts, their stockade.conf written, and nginx in front of them.
+start_app_hosts() {
+	local n
 	STACK_CONF=$STACK_DIR/app1.conf
 	netns_exec app1 "$STOCKADE_BIN" migrate -c "$STACK_CONF" >>"$STACK_DIR/app1.log" 2>&1 ||
 		_stack_fail "migrate failed" "$STACK_DIR/app1.log" || return 1
@@ -279,13 +286,20 @@ start_all() {
 	start_nginx && stack_wait_ready
 }
 
-# cleanup: every process by PID (app hosts, PostgreSQL, then stack_cleanup
-# for nginx and Redis and the directory), then the namespaces.
-cleanup() {
-	local rc=$? n
+# stop_app_hosts: SIGKILL to the three app hosts; 1 if one lingers.
+stop_app_hosts() {
+	local n rc=0
 	for n in 1 2 3; do
 		stop_app "$n" KILL || rc=1
 	done
+	return "$rc"
+}
+
+# cleanup: every process by PID (app hosts, PostgreSQL, then stack_cleanup
+# for nginx and Redis and the directory), then the namespaces.
+cleanup() {
+	local rc=$?
+	stop_app_hosts || rc=1
 	pg_stop pg1 immediate || rc=1
 	pg_stop pg2 immediate || rc=1
 	(exit "$rc")
@@ -603,8 +617,11 @@ test_read_only() {
 	audit_clean "read-only: after"
 }
 
-main() {
-	local u t tokens
+# scale_main USERS PARTS: the namespaces (or exit 77 where they cannot be
+# made), the hosts (start_all and cleanup, which t/test_sentinel.sh defines
+# anew), a token for each user 1..USERS, then each part of PARTS in turn.
+scale_main() {
+	local users=$1 parts=$2 u t tokens
 	if ! netns_init; then
 		echo "SKIP: network namespaces cannot be created here ('ip netns add' failed; needs root)" >&2
 		netns_cleanup
@@ -618,16 +635,20 @@ main() {
 	sql_open
 	ADMIN=$(stack_token 9000 admin)
 	tokens=$(_assert_tmp)/tokens
-	mint_tokens_bulk 1 1300 >"$tokens" || exit 99
+	mint_tokens_bulk 1 "$users" >"$tokens" || exit 99
 	while IFS=$'\t' read -r u t; do
 		TOK[$u]=$t
 	done <"$tokens"
-	for t in ${SCALE_PARTS:-test_spread test_host_killed test_failover test_read_only}; do
+	for t in $parts; do
 		u=$SECONDS
 		"$t"
 		diag "$t: $((SECONDS - u)) s"
 	done
 	done_testing
+}
+
+main() {
+	scale_main 1300 "${SCALE_PARTS:-test_spread test_host_killed test_failover test_read_only}"
 }
 
 # t/test_sentinel.sh sources this file (SCALEOUT_LIB=1) for its hosts and

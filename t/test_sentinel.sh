@@ -170,22 +170,14 @@ start_all() {
 		printf 'redis_sentinels = %s:26379, %s, %s:26379\nredis_master_name = %s\n' \
 			"$(sentinel_addr s1)" "$(sentinel_addr s2)" "$(sentinel_addr s3)" "$MASTER" >>"$STACK_DIR/app$n.conf"
 	done
-	STACK_CONF=$STACK_DIR/app1.conf
-	netns_exec app1 "$STOCKADE_BIN" migrate -c "$STACK_CONF" >>"$STACK_DIR/app1.log" 2>&1 ||
-		_stack_fail "migrate failed" "$STACK_DIR/app1.log" || return 1
-	for n in 1 2 3; do
-		start_app "$n" || return 1
-	done
-	start_nginx && stack_wait_ready
+	start_app_hosts
 }
 
 # cleanup: the app hosts, PostgreSQL, the Sentinels and Redis servers, by
 # PID, then stack_cleanup (nginx, the directory) and the namespaces.
 cleanup() {
 	local rc=$? n
-	for n in 1 2 3; do
-		stop_app "$n" KILL || rc=1
-	done
+	stop_app_hosts || rc=1
 	sql_close 2>/dev/null
 	pg_stop pg1 immediate || rc=1
 	for n in s1 s2 s3 r1 r2; do
@@ -450,31 +442,8 @@ test_switchover() {
 }
 
 main() {
-	local u t tokens
-	if ! netns_init; then
-		echo "SKIP: network namespaces cannot be created here ('ip netns add' failed; needs root)" >&2
-		netns_cleanup
-		exit 77
-	fi
-	# shellcheck disable=SC2119 # a new temporary directory, not the script's $1
-	stack_init || exit 99
-	trap cleanup EXIT
-	STACK_URL="http://$LB:$HTTP_PORT"
 	GATE=redis
-	start_all || exit 99
-	sql_open
-	ADMIN=$(stack_token 9000 admin)
-	tokens=$(_assert_tmp)/tokens
-	mint_tokens_bulk 1 3800 >"$tokens" || exit 99
-	while IFS=$'\t' read -r u t; do
-		TOK[$u]=$t
-	done <"$tokens"
-	for t in ${SENTINEL_PARTS:-test_discovery test_failover test_switchover}; do
-		u=$SECONDS
-		"$t"
-		diag "$t: $((SECONDS - u)) s"
-	done
-	done_testing
+	scale_main 3800 "${SENTINEL_PARTS:-test_discovery test_failover test_switchover}"
 }
 
 main
