@@ -305,18 +305,30 @@ answers_between() {
 		awk '{ printf "%s%s %s x%d", sep, $2, $3, $1; sep = ", " }'
 }
 
-# follow_times FROM TO SINCE_US: when, after SINCE_US, the first and the
-# last worker logged that the Sentinels name TO (was FROM): "2803 to 3120
-# ms" (the log's timestamps are UTC, to the millisecond).
-follow_times() {
-	local ts t first='' last=''
-	while read -r ts; do
-		t=$(($(date -u -d "$ts" +%s%3N) * 1000))
-		[ -n "$first" ] || first=$t
-		last=$t
-	done < <(grep -hF "the Sentinels name $2:6379 as primary \"$MASTER\", was $1:6379" "$STACK_DIR"/app[123].log |
-		awk '{ print $1 }' | sort)
-	printf '%s to %s' "$(ms_since "$3" "$first")" "$(ms_since "$3" "$last")"
+# app_log_us TEXT: when the app hosts first logged a line holding TEXT, in
+# microseconds since the epoch (their stamps are UTC to the millisecond);
+# empty when none did.  app_log_last_us: when they last did.
+app_log_us() {
+	_app_log_stamps "$1" | head -n 1
+}
+
+app_log_last_us() {
+	_app_log_stamps "$1" | tail -n 1
+}
+
+_app_log_stamps() {
+	local ts
+	grep -hF "$1" "$STACK_DIR"/app[123].log | awk '{ print $1 }' | sort | while read -r ts; do
+		printf '%s\n' $(($(date -u -d "$ts" +%s%3N) * 1000))
+	done
+}
+
+# redis_log_us NAME TEXT: the same for Redis or Sentinel NAME's log, whose
+# lines read "PID:R 07 Dec 2026 06:18:52.078 ..." in the machine's time.
+redis_log_us() {
+	local ts
+	ts=$(grep -F "$2" "$STACK_DIR/$1.log" | head -n 1 | awk '{ print $2, $3, $4, $5 }')
+	[ -z "$ts" ] || printf '%s\n' $(($(date -d "$ts" +%s%3N) * 1000))
 }
 
 ms_since() {
@@ -328,7 +340,7 @@ ms_since() {
 }
 
 test_failover() {
-	local p log=$STACK_DIR/failover.log r2_run held t_kill t now t_promoted='' t_named='' t_gate='' first i s named gate_key
+	local p log=$STACK_DIR/failover.log r2_run held t_kill t t_promoted t_named t_gate t_followed t_last first i s named gate_key
 	p=$(new_policy "sentinel: failover" "$FAILOVER_N") || return
 	gate_key=$(rkey "$p" run)
 	r2_run=$(run_id_of r2)
@@ -337,14 +349,19 @@ test_failover() {
 	diag "failover: r1 SIGKILLed with $(issued_of "$p") of $FAILOVER_N issued"
 	t_kill=$(now_us)
 	kill -KILL "$(stack_pid r1)"
+	# Until r2 is the primary, named by s1, and the gate rebuilt on it;
+	# the times are then read from the servers' logs, which are exact
+	# where a poll on a loaded machine is not.
 	for ((i = 0; i < 600; i++)); do
-		now=$(now_us)
-		[ -n "$t_promoted" ] || { [ "$(role_of r2)" != master ] || t_promoted=$now; }
-		[ -n "$t_named" ] || { [ "$(named_by s1)" != "$R2:6379" ] || t_named=$now; }
-		[ -n "$t_gate" ] || { [ "$(r_cli r2 GET "$gate_key" 2>/dev/null)" != "$r2_run" ] || t_gate=$now; }
-		[ -z "$t_promoted" ] || [ -z "$t_named" ] || [ -z "$t_gate" ] || break
+		[ "$(role_of r2)" != master ] || [ "$(named_by s1)" != "$R2:6379" ] ||
+			[ "$(r_cli r2 GET "$gate_key" 2>/dev/null)" != "$r2_run" ] || break
 		sleep 0.05
 	done
+	t_promoted=$(redis_log_us r2 'MASTER MODE enabled')
+	t_named=$(redis_log_us s1 "+switch-master $MASTER $R1 6379 $R2 6379")
+	t_gate=$(app_log_us "coupon gate $p rebuilt from the database")
+	t_followed=$(app_log_us "the Sentinels name $R2:6379 as primary \"$MASTER\", was $R1:6379")
+	t_last=$(app_log_last_us "the Sentinels name $R2:6379 as primary \"$MASTER\", was $R1:6379")
 	claim_wait
 	ln -sfn r2.sock "$STACK_DIR/redis.sock"
 	is "$(role_of r2)" master "failover: the Sentinels promoted r2"
@@ -366,9 +383,10 @@ test_failover() {
 	ok $? "failover: coupons were issued through the gate on r2 after its rebuild ($t)"
 	first=$(awk -v k="$t_kill" '$1 >= k && $3 == 201 { print $2 }' "$log" | sort -n | head -n 1)
 	diag "failover: from the kill: r2 promoted after $(ms_since "$t_kill" "$t_promoted")," \
-		"named by s1 after $(ms_since "$t_kill" "$t_named"), gate rebuilt on r2 after" \
-		"$(ms_since "$t_kill" "$t_gate"); first 201 after $(ms_since "$t_kill" "$first");" \
-		"the workers reconnected to r2 after $(follow_times "$R1" "$R2" "$t_kill")"
+		"s1 switched to r2 after $(ms_since "$t_kill" "$t_named"), the first worker on r2 after" \
+		"$(ms_since "$t_kill" "$t_followed"), the last after $(ms_since "$t_kill" "$t_last")," \
+		"the gate rebuilt on r2 after $(ms_since "$t_kill" "$t_gate"); first 201 after" \
+		"$(ms_since "$t_kill" "$first")"
 	diag "failover: answers to the requests sent from the kill to the gate's rebuild on r2:" \
 		"$(answers_between "$log" "$t_kill" "${t_gate:-$(now_us)}")"
 	diag "failover: $(awk -v k="$t_kill" '$1 < k' "$log" | wc -l) claims before the kill," \
@@ -388,7 +406,7 @@ readyz_round() {
 }
 
 test_switchover() {
-	local p log=$STACK_DIR/switchover.log i t0 t_promoted='' t_demoted='' res now
+	local p log=$STACK_DIR/switchover.log i t0 t_promoted t_named t_demoted res
 	# r1 comes back as an operator brings a failed primary back: empty,
 	# a replica of the new one.  (Started as a primary, the Sentinels
 	# would turn it into one, 8 s after it first reports itself a primary;
@@ -410,19 +428,25 @@ test_switchover() {
 	# r1 is promoted at once; r2, alive and still a primary, is demoted
 	# only once the Sentinels see it report itself a master for a while.
 	for ((i = 0; i < 600; i++)); do
-		now=$(now_us)
-		[ -n "$t_promoted" ] || [ "$(role_of r1)" != master ] || [ "$(named_by s1)" != "$R1:6379" ] ||
-			t_promoted=$now
-		[ -n "$t_demoted" ] || [ "$(role_of r2)" != slave ] || t_demoted=$now
-		[ -z "$t_promoted" ] || [ -z "$t_demoted" ] || break
+		[ "$(role_of r1)" != master ] || [ "$(named_by s1)" != "$R1:6379" ] ||
+			[ "$(role_of r2)" != slave ] || break
 		sleep 0.05
 	done
+	# r1's log says MASTER MODE only for this promotion (it started as a
+	# primary, then as a replica); r2's says REPLICAOF only for its
+	# demotion (it started as a replica by its command line).
+	t_promoted=$(redis_log_us r1 'MASTER MODE enabled')
+	t_named=$(redis_log_us s1 "+switch-master $MASTER $R2 6379 $R1 6379")
+	t_demoted=$(redis_log_us r2 "REPLICAOF $R1:6379 enabled")
 	claim_wait
 	ln -sfn r1.sock "$STACK_DIR/redis.sock"
 	is "$(role_of r1) $(role_of r2)" "master slave" "switchover: r1 is the primary again, r2 its replica"
 	claim_checks "switchover" "$p" 200 "$log"
-	diag "switchover: from SENTINEL FAILOVER: r1 promoted and named after $(ms_since "$t0" "$t_promoted")," \
-		"r2 demoted after $(ms_since "$t0" "$t_demoted"); answers from then on:" \
+	diag "switchover: from SENTINEL FAILOVER: r1 promoted after $(ms_since "$t0" "$t_promoted")," \
+		"s1 switched to r1 after $(ms_since "$t0" "$t_named"), r2 demoted after" \
+		"$(ms_since "$t0" "$t_demoted"), the first worker on r1 after" \
+		"$(ms_since "$t0" "$(app_log_us "the Sentinels name $R1:6379 as primary \"$MASTER\", was $R2:6379")");" \
+		"answers from then on:" \
 		"$(answers_between "$log" "$t0" "$(now_us)")"
 	# Demoted, r2 cut its clients off: every worker's next connection
 	# goes through the Sentinels to r1.
