@@ -27,7 +27,7 @@
 #    the gate's rebuild on r2, to the first 201; the answers in between.
 # 3. Switchover with the old primary alive: r1 restarts (empty) as r2's
 #    replica; in the middle of a rush, SENTINEL FAILOVER promotes it back.
-#    r2 stays a primary until the Sentinels demote it (about 10 s: they
+#    r2 stays a primary until the Sentinels demote it (about 11 s: they
 #    wait for it to report itself a primary for 8 s), then cuts its
 #    clients off; workers still on it use it as a gate till then (the
 #    database decides either way: exact), and then follow r1.  Measured:
