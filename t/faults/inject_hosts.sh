@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t/faults/inject_hosts.sh KIND [RANDOM]: makes one fault of KIND to the
-# hosts of a running t/test_scaleout_faults.sh (t/lib/scaleout.sh) and
+# hosts of a running t/test_scaleout_faults.sh (t/test_scaleout.sh's) and
 # prints one line saying what it did; the fault-injection run
 # (t/faults/run.py --schedule) calls it, as it calls t/faults/inject.sh on
 # one host.  RANDOM is ignored: the schedule is fixed.  Each kind also
@@ -33,13 +33,11 @@
 # NETNS_PREFIX, STOCKADE_BIN, STOCKADE_SRCDIR, FAULTS_OUT, LINK_DOWN_S.
 set -uo pipefail
 
-T_DIR=$(cd "$(dirname "$0")/.." && pwd)
-# shellcheck source=t/lib/stack.sh
-. "$T_DIR/lib/stack.sh"
-# shellcheck source=t/lib/netns.sh
-. "$T_DIR/lib/netns.sh"
-# shellcheck source=t/lib/scaleout.sh
-. "$T_DIR/lib/scaleout.sh"
+# The hosts' helpers (pg_stop, pg_as, pg_psql, netns_link...): the test's
+# file, sourced without running its main.
+SCALEOUT_LIB=1
+# shellcheck source=t/test_scaleout.sh
+. "$(dirname "$0")/../test_scaleout.sh"
 
 KIND=${1:?usage: inject_hosts.sh KIND [RANDOM]}
 OUT=${FAULTS_OUT:?}

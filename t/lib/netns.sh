@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 #
-# t/lib/netns.sh: hosts for the multi-host tests (t/lib/scaleout.sh), made
+# t/lib/netns.sh: hosts for the multi-host tests (t/test_scaleout.sh), made
 # of Linux network namespaces: each host is a namespace with one interface,
 # eth0, on a private test-range subnet (198.18.0.0/24, RFC 2544's
 # benchmarking range), wired to a bridge that lives in a namespace of its
