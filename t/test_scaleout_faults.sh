@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # t/test_scaleout_faults.sh: the fault-injection run (t/faults/run.py, its
 # mixed keyed load of orders, payments, cancels, charges and claims) over
-# the hosts of docs/scaling.md (t/lib/scaleout.sh: nginx, three stockade
+# the hosts of docs/scaling.md (t/test_scaleout.sh's: nginx, three stockade
 # hosts, a PostgreSQL primary with a synchronous standby, Redis), through
 # two faults of a fixed schedule (t/faults/inject_hosts.sh), and then the
 # history checker (t/faults/check.py) against the promoted primary: no
@@ -21,7 +21,9 @@
 #    the workers of all three hosts find it by themselves.
 #
 # Afterwards every pending order is made due and the reapers expire them;
-# then the checker must find no violation over the whole history.
+# then the checker must find no violation over the whole history.  Last,
+# split brain is shown: the old primary started again, unfenced, takes the
+# new connections of a restarted app host, and commits there.
 #
 # Needs root (network namespaces): skipped (exit 77), saying so, where
 # `ip netns add` is refused.  Takes 70 to 100 s.
@@ -31,12 +33,11 @@
 # keeps the directory (faults/history.jsonl, faults/check.out, the
 # link-down trace, every server's log).
 
-# shellcheck source=t/lib/preamble.sh
-. "$(dirname "$0")/lib/preamble.sh"
-# shellcheck source=t/lib/netns.sh
-. "$T_DIR/lib/netns.sh"
-# shellcheck source=t/lib/scaleout.sh
-. "$T_DIR/lib/scaleout.sh"
+# The hosts and servers of t/test_scaleout.sh (which sources preamble.sh
+# and netns.sh); its own main is not run.
+SCALEOUT_LIB=1
+# shellcheck source=t/test_scaleout.sh
+. "$(dirname "$0")/test_scaleout.sh"
 command -v python3 >/dev/null || { echo "python3 is missing (scripts/install-deps)" >&2; exit 99; }
 
 SEED=${FAULTS_SEED:-$((RANDOM * 32768 + RANDOM))}
@@ -126,7 +127,50 @@ check_failover() {
 	ok $? "failover: writes succeed after the promotion" || return
 	first=$(awk -v f="$first" 'BEGIN { printf "%.0f", f * 1000000 }')
 	diag "failover: first 2xx POST $(((first - promote) / 1000)) ms after pg_ctl promote returned, $(((first - stop) / 1000)) ms after the stop;" \
-		"answers from the stop on until then: $(access "at * 1000000 > $stop && at * 1000000 < $first { print status }" | sort | uniq -c | awk '{ printf "%s%s x%d", sep, $2, $1; sep = ", " }')"
+		"5xx answers from the stop on until then: $(access "at * 1000000 > $stop && at * 1000000 < $first && status >= 500 { print status }" | sort | uniq -c | awk '{ printf "%s%s x%d", sep, $2, $1; sep = ", " }')"
+}
+
+# Split brain, shown after the checker: pg1 started again as it was, not
+# fenced (no manager demoted it or made it a standby of pg2), is a writable
+# primary as much as pg2; libpq takes the first writable host listed, so
+# the new connections of a restarted app host go to pg1.  A commit there
+# waits for its synchronous standby, pg2, which streams from nobody now,
+# past statement_timeout (PostgreSQL stops that timer before it commits):
+# the commit is never acknowledged, yet once the wait is canceled it
+# stands, on pg1 alone.
+# sessions PG: stockade's sessions on server PG by host ("ADDR xN, ...").
+sessions() {
+	pg_psql "$1" "SELECT string_agg(h || ' x' || n, ', ' ORDER BY h) FROM (SELECT host(client_addr) h, count(*) n
+	    FROM pg_stat_activity WHERE application_name LIKE 'stockade%' GROUP BY 1) s"
+}
+
+test_split_brain() {
+	local i pid
+	pg_start pg1 || return
+	is "$(pg_psql pg1 'SELECT pg_is_in_recovery()')" f "split brain: pg1, started again unfenced, takes writes too"
+	stop_app 3 && start_app 3 || return
+	for ((i = 0; i < 50; i++)); do
+		[ "$(pg_psql pg1 "SELECT count(*) FROM pg_stat_activity WHERE client_addr = '$(app_addr 3)'")" -ge $((APP_WORKERS + 1)) ] && break
+		sleep 0.1
+	done
+	diag "split brain: stockade's sessions on pg1: $(sessions pg1) ($(pg_psql pg1 "SELECT string_agg(host(client_addr) || ' ' ||
+	    application_name || ' since ' || to_char(backend_start, 'HH24:MI:SS.MS'), ', ') FROM pg_stat_activity
+	    WHERE application_name LIKE 'stockade%' AND client_addr <> '$(app_addr 3)'")); on pg2: $(sessions pg2)"
+	is "$(sessions pg1 | grep -o "$(app_addr 3)[^,]*") $(sessions pg2 | grep -c "$(app_addr 3)")" \
+		"$(app_addr 3) x$((APP_WORKERS + 1)) 0" \
+		"split brain: app3, restarted, connects to pg1 (the first writable host in its database_url), all its sessions"
+	like "$(sessions pg2)" "$(app_addr 1) x[1-9]" "split brain: app1 keeps its sessions on pg2: two primaries take writes"
+	pg_psql pg1 "SET statement_timeout = '1s'; SET application_name = 'split-probe'; CREATE TABLE split_probe ()" \
+		>"$STACK_DIR/split-probe.log" 2>&1 &
+	pid=$!
+	sleep 2.5
+	is "$(pg_psql pg1 "SELECT state || ' ' || wait_event FROM pg_stat_activity WHERE application_name = 'split-probe'")" \
+		"active SyncRep" "split brain: a commit on pg1 still waits for the synchronous standby 2.5 s later, past statement_timeout (1 s)"
+	pg_psql pg1 "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'split-probe'" >/dev/null
+	wait "$pid"
+	diag "split brain: the commit's wait canceled: $(grep -o 'WARNING: .*' "$STACK_DIR/split-probe.log" | head -n 1)"
+	is "$(pg_psql pg1 "SELECT to_regclass('split_probe') IS NOT NULL") $(pg_psql pg2 "SELECT to_regclass('split_probe') IS NOT NULL")" "t f" \
+		"split brain: once its wait is canceled, that commit stands on pg1, never on pg2"
 }
 
 main() {
@@ -180,6 +224,7 @@ main() {
 	rc=$?
 	sed 's/^/# /' "$OUT/check.out"
 	is "$rc" 0 "the checker found no violation over the history, on the promoted primary (seed $SEED)"
+	test_split_brain
 	done_testing
 }
 
