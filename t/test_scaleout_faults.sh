@@ -26,7 +26,7 @@
 # new connections of a restarted app host, and commits there.
 #
 # Needs root (network namespaces): skipped (exit 77), saying so, where
-# `ip netns add` is refused.  Takes 70 to 100 s.
+# `ip netns add` is refused.  Takes 70 to 130 s.
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh);
 # FAULTS_SEED (the load's seed, random by default, logged); STACK_KEEP=1
