@@ -442,7 +442,7 @@ class Run:
             p = subprocess.run(
                 [self.args.inject, kind, str(victim)],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                timeout=self.args.inject_timeout, text=True)
+                timeout=120, text=True)
             rc, out = p.returncode, p.stdout.strip()
         except subprocess.TimeoutExpired:
             rc, out = 124, "timed out"
@@ -519,8 +519,6 @@ def main():
                    "(any kind the --inject program knows); the load lasts "
                    "until they are done, then --calm s (--duration is "
                    "ignored)")
-    p.add_argument("--inject-timeout", type=float, default=120.0,
-                   help="seconds a fault may take")
     p.add_argument("--inject", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "inject.sh"))
     args = p.parse_args()
