@@ -48,15 +48,17 @@ while :; do
 	left=$(stockade_procs | awk '{ printf "%s ", $1 }')
 	now_ms
 	elapsed=$((NOW_MS - t0))
-	if [ -z "$left" ] || [ "$elapsed" -ge 5000 ]; then
+	if [ -z "$left" ] || [ "$elapsed" -ge 10000 ]; then
 		break
 	fi
 	sleep 0.02
 done
 diag "after kill -9 of the master: its children gone in ${elapsed} ms"
 is "$left" "" "kill -9 of the master: no stockade process of the stack is left"
-[ "$elapsed" -le 1000 ]
-ok $? "kill -9 of the master: every child gone within 1 s (${elapsed} ms)"
+# The kernel's SIGTERM (PR_SET_PDEATHSIG) ends them at once; 3 s leaves
+# room for a CI machine at load 20, where a ps scan alone takes 100 ms.
+[ "$elapsed" -le 3000 ]
+ok $? "kill -9 of the master: every child gone within 3 s (${elapsed} ms)"
 still=
 for pid in $listed $children; do
 	! stack_alive "$pid" || still="$still $pid"

@@ -332,13 +332,31 @@ like "$HTTP_CONTENT_TYPE" '^application/json' "Accept naming JSON first: JSON"
 status_get
 mapfile -t STOPPED < <(jq -r '.workers[].pid' <<<"$HTTP_BODY")
 kill -STOP "${STOPPED[@]}"
+# kill returns once the signal is queued, not once the workers have
+# stopped: a worker the scheduler has not run yet is still inside
+# accept(), which looks at the queue again before it looks at the signal
+# and would take a request sent now.  Wait until each one is stopped (T).
+all_stopped() {
+	local pid state
+	for pid in "$@"; do
+		# The state follows the command name, which may hold spaces.
+		state=$(sed 's/.*) //; s/ .*//' "/proc/$pid/stat" 2>/dev/null)
+		[ "$state" = T ] || return 1
+	done
+}
+for _ in $(seq 1 100); do
+	all_stopped "${STOPPED[@]}" && break
+	sleep 0.1
+done
+all_stopped "${STOPPED[@]}"
+ok $? "every worker is stopped (state T) before the requests are sent"
 Q=6
 for ((i = 0; i < Q; i++)); do
 	curl -s -o /dev/null -m 30 "$STACK_URL/healthz" &
 	CURLS+=("$!")
 done
 queued=
-for _ in $(seq 1 50); do
+for _ in $(seq 1 100); do
 	queued=$(ss -xlH "src $STACK_DIR/stockade.sock" 2>/dev/null | awk '{ print $3; exit }')
 	[ "$queued" = "$Q" ] && break
 	sleep 0.1

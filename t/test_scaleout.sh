@@ -32,9 +32,13 @@
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh); SCALE_PARTS,
 # the parts to run (default: test_spread test_host_killed test_failover
 # test_read_only; each part also runs alone, e.g. SCALE_PARTS=test_failover).
+# APP_EXTRA_CONF, lines added to every app host's stockade.conf.
+#
+# t/test_scaleout_faults.sh and t/faults/inject_hosts.sh source this file
+# with SCALEOUT_LIB=1 for its hosts and servers (main is not run).
 
 # shellcheck source=t/lib/preamble.sh
-. "$(dirname "$0")/lib/preamble.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/preamble.sh"
 # shellcheck source=t/lib/netns.sh
 . "$T_DIR/lib/netns.sh"
 # shellcheck source=t/lib/coupons.sh
@@ -167,6 +171,7 @@ app_conf() {
 		log_level = info
 		reaper_interval = 100ms
 		coupon_gate = $2
+		${APP_EXTRA_CONF:-}
 	EOF
 }
 
@@ -212,8 +217,10 @@ write_nginx_conf() {
 		printf 'pid %s/nginx.pid;\nerror_log %s/nginx-error.log notice;\n' "$d" "$d"
 		printf 'events { worker_connections 1024; }\n'
 		printf 'http {\n'
+		# The request's time and, per upstream tried, the time to connect
+		# ("-": never connected, so nothing was sent to it).
 		# shellcheck disable=SC2016 # nginx variables
-		printf '\tlog_format scale '\''$msec $status "$upstream_addr" "$upstream_status" "$request"'\'';\n'
+		printf '\tlog_format scale '\''$msec $status "$upstream_addr" "$upstream_status" "$request" $request_time "$upstream_connect_time"'\'';\n'
 		printf '\taccess_log %s/nginx-access.log scale;\n' "$d"
 		printf '\tclient_body_temp_path %s/nginx-tmp/body;\n\tfastcgi_temp_path %s/nginx-tmp/fastcgi;\n' "$d" "$d"
 		printf '\tproxy_temp_path %s/nginx-tmp/proxy;\n\tscgi_temp_path %s/nginx-tmp/scgi;\n' "$d" "$d"
@@ -651,6 +658,7 @@ main() {
 	scale_main 1300 "${SCALE_PARTS:-test_spread test_host_killed test_failover test_read_only}"
 }
 
-# t/test_sentinel.sh sources this file (SCALEOUT_LIB=1) for its hosts and
-# servers, and runs its own main.
+# Sourced with SCALEOUT_LIB=1 for the hosts alone (t/test_scaleout_faults.sh,
+# t/faults/inject_hosts.sh) or for scale_main too (t/test_sentinel.sh,
+# which defines start_all and cleanup anew and runs its own parts).
 [ -n "${SCALEOUT_LIB:-}" ] || main

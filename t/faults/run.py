@@ -33,10 +33,17 @@ times), the gaps between them, the victims (passed to inject.sh).  The
 timing of the load against the faults is the machine's, so a seed replays
 the schedule, not the interleaving.
 
+With --schedule KIND,... the faults are those kinds in that order
+instead, --gap seconds apart, made by the --inject program (any kinds it
+knows: t/test_scaleout_faults.sh passes t/faults/inject_hosts.sh's
+link_down and pg_failover), and the load lasts until they are done and
+--calm seconds more.
+
 Python 3 standard library only.  Usage (t/test_faults.sh shows it whole):
 
   run.py --url URL --tokens FILE --admin-token TOKEN --out DIR
          [--seed N] [--duration S] [--clients N] [--inject PATH]
+         [--schedule KIND,...]
 """
 
 import argparse
@@ -425,35 +432,56 @@ class Run:
                     if time.monotonic() + gap >= until or \
                             self.stop_load.wait(gap):
                         return
-                    start = self.rec.now()
-                    try:
-                        p = subprocess.run(
-                            [self.args.inject, kind, str(victim)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            timeout=120, text=True)
-                        rc, out = p.returncode, p.stdout.strip()
-                    except subprocess.TimeoutExpired:
-                        rc, out = 124, "timed out"
-                    end = self.rec.now()
-                    f.write(json.dumps({"kind": kind, "t0": round(start, 4),
-                                        "t1": round(end, 4), "rc": rc,
-                                        "detail": out[-300:]}) + "\n")
-                    f.flush()
-                    print(f"faults: {start:7.2f}s {kind}: rc {rc}: {out}",
-                          file=sys.stderr, flush=True)
+                    self.inject(f, kind, victim)
+
+    def inject(self, f, kind, victim):
+        """Makes one fault (the inject program, KIND VICTIM) and logs it
+        to f, faults.jsonl."""
+        start = self.rec.now()
+        try:
+            p = subprocess.run(
+                [self.args.inject, kind, str(victim)],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                timeout=120, text=True)
+            rc, out = p.returncode, p.stdout.strip()
+        except subprocess.TimeoutExpired:
+            rc, out = 124, "timed out"
+        end = self.rec.now()
+        f.write(json.dumps({"kind": kind, "t0": round(start, 4),
+                            "t1": round(end, 4), "rc": rc,
+                            "detail": out[-300:]}) + "\n")
+        f.flush()
+        print(f"faults: {start:7.2f}s {kind}: rc {rc}: {out}",
+              file=sys.stderr, flush=True)
+
+    def scheduled(self):
+        """--schedule: the given kinds, in order, each --gap seconds after
+        the one before ended (the first --gap seconds into the load)."""
+        with open(os.path.join(self.args.out, "faults.jsonl"), "w",
+                  encoding="utf-8") as f:
+            for kind in self.args.schedule:
+                if self.stop_load.wait(self.args.gap):
+                    return
+                self.inject(f, kind, 0)
 
     def main(self):
         self.setup()
         load_end = time.monotonic() + self.args.duration
         # Faults stop a few seconds before the load, so that the load
         # also shows the stack serving after the last one.
-        faults = self.guarded(self.faults, load_end - self.args.calm)
+        if self.args.schedule:
+            faults = self.guarded(self.scheduled)
+        else:
+            faults = self.guarded(self.faults, load_end - self.args.calm)
         clients = [self.guarded(self.client, c)
                    for c in range(self.args.clients)]
         for t in clients:
             t.start()
         faults.start()
         faults.join()
+        if self.args.schedule:
+            # A schedule runs as long as its faults take, then --calm.
+            load_end = time.monotonic() + self.args.calm
         self.stop_load.wait(max(0.0, load_end - time.monotonic()))
         self.stop_load.set()
         for t in clients:
@@ -485,10 +513,17 @@ def main():
     p.add_argument("--settle-timeout", type=float, default=60.0)
     p.add_argument("--kinds", default=",".join(FAULT_KINDS),
                    help="comma-separated fault kinds (default: all)")
+    p.add_argument("--schedule", default="",
+                   help="comma-separated fault kinds made in this order, "
+                   "--gap s apart, instead of the seeded random schedule "
+                   "(any kind the --inject program knows); the load lasts "
+                   "until they are done, then --calm s (--duration is "
+                   "ignored)")
     p.add_argument("--inject", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "inject.sh"))
     args = p.parse_args()
     args.kinds = set(args.kinds.split(",")) if args.kinds else set()
+    args.schedule = args.schedule.split(",") if args.schedule else []
     sys.exit(Run(args).main())
 
 
