@@ -63,8 +63,26 @@ struct db_stmt {
 enum db_event {
 	DB_EVENT_RECONNECT, /* connected again after an earlier connection */
 	DB_EVENT_RETRY, /* db_transaction starts again; sqlstate says why */
+	/* A read handle's read (db_options.primary): */
+	DB_EVENT_READ_REPLICA, /* served by the read connection */
+	DB_EVENT_READ_LAGGING, /* sent to the primary: the replica lags */
+	DB_EVENT_READ_FAILED, /* sent to the primary: the read connection
+	                       * is down, or the read failed on it */
 	DB_EVENT__MAX
 };
+
+/*
+ * A read handle (db_options.primary set) checks its replica's lag at most
+ * this often, and after a failed attempt to connect sends its reads to the
+ * primary this long before it tries again (a standby that does not answer
+ * costs connect_timeout per attempt).  A read connection that landed on a
+ * server that is not a standby (prefer-standby with every standby down) is
+ * reopened after DB_READ_STANDBY_RETRY_MS, so that reads go back to a
+ * standby that returned.
+ */
+#define DB_READ_LAG_CHECK_MS 250
+#define DB_READ_RECONNECT_INTERVAL_MS 5000
+#define DB_READ_STANDBY_RETRY_MS 30000
 
 struct db_options {
 	const char *conninfo; /* libpq conninfo or URI */
@@ -77,6 +95,18 @@ struct db_options {
 	 * it ("" when none). */
 	void (*on_event)(void *arg, enum db_event ev, const char *sqlstate);
 	void *on_event_arg;
+	/*
+	 * Set: this is a read handle, on a replica (docs/scaling.md, "Read
+	 * replicas").  Only reads outside a transaction run on it; a
+	 * statement that writes and every transaction run on primary, and so
+	 * does a read when the read connection is down, fails (but for a
+	 * timeout), or lags: lag_stmt (one row, one bigint: the replica's lag
+	 * in milliseconds) measured more than max_lag_ms (0: never checked).
+	 * The caller keeps primary alive as long as this handle.
+	 */
+	struct db *primary;
+	const struct db_stmt *lag_stmt;
+	int max_lag_ms;
 };
 
 struct db;
@@ -211,5 +241,12 @@ int db_backend_pid(const struct db *db);
 enum db_status db_status_from_sqlstate(const char *sqlstate);
 /* Transactions retried since start, for /metrics. */
 unsigned long db_retry_count(const struct db *db);
+/*
+ * A read handle's verdict on its replica's lag: 1 when lag_ms may serve
+ * under max_lag_ms (0: no bound), else 0.  Pure, for db and unit tests.
+ */
+int db_lag_acceptable(int64_t lag_ms, int max_lag_ms);
+/* The lag a read handle last measured (ms), or -1 when none yet. */
+int64_t db_read_lag_ms(const struct db *db);
 
 #endif
