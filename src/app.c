@@ -103,7 +103,7 @@ static struct db *app_read_db_create(const struct config *cfg, const char *name,
 	    .on_event = app_db_event,
 	    .on_event_arg = slot,
 	    .primary = db,
-	    .lag_stmt = &replica_lag_ms_stmt,
+	    .lag_stmt = &replica_lag_stmt,
 	    .max_lag_ms = cfg->database_read_max_lag_ms,
 	});
 }

@@ -66,7 +66,7 @@ struct db {
 	const struct db_stmt *lag_stmt;
 	int max_lag_ms;
 	int64_t connected_ms; /* when the open connection was opened */
-	int64_t lag_checked_ms; /* when lag_ms was measured */
+	struct db_lag_sample lag_last; /* the last look at the lag */
 	int64_t lag_ms; /* -1: not measured on this connection */
 	int lagging; /* the last check found the lag past max_lag_ms */
 };
@@ -486,6 +486,17 @@ static PGresult *db_query_here(struct db *db, const struct db_stmt *stmt,
  * round trip at most, never an error (docs/scaling.md, "Read replicas").
  */
 
+int64_t db_lag_estimate(const struct db_lag_sample *prev,
+    const struct db_lag_sample *cur)
+{
+	int64_t since;
+
+	if (cur->lag_ms <= 0 || prev == NULL || cur->replayed < prev->received)
+		return cur->lag_ms;
+	since = cur->at_ms - prev->at_ms;
+	return since < cur->lag_ms ? since : cur->lag_ms;
+}
+
 int db_lag_acceptable(int64_t lag_ms, int max_lag_ms)
 {
 	/* Negative: the primary's clock is ahead of the standby's. */
@@ -528,32 +539,47 @@ static void db_read_seek_standby(struct db *db, int64_t now)
  * next check comes from a replica that lagged at most max_lag_ms when it
  * was measured: at most max_lag_ms + DB_READ_LAG_CHECK_MS now.
  */
+/* Takes one look at the lag (lag_stmt) into *s.  DB_OK or a failure. */
+static enum db_status db_read_look(struct db *db, struct db_lag_sample *s)
+{
+	enum db_status st;
+	PGresult *r;
+
+	s->at_ms = clock_ms();
+	if ((r = db_query_here(db, db->lag_stmt, NULL, &st)) == NULL)
+		return st;
+	if ((st = db_get_i64(r, 0, 0, &s->lag_ms)) == DB_OK &&
+	    (st = db_get_i64(r, 0, 1, &s->received)) == DB_OK)
+		st = db_get_i64(r, 0, 2, &s->replayed);
+	PQclear(r);
+	return st;
+}
+
 static enum db_event db_read_check(struct db *db)
 {
 	int64_t now = clock_ms(), lag;
-	enum db_status st;
-	PGresult *r;
+	struct db_lag_sample s;
+	int had_look;
 
 	db_read_seek_standby(db, now);
 	if (db->lag_stmt == NULL || db->max_lag_ms <= 0)
 		return DB_EVENT_READ_REPLICA;
-	if (db->conn != NULL && db->lag_ms >= 0 &&
-	    now - db->lag_checked_ms < DB_READ_LAG_CHECK_MS)
+	had_look = db->conn != NULL && db->lag_ms >= 0;
+	if (had_look && now - db->lag_last.at_ms < DB_READ_LAG_CHECK_MS)
 		return db->lagging ? DB_EVENT_READ_LAGGING
 		                   : DB_EVENT_READ_REPLICA;
-	if ((r = db_query_here(db, db->lag_stmt, NULL, &st)) == NULL)
+	if (db_read_look(db, &s) != DB_OK)
 		return DB_EVENT_READ_FAILED;
-	st = db_get_i64(r, 0, 0, &lag);
-	PQclear(r);
-	if (st != DB_OK)
-		return DB_EVENT_READ_FAILED;
+	/* A connection replaced during the look (db_disconnect reset
+	 * lag_ms) may be on another server: the earlier look says nothing. */
+	lag = db_lag_estimate(db->lag_ms >= 0 ? &db->lag_last : NULL, &s);
 	if (db->lagging == db_lag_acceptable(lag, db->max_lag_ms))
 		log_info("the read replica lags %" PRId64 " ms: reads go to "
 		         "the %s (database_read_max_lag is %d ms)",
 		    lag, db->lagging ? "replica again" : "primary",
 		    db->max_lag_ms);
 	db->lag_ms = lag;
-	db->lag_checked_ms = now;
+	db->lag_last = s;
 	db->lagging = !db_lag_acceptable(lag, db->max_lag_ms);
 	return db->lagging ? DB_EVENT_READ_LAGGING : DB_EVENT_READ_REPLICA;
 }

@@ -242,6 +242,28 @@ enum db_status db_status_from_sqlstate(const char *sqlstate);
 /* Transactions retried since start, for /metrics. */
 unsigned long db_retry_count(const struct db *db);
 /*
+ * One look at a replica's lag (lag_stmt's row): when it was taken
+ * (clock_ms), the lag that look alone can tell (0: caught up), and the WAL
+ * positions the standby had received and replayed then.
+ */
+struct db_lag_sample {
+	int64_t at_ms;
+	int64_t lag_ms;
+	int64_t received;
+	int64_t replayed;
+};
+
+/*
+ * The replica's lag in ms, from the look cur and the one before it on the
+ * same connection (prev, NULL when none).  cur->lag_ms (the age of the
+ * last replayed transaction) overestimates when the primary was idle
+ * before the WAL not yet replayed; but when the standby has replayed all
+ * it had received at prev's look, what it misses came later, so the lag
+ * is at most the time since prev.  The smaller of the two bounds.  Pure.
+ */
+int64_t db_lag_estimate(const struct db_lag_sample *prev,
+    const struct db_lag_sample *cur);
+/*
  * A read handle's verdict on its replica's lag: 1 when lag_ms may serve
  * under max_lag_ms (0: no bound), else 0.  Pure, for db and unit tests.
  */

@@ -117,7 +117,7 @@ START_TEST(test_stmt_writes)
 		{ &point_lock_stmt, 0 }, { &stock_lock_stmt, 0 },
 		{ &idempotency_lookup_stmt, 0 }, /* an advisory lock */
 		{ &order_by_id_stmt, 0 }, { &product_page_stmt, 0 },
-		{ &replica_lag_ms_stmt, 0 }, /* run on a standby */
+		{ &replica_lag_stmt, 0 }, /* run on a standby */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -139,6 +139,39 @@ START_TEST(test_lag_acceptable)
 	ck_assert_int_eq(db_lag_acceptable(-5, 1000), 1);
 	ck_assert_int_eq(db_lag_acceptable(2147483647, 1000), 0);
 	ck_assert_int_eq(db_lag_acceptable(2147483647, 0), 1);
+}
+END_TEST
+
+/*
+ * The lag estimate: one look alone, or narrowed by the look before when
+ * the standby has replayed all it had received then.
+ */
+START_TEST(test_lag_estimate)
+{
+	struct db_lag_sample prev = { .at_ms = 1000,
+		.lag_ms = 0,
+		.received = 500,
+		.replayed = 500 };
+	struct db_lag_sample cur = { .at_ms = 1250,
+		.lag_ms = 60000,
+		.received = 900,
+		.replayed = 600 };
+
+	/* Caught up: 0, whatever came before. */
+	ck_assert_int_eq(db_lag_estimate(NULL,
+	                     &(struct db_lag_sample){ .at_ms = 5 }),
+	    0);
+	/* No earlier look: the age of the last replayed transaction. */
+	ck_assert_int_eq(db_lag_estimate(NULL, &cur), 60000);
+	/* All received at prev is replayed: at most the time since. */
+	ck_assert_int_eq(db_lag_estimate(&prev, &cur), 250);
+	/* The age is smaller still: the age. */
+	cur.lag_ms = 100;
+	ck_assert_int_eq(db_lag_estimate(&prev, &cur), 100);
+	/* Replay stuck before what prev had received: the age. */
+	cur.lag_ms = 60000;
+	cur.replayed = 499;
+	ck_assert_int_eq(db_lag_estimate(&prev, &cur), 60000);
 }
 END_TEST
 
@@ -179,7 +212,7 @@ START_TEST(test_read_handle_falls_back)
 	    .on_event = count_event,
 	    .on_event_arg = events,
 	    .primary = primary,
-	    .lag_stmt = &replica_lag_ms_stmt,
+	    .lag_stmt = &replica_lag_stmt,
 	    .max_lag_ms = 1000,
 	});
 	enum db_status st;
@@ -227,6 +260,7 @@ int main(void)
 	tcase_add_test(tc, test_get_i64);
 	tcase_add_test(tc, test_stmt_writes);
 	tcase_add_test(tc, test_lag_acceptable);
+	tcase_add_test(tc, test_lag_estimate);
 	tcase_add_test(tc, test_read_handle_falls_back);
 	tcase_add_test(tc, test_db_connections);
 	suite_add_tcase(s, tc);
