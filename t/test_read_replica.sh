@@ -102,6 +102,7 @@ caught_up() {
 
 # counter NAME: the summed /status counter NAME.
 counter() {
+	# shellcheck disable=SC2119 # no curl arguments
 	stack_get_status >/dev/null && jq -r ".$1" <<<"$HTTP_BODY"
 }
 
@@ -153,6 +154,7 @@ reads_all() {
 # ---------------------------------------------------------------------------
 # 1. Reads on the standby, writes and read-your-writes on the primary.
 
+# shellcheck disable=SC2119 # no curl arguments
 stack_get_status
 is "$(jq -r .db_connections <<<"$HTTP_BODY")" 5 "/status: db_connections = 2 x 2 workers + 1"
 before=$(counter db_replica_reads)
