@@ -531,14 +531,6 @@ static void db_read_seek_standby(struct db *db, int64_t now)
 	}
 }
 
-/*
- * Measures the replica's lag with lag_stmt when the last measure is older
- * than DB_READ_LAG_CHECK_MS (or was taken on an earlier connection).
- * Returns DB_EVENT_READ_REPLICA when the replica may serve, else the
- * reason the read goes to the primary.  A read served just before the
- * next check comes from a replica that lagged at most max_lag_ms when it
- * was measured: at most max_lag_ms + DB_READ_LAG_CHECK_MS now.
- */
 /* Takes one look at the lag (lag_stmt) into *s.  DB_OK or a failure. */
 static enum db_status db_read_look(struct db *db, struct db_lag_sample *s)
 {
@@ -555,17 +547,24 @@ static enum db_status db_read_look(struct db *db, struct db_lag_sample *s)
 	return st;
 }
 
+/*
+ * Measures the replica's lag with lag_stmt when the last measure is older
+ * than DB_READ_LAG_CHECK_MS (or was taken on an earlier connection).
+ * Returns DB_EVENT_READ_REPLICA when the replica may serve, else the
+ * reason the read goes to the primary.  A read served just before the
+ * next check comes from a replica that lagged at most max_lag_ms when it
+ * was measured: at most max_lag_ms + DB_READ_LAG_CHECK_MS now.
+ */
 static enum db_event db_read_check(struct db *db)
 {
 	int64_t now = clock_ms(), lag;
 	struct db_lag_sample s;
-	int had_look;
 
 	db_read_seek_standby(db, now);
 	if (db->lag_stmt == NULL || db->max_lag_ms <= 0)
 		return DB_EVENT_READ_REPLICA;
-	had_look = db->conn != NULL && db->lag_ms >= 0;
-	if (had_look && now - db->lag_last.at_ms < DB_READ_LAG_CHECK_MS)
+	if (db->conn != NULL && db->lag_ms >= 0 &&
+	    now - db->lag_last.at_ms < DB_READ_LAG_CHECK_MS)
 		return db->lagging ? DB_EVENT_READ_LAGGING
 		                   : DB_EVENT_READ_REPLICA;
 	if (db_read_look(db, &s) != DB_OK)

@@ -15,6 +15,9 @@
  * connection, so a reconnect re-prepares them without anyone noticing.
  * Errors stick to the handle (db_errmsg, db_sqlstate) and are mapped from
  * SQLSTATE to enum db_status so callers decide by outcome, not by text.
+ * A read handle (db_options.primary) is a second connection, to a replica,
+ * that serves only reads outside a transaction and hands everything else,
+ * and every read the replica cannot serve now, to its primary handle.
  */
 #ifndef STOCKADE_DB_H
 #define STOCKADE_DB_H
