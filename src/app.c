@@ -55,20 +55,29 @@ static void app_db_event(void *arg, enum db_event ev, const char *sqlstate)
 		slot->counters[COUNTER_DB_RETRIES_40P01]++;
 }
 
+/* The options every handle of cfg shares, counting events in slot. */
+static struct db_options app_db_options(const struct config *cfg,
+    const char *name, struct scoreboard_slot *slot)
+{
+	return (struct db_options){
+		.conninfo = cfg->database_url,
+		.application_name = name,
+		.statement_timeout_ms = cfg->statement_timeout_ms,
+		.lock_timeout_ms = cfg->lock_timeout_ms,
+		.idle_in_transaction_timeout_ms =
+		    cfg->idle_in_transaction_timeout_ms,
+		.retries = cfg->db_retries,
+		.on_event = slot != NULL ? app_db_event : NULL,
+		.on_event_arg = slot,
+	};
+}
+
 struct db *app_db_create(const struct config *cfg, const char *name,
     struct scoreboard_slot *slot)
 {
-	return db_create(&(struct db_options){
-	    .conninfo = cfg->database_url,
-	    .application_name = name,
-	    .statement_timeout_ms = cfg->statement_timeout_ms,
-	    .lock_timeout_ms = cfg->lock_timeout_ms,
-	    .idle_in_transaction_timeout_ms =
-	        cfg->idle_in_transaction_timeout_ms,
-	    .retries = cfg->db_retries,
-	    .on_event = slot != NULL ? app_db_event : NULL,
-	    .on_event_arg = slot,
-	});
+	struct db_options opts = app_db_options(cfg, name, slot);
+
+	return db_create(&opts);
 }
 
 /* The Redis circuit breaker opened, or Redis was reached again: count it. */
@@ -87,25 +96,18 @@ static void app_redis_event(void *arg, enum redis_event ev)
 static struct db *app_read_db_create(const struct config *cfg, const char *name,
     struct scoreboard_slot *slot, struct db *db)
 {
+	struct db_options opts;
 	char read_name[128];
 
 	if (cfg->database_read_url[0] == '\0')
 		return NULL;
 	snprintf(read_name, sizeof(read_name), "%s (reads)", name);
-	return db_create(&(struct db_options){
-	    .conninfo = cfg->database_read_url,
-	    .application_name = read_name,
-	    .statement_timeout_ms = cfg->statement_timeout_ms,
-	    .lock_timeout_ms = cfg->lock_timeout_ms,
-	    .idle_in_transaction_timeout_ms =
-	        cfg->idle_in_transaction_timeout_ms,
-	    .retries = cfg->db_retries,
-	    .on_event = app_db_event,
-	    .on_event_arg = slot,
-	    .primary = db,
-	    .lag_stmt = &replica_lag_stmt,
-	    .max_lag_ms = cfg->database_read_max_lag_ms,
-	});
+	opts = app_db_options(cfg, read_name, slot);
+	opts.conninfo = cfg->database_read_url;
+	opts.primary = db;
+	opts.lag_stmt = &replica_lag_stmt;
+	opts.max_lag_ms = cfg->database_read_max_lag_ms;
+	return db_create(&opts);
 }
 
 struct app *app_create(const struct config *cfg, const unsigned char *secret,

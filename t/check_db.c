@@ -182,6 +182,27 @@ static void count_event(void *arg, enum db_event ev, const char *sqlstate)
 	((int *)arg)[ev]++;
 }
 
+/* A handle on a socket that does not exist; a read handle with primary. */
+static struct db *nowhere(const char *what, int *events, struct db *primary)
+{
+	char conninfo[64];
+
+	snprintf(conninfo, sizeof(conninfo), "host=/nonexistent/%s dbname=x",
+	    what);
+	return db_create(&(struct db_options){
+	    .conninfo = conninfo,
+	    .application_name = what,
+	    .statement_timeout_ms = 1000,
+	    .lock_timeout_ms = 1000,
+	    .idle_in_transaction_timeout_ms = 1000,
+	    .on_event = count_event,
+	    .on_event_arg = events,
+	    .primary = primary,
+	    .lag_stmt = &replica_lag_stmt,
+	    .max_lag_ms = 1000,
+	});
+}
+
 /*
  * A read handle whose replica cannot be reached sends its reads to the
  * primary (here unreachable too: the status is the primary's), says so
@@ -194,27 +215,8 @@ START_TEST(test_read_handle_falls_back)
 {
 	int primary_events[DB_EVENT__MAX] = { 0 },
 	    events[DB_EVENT__MAX] = { 0 };
-	struct db *primary = db_create(&(struct db_options){
-	    .conninfo = "host=/nonexistent/primary dbname=x",
-	    .application_name = "check primary",
-	    .statement_timeout_ms = 1000,
-	    .lock_timeout_ms = 1000,
-	    .idle_in_transaction_timeout_ms = 1000,
-	    .on_event = count_event,
-	    .on_event_arg = primary_events,
-	});
-	struct db *reads = db_create(&(struct db_options){
-	    .conninfo = "host=/nonexistent/replica dbname=x",
-	    .application_name = "check reads",
-	    .statement_timeout_ms = 1000,
-	    .lock_timeout_ms = 1000,
-	    .idle_in_transaction_timeout_ms = 1000,
-	    .on_event = count_event,
-	    .on_event_arg = events,
-	    .primary = primary,
-	    .lag_stmt = &replica_lag_stmt,
-	    .max_lag_ms = 1000,
-	});
+	struct db *primary = nowhere("primary", primary_events, NULL);
+	struct db *reads = nowhere("replica", events, primary);
 	enum db_status st;
 
 	ck_assert_ptr_null(db_query(reads, &product_page_stmt,
