@@ -19,7 +19,10 @@
 #   4. the standby stopped: every read still answers 200, fresh, from the
 #      primary (db_replica_failed), without waiting; restarted, reads go
 #      back to it within DB_READ_RECONNECT_INTERVAL_MS (5 s);
-#   5. the audit is clean.
+#   5. with database_read_url listing both servers and
+#      target_session_attrs=prefer-standby, the read connections go to the
+#      standby, and to the primary while the standby is down;
+#   6. the audit is clean.
 # Figures are printed as "# " lines (docs/scaling.md quotes them).
 #
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
@@ -296,7 +299,27 @@ ok $? "standby back: reads return to it ($t ms after it started)"
 diag "standby back: reads on it again $t ms after it started"
 
 # ---------------------------------------------------------------------------
-# 5. The audit.
+# 5. prefer-standby over both servers, as docs/scaling.md sets it up: reads
+# on the standby while it answers; with it down, libpq opens the read
+# connections on the primary, and reads answer from there.
+
+caught_up || diag "the standby did not catch up after its restart"
+stack_stop_stockade || exit 99
+STACK_EXTRA_CONF="database_read_url = host=$STACK_DIR/pg2-run,$STACK_DIR/pg-run dbname=stockade user=stockade target_session_attrs=prefer-standby
+database_read_max_lag = ${MAX_LAG_MS}ms"
+stack_start_stockade && stack_wait_ready || exit 99
+is "$(reads_all)" "" "prefer-standby: catalogue, popular and histories answer 200"
+like "$(standby_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '% (reads)'")" \
+	'^[12]$' "prefer-standby: the read connections are on the standby"
+standby_stop || diag "the standby did not stop"
+for _ in 1 2; do
+	is "$(reads_all)" "" "prefer-standby, standby down: every read answers 200"
+done
+like "$(stack_psql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '% (reads)'")" \
+	'^[12]$' "prefer-standby, standby down: libpq opened the read connections on the primary"
+
+# ---------------------------------------------------------------------------
+# 6. The audit.
 
 audit_clean "after the replica's outages"
 diag "load average: $(cat /proc/loadavg)"
