@@ -271,5 +271,5 @@ void api_coupon_issue(struct request *req, struct response *res,
 void api_coupon_list_mine(struct request *req, struct response *res,
     struct app *app)
 {
-	page_serve_list(req, res, app, coupon_list_mine);
+	page_serve_list(req, res, app, app->db, coupon_list_mine);
 }

@@ -234,6 +234,12 @@ void api_order_create(struct request *req, struct response *res,
 		    tx.out.order_id);
 }
 
+/*
+ * On the primary, never the replica: the Location of a 201 names this
+ * order, and a client that follows it, or reads it before paying, must
+ * find it as its write left it (docs/architecture.md, "Reads on a
+ * replica").
+ */
 void api_order_get(struct request *req, struct response *res, struct app *app)
 {
 	struct order_outcome out = { .result = ORDER_OK };
@@ -247,9 +253,10 @@ void api_order_get(struct request *req, struct response *res, struct app *app)
 		api_order_refuse(res, &out);
 }
 
+/* The history may trail the user's own orders (app->db_read). */
 void api_order_list(struct request *req, struct response *res, struct app *app)
 {
-	page_serve_list(req, res, app, order_list);
+	page_serve_list(req, res, app, app->db_read, order_list);
 }
 
 /* The transition of the order the path names, for the caller. */

@@ -142,8 +142,10 @@ void api_point_charge(struct request *req, struct response *res,
 	    &tx.strategy);
 }
 
+/* The history may trail the user's own moves (app->db_read); the balance
+ * (api_point_balance) is read on the primary. */
 void api_point_history(struct request *req, struct response *res,
     struct app *app)
 {
-	page_serve_list(req, res, app, point_history);
+	page_serve_list(req, res, app, app->db_read, point_history);
 }

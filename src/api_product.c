@@ -44,7 +44,7 @@ void api_product_list(struct request *req, struct response *res,
 
 	if (page_read(req, res, PAGE_OLDEST_FIRST, &p) < 0)
 		return;
-	st = product_list(app->db, p.after, p.limit, page_begin(res), &p.n,
+	st = product_list(app->db_read, p.after, p.limit, page_begin(res), &p.n,
 	    &p.last_id);
 	if (st != DB_OK)
 		api_db_failure(res, app, st);
@@ -57,7 +57,7 @@ void api_product_get(struct request *req, struct response *res, struct app *app)
 	enum product_result result;
 	enum db_status st;
 
-	st = product_get(app->db, req->params[0], response_json(res, 200),
+	st = product_get(app->db_read, req->params[0], response_json(res, 200),
 	    &result);
 	if (st != DB_OK)
 		api_db_failure(res, app, st);
@@ -83,7 +83,7 @@ void api_product_popular(struct request *req, struct response *res,
 	json_member_int(w, "days", days);
 	json_key(w, "items");
 	json_open_array(w);
-	if ((st = product_popular(app->db, days, limit, w)) != DB_OK) {
+	if ((st = product_popular(app->db_read, days, limit, w)) != DB_OK) {
 		api_db_failure(res, app, st);
 		return;
 	}

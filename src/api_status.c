@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "app.h"
 #include "config.h"
 #include "osstat.h"
 #include "scoreboard.h"
@@ -298,6 +299,8 @@ void api_status_page(struct request *req, struct response *res, struct app *app)
 	for (int i = 0; i < app->cfg->workers; i++)
 		requests += sb->slots[i].requests;
 	status_pool_fields(&pool, &p, now);
+	status_int(&pool, "db_connections", "db connections",
+	    app_db_connections(app->cfg), NULL);
 	status_counter_fields(&pool, &p, requests);
 	if (text)
 		status_text(res, app, &pool, full, now);

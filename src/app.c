@@ -12,6 +12,7 @@
 #include "coupon_gate.h"
 #include "coupon_limits.h"
 #include "db.h"
+#include "queries.h"
 #include "redis.h"
 #include "xmalloc.h"
 
@@ -31,9 +32,21 @@ static void app_db_event(void *arg, enum db_event ev, const char *sqlstate)
 {
 	struct scoreboard_slot *slot = arg;
 
-	if (ev == DB_EVENT_RECONNECT) {
+	switch (ev) {
+	case DB_EVENT_RECONNECT:
 		slot->counters[COUNTER_DB_RECONNECTS]++;
 		return;
+	case DB_EVENT_READ_REPLICA:
+		slot->counters[COUNTER_DB_REPLICA_READS]++;
+		return;
+	case DB_EVENT_READ_LAGGING:
+		slot->counters[COUNTER_DB_REPLICA_LAGGING]++;
+		return;
+	case DB_EVENT_READ_FAILED:
+		slot->counters[COUNTER_DB_REPLICA_FAILED]++;
+		return;
+	default:
+		break;
 	}
 	slot->counters[COUNTER_DB_RETRIES]++;
 	if (strcmp(sqlstate, "40001") == 0)
@@ -42,20 +55,29 @@ static void app_db_event(void *arg, enum db_event ev, const char *sqlstate)
 		slot->counters[COUNTER_DB_RETRIES_40P01]++;
 }
 
+/* The options every handle of cfg shares, counting events in slot. */
+static struct db_options app_db_options(const struct config *cfg,
+    const char *name, struct scoreboard_slot *slot)
+{
+	return (struct db_options){
+		.conninfo = cfg->database_url,
+		.application_name = name,
+		.statement_timeout_ms = cfg->statement_timeout_ms,
+		.lock_timeout_ms = cfg->lock_timeout_ms,
+		.idle_in_transaction_timeout_ms =
+		    cfg->idle_in_transaction_timeout_ms,
+		.retries = cfg->db_retries,
+		.on_event = slot != NULL ? app_db_event : NULL,
+		.on_event_arg = slot,
+	};
+}
+
 struct db *app_db_create(const struct config *cfg, const char *name,
     struct scoreboard_slot *slot)
 {
-	return db_create(&(struct db_options){
-	    .conninfo = cfg->database_url,
-	    .application_name = name,
-	    .statement_timeout_ms = cfg->statement_timeout_ms,
-	    .lock_timeout_ms = cfg->lock_timeout_ms,
-	    .idle_in_transaction_timeout_ms =
-	        cfg->idle_in_transaction_timeout_ms,
-	    .retries = cfg->db_retries,
-	    .on_event = slot != NULL ? app_db_event : NULL,
-	    .on_event_arg = slot,
-	});
+	struct db_options opts = app_db_options(cfg, name, slot);
+
+	return db_create(&opts);
 }
 
 /* The Redis circuit breaker opened, or Redis was reached again: count it. */
@@ -84,6 +106,28 @@ static void app_sentinels(const struct config *cfg, struct redis_sentinels *s)
 	snprintf(s->name, sizeof(s->name), "%s", cfg->redis_master_name);
 }
 
+/*
+ * The read handle of the worker whose primary handle is db, named name
+ * plus " (reads)" in the replica's pg_stat_activity; NULL when no
+ * database_read_url is set (the reads stay on db).
+ */
+static struct db *app_read_db_create(const struct config *cfg, const char *name,
+    struct scoreboard_slot *slot, struct db *db)
+{
+	struct db_options opts;
+	char read_name[128];
+
+	if (cfg->database_read_url[0] == '\0')
+		return NULL;
+	snprintf(read_name, sizeof(read_name), "%s (reads)", name);
+	opts = app_db_options(cfg, read_name, slot);
+	opts.conninfo = cfg->database_read_url;
+	opts.primary = db;
+	opts.lag_stmt = &replica_lag_stmt;
+	opts.max_lag_ms = cfg->database_read_max_lag_ms;
+	return db_create(&opts);
+}
+
 struct app *app_create(const struct config *cfg, const unsigned char *secret,
     size_t secret_len, struct scoreboard *sb, int slot, const char *name)
 {
@@ -97,6 +141,8 @@ struct app *app_create(const struct config *cfg, const unsigned char *secret,
 	app->slot = slot;
 	app->listen_fd = -1;
 	app->db = app_db_create(cfg, name, &sb->slots[slot]);
+	app->replica = app_read_db_create(cfg, name, &sb->slots[slot], app->db);
+	app->db_read = app->replica != NULL ? app->replica : app->db;
 	app_sentinels(cfg, &sentinels);
 	app->redis = redis_create(&(struct redis_options){
 	    .host = cfg->redis_host,
@@ -116,6 +162,7 @@ void app_free(struct app *app)
 {
 	if (app == NULL)
 		return;
+	db_free(app->replica); /* before the primary handle it falls back to */
 	db_free(app->db);
 	redis_free(app->redis);
 	coupon_cache_free(app->coupons);
@@ -134,6 +181,15 @@ void app_begin_request(struct app *app)
 	app->deadline_ms = clock_ms() + app->cfg->statement_timeout_ms;
 	app->request_id = "-";
 	db_set_deadline(app->db, app->deadline_ms);
+	if (app->replica != NULL)
+		db_set_deadline(app->replica, app->deadline_ms);
+}
+
+int app_db_connections(const struct config *cfg)
+{
+	int per_worker = cfg->database_read_url[0] != '\0' ? 2 : 1;
+
+	return per_worker * cfg->workers + 1;
 }
 
 void app_count(struct app *app, enum slot_counter c)

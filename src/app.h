@@ -24,6 +24,14 @@ struct app {
 	const unsigned char *secret;
 	size_t secret_len;
 	struct db *db;
+	/*
+	 * Where the reads that may be stale go (the catalogue, popular, a
+	 * user's order and point histories; docs/architecture.md, "Reads on
+	 * a replica"): the replica's read handle, which falls back to db, or
+	 * db itself when no database_read_url is set.  Never NULL.
+	 */
+	struct db *db_read;
+	struct db *replica; /* the read handle, or NULL; owned */
 	struct redis *redis;
 	struct coupon_cache *coupons; /* policies' limits, for the gate */
 	struct scoreboard *scoreboard; /* read-only outside its own slot */
@@ -76,6 +84,14 @@ struct db *app_db_create(const struct config *cfg, const char *name,
  * forgets the previous request's id (the worker sets the new one).
  */
 void app_begin_request(struct app *app);
+
+/*
+ * The PostgreSQL connections one generation of cfg opens at most: each
+ * worker's, a second per worker with a database_read_url (on the
+ * replica, or on the primary when prefer-standby finds no standby), and
+ * the reaper's (docs/architecture.md, "Processes").  Shown by /status.
+ */
+int app_db_connections(const struct config *cfg);
 
 /* Adds one to this worker's counter c (shown by /status). */
 void app_count(struct app *app, enum slot_counter c);

@@ -68,6 +68,9 @@ struct config {
 	int workers;
 	int max_requests; /* 0: never recycle a worker */
 	char database_url[CONFIG_STRING_MAX]; /* libpq conninfo or URI */
+	/* The replica the catalogue and histories read; "": the primary. */
+	char database_read_url[CONFIG_STRING_MAX];
+	int database_read_max_lag_ms; /* 0: the lag is not checked */
 	char redis_url[CONFIG_STRING_MAX]; /* redis://HOST:PORT or unix:/PATH */
 	char redis_host[256]; /* derived; "" for unix */
 	int redis_port; /* derived; 0 for unix */

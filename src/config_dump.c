@@ -181,8 +181,9 @@ void config_dump_value(const struct config *cfg, const struct config_key *k,
 		config_format_name(k, *(const int *)field, buf, len);
 		break;
 	default:
-		/* Only database_url may hold a password today. */
-		if (k->offset == offsetof(struct config, database_url))
+		/* Only the database URLs may hold a password today. */
+		if (k->offset == offsetof(struct config, database_url) ||
+		    k->offset == offsetof(struct config, database_read_url))
 			config_redact(redacted, sizeof(redacted), field);
 		else
 			snprintf(redacted, sizeof(redacted), "%s",

@@ -302,6 +302,25 @@ const struct config_key config_keys[] = {
 	    .max = STRMAX,
 	    .dflt = "dbname=stockade",
 	    .help = "libpq connection string or URI, passed to libpq as is" },
+	{ .name = "database_read_url",
+	    .type = CONFIG_STRING,
+	    FIELD(database_read_url),
+	    .min = 0,
+	    .max = STRMAX,
+	    .dflt = "",
+	    .help =
+	        "libpq connection string or URI of a read replica for the "
+	        "catalogue and the histories (empty: read from the primary)" },
+	{ .name = "database_read_max_lag",
+	    .type = CONFIG_DURATION,
+	    FIELD(database_read_max_lag_ms),
+	    .min = 10,
+	    .max = MS_PER_HOUR,
+	    .zero_off = 1,
+	    .dflt = "1s",
+	    .help =
+	        "a read replica further behind its primary leaves its reads "
+	        "to the primary (0: never checked)" },
 	{ .name = "statement_timeout",
 	    .type = CONFIG_DURATION,
 	    FIELD(statement_timeout_ms),

@@ -7,6 +7,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,14 @@ struct db {
 	int tail_commit; /* db_set_tail_commit in the current transaction */
 	int committed; /* db_query_last committed the current transaction */
 	int64_t deadline_ms; /* of the current request's retries; 0: none */
+	/* A read handle's (db_options.primary); see db_read_query. */
+	struct db *primary;
+	const struct db_stmt *lag_stmt;
+	int max_lag_ms;
+	int64_t connected_ms; /* when the open connection was opened */
+	struct db_lag_sample lag_last; /* the last look at the lag */
+	int64_t lag_ms; /* -1: not measured on this connection */
+	int lagging; /* the last check found the lag past max_lag_ms */
 };
 
 struct db *db_create(const struct db_options *opts)
@@ -76,6 +85,10 @@ struct db *db_create(const struct db_options *opts)
 	db->on_event = opts->on_event;
 	db->on_event_arg = opts->on_event_arg;
 	db->last_failed_ms = INT64_MIN / 2;
+	db->primary = opts->primary;
+	db->lag_stmt = opts->lag_stmt;
+	db->max_lag_ms = opts->max_lag_ms;
+	db->lag_ms = -1;
 	return db;
 }
 
@@ -91,6 +104,7 @@ static void db_disconnect(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->nprepared = 0;
+	db->lag_ms = -1; /* a new connection may reach another server */
 }
 
 void db_free(struct db *db)
@@ -203,6 +217,10 @@ static int db_throttle_wait(const struct db *db, int64_t now)
 	int64_t until = db->last_failed_ms + DB_RECONNECT_INTERVAL_MS;
 	struct timespec ts;
 
+	/* A read handle never waits: its reads go to the primary meanwhile. */
+	if (db->primary != NULL)
+		return now >=
+		    db->last_failed_ms + DB_READ_RECONNECT_INTERVAL_MS;
 	if (now >= until)
 		return 1;
 	if (db->deadline_ms != 0 && until > db->deadline_ms)
@@ -256,6 +274,7 @@ enum db_status db_connect(struct db *db)
 		return DB_UNAVAILABLE;
 	}
 	log_info("connected to the database as %s", db->application_name);
+	db->connected_ms = now;
 	if (db->connected_before)
 		db_event(db, DB_EVENT_RECONNECT);
 	db->connected_before = 1;
@@ -442,7 +461,8 @@ static PGresult *db_query_once(struct db *db, const struct db_stmt *stmt,
 	return NULL;
 }
 
-PGresult *db_query(struct db *db, const struct db_stmt *stmt,
+/* db_query on this handle's own connection (see db.h). */
+static PGresult *db_query_here(struct db *db, const struct db_stmt *stmt,
     const char *const *params, enum db_status *status)
 {
 	PGresult *r;
@@ -456,6 +476,150 @@ PGresult *db_query(struct db *db, const struct db_stmt *stmt,
 		r = db_query_once(db, stmt, params, status, &rerun);
 	}
 	return r;
+}
+
+/* ---------------------------------------------------------------------
+ * Read handles (db_options.primary): reads on a replica, everything else,
+ * and every read the replica cannot serve now, on the primary.  Reads
+ * only: running one again on the primary after it failed on the replica
+ * changes nothing, so a replica's outage or lag costs a read one more
+ * round trip at most, never an error (docs/scaling.md, "Read replicas").
+ */
+
+int64_t db_lag_estimate(const struct db_lag_sample *prev,
+    const struct db_lag_sample *cur)
+{
+	int64_t since;
+
+	if (cur->lag_ms <= 0 || prev == NULL || cur->replayed < prev->received)
+		return cur->lag_ms;
+	since = cur->at_ms - prev->at_ms;
+	return since < cur->lag_ms ? since : cur->lag_ms;
+}
+
+int db_lag_acceptable(int64_t lag_ms, int max_lag_ms)
+{
+	/* Negative: the primary's clock is ahead of the standby's. */
+	return max_lag_ms <= 0 || lag_ms <= (int64_t)max_lag_ms;
+}
+
+int64_t db_read_lag_ms(const struct db *db)
+{
+	return db->lag_ms;
+}
+
+/*
+ * A read connection on a server that is not a standby (libpq's
+ * prefer-standby found every standby down) is given up once it is
+ * DB_READ_STANDBY_RETRY_MS old, so that the next read looks for a standby
+ * again.  PostgreSQL 14+ reports in_hot_standby at connection and on
+ * every change (a promotion), so this costs no round trip.
+ */
+static void db_read_seek_standby(struct db *db, int64_t now)
+{
+	const char *hot;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK ||
+	    now - db->connected_ms < DB_READ_STANDBY_RETRY_MS)
+		return;
+	hot = PQparameterStatus(db->conn, "in_hot_standby");
+	if (hot != NULL && strcmp(hot, "off") == 0) {
+		log_info("the read connection (%s) is on a primary; "
+		         "reconnecting to look for a standby",
+		    db->application_name);
+		db_disconnect(db);
+	}
+}
+
+/* Takes one look at the lag (lag_stmt) into *s.  DB_OK or a failure. */
+static enum db_status db_read_look(struct db *db, struct db_lag_sample *s)
+{
+	enum db_status st;
+	PGresult *r;
+
+	s->at_ms = clock_ms();
+	if ((r = db_query_here(db, db->lag_stmt, NULL, &st)) == NULL)
+		return st;
+	if ((st = db_get_i64(r, 0, 0, &s->lag_ms)) == DB_OK &&
+	    (st = db_get_i64(r, 0, 1, &s->received)) == DB_OK)
+		st = db_get_i64(r, 0, 2, &s->replayed);
+	PQclear(r);
+	return st;
+}
+
+/*
+ * Measures the replica's lag with lag_stmt when the last measure is older
+ * than DB_READ_LAG_CHECK_MS (or was taken on an earlier connection).
+ * Returns DB_EVENT_READ_REPLICA when the replica may serve, else the
+ * reason the read goes to the primary.  A read served just before the
+ * next check comes from a replica that lagged at most max_lag_ms when it
+ * was measured: at most max_lag_ms + DB_READ_LAG_CHECK_MS now.
+ */
+static enum db_event db_read_check(struct db *db)
+{
+	int64_t now = clock_ms(), lag;
+	struct db_lag_sample s;
+
+	db_read_seek_standby(db, now);
+	if (db->lag_stmt == NULL || db->max_lag_ms <= 0)
+		return DB_EVENT_READ_REPLICA;
+	if (db->conn != NULL && db->lag_ms >= 0 &&
+	    now - db->lag_last.at_ms < DB_READ_LAG_CHECK_MS)
+		return db->lagging ? DB_EVENT_READ_LAGGING
+		                   : DB_EVENT_READ_REPLICA;
+	if (db_read_look(db, &s) != DB_OK)
+		return DB_EVENT_READ_FAILED;
+	/* A connection replaced during the look (db_disconnect reset
+	 * lag_ms) may be on another server: the earlier look says nothing. */
+	lag = db_lag_estimate(db->lag_ms >= 0 ? &db->lag_last : NULL, &s);
+	if (db->lagging == db_lag_acceptable(lag, db->max_lag_ms))
+		log_info("the read replica lags %" PRId64 " ms: reads go to "
+		         "the %s (database_read_max_lag is %d ms)",
+		    lag, db->lagging ? "replica again" : "primary",
+		    db->max_lag_ms);
+	db->lag_ms = lag;
+	db->lag_last = s;
+	db->lagging = !db_lag_acceptable(lag, db->max_lag_ms);
+	return db->lagging ? DB_EVENT_READ_LAGGING : DB_EVENT_READ_REPLICA;
+}
+
+/*
+ * A read handle's db_query: a read outside a transaction runs on the
+ * replica when db_read_check lets it, and again on the primary when it
+ * fails there with anything but a timeout (which has had its
+ * statement_timeout already): 40001 is a query canceled by a conflict
+ * with recovery, 08xxx a standby gone, an error a schema the standby has
+ * not replayed yet.
+ */
+static PGresult *db_read_query(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, enum db_status *status)
+{
+	enum db_event ev;
+	PGresult *r;
+
+	if (stmt->writes || db->primary->in_transaction)
+		return db_query(db->primary, stmt, params, status);
+	if ((ev = db_read_check(db)) == DB_EVENT_READ_REPLICA) {
+		r = db_query_here(db, stmt, params, status);
+		if (r != NULL || *status == DB_TIMEOUT) {
+			db_event(db, DB_EVENT_READ_REPLICA);
+			return r;
+		}
+		log_info("%s failed on the read replica (%s, SQLSTATE %s); "
+		         "reading from the primary",
+		    stmt->name, db->errmsg, db->sqlstate);
+		ev = DB_EVENT_READ_FAILED;
+	}
+	db_event(db, ev);
+	return db_query(db->primary, stmt, params, status);
+}
+
+PGresult *db_query(struct db *db, const struct db_stmt *stmt,
+    const char *const *params, enum db_status *status)
+{
+	if (db->primary != NULL)
+		return db_read_query(db, stmt, params, status);
+	return db_query_here(db, stmt, params, status);
 }
 
 enum db_status db_command(struct db *db, const struct db_stmt *stmt,
@@ -475,6 +639,8 @@ enum db_status db_exec(struct db *db, const char *sql)
 	ExecStatusType est;
 	PGresult *r;
 
+	if (db->primary != NULL) /* literal SQL may write */
+		return db_exec(db->primary, sql);
 	if ((st = db_ready(db)) != DB_OK)
 		return st;
 	r = PQexec(db->conn, sql);
@@ -583,6 +749,8 @@ enum db_status db_transaction(struct db *db, db_tx_fn fn, void *arg)
 	struct retry retry;
 	enum db_status st;
 
+	if (db->primary != NULL) /* a read handle writes nothing */
+		return db_transaction(db->primary, fn, arg);
 	retry_init(&retry, db->retries, db->deadline_ms);
 	while ((st = db_transaction_once(db, fn, arg)) == DB_RETRY &&
 	    retry_again(&retry)) {

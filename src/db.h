@@ -15,6 +15,9 @@
  * connection, so a reconnect re-prepares them without anyone noticing.
  * Errors stick to the handle (db_errmsg, db_sqlstate) and are mapped from
  * SQLSTATE to enum db_status so callers decide by outcome, not by text.
+ * A read handle (db_options.primary) is a second connection, to a replica,
+ * that serves only reads outside a transaction and hands everything else,
+ * and every read the replica cannot serve now, to its primary handle.
  */
 #ifndef STOCKADE_DB_H
 #define STOCKADE_DB_H
@@ -63,8 +66,26 @@ struct db_stmt {
 enum db_event {
 	DB_EVENT_RECONNECT, /* connected again after an earlier connection */
 	DB_EVENT_RETRY, /* db_transaction starts again; sqlstate says why */
+	/* A read handle's read (db_options.primary): */
+	DB_EVENT_READ_REPLICA, /* served by the read connection */
+	DB_EVENT_READ_LAGGING, /* sent to the primary: the replica lags */
+	DB_EVENT_READ_FAILED, /* sent to the primary: the read connection
+	                       * is down, or the read failed on it */
 	DB_EVENT__MAX
 };
+
+/*
+ * A read handle (db_options.primary set) checks its replica's lag at most
+ * this often, and after a failed attempt to connect sends its reads to the
+ * primary this long before it tries again (a standby that does not answer
+ * costs connect_timeout per attempt).  A read connection that landed on a
+ * server that is not a standby (prefer-standby with every standby down) is
+ * reopened after DB_READ_STANDBY_RETRY_MS, so that reads go back to a
+ * standby that returned.
+ */
+#define DB_READ_LAG_CHECK_MS 250
+#define DB_READ_RECONNECT_INTERVAL_MS 5000
+#define DB_READ_STANDBY_RETRY_MS 30000
 
 struct db_options {
 	const char *conninfo; /* libpq conninfo or URI */
@@ -77,6 +98,18 @@ struct db_options {
 	 * it ("" when none). */
 	void (*on_event)(void *arg, enum db_event ev, const char *sqlstate);
 	void *on_event_arg;
+	/*
+	 * Set: this is a read handle, on a replica (docs/scaling.md, "Read
+	 * replicas").  Only reads outside a transaction run on it; a
+	 * statement that writes and every transaction run on primary, and so
+	 * does a read when the read connection is down, fails (but for a
+	 * timeout), or lags: lag_stmt (one row, one bigint: the replica's lag
+	 * in milliseconds) measured more than max_lag_ms (0: never checked).
+	 * The caller keeps primary alive as long as this handle.
+	 */
+	struct db *primary;
+	const struct db_stmt *lag_stmt;
+	int max_lag_ms;
 };
 
 struct db;
@@ -211,5 +244,34 @@ int db_backend_pid(const struct db *db);
 enum db_status db_status_from_sqlstate(const char *sqlstate);
 /* Transactions retried since start, for /metrics. */
 unsigned long db_retry_count(const struct db *db);
+/*
+ * One look at a replica's lag (lag_stmt's row): when it was taken
+ * (clock_ms), the lag that look alone can tell (0: caught up), and the WAL
+ * positions the standby had received and replayed then.
+ */
+struct db_lag_sample {
+	int64_t at_ms;
+	int64_t lag_ms;
+	int64_t received;
+	int64_t replayed;
+};
+
+/*
+ * The replica's lag in ms, from the look cur and the one before it on the
+ * same connection (prev, NULL when none).  cur->lag_ms (the age of the
+ * last replayed transaction) overestimates when the primary was idle
+ * before the WAL not yet replayed; but when the standby has replayed all
+ * it had received at prev's look, what it misses came later, so the lag
+ * is at most the time since prev.  The smaller of the two bounds.  Pure.
+ */
+int64_t db_lag_estimate(const struct db_lag_sample *prev,
+    const struct db_lag_sample *cur);
+/*
+ * A read handle's verdict on its replica's lag: 1 when lag_ms may serve
+ * under max_lag_ms (0: no bound), else 0.  Pure, for db and unit tests.
+ */
+int db_lag_acceptable(int64_t lag_ms, int max_lag_ms);
+/* The lag a read handle last measured (ms), or -1 when none yet. */
+int64_t db_read_lag_ms(const struct db *db);
 
 #endif

@@ -35,6 +35,15 @@ static const struct metrics_family metrics_families[] = {
 	{ "stockade_db_reconnects_total",
 	    "PostgreSQL connections opened to replace an earlier one.", NULL,
 	    { { NULL, COUNTER_DB_RECONNECTS } }, 1 },
+	{ "stockade_db_replica_reads_total",
+	    "Reads meant for the read replica, by where they ran: on the "
+	    "replica, or on the primary because the replica lagged past "
+	    "database_read_max_lag or was down.",
+	    "served_by",
+	    { { "replica", COUNTER_DB_REPLICA_READS },
+	        { "primary_lagging", COUNTER_DB_REPLICA_LAGGING },
+	        { "primary_failed", COUNTER_DB_REPLICA_FAILED } },
+	    3 },
 	{ "stockade_redis_reconnects_total",
 	    "Redis connections opened to replace an earlier one.", NULL,
 	    { { NULL, COUNTER_REDIS_RECONNECTS } }, 1 },

@@ -45,15 +45,15 @@ void page_end(struct response *res, const struct page *p)
 }
 
 void page_serve_list(struct request *req, struct response *res, struct app *app,
-    page_list_fn list)
+    struct db *db, page_list_fn list)
 {
 	struct page p;
 	enum db_status st;
 
 	if (page_read(req, res, PAGE_NEWEST_FIRST, &p) < 0)
 		return;
-	st = list(app->db, req->identity.user_id, p.after, p.limit,
-	    page_begin(res), &p.n, &p.last_id);
+	st = list(db, req->identity.user_id, p.after, p.limit, page_begin(res),
+	    &p.n, &p.last_id);
 	if (st != DB_OK)
 		api_db_failure(res, app, st);
 	else

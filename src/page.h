@@ -60,9 +60,10 @@ void page_end(struct response *res, const struct page *p);
 
 /*
  * Answers GET ...?limit=&after= with a newest-first page of the caller's
- * own rows, listed by list.  Reports database failures into res.
+ * own rows, listed by list on db (app->db, or app->db_read for a history
+ * that may trail the user's writes).  Reports database failures into res.
  */
 void page_serve_list(struct request *req, struct response *res, struct app *app,
-    page_list_fn list);
+    struct db *db, page_list_fn list);
 
 #endif

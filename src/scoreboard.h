@@ -69,6 +69,14 @@ enum slot_counter {
 	COUNTER_DB_RETRIES_40P01,
 	/* PostgreSQL connections opened to replace a previous one */
 	COUNTER_DB_RECONNECTS,
+	/* reads served by the read replica (database_read_url) */
+	COUNTER_DB_REPLICA_READS,
+	/* reads sent to the primary: the replica lagged past
+	 * database_read_max_lag */
+	COUNTER_DB_REPLICA_LAGGING,
+	/* reads sent to the primary: the read connection was down, or the
+	 * read failed on it */
+	COUNTER_DB_REPLICA_FAILED,
 	/* Redis connections opened to replace a previous one */
 	COUNTER_REDIS_RECONNECTS,
 	/* stored answers to an Idempotency-Key sent again */

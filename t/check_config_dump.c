@@ -27,6 +27,8 @@ START_TEST(test_dump_defaults)
 	                           "listen_backlog = 1024\n"
 	                           "fastcgi_timeout = 5s\n"
 	                           "database_url = \"dbname=stockade\"\n"
+	                           "database_read_url = \"\"\n"
+	                           "database_read_max_lag = 1s\n"
 	                           "statement_timeout = 5s\n"
 	                           "lock_timeout = 2s\n"
 	                           "idle_in_transaction_timeout = 10s\n"
@@ -150,6 +152,11 @@ static const struct good_case redactions[] = {
 	    "\"password=**** host=db\"" },
 	{ "database_url", "password='a'b'c d' host=db",
 	    "\"password=**** d' host=db\"" },
+	/* The read replica's URL is masked as the primary's is. */
+	{ "database_read_url", "host=replica password=s3cret",
+	    "\"host=replica password=****\"" },
+	{ "database_read_url", "postgresql://app:s3cret@replica/shop",
+	    "\"postgresql://app:****@replica/shop\"" },
 };
 
 START_TEST(test_dump_redacts_passwords)
@@ -160,7 +167,10 @@ START_TEST(test_dump_redacts_passwords)
 
 	ck_assert_int_eq(config_set(cfg, c->key, c->value, err, sizeof(err)),
 	    0);
-	ck_assert_str_eq(cfg->database_url, c->value);
+	ck_assert_str_eq(strcmp(c->key, "database_url") == 0
+	        ? cfg->database_url
+	        : cfg->database_read_url,
+	    c->value);
 	assert_dumps(cfg, c->key, c->dumped);
 	config_free(cfg);
 }

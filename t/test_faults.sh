@@ -130,11 +130,15 @@ fault_rc=$(python3 -c 'import json, sys
 print(sum(1 for l in open(sys.argv[1]) if l.strip() and json.loads(l)["rc"] != 0))' "$OUT/faults.jsonl")
 is "$fault_rc" 0 "every fault was made and the stack came back after it"
 [ "$fault_rc" = 0 ] || grep -v '"rc": 0' "$OUT/faults.jsonl" | sed 's/^/# /'
-if [ -z "$KINDS" ] && [ "$DURATION" -ge 40 ]; then
-	python3 -c 'import json, sys
-kinds = {json.loads(l)["kind"] for l in open(sys.argv[1]) if l.strip()}
-sys.exit(0 if len(kinds) >= 12 else 1)' "$OUT/faults.jsonl"
-	ok $? "at least 12 of the 13 fault kinds were made"
+if [ -z "$KINDS" ]; then
+	# run.py makes its first cycle whole: every kind, however slow the
+	# machine.
+	missing=$(python3 -c 'import json, sys
+sys.path.insert(0, sys.argv[2])
+from run import FAULT_KINDS
+made = {json.loads(l)["kind"] for l in open(sys.argv[1]) if l.strip()}
+print(" ".join(k for k in FAULT_KINDS if k not in made))' "$OUT/faults.jsonl" "$T_DIR/faults")
+	is "$missing" "" "every fault kind was made"
 fi
 
 # ---------------------------------------------------------------------------

@@ -46,6 +46,12 @@ worker_pid() {
 		printf '%s' "$HTTP_BODY" | grep -o '"slot":0,"pid":[0-9]*' | cut -d: -f3
 }
 
+# What "replaced at once" may take here: the polls go through nginx and
+# /status, 50-270 ms each on a CI machine at load 20 (1,845 ms was seen
+# once with a 1 s bound).  The back-off itself is told apart by the
+# master's "keeps dying" line, counted after each loop, not by the clock.
+PROMPT_MS=3000
+
 # Five times: serve a request, then die by SIGKILL well within a second of
 # the start.  Each must be replaced at once (the old master backed off
 # 100 ms, 200 ms, ... from the second quick death on).
@@ -65,9 +71,9 @@ for round in 1 2 3 4 5; do
 	done
 	now_ms
 	diag "round $round: worker $pid replaced by ${new:-?} in $((NOW_MS - t0)) ms"
-	[ "$((NOW_MS - t0))" -lt 1000 ] && fast=$((fast + 1))
+	[ "$((NOW_MS - t0))" -lt "$PROMPT_MS" ] && fast=$((fast + 1))
 done
-is "$fast" 5 "a worker killed after serving is replaced within a second, five times in a row"
+is "$fast" 5 "a worker killed after serving is replaced within $PROMPT_MS ms, five times in a row"
 is "$(grep -c 'keeps dying' "$LOG")" 0 "no back-off for workers that served"
 
 # Five times: kill the worker once it waits in accept, before it has served
@@ -81,7 +87,7 @@ is "$(grep -c 'keeps dying' "$LOG")" 0 "no back-off for workers that served"
 # second that makes a death quick.
 idle_worker_pid() {
 	local pid='' n
-	for _ in $(seq 1 200); do
+	for _ in $(seq 1 400); do
 		n=$(grep -c 'worker 0: connected to the database' "$LOG")
 		if [ "$n" -gt "$1" ]; then
 			pid=$(grep 'worker 0: connected to the database' "$LOG" |
@@ -109,9 +115,9 @@ for round in 1 2 3 4 5; do
 	new=$(idle_worker_pid "$seen")
 	now_ms
 	diag "round $round: idle worker $pid replaced by ${new:-?} in $((NOW_MS - t0)) ms"
-	[ -n "$new" ] && [ "$((NOW_MS - t0))" -lt 1000 ] && fast=$((fast + 1))
+	[ -n "$new" ] && [ "$((NOW_MS - t0))" -lt "$PROMPT_MS" ] && fast=$((fast + 1))
 done
-is "$fast" 5 "a worker killed in accept before its first request is replaced within a second, five times in a row"
+is "$fast" 5 "a worker killed in accept before its first request is replaced within $PROMPT_MS ms, five times in a row"
 is "$(grep -c 'keeps dying' "$LOG")" "$backoff_before" "no back-off for workers that got as far as accept"
 
 http GET /api/v1/products

@@ -29,7 +29,7 @@ their key, to check that they replay.
 
 The fault thread draws everything from random.Random(seed): the order of
 fault kinds (each cycle a shuffle of every kind, with worker kills three
-times), the gaps between them, the victims (passed to inject.sh).  The
+times; the first cycle is made whole even if it outlasts --duration), the gaps between them, the victims (passed to inject.sh).  The
 timing of the load against the faults is the machine's, so a seed replays
 the schedule, not the interleaving.
 
@@ -422,6 +422,10 @@ class Run:
                 time.sleep(max(0.0, until - time.monotonic()))
                 return
             time.sleep(max(0.0, min(2.0, until - time.monotonic())))
+            # The first cycle is always made whole, however long a
+            # loaded machine takes over it, so that every run makes
+            # every kind; later cycles stop at `until`.
+            first = True
             while True:
                 cycle = kinds + ["worker_kill"] * 3 * \
                     ("worker_kill" in kinds)
@@ -429,10 +433,11 @@ class Run:
                 for kind in cycle:
                     gap = rng.uniform(self.args.gap / 2, self.args.gap * 1.5)
                     victim = rng.randrange(1 << 30)
-                    if time.monotonic() + gap >= until or \
-                            self.stop_load.wait(gap):
+                    late = time.monotonic() + gap >= until
+                    if (late and not first) or self.stop_load.wait(gap):
                         return
                     self.inject(f, kind, victim)
+                first = False
 
     def inject(self, f, kind, victim):
         """Makes one fault (the inject program, KIND VICTIM) and logs it
@@ -479,9 +484,12 @@ class Run:
             t.start()
         faults.start()
         faults.join()
+        # A schedule, or a first cycle that outlasted --duration, runs as
+        # long as its faults take: the load goes on --calm s after them.
         if self.args.schedule:
-            # A schedule runs as long as its faults take, then --calm.
             load_end = time.monotonic() + self.args.calm
+        else:
+            load_end = max(load_end, time.monotonic() + self.args.calm)
         self.stop_load.wait(max(0.0, load_end - time.monotonic()))
         self.stop_load.set()
         for t in clients:
