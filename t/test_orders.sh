@@ -285,87 +285,139 @@ test_popular() {
 	audit_clean "after popular"
 }
 
-# hold_option_lock OPTION SECONDS: a psql session locks the option's row
-# FOR UPDATE for SECONDS; returns once the lock is held (so nothing can
-# slip in before it, however loaded the machine), with the session's PID
-# in HOLDER.
+# hold_option_lock OPTION: a psql session (application_name "holder
+# OPTION") locks the option's row FOR UPDATE until release_option_lock
+# OPTION lets go (60 s at most); returns once the lock is held (so nothing
+# can slip in before it, however loaded the machine), with the psql's PID
+# in HOLDER.  Held until released, not for a fixed time: a fixed time bets
+# on how fast the steps run while it is held, and loses on a loaded machine.
 hold_option_lock() {
-	local i
-	stack_psql "BEGIN; SELECT id FROM product_options WHERE id = $1 FOR UPDATE;
-	    SELECT pg_sleep($2); COMMIT" >/dev/null &
+	PGAPPNAME="holder $1" stack_psql "BEGIN;
+	    SELECT id FROM product_options WHERE id = $1 FOR UPDATE;
+	    SELECT pg_sleep(60); COMMIT" >/dev/null 2>&1 &
 	HOLDER=$!
-	for ((i = 0; i < 100; i++)); do
-		[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
-		    WHERE query LIKE '%pg_sleep($2)%' AND state = 'active'
-		    AND pid <> pg_backend_pid()")" = 1 ] && return 0
-		sleep 0.05
-	done
+	_stack_wait_for 20 option_lock_held "$1" && return 0
 	diag "hold_option_lock: the lock was not taken"
 	return 1
+}
+
+option_lock_held() {
+	[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
+	    WHERE application_name = 'holder $1' AND state = 'active'
+	    AND query LIKE '%pg_sleep%'")" = 1 ]
+}
+
+# release_option_lock OPTION: ends hold_option_lock's session (its
+# transaction rolls back, so the row is free) and reaps its psql.
+release_option_lock() {
+	stack_psql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	    WHERE application_name = 'holder $1'" >/dev/null
+	wait "$HOLDER" 2>/dev/null
+	return 0
 }
 
 # lock_timeout: an order for an option whose row another session holds
 # locked waits lock_timeout (1s here), then is answered 503
 # database_timeout with Retry-After, and changes nothing (SQLSTATE 55P03).
 test_lock_timeout() {
-	local opt before holder
+	local opt before
 	opt=$(create_product "$ADMIN" "locked" 5) || return
-	hold_option_lock "$opt" 2.5 || return
-	holder=$HOLDER
+	hold_option_lock "$opt" || return
 	before=$(db_snapshot)
 	http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
 	is "$HTTP_STATUS" 503 "lock timeout: 503"
 	is "$(jq -r .code <<<"$HTTP_BODY")" database_timeout "lock timeout: code database_timeout"
 	is "$(http_header Retry-After)" 1 "lock timeout: Retry-After: 1"
 	is "$(db_snapshot)" "$before" "lock timeout: nothing changed"
-	wait "$holder"
+	release_option_lock "$opt"
 	http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
 	is "$HTTP_STATUS" 201 "lock timeout: the option can be ordered once the lock is gone"
 	audit_clean "after a lock timeout"
 }
 
+# workers_waiting: how many stockade workers wait on a lock in PostgreSQL;
+# workers_waiting_are N: whether N do.
+workers_waiting() {
+	stack_psql "SELECT count(*) FROM pg_stat_activity
+	    WHERE application_name LIKE 'stockade worker%'
+	    AND wait_event_type = 'Lock'"
+}
+
+workers_waiting_are() {
+	[ "$(workers_waiting)" = "$1" ]
+}
+
+# listen_queue_is N: whether N connections wait in stockade's backlog.
+listen_queue_is() {
+	[ "$(stack_listen_queue)" = "$1" ]
+}
+
+# gone_logged: the 499s stockade logged for orders whose client had left;
+# gone_logged_over N: whether there are more than N.
+gone_logged() {
+	grep -c 'access POST /api/v1/orders 499 .*code=client_closed_request' \
+		"$STACK_DIR/stockade.log"
+}
+
+gone_logged_over() {
+	[ "$(gone_logged)" -gt "$1" ]
+}
+
 # client gone: a request whose client gave up while it waited in the
 # listen backlog is not run (the worker sees nginx closed the connection):
 # a crowd that times out must not leave orders behind holding stock.  The
-# workers are kept busy by orders of user 1 waiting on a locked row (they
-# end in 503 after lock_timeout); once every worker is seen waiting, user 2
-# sends an order and gives up after 0.3 s while it is queued.
+# workers are kept busy by orders of user 1 waiting on a row this test
+# holds locked; once every worker is seen waiting, user 2 sends an order,
+# and its client leaves once the order is seen in stockade's listen
+# backlog and before the row is let go.  Every step waits for what it
+# needs rather than for a fixed time, so a loaded machine only makes the
+# case slower: stockade is restarted with lock and statement timeouts
+# longer than every bound here (the suite's 1 s lock_timeout would free
+# the workers, and let them run the abandoned order, after a second).
 test_client_gone() {
-	local opt holder pids="" i workers waiting want
+	local opt pids="" i workers want gone logged
 	workers=$(awk -F' *= *' '$1 == "workers" { print $2 }' "$STACK_CONF")
 	# Under redis_lock one worker holds the option's Redis lock and waits
 	# on the row; the others poll the Redis lock: all are busy either way.
 	want=$workers
 	[ "$strategy" = redis_lock ] && want=1
+	STACK_EXTRA_CONF="stock_strategy = $strategy
+lock_timeout = 90s
+statement_timeout = 90s
+request_timeout = 120s"
+	stack_stop_stockade && stack_start_stockade && stack_wait_ready || return
+	logged=$(gone_logged)
 	opt=$(create_product "$ADMIN" "gone" 5) || return
-	hold_option_lock "$opt" 3 || return
-	holder=$HOLDER
+	hold_option_lock "$opt" || return
 	for ((i = 0; i < workers; i++)); do
-		curl -s -o /dev/null -m 10 -H "Authorization: Bearer $USER1" \
+		curl -s -o /dev/null -m 120 -H "Authorization: Bearer $USER1" \
 			-H 'Content-Type: application/json' \
 			-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders" &
 		pids="$pids $!"
 	done
-	for ((i = 0; i < 50; i++)); do
-		waiting=$(stack_psql "SELECT count(*) FROM pg_stat_activity
-		    WHERE application_name LIKE 'stockade worker%'
-		    AND wait_event_type = 'Lock'")
-		[ "$waiting" = "$want" ] && break
-		sleep 0.02
-	done
-	is "$waiting" "$want" "client gone: every worker waits on the locked row (or its Redis lock)"
-	curl -s -o /dev/null -m 0.3 -H "Authorization: Bearer $USER2" \
+	_stack_wait_for 30 workers_waiting_are "$want"
+	is "$(workers_waiting)" "$want" "client gone: every worker waits on the locked row (or its Redis lock)"
+	curl -s -o /dev/null -m 120 -H "Authorization: Bearer $USER2" \
 		-H 'Content-Type: application/json' \
-		-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders"
-	is "$?" 28 "client gone: the client gave up (curl timeout)"
+		-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders" &
+	gone=$!
+	_stack_wait_for 30 listen_queue_is 1
+	is "$(stack_listen_queue)" 1 "client gone: the order waits in stockade's listen backlog"
+	kill "$gone"
+	wait "$gone"
+	is "$?" 143 "client gone: the client gave up (curl ended by SIGTERM)"
+	# nginx closes its connection to stockade when it sees its client go,
+	# and logs a 499: only then may a worker pick the order up.
+	_stack_wait_for 30 grep -q '"POST /api/v1/orders HTTP/1.1" 499 ' "$STACK_DIR/nginx-access.log"
+	ok $? "client gone: nginx saw the client go (499)"
+	release_option_lock "$opt"
 	# shellcheck disable=SC2086 # a list of pids
-	wait $pids "$holder"
-	sleep 0.3
+	wait $pids
+	_stack_wait_for 30 gone_logged_over "$logged"
+	is "$(gone_logged)" "$((logged + 1))" "client gone: logged as 499, not run"
 	is "$(stack_psql "SELECT count(*) FROM orders o JOIN order_items i
 	    ON i.order_id = o.id WHERE o.user_id = 2 AND i.option_id = $opt")" 0 \
 		"client gone: the abandoned order was not created"
-	is "$(grep -c 'access POST /api/v1/orders 499 .*code=client_closed_request' \
-		"$STACK_DIR/stockade.log")" 1 "client gone: logged as 499, not run"
 	audit_clean "after a client gave up"
 }
 
