@@ -7,13 +7,14 @@
 # is taken before the lock: a twin that committed (and so let the lock go)
 # in between is invisible to it.  To make that instant long, the test
 # shadows pg_try_advisory_xact_lock for the daemon's role with a function of
-# the same name in a schema searched before pg_catalog, which sleeps once
-# when armed and then takes the real lock.  The armed request (B) reads its
-# snapshot, sleeps; its twin (A, the same request with the same key) runs
-# and commits meanwhile; B then gets the lock.  B must answer A's stored
+# the same name in a schema searched before pg_catalog, which, once armed,
+# waits until the test releases it and then takes the real lock.  The armed
+# request (B) reads its snapshot, waits; its twin (A, the same request with
+# the same key) runs and commits meanwhile; the test releases B, which then
+# gets the lock.  B must answer A's stored
 # response (Idempotent-Replayed), not run its effect again and answer what
 # the effect says now: out_of_stock, already_issued, order_not_pending or
-# over_limit.  Then, without the hook's sleep, many twins at once: every
+# over_limit.  Then, without the hook's wait, many twins at once: every
 # answer is the effect's, a replay, or 409 request_in_progress, and every
 # retry afterwards replays.
 #
@@ -37,20 +38,28 @@ q() { stack_psql "$1"; }
 key() { printf 'Idempotency-Key: %s' "$1"; }
 
 # ---------------------------------------------------------------------------
-# The hook: testhook.pg_try_advisory_xact_lock sleeps when the sequence
+# The hook: testhook.pg_try_advisory_xact_lock waits when the sequence
 # testhook.tick reaches testhook.arm's tick (a sequence, so that a rolled
-# back transaction does not re-arm it), then takes the real lock.
+# back transaction does not re-arm it) until testhook.arm says released (30
+# s at most), then takes the real lock.  It waits for the test, not for a
+# fixed time: a fixed 0.6 s bet that A would commit within it, and on a
+# loaded machine A can take longer (B then took the lock first).  Each
+# statement of a volatile function takes a new snapshot, so the release is
+# seen.
 
 q "CREATE SCHEMA testhook;
    CREATE SEQUENCE testhook.tick;
    SELECT nextval('testhook.tick');
-   CREATE TABLE testhook.arm (tick bigint NOT NULL);
-   INSERT INTO testhook.arm VALUES (0);
+   CREATE TABLE testhook.arm (tick bigint NOT NULL, released boolean NOT NULL);
+   INSERT INTO testhook.arm VALUES (0, true);
    CREATE FUNCTION testhook.pg_try_advisory_xact_lock(k bigint)
    RETURNS boolean LANGUAGE plpgsql VOLATILE AS \$\$
    BEGIN
        IF nextval('testhook.tick') = (SELECT tick FROM testhook.arm) THEN
-           PERFORM pg_sleep(0.6);
+           FOR i IN 1..3000 LOOP
+               EXIT WHEN (SELECT released FROM testhook.arm);
+               PERFORM pg_sleep(0.01);
+           END LOOP;
        END IF;
        RETURN pg_catalog.pg_try_advisory_xact_lock(k);
    END \$\$;
@@ -65,9 +74,15 @@ ok $? "the lock hook is installed"
 q "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
     WHERE application_name LIKE 'stockade worker%'" >/dev/null
 
-# arm: the next key lookup sleeps between its snapshot and its lock.
+# arm: the next key lookup waits between its snapshot and its lock, until
+# release.
 arm() {
-	q "UPDATE testhook.arm SET tick = (SELECT last_value + 1 FROM testhook.tick)" >/dev/null
+	q "UPDATE testhook.arm SET tick = (SELECT last_value + 1 FROM testhook.tick),
+	    released = false" >/dev/null
+}
+
+release() {
+	q "UPDATE testhook.arm SET released = true" >/dev/null
 }
 # armed: 0 when the armed lookup has happened.
 armed() {
@@ -75,25 +90,23 @@ armed() {
 }
 
 # twins NAME PATH BODY TOKEN KEY: B (armed, sent by curl in the
-# background: http's files are the foreground's) and, once B sleeps, A, the
+# background: http's files are the foreground's) and, once B waits, A, the
 # same request with the same key.  Sets A_STATUS A_BODY B_STATUS B_BODY
 # B_REPLAYED.
 twins() {
-	local name=$1 path=$2 body=$3 token=$4 k=$5 b=$STACK_DIR/b i bpid
+	local name=$1 path=$2 body=$3 token=$4 k=$5 b=$STACK_DIR/b bpid
 	local -a data=()
 	[ -z "$body" ] || data=(-H 'Content-Type: application/json' --data-binary "$body")
 	arm
 	curl -sS -X POST -m 30 -H "Authorization: Bearer $token" -H "$(key "$k")" "${data[@]}" \
 		-D "$b.headers" -o "$b.body" -w '%{http_code}' "$STACK_URL$path" >"$b.status" &
 	bpid=$!
-	for ((i = 0; i < 100; i++)); do
-		armed && break
-		sleep 0.01
-	done
+	_stack_wait_for 30 armed
 	armed
-	ok $? "$name: B's lookup took the armed sleep"
+	ok $? "$name: B's lookup took the armed wait"
 	http POST "$path" "$body" "$token" -H "$(key "$k")"
 	A_STATUS=$HTTP_STATUS A_BODY=$HTTP_BODY
+	release
 	wait "$bpid"
 	B_STATUS=$(cat "$b.status")
 	B_BODY=$(cat "$b.body")

@@ -5,6 +5,14 @@
 # refused without a trace, Idempotency-Key, and the audit of invariants 1
 # and 2 (docs/architecture.md) after every part.
 #
+# No case bets on the machine's speed: stockade runs with lock and
+# statement timeouts (60 s) far beyond any wait here, so that on a loaded
+# machine a crowd queued on one row, or on its Redis lock, is still
+# answered 201 or 409, not 503 after a second; locks a case holds are
+# held until it lets go (hold_lock), and what a case waits for it polls
+# for, with a bound.  The lock timeout itself is test_lock_timeout's, on
+# a stockade restarted with lock_timeout = 1s.
+#
 # Environment: STOCKADE_BIN, STOCKADE_SRCDIR (see t/lib/stack.sh).
 
 # shellcheck source=t/lib/preamble.sh
@@ -40,7 +48,7 @@ test_rush() {
 # crossing: 100 two-item orders over the same two options, half of them
 # listing the options in reverse order.
 test_crossing() {
-	local ids a b spec out i=0
+	local ids a b spec out i=0 deadlocks
 	ids=$(create_product "$ADMIN" "crossing" 1000 1000) || return
 	a=$(sed -n 1p <<<"$ids")
 	b=$(sed -n 2p <<<"$ids")
@@ -56,8 +64,11 @@ test_crossing() {
 		i=$((i + 1))
 	done <"$TOKENS" >"$spec"
 	out=$(_assert_tmp)/cross.out
+	deadlocks=$(status_counter db_retries_40p01)
 	http_parallel 100 "$spec" >"$out"
 	is "$(count_status 201 "$out")" 100 "crossing: all 100 orders created (no deadlock reached a client)"
+	is "$(($(status_counter db_retries_40p01) - deadlocks))" 0 \
+		"crossing: no deadlock at all (no transaction retried after SQLSTATE 40P01)"
 	is "$(stock_of "$a")" $((1000 - 200)) "crossing: first option down by 200"
 	is "$(stock_of "$b")" $((1000 - 300)) "crossing: second option down by 300"
 	audit_clean "after crossing orders"
@@ -91,19 +102,23 @@ test_cancel() {
 	audit_clean "after cancels"
 }
 
+# orders_ended N WHERE: whether N orders (o) with an item (i) matching
+# WHERE have ended canceled or expired.
+orders_ended() {
+	[ "$(stack_psql "SELECT count(*) FROM orders o JOIN order_items i ON i.order_id = o.id
+	    WHERE $2 AND o.status IN ('canceled', 'expired')")" = "$1" ]
+}
+
 # expiry: the reaper (every 100 ms in this stack) expires an order whose
 # reservation has run out; time is moved forward by editing expires_at.
 test_expiry() {
-	local opt id i
+	local opt id
 	opt=$(create_product "$ADMIN" "expiry" 5) || return
 	http POST /api/v1/orders "$(order_body "$opt" 5)" "$USER1"
 	id=$(jq -r .id <<<"$HTTP_BODY")
 	is "$(stock_of "$opt")" 0 "expiry: all 5 units reserved"
 	stack_psql "UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $id" >/dev/null
-	for ((i = 0; i < 50; i++)); do
-		[ "$(stack_psql "SELECT status FROM orders WHERE id = $id")" = expired ] && break
-		sleep 0.1
-	done
+	_stack_wait_for 30 orders_ended 1 "o.id = $id"
 	is "$(stack_psql "SELECT status FROM orders WHERE id = $id")" expired "expiry: the reaper expired the order"
 	is "$(stock_of "$opt")" 5 "expiry: units restored"
 	http POST "/api/v1/orders/$id/cancel" "" "$USER1"
@@ -131,7 +146,9 @@ test_cancel_vs_expiry() {
 	    FROM order_items WHERE option_id = $opt)" >/dev/null
 	out=$(_assert_tmp)/race.out
 	http_parallel 40 "$spec" >"$out"
-	sleep 0.5
+	# The ones no cancel took, the reaper expires (every 100 ms, later on
+	# a loaded machine).
+	_stack_wait_for 30 orders_ended 40 "i.option_id = $opt"
 	is "$(stack_psql "SELECT count(*) FROM orders o JOIN order_items i ON i.order_id = o.id
 	    WHERE i.option_id = $opt AND o.status IN ('canceled', 'expired')")" 40 \
 		"race: all 40 orders ended canceled or expired"
@@ -285,97 +302,192 @@ test_popular() {
 	audit_clean "after popular"
 }
 
-# hold_option_lock OPTION SECONDS: a psql session locks the option's row
-# FOR UPDATE for SECONDS; returns once the lock is held (so nothing can
-# slip in before it, however loaded the machine), with the session's PID
-# in HOLDER.
+# hold_option_lock OPTION: another session holds the option's row locked
+# FOR UPDATE until release_option_lock OPTION (hold_lock, t/lib/shop.sh).
 hold_option_lock() {
-	local i
-	stack_psql "BEGIN; SELECT id FROM product_options WHERE id = $1 FOR UPDATE;
-	    SELECT pg_sleep($2); COMMIT" >/dev/null &
-	HOLDER=$!
-	for ((i = 0; i < 100; i++)); do
-		[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
-		    WHERE query LIKE '%pg_sleep($2)%' AND state = 'active'
-		    AND pid <> pg_backend_pid()")" = 1 ] && return 0
-		sleep 0.05
+	hold_lock "option $1" "SELECT id FROM product_options WHERE id = $1 FOR UPDATE"
+}
+
+release_option_lock() {
+	release_lock "option $1"
+}
+
+# physical_order ID...: the options ID, in the order a sequential scan
+# visits them.
+physical_order() {
+	local IFS=,
+	stack_psql "SELECT string_agg(id::text, ',' ORDER BY ctid)
+	    FROM product_options WHERE id IN ($*)"
+}
+
+# lock order: an order waiting for one of its options holds none of the
+# options above it (invariant 1, docs/architecture.md: options are locked
+# in ascending id order), whatever plan PostgreSQL picks.  The generic plan
+# of the conditional UPDATE visited the rows in their physical order, and
+# an update moves a row after the others in its page: so the workers are
+# restarted with generic plans forced, the lower option is moved after the
+# higher one, and held locked while an order for both waits on it; the
+# higher one must still be free.  Two such orders crossing would deadlock.
+test_lock_order() {
+	local ids a b pid i
+	stack_psql "ALTER ROLE stockade SET plan_cache_mode = force_generic_plan" >/dev/null
+	restart_stockade || return
+	ids=$(create_product "$ADMIN" "lock order" 10 10) || return
+	a=$(sed -n 1p <<<"$ids")
+	b=$(sed -n 2p <<<"$ids")
+	# An update writes the row's new version where there is room: usually
+	# after the others in the page, not always (pruning frees slots).
+	for ((i = 0; i < 50; i++)); do
+		[ "$(physical_order "$a" "$b")" = "$b,$a" ] && break
+		stack_psql "UPDATE product_options SET stock = stock WHERE id = $a" >/dev/null
 	done
-	diag "hold_option_lock: the lock was not taken"
-	return 1
+	is "$(physical_order "$a" "$b")" "$b,$a" "lock order: the lower option lies after the higher one"
+	hold_option_lock "$a" || return
+	curl -s -o /dev/null -m 120 -H "Authorization: Bearer $USER1" \
+		-H 'Content-Type: application/json' \
+		-d "$(order_body "$a" 1 "$b" 1)" "$STACK_URL/api/v1/orders" &
+	pid=$!
+	_stack_wait_for 30 workers_waiting_are 1
+	is "$(workers_waiting)" 1 "lock order: the order waits for the lower option"
+	is "$(stack_psql "SELECT id FROM product_options WHERE id = $b
+	    FOR UPDATE NOWAIT" 2>&1)" "$b" "lock order: ...holding nothing of the higher one"
+	release_option_lock "$a"
+	wait "$pid"
+	is "$(stock_of "$a") $(stock_of "$b")" "9 9" "lock order: then the order takes both"
+	# The workers' sessions keep generic plans until the next restart.
+	stack_psql "ALTER ROLE stockade RESET plan_cache_mode" >/dev/null
+	audit_clean "after the lock order"
 }
 
 # lock_timeout: an order for an option whose row another session holds
 # locked waits lock_timeout (1s here), then is answered 503
 # database_timeout with Retry-After, and changes nothing (SQLSTATE 55P03).
+# Run last: it leaves stockade with lock_timeout = 1s.
 test_lock_timeout() {
-	local opt before holder
+	local opt before
+	orders_conf 1s
+	restart_stockade || return
 	opt=$(create_product "$ADMIN" "locked" 5) || return
-	hold_option_lock "$opt" 2.5 || return
-	holder=$HOLDER
+	hold_option_lock "$opt" || return
 	before=$(db_snapshot)
 	http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
 	is "$HTTP_STATUS" 503 "lock timeout: 503"
 	is "$(jq -r .code <<<"$HTTP_BODY")" database_timeout "lock timeout: code database_timeout"
 	is "$(http_header Retry-After)" 1 "lock timeout: Retry-After: 1"
 	is "$(db_snapshot)" "$before" "lock timeout: nothing changed"
-	wait "$holder"
+	release_option_lock "$opt"
 	http POST /api/v1/orders "$(order_body "$opt" 1)" "$USER1"
 	is "$HTTP_STATUS" 201 "lock timeout: the option can be ordered once the lock is gone"
 	audit_clean "after a lock timeout"
 }
 
+# workers_waiting: how many stockade workers wait on a lock in PostgreSQL;
+# workers_waiting_are N: whether N do.
+workers_waiting() {
+	stack_psql "SELECT count(*) FROM pg_stat_activity
+	    WHERE application_name LIKE 'stockade worker%'
+	    AND wait_event_type = 'Lock'"
+}
+
+workers_waiting_are() {
+	[ "$(workers_waiting)" = "$1" ]
+}
+
+# listen_queue_is N: whether N connections wait in stockade's backlog.
+listen_queue_is() {
+	[ "$(stack_listen_queue)" = "$1" ]
+}
+
+# gone_logged: the 499s stockade logged for orders whose client had left;
+# gone_logged_over N: whether there are more than N.
+gone_logged() {
+	grep -c 'access POST /api/v1/orders 499 .*code=client_closed_request' \
+		"$STACK_DIR/stockade.log"
+}
+
+gone_logged_over() {
+	[ "$(gone_logged)" -gt "$1" ]
+}
+
 # client gone: a request whose client gave up while it waited in the
 # listen backlog is not run (the worker sees nginx closed the connection):
 # a crowd that times out must not leave orders behind holding stock.  The
-# workers are kept busy by orders of user 1 waiting on a locked row (they
-# end in 503 after lock_timeout); once every worker is seen waiting, user 2
-# sends an order and gives up after 0.3 s while it is queued.
+# workers are kept busy by orders of user 1 waiting on a row this test
+# holds locked; once every worker is seen waiting, user 2 sends an order,
+# and its client leaves once the order is seen in stockade's listen
+# backlog and before the row is let go.  Every step waits for what it
+# needs rather than for a fixed time, so a loaded machine only makes the
+# case slower (a 1 s lock_timeout, as this case once had, freed the
+# workers after a second, and they ran the abandoned order).
 test_client_gone() {
-	local opt holder pids="" i workers waiting want
+	local opt pids="" i workers want gone logged
 	workers=$(awk -F' *= *' '$1 == "workers" { print $2 }' "$STACK_CONF")
 	# Under redis_lock one worker holds the option's Redis lock and waits
 	# on the row; the others poll the Redis lock: all are busy either way.
 	want=$workers
 	[ "$strategy" = redis_lock ] && want=1
+	logged=$(gone_logged)
 	opt=$(create_product "$ADMIN" "gone" 5) || return
-	hold_option_lock "$opt" 3 || return
-	holder=$HOLDER
+	hold_option_lock "$opt" || return
 	for ((i = 0; i < workers; i++)); do
-		curl -s -o /dev/null -m 10 -H "Authorization: Bearer $USER1" \
+		curl -s -o /dev/null -m 120 -H "Authorization: Bearer $USER1" \
 			-H 'Content-Type: application/json' \
 			-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders" &
 		pids="$pids $!"
 	done
-	for ((i = 0; i < 50; i++)); do
-		waiting=$(stack_psql "SELECT count(*) FROM pg_stat_activity
-		    WHERE application_name LIKE 'stockade worker%'
-		    AND wait_event_type = 'Lock'")
-		[ "$waiting" = "$want" ] && break
-		sleep 0.02
-	done
-	is "$waiting" "$want" "client gone: every worker waits on the locked row (or its Redis lock)"
-	curl -s -o /dev/null -m 0.3 -H "Authorization: Bearer $USER2" \
+	_stack_wait_for 30 workers_waiting_are "$want"
+	is "$(workers_waiting)" "$want" "client gone: every worker waits on the locked row (or its Redis lock)"
+	curl -s -o /dev/null -m 120 -H "Authorization: Bearer $USER2" \
 		-H 'Content-Type: application/json' \
-		-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders"
-	is "$?" 28 "client gone: the client gave up (curl timeout)"
+		-d "$(order_body "$opt" 1)" "$STACK_URL/api/v1/orders" &
+	gone=$!
+	_stack_wait_for 30 listen_queue_is 1
+	is "$(stack_listen_queue)" 1 "client gone: the order waits in stockade's listen backlog"
+	kill "$gone"
+	wait "$gone"
+	is "$?" 143 "client gone: the client gave up (curl ended by SIGTERM)"
+	# nginx closes its connection to stockade when it sees its client go,
+	# and logs a 499: only then may a worker pick the order up.
+	_stack_wait_for 30 grep -q '"POST /api/v1/orders HTTP/1.1" 499 ' "$STACK_DIR/nginx-access.log"
+	ok $? "client gone: nginx saw the client go (499)"
+	release_option_lock "$opt"
 	# shellcheck disable=SC2086 # a list of pids
-	wait $pids "$holder"
-	sleep 0.3
+	wait $pids
+	_stack_wait_for 30 gone_logged_over "$logged"
+	is "$(gone_logged)" "$((logged + 1))" "client gone: logged as 499, not run"
 	is "$(stack_psql "SELECT count(*) FROM orders o JOIN order_items i
 	    ON i.order_id = o.id WHERE o.user_id = 2 AND i.option_id = $opt")" 0 \
 		"client gone: the abandoned order was not created"
-	is "$(grep -c 'access POST /api/v1/orders 499 .*code=client_closed_request' \
-		"$STACK_DIR/stockade.log")" 1 "client gone: logged as 499, not run"
 	audit_clean "after a client gave up"
+}
+
+# orders_conf LOCK_TIMEOUT: the suite's stockade.conf lines, for
+# $strategy, with LOCK_TIMEOUT (see the top of the file).
+orders_conf() {
+	STACK_EXTRA_CONF="stock_strategy = $strategy
+reaper_interval = 100ms
+lock_timeout = $1
+statement_timeout = 60s
+request_timeout = 120s"
+	export STACK_EXTRA_CONF
+}
+
+# restart_stockade: stockade alone, with $STACK_EXTRA_CONF as it is now
+# and new database sessions.
+restart_stockade() {
+	stack_stop_stockade && stack_start_stockade && stack_wait_ready
+}
+
+# status_counter NAME: the counter NAME summed over the workers (/status).
+status_counter() {
+	stack_get_status >/dev/null || return 1
+	jq -r ".$1" <<<"$HTTP_BODY"
 }
 
 run_suite() {
 	local strategy=$1
 	diag "--- stock_strategy = $strategy"
-	STACK_EXTRA_CONF="stock_strategy = $strategy
-reaper_interval = 100ms
-lock_timeout = 1s"
-	export STACK_EXTRA_CONF
+	orders_conf 60s
 	stack_init || exit 99
 	stack_start || exit 99
 	ADMIN=$(stack_token 1000 admin)
@@ -392,8 +504,9 @@ lock_timeout = 1s"
 	test_idempotency
 	test_catalogue
 	test_popular
-	test_lock_timeout
 	test_client_gone
+	test_lock_order
+	test_lock_timeout
 	stack_cleanup
 }
 

@@ -100,6 +100,12 @@ restart_then fast sequential
 restart_then immediate parallel
 restart_then fast parallel
 
+# answered_after LOG START N: whether LOG holds N answers to requests sent
+# at START or later.
+answered_after() {
+	[ "$(awk -v b="$2" '$1 >= b' "$1" | wc -l)" -ge "$3" ]
+}
+
 # load_across_restart MODE: LOAD_CLIENTS clients (t/lib/httploop.py; half
 # read, half charge) send requests back to back while PostgreSQL restarts
 # with -m MODE.  Each request is logged with the time it was sent; those
@@ -115,11 +121,17 @@ load_across_restart() {
 		--stop "$stop" --token "$USER_TOKEN" --request 'GET /api/v1/products' \
 		--request 'POST /api/v1/points/charge {"amount":1}' >"$log" &
 	pid=$!
-	sleep 1
+	# The restart comes once the load flows (as many answers as clients),
+	# not after a fixed second that a loaded machine may spend starting it.
+	_stack_wait_for 30 answered_after "$log" 0 "$LOAD_CLIENTS"
 	stack_restart_postgres "$mode"
 	ok $? "$mode under load: PostgreSQL restarted and accepts connections"
 	back=$EPOCHREALTIME
+	# At least 1.5 s of load after the restart, and at least as many
+	# answers as clients to requests sent after it (30 s at most): on a
+	# loaded machine 1.5 s may not see one.
 	sleep 1.5
+	_stack_wait_for 30 answered_after "$log" "$back" "$LOAD_CLIENTS"
 	touch "$stop"
 	wait "$pid"
 	n=$(wc -l <"$log")

@@ -659,9 +659,10 @@ status_counter() {
 # version moved between its read and its UPDATE is not answered 409
 # conflict: it runs once more under the row lock (FOR UPDATE), answers 200
 # and counts point_lock_fallbacks.  The race is forced, not hoped for: a
-# psql session bumps the account's version and holds the row for a second,
-# so every charge that read the version meanwhile blocks on its UPDATE and
-# then finds the version changed (before the fallback, those answered 409).
+# psql session bumps the account's version and holds the row until a
+# charge waits on it, so every charge that read the version meanwhile
+# blocks on its UPDATE and then finds the version changed (before the
+# fallback, those answered 409).
 test_lock_fallback() {
 	local u=31 token spec out i holder before after
 	diag "--- optimistic conflicts with point_retries = 0: the row lock"
@@ -675,17 +676,24 @@ retry_after = 3"
 	token=$(stack_token "$u")
 	charge "$token" 100 || return
 	before=$(status_counter point_lock_fallbacks)
-	stack_psql "BEGIN; UPDATE point_accounts SET version = version + 1
-	    WHERE user_id = $u; SELECT pg_sleep(1.5); COMMIT" >/dev/null &
+	# The holder commits its bump only once a charge waits on the row (30
+	# s at most), not after a fixed time, which a loaded machine can spend
+	# before the charges even start: they would then simply succeed.
+	# pg_stat_clear_snapshot: pg_stat_activity is read once per
+	# transaction otherwise.
+	PGAPPNAME="hold version" stack_psql "BEGIN;
+	    UPDATE point_accounts SET version = version + 1 WHERE user_id = $u;
+	    DO \$\$ BEGIN FOR i IN 1..3000 LOOP
+	        PERFORM pg_stat_clear_snapshot();
+	        EXIT WHEN EXISTS (SELECT FROM pg_stat_activity
+	            WHERE application_name LIKE 'stockade worker%'
+	            AND wait_event_type = 'Lock');
+	        PERFORM pg_sleep(0.01);
+	    END LOOP; END \$\$; COMMIT" >/dev/null &
 	holder=$!
 	# Wait until the version is bumped and the row held, however loaded
 	# the machine: a charge that slipped in first would simply succeed.
-	for ((i = 0; i < 100; i++)); do
-		[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
-		    WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active'
-		    AND pid <> pg_backend_pid()")" = 1 ] && break
-		sleep 0.05
-	done
+	_stack_wait_for 20 lock_held version
 	spec=$(_assert_tmp)/conflict.spec
 	for ((i = 0; i < 8; i++)); do
 		charge_line "$token" 10
@@ -710,23 +718,15 @@ retry_after = 3"
 # request_in_progress with Retry-After = retry_after (it was hard-coded to
 # 1), and changes nothing.
 test_in_progress() {
-	local holder i before
-	stack_psql "SELECT pg_advisory_lock(hashtextextended('31:held-key', 0));
-	    SELECT pg_sleep(1.25)" >/dev/null &
-	holder=$!
-	for ((i = 0; i < 100; i++)); do
-		[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
-		    WHERE query LIKE '%pg_sleep(1.25)%' AND state = 'active'
-		    AND pid <> pg_backend_pid()")" = 1 ] && break
-		sleep 0.05
-	done
+	local before
+	hold_lock held-key "SELECT pg_advisory_xact_lock(hashtextextended('31:held-key', 0))" || return
 	before=$(balance_of 31)
 	http POST /api/v1/points/charge '{"amount":10}' "$1" -H 'Idempotency-Key: held-key'
 	is "$HTTP_STATUS $(jq -r .code <<<"$HTTP_BODY")" "409 request_in_progress" \
 		"in progress: a key another session holds: 409 request_in_progress"
 	is "$(http_header Retry-After)" 3 "in progress: Retry-After is retry_after (3)"
 	is "$(balance_of 31)" "$before" "in progress: nothing charged"
-	wait "$holder"
+	release_lock held-key
 }
 
 # test_default_rush: issue 12, item 6: 100 concurrent charges of one account

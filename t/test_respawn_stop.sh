@@ -82,9 +82,10 @@ is "$(grep -c 'keeps dying' "$LOG")" 0 "no back-off for workers that served"
 # worker dies inside FCGX_Accept_r, with no request counted): a client that
 # repeats the record must not push the slot into the back-off meant for
 # workers that die while starting.  No request may reach the new worker in
-# between (it would count), so its pid comes from its "connected" log line;
-# the 300 ms wait lets it get from there into accept, well within the
-# second that makes a death quick.
+# between (it would count), so its pid comes from its "connected" log line,
+# and it is killed once it is seen waiting in accept (in_accept), not after
+# a fixed 300 ms that a loaded machine may spend before it gets there (it
+# would then die while starting: a quick death, rightly backed off).
 idle_worker_pid() {
 	local pid='' n
 	for _ in $(seq 1 400); do
@@ -98,6 +99,23 @@ idle_worker_pid() {
 	done
 	printf '%s' "$pid"
 }
+# in_accept PID: whether PID waits in accept(2) or accept4(2), from the
+# system call number in /proc/PID/syscall (which differs per architecture).
+# Where that cannot be read (another architecture; no ptrace access to
+# the worker) it waits 300 ms and says yes, as this test did everywhere.
+case $(uname -m) in
+x86_64) ACCEPT_CALLS=" 43 288 " ;;
+aarch64) ACCEPT_CALLS=" 202 242 " ;;
+*) ACCEPT_CALLS= ;;
+esac
+in_accept() {
+	local nr
+	if [ -z "$ACCEPT_CALLS" ] || ! read -r nr _ <"/proc/$1/syscall" 2>/dev/null; then
+		sleep 0.3
+		return 0
+	fi
+	[[ $ACCEPT_CALLS == *" $nr "* ]]
+}
 backoff_before=$(grep -c 'keeps dying' "$LOG")
 fast=0
 for round in 1 2 3 4 5; do
@@ -108,7 +126,7 @@ for round in 1 2 3 4 5; do
 		pid=$(idle_worker_pid "$((seen - 1))")
 	fi
 	[ -n "$pid" ] || break
-	sleep 0.3
+	_stack_wait_for 10 in_accept "$pid" || diag "round $round: worker $pid not seen in accept"
 	now_ms
 	t0=$NOW_MS
 	kill -KILL "$pid"

@@ -530,6 +530,11 @@ load_loop() {
 	done
 }
 
+# load_acked N LOG: whether load_loop's LOG holds at least N 201s.
+load_acked() {
+	[ "$(awk '$3 == 201' "$2" | wc -l)" -ge "$1" ]
+}
+
 test_failover() {
 	local n pids=() log=$STACK_DIR/load.log t_stop t_promote first acked missing i errors
 	FAILOVER_OPT=$(create_product "$ADMIN" "failover" 100000) || return
@@ -542,7 +547,10 @@ test_failover() {
 		load_loop "$n" "$log" &
 		pids+=($!)
 	done
-	sleep 2
+	# Stop the primary once orders are being acknowledged (four 201s, 30
+	# s at most), not after a fixed time: on a loaded machine the clients
+	# may not have had an answer yet.
+	_stack_wait_for 30 load_acked 4 "$log"
 	t_stop=${EPOCHREALTIME/./}
 	pg_stop pg1 immediate || diag "pg1 did not stop"
 	# A failover manager (Patroni) needs a moment to decide; so does this.
@@ -589,6 +597,11 @@ test_failover() {
 	test_order_rush
 }
 
+# read_only_on PG: whether a new session of PG starts read-only.
+read_only_on() {
+	[ "$(pg_psql "$1" 'SHOW default_transaction_read_only')" = on ]
+}
+
 # 4. The primary turned read-only under the workers (an old primary fenced
 # by its manager; a standby reached without target_session_attrs): a
 # write fails with SQLSTATE 25006.  That is the database being unavailable
@@ -600,7 +613,11 @@ test_read_only() {
 	local opt spec out before i t0 t1
 	opt=$(create_product "$ADMIN" "read-only" 1000) || return
 	pg_psql pg2 "ALTER SYSTEM SET default_transaction_read_only = on; SELECT pg_reload_conf()" >/dev/null
-	sleep 0.5
+	# pg_reload_conf only signals the postmaster: wait until it has
+	# reloaded (a new session starts read-only), by when it has passed the
+	# reload on to every session (each applies it before its next
+	# statement), rather than for a fixed time.
+	_stack_wait_for 30 read_only_on pg2
 	before=$(stack_psql "SELECT count(*) FROM orders")
 	order_spec "$opt" 1 60 >"$(_assert_tmp)/ro.spec"
 	out=$(_assert_tmp)/ro.out

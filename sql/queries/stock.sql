@@ -15,10 +15,20 @@ UPDATE product_options po SET stock = po.stock - x.q
  WHERE po.id = x.id;
 
 -- name: stock_take
--- Conditional: one UPDATE that only touches options with enough stock;
--- fewer rows than options means some option was short or unknown.
+-- Conditional: one statement that only touches options with enough stock;
+-- fewer rows than options means some option was short or unknown.  The
+-- rows are locked in ascending id order first (l: ORDER BY is applied
+-- before FOR UPDATE, and a locking CTE is run on its own): an UPDATE
+-- locks rows in whatever order its plan visits them, and the generic
+-- plan of this statement (a hash join over a sequential scan) visits them
+-- in their physical order, so two orders crossing the same options could
+-- deadlock.  The lock's recheck keeps the condition: an option whose
+-- stock fell below q meanwhile is not in l, so it is not taken.
+WITH x AS (SELECT id, q FROM unnest($1::bigint[], $2::bigint[]) AS x(id, q)),
+     l AS (SELECT po.id FROM product_options po JOIN x ON po.id = x.id
+            WHERE po.stock >= x.q ORDER BY po.id FOR UPDATE OF po)
 UPDATE product_options po SET stock = po.stock - x.q
-  FROM unnest($1::bigint[], $2::bigint[]) AS x(id, q)
+  FROM x JOIN l ON l.id = x.id
  WHERE po.id = x.id AND po.stock >= x.q RETURNING po.id, po.price;
 
 -- name: stock_peek

@@ -531,28 +531,20 @@ test_twins() {
 # running, and may issue) gives its count back but keeps the user in the
 # gate's set: taken out, the user's retries would meet the gate's sold_out
 # before the key's stored 201.  The twin is forced: a psql session holds
-# the key's advisory lock (sql/queries/idempotency.sql) for a second.
+# the key's advisory lock (sql/queries/idempotency.sql) until released.
 test_key_in_progress() {
-	local u=1850 t p key holder i first
+	local u=1850 t p key first
 	t=$(tok "$u")
 	p=$(new_policy "in-progress" 5) || return
 	key="in-progress-$RANDOM"
-	stack_psql "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('$u:$key', 0));
-	    SELECT pg_sleep(1.5); COMMIT" >/dev/null &
-	holder=$!
-	for ((i = 0; i < 100; i++)); do
-		[ "$(sql "SELECT count(*) FROM pg_stat_activity
-		    WHERE query LIKE '%pg_sleep(1.5)%' AND state = 'active'
-		    AND pid <> pg_backend_pid()")" = 1 ] && break
-		sleep 0.05
-	done
+	hold_lock "key $key" "SELECT pg_advisory_xact_lock(hashtextextended('$u:$key', 0))" || return
 	http POST "/api/v1/coupons/$p/issue" "" "$t" -H "Idempotency-Key: $key"
 	is "$(answer)" "409 request_in_progress" "in progress: the key is held: 409 request_in_progress"
 	if gate_on; then
 		is "$(stack_redis SISMEMBER "$(rkey "$p" users)" "$u")" 1 \
 			"in progress: the gate keeps the user (the key's twin may issue)"
 	fi
-	wait "$holder"
+	release_lock "key $key"
 	http POST "/api/v1/coupons/$p/issue" "" "$t" -H "Idempotency-Key: $key"
 	is "$HTTP_STATUS" 201 "in progress: the retry with the key issues"
 	first=$HTTP_BODY

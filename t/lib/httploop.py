@@ -7,7 +7,8 @@ thread sends its own kind of request, taken in turn from the --request
 options ("METHOD PATH [BODY]", with the token of --token).  Every request is
 printed on stdout as "START STATUS": START is when it was sent (seconds
 since the epoch, as bash's $EPOCHREALTIME), STATUS the HTTP status, or 000
-when no answer came.  Python 3 standard library only.
+when no answer came; each line as soon as the answer came.  Python 3
+standard library only.
 
   httploop.py --url http://127.0.0.1:PORT --clients 8 --stop FILE \\
       --token TOKEN --request 'GET /api/v1/products' \\
@@ -31,7 +32,6 @@ def client(args, request, out, lock):
         headers["Content-Type"] = "application/json"
     url = urllib.parse.urlsplit(args.url)
     conn = None
-    lines = []
     while not os.path.exists(args.stop):
         if conn is None:
             conn = http.client.HTTPConnection(url.hostname, url.port,
@@ -46,9 +46,10 @@ def client(args, request, out, lock):
             conn.close()
             conn = None
             status = 0
-        lines.append(f"{start:.6f} {status:03d}\n")
-    with lock:
-        out.writelines(lines)
+        # Written as it comes, so that a test can wait for answers.
+        with lock:
+            out.write(f"{start:.6f} {status:03d}\n")
+            out.flush()
 
 
 def main():

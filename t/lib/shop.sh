@@ -3,7 +3,8 @@
 # t/lib/shop.sh: helpers the domain integration tests share, on top of
 # t/lib/stack.sh and t/lib/assert.sh: the invariant audit, tokens for many
 # users at once, a snapshot of the tables a refused request must not touch,
-# and creating products through the admin API.
+# locks held by another session until released, and creating products
+# through the admin API.
 
 # audit_clean NAME: runs sql/audit.sql; passes when it returns no row.
 audit_clean() {
@@ -117,6 +118,37 @@ sql_close() {
 	[ -n "$pid" ] || return 0
 	[ -z "$fd" ] || exec {fd}>&-
 	wait "$pid" 2>/dev/null || true
+}
+
+# hold_lock NAME SQL: a psql session (application_name "hold NAME") runs
+# SQL in a transaction left open until release_lock NAME ends the session
+# (60 s at most); returns once SQL has run, so that what it locks is held
+# before anything else is sent, however loaded the machine.  Held until
+# released, not for a fixed time: a fixed time bets on how fast the steps
+# run while it is held, and loses that bet on a loaded machine.
+declare -gA HOLD_PIDS=()
+hold_lock() {
+	PGAPPNAME="hold $1" stack_psql "BEGIN; $2; SELECT pg_sleep(60); COMMIT" >/dev/null 2>&1 &
+	HOLD_PIDS[$1]=$!
+	_stack_wait_for 20 lock_held "$1" && return 0
+	diag "hold_lock $1: the lock was not taken"
+	return 1
+}
+
+lock_held() {
+	[ "$(stack_psql "SELECT count(*) FROM pg_stat_activity
+	    WHERE application_name = 'hold $1' AND state = 'active'
+	    AND query LIKE '%pg_sleep%'")" = 1 ]
+}
+
+# release_lock NAME: ends hold_lock's session and waits until it is gone
+# (its transaction rolled back, its locks free), then reaps its psql.
+release_lock() {
+	stack_psql "SELECT pg_terminate_backend(pid, 30000) FROM pg_stat_activity
+	    WHERE application_name = 'hold $1'" >/dev/null
+	wait "${HOLD_PIDS[$1]}" 2>/dev/null
+	unset "HOLD_PIDS[$1]"
+	return 0
 }
 
 # db_snapshot: one line summing up every table a request can change;

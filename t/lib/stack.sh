@@ -63,6 +63,7 @@
 # stack_start_{postgres,redis,stockade,nginx}, stack_stop_{...},
 # stack_wait_ready, stack_status, stack_get_status, stack_leftovers,
 # stack_pid, stack_alive, stack_psql, stack_psql_file, stack_redis, stack_token,
+# stack_listen_queue,
 # stack_restart_postgres, stack_{start,stop}_pgproxy, stack_pgproxy_url,
 # stack_pgproxy_arm, stack_pgproxy_armed, stack_start_behind_pgproxy.
 #
@@ -663,6 +664,13 @@ stack_stop_stockade() {
 	fi
 	rm -f "$STACK_DIR/stockade.pid"
 	STACK_STOCKADE_PID=
+}
+
+# stack_listen_queue: the connections waiting in stockade's listen backlog,
+# not accepted by any worker yet (ss's Recv-Q of a listening socket); empty
+# when the socket is not listening.
+stack_listen_queue() {
+	ss -xlH "src $STACK_DIR/stockade.sock" 2>/dev/null | awk '{ print $3; exit }'
 }
 
 # stack_token USER [ROLE] [ARGS...]: print a bearer token for USER with ROLE
