@@ -118,7 +118,8 @@ SELECT s.span, date_bin(s.span, m.at, product_sales_origin()), m.product_id,
          WHERE r.status = 'paid'
          GROUP BY 1, 2) m
  CROSS JOIN product_sales_span s
- GROUP BY 1, 2, 3;
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3;
 
 SELECT setval(pg_get_serial_sequence('orders', 'id'), :orders),
        setval(pg_get_serial_sequence('products', 'id'), 100),

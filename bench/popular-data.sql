@@ -47,6 +47,7 @@ SELECT s.span, date_bin(s.span, m.at, product_sales_origin()), m.product_id,
          GROUP BY 1, 2) m
  CROSS JOIN product_sales_span s
  GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3
 ON CONFLICT (span, at, product_id) DO UPDATE
    SET quantity = t.quantity + excluded.quantity,
        revenue = t.revenue + excluded.revenue;
