@@ -108,17 +108,7 @@ FROM (SELECT user_id, sum(amount) AS sum, max(created_at) AS at
 WHERE l.user_id = a.user_id;
 -- The sales rollup of the paid orders (sql/008), as its backfill does.
 INSERT INTO product_sales_bucket (span, at, product_id, quantity, revenue)
-SELECT s.span, date_bin(s.span, m.at, product_sales_origin()), m.product_id,
-       sum(m.quantity), sum(m.revenue)
-  FROM (SELECT date_trunc('minute', r.paid_at AT TIME ZONE 'UTC') AS at,
-               o.product_id, sum(i.quantity) AS quantity,
-               sum(i.quantity * i.unit_price) AS revenue
-          FROM orders r JOIN order_items i ON i.order_id = r.id
-          JOIN product_options o ON o.id = i.option_id
-         WHERE r.status = 'paid'
-         GROUP BY 1, 2) m
- CROSS JOIN product_sales_span s
- GROUP BY 1, 2, 3
+SELECT span, at, product_id, quantity, revenue FROM product_sales_of_orders
  ORDER BY 1, 2, 3;
 
 SELECT setval(pg_get_serial_sequence('orders', 'id'), :orders),

@@ -35,20 +35,10 @@ SELECT g.n + 1000000000, g.user_id, 'paid', g.q * o.price, g.paid_at,
   FROM gen g JOIN opts o ON o.n = g.opt;
 INSERT INTO order_items (order_id, option_id, quantity, unit_price)
 SELECT g.n + 1000000000, o.id, g.q, o.price FROM gen g JOIN opts o ON o.n = g.opt;
+-- Every paid order is in orders: the buckets are what they give.
 INSERT INTO product_sales_bucket AS t (span, at, product_id, quantity, revenue)
-SELECT s.span, date_bin(s.span, m.at, product_sales_origin()), m.product_id,
-       sum(m.quantity), sum(m.revenue)
-  FROM (SELECT date_trunc('minute', r.paid_at AT TIME ZONE 'UTC') AS at,
-               o.product_id, sum(i.quantity) AS quantity,
-               sum(i.quantity * i.unit_price) AS revenue
-          FROM orders r JOIN order_items i ON i.order_id = r.id
-          JOIN product_options o ON o.id = i.option_id
-         WHERE r.status = 'paid' AND r.id > 1000000000
-         GROUP BY 1, 2) m
- CROSS JOIN product_sales_span s
- GROUP BY 1, 2, 3
+SELECT span, at, product_id, quantity, revenue FROM product_sales_of_orders
  ORDER BY 1, 2, 3
 ON CONFLICT (span, at, product_id) DO UPDATE
-   SET quantity = t.quantity + excluded.quantity,
-       revenue = t.revenue + excluded.revenue;
+   SET quantity = excluded.quantity, revenue = excluded.revenue;
 ANALYZE orders, order_items, products, product_options, product_sales_bucket, product_sales_recent;

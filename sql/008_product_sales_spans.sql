@@ -22,7 +22,9 @@
 --     product_sales_bucket + product_sales_recent (binned to the span)
 --       = the paid orders' items summed by product and bucket of paid_at
 -- (sql/audit.sql checks it).  The spans are data: the reader, the reaper
--- and the audit join this table, so they cannot disagree on them.
+-- and the audit join this table, so they cannot disagree on them; the
+-- shortest must stay a minute, the unit of product_sales_recent and of the
+-- orders the reader reads (sql/queries/order.sql, product.sql).
 CREATE TABLE product_sales_span (
     span        interval PRIMARY KEY,
     -- the next longer span (a multiple of this one); NULL for the longest
@@ -62,12 +64,13 @@ CREATE TABLE product_sales_recent (
     revenue     numeric NOT NULL
 );
 
--- The orders paid before this migration, from `orders` (007's hours and
--- days cannot give minutes), in key order, so that a range of buckets a
--- reader sums lies in few pages.
-INSERT INTO product_sales_bucket (span, at, product_id, quantity, revenue)
-SELECT s.span, date_bin(s.span, m.at, product_sales_origin()), m.product_id,
-       sum(m.quantity), sum(m.revenue)
+-- What the buckets must hold, from the paid orders themselves: their items
+-- summed by minute of paid_at (UTC) and product, then by every span's
+-- bucket.  The backfill below fills the buckets from it, and the audit
+-- (sql/audit.sql) compares the buckets with it.
+CREATE VIEW product_sales_of_orders AS
+SELECT s.span, date_bin(s.span, m.at, product_sales_origin()) AS at,
+       m.product_id, sum(m.quantity) AS quantity, sum(m.revenue) AS revenue
   FROM (SELECT date_trunc('minute', r.paid_at AT TIME ZONE 'UTC') AS at,
                o.product_id, sum(i.quantity) AS quantity,
                sum(i.quantity * i.unit_price) AS revenue
@@ -76,5 +79,11 @@ SELECT s.span, date_bin(s.span, m.at, product_sales_origin()), m.product_id,
          WHERE r.status = 'paid'
          GROUP BY 1, 2) m
  CROSS JOIN product_sales_span s
- GROUP BY 1, 2, 3
+ GROUP BY 1, 2, 3;
+
+-- The orders paid before this migration (007's hours and days cannot give
+-- minutes), in key order, so that a range of buckets a reader sums lies in
+-- few pages.
+INSERT INTO product_sales_bucket (span, at, product_id, quantity, revenue)
+SELECT span, at, product_id, quantity, revenue FROM product_sales_of_orders
  ORDER BY 1, 2, 3;

@@ -252,20 +252,8 @@ FROM (SELECT span, at, product_id, sum(quantity) AS quantity,
                      r.product_id, r.quantity, r.revenue
                 FROM product_sales_recent r CROSS JOIN product_sales_span s) x
        GROUP BY span, at, product_id) a
--- The orders summed by minute once, then the minutes by every span.
-FULL JOIN (SELECT s.span, date_bin(s.span, m.at, product_sales_origin()) AS at,
-                  m.product_id, sum(m.quantity) AS quantity,
-                  sum(m.revenue) AS revenue
-             FROM (SELECT date_trunc('minute', r.paid_at AT TIME ZONE 'UTC')
-                              AS at, o.product_id,
-                          sum(i.quantity) AS quantity,
-                          sum(i.quantity * i.unit_price) AS revenue
-                     FROM orders r JOIN order_items i ON i.order_id = r.id
-                     JOIN product_options o ON o.id = i.option_id
-                    WHERE r.status = 'paid'
-                    GROUP BY 1, 2) m
-            CROSS JOIN product_sales_span s
-            GROUP BY 1, 2, 3) b
+-- The orders summed by minute once, then the minutes by every span (008).
+FULL JOIN product_sales_of_orders b
   ON b.span = a.span AND b.at = a.at AND b.product_id = a.product_id
 JOIN product_sales_span n ON n.span = COALESCE(a.span, b.span)
 WHERE :'since'::timestamptz = '-infinity'
