@@ -50,18 +50,20 @@ def render_reads(out, sec, sizes):
     out += ["", "Read endpoints: req/s, its share of GET /healthz measured just before at the "
             "same size (the machine is shared: the sizes are measured minutes apart), p50 / "
             "p99 ms, and the mean ms in PostgreSQL of the costliest statement "
-            "(pg_stat_statements). Growth: the first size's over the last's, of req/s and of "
-            "the share of /healthz (above 2x in bold).", "",
+            "(pg_stat_statements). Growth, from the first size to the last: of the time per "
+            "request (req/s), of the same against /healthz, and of the statement's mean in "
+            "PostgreSQL, the figure the other work on the machine moves least (above 2x in "
+            "bold).", "",
             "| endpoint | " + " | ".join("%s orders" % s for s in sizes)
-            + " | growth (req/s) | growth (vs /healthz) | checks |",
-            "|---|" + "---:|" * len(sizes) + "---:|---:|---|"]
+            + " | growth (req/s) | growth (vs /healthz) | growth (pg ms) | checks |",
+            "|---|" + "---:|" * len(sizes) + "---:|---:|---:|---|"]
     ref = {}
     for s in sizes:
         p = sec.one(role="read", size=s, target="healthz")
         ref[s] = wrk_figures(p)["rps"] if p else 0
     stmts = []
     for target, title in [("healthz", "GET /healthz (the reference)")] + READS:
-        cells, rps, share, checks = [], [], [], []
+        cells, rps, share, pg, checks = [], [], [], [], []
         for s in sizes:
             p = sec.one(role="read", size=s, target=target)
             if not p:
@@ -73,6 +75,7 @@ def render_reads(out, sec, sizes):
                                                       f["p50"], f["p99"], mean))
             rps.append(f["rps"])
             share.append(num(f["rps"]) / ref[s] if ref[s] else 0)
+            pg.append(mean)
             if p["check"] != "ok":
                 checks.append("%s: %s" % (s, p["check"]))
             if s == sizes[-1] and target != "healthz":
@@ -80,6 +83,7 @@ def render_reads(out, sec, sizes):
         out.append(row(title, *cells,
                        growth_cell(rps[0], rps[-1], False) if rps else "n/a",
                        growth_cell(share[0], share[-1], False) if share else "n/a",
+                       growth_cell(pg[0], pg[-1], True) if pg else "n/a",
                        "; ".join(checks) or "ok"))
     out += ["", "The costliest statement of each endpoint at the last size:", ""]
     out += ["- %s: %s" % (t, md_code(q)) for t, q in stmts]
