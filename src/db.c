@@ -171,14 +171,21 @@ static int db_configure_session(struct db *db)
 	 * while it waited in a statement (a worker killed by request_timeout
 	 * in a lock wait) otherwise notices only when the statement ends,
 	 * and holds its locks and its connection slot until then; with it,
-	 * the backend ends and rolls back within a second.
+	 * the backend ends and rolls back within a second.  No JIT: it pays
+	 * off on queries that run for seconds, and every statement here runs
+	 * in milliseconds, but the planner decides by estimated cost alone,
+	 * and a window it cannot see (a CTE's bounds) makes it guess most of
+	 * a big table: at 10^7 orders GET /products/popular compiled itself
+	 * at every call, 50 ms of a 67 ms execution (docs/benchmarks.md, "Cost
+	 * vs data size").
 	 */
 	snprintf(sql, sizeof(sql),
 	    "SET TimeZone = 'UTC'; "
 	    "SET statement_timeout = %d; "
 	    "SET lock_timeout = %d; "
 	    "SET idle_in_transaction_session_timeout = %d; "
-	    "SET client_connection_check_interval = %d",
+	    "SET client_connection_check_interval = %d; "
+	    "SET jit = off",
 	    db->statement_timeout_ms, db->lock_timeout_ms,
 	    db->idle_in_transaction_timeout_ms, DB_CONNECTION_CHECK_MS);
 	r = PQexec(db->conn, sql);

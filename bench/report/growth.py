@@ -100,12 +100,15 @@ def render_timed(out, sec, sizes):
             if not p:
                 cells.append("")
                 continue
+            if p["check"] != "ok":
+                # Failed or interrupted: no figure, and no growth from it.
+                cells.append("n/a")
+                checks.append("%s: %s" % (s, p["check"]))
+                continue
             v = p["statement_ms"] if target == "purge" else p["ms"]
             extra = " (wall %s)" % p["ms"] if target == "purge" else ""
             cells.append("%s%s" % (v, extra))
             vals.append(v)
-            if p["check"] != "ok":
-                checks.append("%s: %s" % (s, p["check"]))
         out.append(row(title, *cells, growth_cell(vals[0], vals[-1], True) if vals else "n/a",
                        "; ".join(checks) or "ok"))
 
