@@ -193,7 +193,7 @@ scenario_growth() {
 	local -a sizes
 	read -r -a sizes <<<"$(tr ' ' '\n' <<<"$BENCH_GROWTH_SIZES" | sort -n | paste -sd' ')"
 	for s in "${sizes[@]}"; do
-		is_uint "$s" && [ "$s" -ge 1000 ] || die "BENCH_GROWTH_SIZES: $s is not a number of orders >= 1000"
+		{ is_uint "$s" && [ "$s" -ge 1000 ]; } || die "BENCH_GROWTH_SIZES: $s is not a number of orders >= 1000"
 		top=$s
 	done
 	[ "$(growth_psql -c 'SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM products)')" = 0 ] ||
