@@ -65,6 +65,30 @@ static void app_redis_event(void *arg, enum redis_event ev)
 	                                : COUNTER_REDIS_BREAKER_OPENS);
 }
 
+/* The same for a handle whose owner has a slot but no app. */
+static void app_slot_redis_event(void *arg, enum redis_event ev)
+{
+	struct scoreboard_slot *slot = arg;
+
+	slot->counters[ev == REDIS_EVENT_RECONNECT
+	        ? COUNTER_REDIS_RECONNECTS
+	        : COUNTER_REDIS_BREAKER_OPENS]++;
+}
+
+struct redis *app_redis_create(const struct config *cfg,
+    struct scoreboard_slot *slot)
+{
+	return redis_create(&(struct redis_options){
+	    .host = cfg->redis_host,
+	    .port = cfg->redis_port,
+	    .unix_path = cfg->redis_unix_path,
+	    .timeout_ms = cfg->redis_timeout_ms,
+	    .cooldown_ms = cfg->redis_cooldown_ms,
+	    .on_event = app_slot_redis_event,
+	    .on_event_arg = slot,
+	});
+}
+
 struct app *app_create(const struct config *cfg, const unsigned char *secret,
     size_t secret_len, struct scoreboard *sb, int slot, const char *name)
 {

@@ -38,6 +38,8 @@ struct app {
 	/* The current request's id (X-Request-Id), for log lines; "-" until
 	 * the worker has parsed it.  Owned by the request. */
 	const char *request_id;
+	/* coupon_strategy = queue: the number of this worker's last claim. */
+	int64_t queue_seq;
 };
 
 /*
@@ -69,6 +71,14 @@ void app_connect(struct app *app);
  * in slot (may be NULL).  Never NULL.
  */
 struct db *app_db_create(const struct config *cfg, const char *name,
+    struct scoreboard_slot *slot);
+
+/*
+ * A Redis handle configured from cfg, for a process without an app (the
+ * queue consumers); counts its reconnects and breaker openings in slot.
+ * Never NULL.
+ */
+struct redis *app_redis_create(const struct config *cfg,
     struct scoreboard_slot *slot);
 
 /*

@@ -38,6 +38,7 @@ const char *const coupon_strategy_names[COUPON_STRATEGY__MAX] = {
 	"pessimistic",
 	"conditional",
 	"sharded",
+	"queue",
 };
 
 /* The gate's rebuild reads the users who hold a coupon this many at once. */
@@ -480,7 +481,10 @@ static enum db_status coupon_issue_gate(struct coupon_issue *ci, int keyed)
 		app_count(app, COUNTER_COUPON_GATE_SOLD_OUT);
 		ci->result = COUPON_SOLD_OUT;
 		return DB_OK;
-	default: /* cold and not rebuilt by us, or Redis down */
+	case COUPON_GATE_DOWN:
+		ci->redis_down = 1;
+		break;
+	default: /* cold and not rebuilt by us */
 		break;
 	}
 	app_count(app, COUNTER_COUPON_GATE_BYPASSED);

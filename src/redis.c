@@ -193,6 +193,62 @@ redisReply *redis_command_argv(struct redis *redis, int argc, const char **argv)
 	    redisCommandArgv(redis->ctx, argc, argv, NULL));
 }
 
+redisReply *redis_command_wait(struct redis *redis, int wait_ms, int argc,
+    const char **argv)
+{
+	struct timeval tv = redis->timeout;
+	redisReply *reply;
+
+	if (redis_connect(redis) < 0)
+		return NULL;
+	tv.tv_sec += wait_ms / 1000;
+	tv.tv_usec += (wait_ms % 1000) * 1000;
+	if (tv.tv_usec >= 1000000) {
+		tv.tv_sec++;
+		tv.tv_usec -= 1000000;
+	}
+	if (redisSetTimeout(redis->ctx, tv) != REDIS_OK)
+		return redis_checked(redis, NULL);
+	reply = redisCommandArgv(redis->ctx, argc, argv, NULL);
+	if (reply == NULL)
+		return redis_checked(redis, NULL);
+	if (redisSetTimeout(redis->ctx, redis->timeout) != REDIS_OK) {
+		freeReplyObject(reply);
+		return redis_checked(redis, NULL);
+	}
+	return reply;
+}
+
+int redis_pipeline(struct redis *redis, int n, const int *argc,
+    const char **const *argv, redisReply **replies)
+{
+	void *r;
+	int i;
+
+	for (i = 0; i < n; i++)
+		replies[i] = NULL;
+	if (redis_connect(redis) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (redisAppendCommandArgv(redis->ctx, argc[i], argv[i],
+		        NULL) != REDIS_OK)
+			goto fail;
+	for (i = 0; i < n; i++) {
+		if (redisGetReply(redis->ctx, &r) != REDIS_OK || r == NULL)
+			goto fail;
+		replies[i] = r;
+	}
+	return 0;
+fail:
+	for (i = 0; i < n; i++) {
+		if (replies[i] != NULL)
+			freeReplyObject(replies[i]);
+		replies[i] = NULL;
+	}
+	(void)redis_checked(redis, NULL);
+	return -1;
+}
+
 void redis_script_prepare(struct redis_script *script)
 {
 	unsigned char md[SHA_DIGEST_LENGTH];
