@@ -34,6 +34,7 @@ const char *const coupon_queue_answer_names[QUEUE_ANSWER__MAX] = {
 	"not_open",
 	"not_found",
 	"direct",
+	"held",
 };
 
 /* The stream is trimmed to about this many entries (XADD MAXLEN ~): a
@@ -183,6 +184,7 @@ static int coupon_queue_take_reply(struct coupon_issue *ci, redisReply *r,
 		[QUEUE_NOT_OPEN] = COUPON_NOT_OPEN,
 		[QUEUE_NOT_FOUND] = COUPON_NOT_FOUND,
 		[QUEUE_DIRECT] = COUPON_UNDECIDED,
+		[QUEUE_HELD] = COUPON_UNDECIDED,
 	};
 	const redisReply *e;
 	const char *json;
@@ -226,6 +228,10 @@ static enum coupon_queue_outcome coupon_queue_wait(struct coupon_issue *ci,
 		freeReplyObject(r);
 		if (got < 0)
 			return COUPON_QUEUE_LOST;
+		if (got == 1 && a == QUEUE_HELD)
+			/* Its coupon, committed: read it (else, direct). */
+			return coupon_queue_held(ci, w) ? COUPON_QUEUE_ANSWERED
+			                                : COUPON_QUEUE_DIRECT;
 		if (got == 1)
 			return a == QUEUE_DIRECT ? COUPON_QUEUE_DIRECT
 			                         : COUPON_QUEUE_ANSWERED;

@@ -48,10 +48,13 @@ enum coupon_queue_answer {
 	QUEUE_NOT_OPEN,
 	QUEUE_NOT_FOUND,
 	QUEUE_DIRECT, /* not decided by the batch: the worker takes it */
+	/* a redelivered claim whose coupon committed after the batch's
+	 * snapshot (by the consumer that died): the worker reads it */
+	QUEUE_HELD,
 	QUEUE_ANSWER__MAX
 };
 
-/* "issued", "already_issued", ... "direct", as the statement writes them. */
+/* "issued", "already_issued", ... "held", as the statement writes them. */
 extern const char *const coupon_queue_answer_names[QUEUE_ANSWER__MAX];
 
 /* A claim as the stream carries it (the fields of its entry). */

@@ -175,8 +175,9 @@ SELECT user_id FROM user_coupons WHERE policy_id = $1::bigint
 -- remaining quantity is read from the row as it is; within a policy the
 -- coupons go to the first claims in stream order.  One row per claim, in
 -- its order: its answer (issued, already_issued, sold_out, not_open,
--- not_found, or direct: not decided here, for the waiting worker to take
--- on the direct path) and, when issued, the coupon's JSON.
+-- not_found, held: the claim's coupon exists, for the worker to read, or
+-- direct: not decided here, for the waiting worker to take on the direct
+-- path) and, when issued, the coupon's JSON.
 --  - A user who holds a coupon in this statement's snapshot: already_issued,
 --    or, for a redelivery, issued with that coupon (the gate admits a user
 --    once, so it is this claim's own, committed by the consumer that died).
@@ -185,6 +186,9 @@ SELECT user_id FROM user_coupons WHERE policy_id = $1::bigint
 --    the lock (not in the snapshot) makes the INSERT skip the claim (ON
 --    CONFLICT, UNIQUE (policy_id, user_id)): direct, and the claims refused
 --    for want of coupons then are direct too, unless the policy is full.
+--    For a redelivery it is held: the coupon is the claim's own, committed
+--    by the consumer that died (its statement outlived it), and the worker
+--    reads it, since this statement's snapshot cannot.
 --  - A policy split by coupon_strategy = sharded: direct (its shards hold
 --    what remains).
 WITH claim AS (
@@ -227,6 +231,7 @@ SELECT CASE
          WHEN NOT p.open THEN 'not_open'
          WHEN p.shards > 0 THEN 'direct'
          WHEN i.id IS NOT NULL THEN 'issued'
+         WHEN t.ord IS NOT NULL AND q.redo THEN 'held'
          WHEN t.ord IS NOT NULL THEN 'direct'
          WHEN p.remaining - COALESCE(n.n, 0) <= 0 THEN 'sold_out'
          ELSE 'direct' END,
