@@ -60,14 +60,6 @@ struct db *app_db_create(const struct config *cfg, const char *name,
 /* The Redis circuit breaker opened, or Redis was reached again: count it. */
 static void app_redis_event(void *arg, enum redis_event ev)
 {
-	app_count(arg,
-	    ev == REDIS_EVENT_RECONNECT ? COUNTER_REDIS_RECONNECTS
-	                                : COUNTER_REDIS_BREAKER_OPENS);
-}
-
-/* The same for a handle whose owner has a slot but no app. */
-static void app_slot_redis_event(void *arg, enum redis_event ev)
-{
 	struct scoreboard_slot *slot = arg;
 
 	slot->counters[ev == REDIS_EVENT_RECONNECT
@@ -84,7 +76,7 @@ struct redis *app_redis_create(const struct config *cfg,
 	    .unix_path = cfg->redis_unix_path,
 	    .timeout_ms = cfg->redis_timeout_ms,
 	    .cooldown_ms = cfg->redis_cooldown_ms,
-	    .on_event = app_slot_redis_event,
+	    .on_event = app_redis_event,
 	    .on_event_arg = slot,
 	});
 }
@@ -101,15 +93,7 @@ struct app *app_create(const struct config *cfg, const unsigned char *secret,
 	app->slot = slot;
 	app->listen_fd = -1;
 	app->db = app_db_create(cfg, name, &sb->slots[slot]);
-	app->redis = redis_create(&(struct redis_options){
-	    .host = cfg->redis_host,
-	    .port = cfg->redis_port,
-	    .unix_path = cfg->redis_unix_path,
-	    .timeout_ms = cfg->redis_timeout_ms,
-	    .cooldown_ms = cfg->redis_cooldown_ms,
-	    .on_event = app_redis_event,
-	    .on_event_arg = app,
-	});
+	app->redis = app_redis_create(cfg, &sb->slots[slot]);
 	app->coupons = coupon_cache_create();
 	return app;
 }

@@ -74,9 +74,9 @@ struct db *app_db_create(const struct config *cfg, const char *name,
     struct scoreboard_slot *slot);
 
 /*
- * A Redis handle configured from cfg, for a process without an app (the
- * queue consumers); counts its reconnects and breaker openings in slot.
- * Never NULL.
+ * A Redis handle configured from cfg, for the workers and the queue
+ * consumers, whose reconnects and breaker openings it counts in slot.
+ * Connects nothing yet.  Never NULL.
  */
 struct redis *app_redis_create(const struct config *cfg,
     struct scoreboard_slot *slot);
