@@ -147,28 +147,6 @@ static void coupon_queue_reply_key(char *buf, size_t len)
 	snprintf(buf, len, "{coupon-queue}:reply:%ld", (long)getpid());
 }
 
-/* XADD of the claim; 0 when Redis took it. */
-static int coupon_queue_send(struct coupon_issue *ci, const char *reply,
-    int64_t seq)
-{
-	char s[NUM_I64_LEN];
-	const char *argv[] = { "XADD", COUPON_QUEUE_STREAM, "MAXLEN", "~",
-		COUPON_QUEUE_MAXLEN, "*", "p", ci->policy, "u", ci->user, "r",
-		reply, "s", num_format(s, seq) };
-	redisReply *r;
-	int ok;
-
-	r = redis_command_argv(ci->app->redis,
-	    (int)(sizeof(argv) / sizeof(argv[0])), argv);
-	ok = r != NULL && r->type == REDIS_REPLY_STRING;
-	if (r != NULL && !ok)
-		log_warn("coupon queue: XADD refused (%s); issuing directly",
-		    r->type == REDIS_REPLY_ERROR ? r->str : "no id");
-	if (r != NULL)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
-}
-
 /*
  * Reads an answer to claim seq from one BLPOP reply: 1 when it was this
  * claim's (ci->result set, the coupon written), 0 when it was an earlier
@@ -208,35 +186,98 @@ static int coupon_queue_take_reply(struct coupon_issue *ci, redisReply *r,
 	return 1;
 }
 
-/* Waits until until_ms for claim seq's answer on reply. */
+/* BLPOP's timeout, in seconds, for a wait until until_ms (at least 1 ms:
+ * 0 would block for ever). */
+static int64_t coupon_queue_blpop_secs(char *buf, size_t len, int64_t until_ms)
+{
+	int64_t left = until_ms - clock_ms();
+
+	if (left < 1)
+		left = 1;
+	snprintf(buf, len, "%.3f", (double)left / 1000.0);
+	return left;
+}
+
+/*
+ * What one BLPOP reply r (freed here) says of claim seq: ANSWERED (a
+ * "held" answer read from the database), DIRECT, or LOST when it makes no
+ * sense; *more is set instead when it was an earlier claim's answer or
+ * none came, and the caller waits on.
+ */
+static enum coupon_queue_outcome
+coupon_queue_outcome_of(struct coupon_issue *ci, redisReply *r, int64_t seq,
+    struct json_writer *w, int *more)
+{
+	enum coupon_queue_answer a;
+	int got = coupon_queue_take_reply(ci, r, seq, w, &a);
+
+	freeReplyObject(r);
+	*more = got == 0;
+	if (got < 0)
+		return COUPON_QUEUE_LOST;
+	if (got == 0)
+		return COUPON_QUEUE_LOST; /* unless *more: the caller waits */
+	if (a == QUEUE_HELD) /* its coupon, committed: read it */
+		return coupon_queue_held(ci, w) ? COUPON_QUEUE_ANSWERED
+		                                : COUPON_QUEUE_DIRECT;
+	return a == QUEUE_DIRECT ? COUPON_QUEUE_DIRECT : COUPON_QUEUE_ANSWERED;
+}
+
+/*
+ * Sends the claim (XADD) and its first wait for the answer (BLPOP) in one
+ * round trip.  A claim Redis refused (an error reply to XADD: nothing
+ * queued) is NOT_SENT once that wait is over; Redis unreachable before
+ * anything was sent is NOT_SENT at once; a connection that broke once
+ * they were sent is LOST (the claim may be in the stream).
+ */
+static enum coupon_queue_outcome coupon_queue_send(struct coupon_issue *ci,
+    const char *reply, int64_t seq, int64_t until_ms, struct json_writer *w,
+    int *more)
+{
+	char s[NUM_I64_LEN], secs[32];
+	const char *xadd[] = { "XADD", COUPON_QUEUE_STREAM, "MAXLEN", "~",
+		COUPON_QUEUE_MAXLEN, "*", "p", ci->policy, "u", ci->user, "r",
+		reply, "s", num_format(s, seq) };
+	const char *blpop[] = { "BLPOP", reply, secs };
+	const char **argv[] = { xadd, blpop };
+	int argc[] = { (int)(sizeof(xadd) / sizeof(xadd[0])), 3 };
+	redisReply *r[2];
+	int64_t left = coupon_queue_blpop_secs(secs, sizeof(secs), until_ms);
+	int rc = redis_pipeline(ci->app->redis, (int)left, 2, argc, argv, r);
+
+	*more = 0;
+	if (rc != 0)
+		return rc == -2 ? COUPON_QUEUE_NOT_SENT : COUPON_QUEUE_LOST;
+	if (r[0]->type != REDIS_REPLY_STRING) {
+		log_warn("coupon queue: XADD refused (%s); issuing directly",
+		    r[0]->type == REDIS_REPLY_ERROR ? r[0]->str : "no id");
+		freeReplyObject(r[0]);
+		freeReplyObject(r[1]);
+		return COUPON_QUEUE_NOT_SENT;
+	}
+	freeReplyObject(r[0]);
+	return coupon_queue_outcome_of(ci, r[1], seq, w, more);
+}
+
+/* Waits on, until until_ms, past answers to earlier claims. */
 static enum coupon_queue_outcome coupon_queue_wait(struct coupon_issue *ci,
     const char *reply, int64_t seq, int64_t until_ms, struct json_writer *w)
 {
-	enum coupon_queue_answer a;
+	enum coupon_queue_outcome q = COUPON_QUEUE_LOST;
 	char secs[32];
 	const char *argv[] = { "BLPOP", reply, secs };
-	int64_t left;
+	int more = 1;
 	redisReply *r;
-	int got;
+	int64_t left;
 
-	while ((left = until_ms - clock_ms()) > 0) {
-		snprintf(secs, sizeof(secs), "%.3f", (double)left / 1000.0);
-		r = redis_command_wait(ci->app->redis, (int)left, 3, argv);
-		if (r == NULL)
+	while (more && until_ms - clock_ms() > 0) {
+		left = coupon_queue_blpop_secs(secs, sizeof(secs), until_ms);
+		if ((r = redis_command_wait(ci->app->redis, (int)left, 3,
+		         argv)) == NULL)
 			return COUPON_QUEUE_LOST;
-		got = coupon_queue_take_reply(ci, r, seq, w, &a);
-		freeReplyObject(r);
-		if (got < 0)
-			return COUPON_QUEUE_LOST;
-		if (got == 1 && a == QUEUE_HELD)
-			/* Its coupon, committed: read it (else, direct). */
-			return coupon_queue_held(ci, w) ? COUPON_QUEUE_ANSWERED
-			                                : COUPON_QUEUE_DIRECT;
-		if (got == 1)
-			return a == QUEUE_DIRECT ? COUPON_QUEUE_DIRECT
-			                         : COUPON_QUEUE_ANSWERED;
+		q = coupon_queue_outcome_of(ci, r, seq, w, &more);
 	}
-	return COUPON_QUEUE_LOST;
+	return more ? COUPON_QUEUE_LOST : q;
 }
 
 enum coupon_queue_outcome coupon_queue_claim(struct coupon_issue *ci,
@@ -246,15 +287,14 @@ enum coupon_queue_outcome coupon_queue_claim(struct coupon_issue *ci,
 	char reply[64];
 	int64_t seq = ++app->queue_seq, now = clock_ms(), until;
 	enum coupon_queue_outcome q;
+	int more;
 
 	coupon_queue_reply_key(reply, sizeof(reply));
-	if (coupon_queue_send(ci, reply, seq) < 0) {
-		app_count(app, COUNTER_COUPON_QUEUE_DIRECT);
-		return COUPON_QUEUE_NOT_SENT;
-	}
 	/* Half of what is left: the other half is for a take-over. */
 	until = now + (app->deadline_ms - now) / 2;
-	q = coupon_queue_wait(ci, reply, seq, until, w);
+	q = coupon_queue_send(ci, reply, seq, until, w, &more);
+	if (more)
+		q = coupon_queue_wait(ci, reply, seq, until, w);
 	app_count(app,
 	    q == COUPON_QUEUE_ANSWERED   ? COUNTER_COUPON_QUEUE_ANSWERED
 	        : q == COUPON_QUEUE_LOST ? COUNTER_COUPON_QUEUE_TAKEOVERS
@@ -581,7 +621,7 @@ static int coupon_queue_pipeline(struct coupon_queue_consumer *qc, int n,
     const int *argc, const char **const *argv)
 {
 	redisReply **replies = xcalloc((size_t)n, sizeof(*replies));
-	int rc = redis_pipeline(qc->redis, n, argc, argv, replies);
+	int rc = redis_pipeline(qc->redis, 0, n, argc, argv, replies);
 
 	for (int i = 0; i < n; i++) {
 		if (replies[i] == NULL)

@@ -193,33 +193,31 @@ redisReply *redis_command_argv(struct redis *redis, int argc, const char **argv)
 	    redisCommandArgv(redis->ctx, argc, argv, NULL));
 }
 
-redisReply *redis_command_wait(struct redis *redis, int wait_ms, int argc,
-    const char **argv)
+/* Sets the context's read timeout to redis_timeout plus wait_ms; 0 or -1. */
+static int redis_set_wait(struct redis *redis, int wait_ms)
 {
 	struct timeval tv = redis->timeout;
-	redisReply *reply;
 
-	if (redis_connect(redis) < 0)
-		return NULL;
 	tv.tv_sec += wait_ms / 1000;
 	tv.tv_usec += (wait_ms % 1000) * 1000;
 	if (tv.tv_usec >= 1000000) {
 		tv.tv_sec++;
 		tv.tv_usec -= 1000000;
 	}
-	if (redisSetTimeout(redis->ctx, tv) != REDIS_OK)
-		return redis_checked(redis, NULL);
-	reply = redisCommandArgv(redis->ctx, argc, argv, NULL);
-	if (reply == NULL)
-		return redis_checked(redis, NULL);
-	if (redisSetTimeout(redis->ctx, redis->timeout) != REDIS_OK) {
-		freeReplyObject(reply);
-		return redis_checked(redis, NULL);
-	}
+	return redisSetTimeout(redis->ctx, tv) == REDIS_OK ? 0 : -1;
+}
+
+redisReply *redis_command_wait(struct redis *redis, int wait_ms, int argc,
+    const char **argv)
+{
+	redisReply *reply;
+
+	if (redis_pipeline(redis, wait_ms, 1, &argc, &argv, &reply) != 0)
+		return NULL;
 	return reply;
 }
 
-int redis_pipeline(struct redis *redis, int n, const int *argc,
+int redis_pipeline(struct redis *redis, int wait_ms, int n, const int *argc,
     const char **const *argv, redisReply **replies)
 {
 	void *r;
@@ -228,7 +226,9 @@ int redis_pipeline(struct redis *redis, int n, const int *argc,
 	for (i = 0; i < n; i++)
 		replies[i] = NULL;
 	if (redis_connect(redis) < 0)
-		return -1;
+		return -2;
+	if (wait_ms > 0 && redis_set_wait(redis, wait_ms) < 0)
+		goto fail;
 	for (i = 0; i < n; i++)
 		if (redisAppendCommandArgv(redis->ctx, argc[i], argv[i],
 		        NULL) != REDIS_OK)
@@ -238,6 +238,8 @@ int redis_pipeline(struct redis *redis, int n, const int *argc,
 			goto fail;
 		replies[i] = r;
 	}
+	if (wait_ms > 0 && redis_set_wait(redis, 0) < 0)
+		goto fail;
 	return 0;
 fail:
 	for (i = 0; i < n; i++) {

@@ -63,10 +63,12 @@ redisReply *redis_command_wait(struct redis *redis, int wait_ms, int argc,
 /*
  * Sends n commands at once (argc[i] arguments in argv[i]) and reads their n
  * replies into replies (each owned by the caller, who frees them): one
- * round trip instead of n.  Returns 0, or -1 when the connection broke, in
- * which case no reply is kept (all are NULL).
+ * round trip instead of n.  wait_ms: as for redis_command_wait, when the
+ * last command blocks.  Returns 0; -1 when the connection broke (some
+ * commands may have run); -2 when Redis could not be reached (none was
+ * sent).  On failure no reply is kept (all are NULL).
  */
-int redis_pipeline(struct redis *redis, int n, const int *argc,
+int redis_pipeline(struct redis *redis, int wait_ms, int n, const int *argc,
     const char **const *argv, redisReply **replies);
 
 /*
