@@ -345,6 +345,10 @@ struct coupon_queue_consumer {
 	char (*drop)[48]; /* ids to acknowledge without an answer */
 	int ndrop;
 	char (*answers)[COUPON_QUEUE_REPLY_MAX];
+	char count[NUM_I64_LEN], block[NUM_I64_LEN]; /* XREADGROUP's */
+	int block_ms;
+	/* The next round's read, sent with this round's answers (chained) */
+	redisReply *next;
 	char *arrays[3]; /* the statement's array parameters */
 	size_t array_len;
 };
@@ -358,6 +362,7 @@ struct coupon_queue_consumer *coupon_queue_consumer_create(struct db *db,
 	qc->redis = redis;
 	snprintf(qc->name, sizeof(qc->name), "%s", name);
 	qc->batch = batch;
+	num_format(qc->count, batch);
 	qc->own_pending = 1;
 	qc->claims = xcalloc((size_t)batch, sizeof(*qc->claims));
 	qc->drop = xcalloc((size_t)batch, sizeof(*qc->drop));
@@ -372,6 +377,8 @@ void coupon_queue_consumer_free(struct coupon_queue_consumer *qc)
 {
 	if (qc == NULL)
 		return;
+	if (qc->next != NULL)
+		freeReplyObject(qc->next);
 	for (int i = 0; i < 3; i++)
 		free(qc->arrays[i]);
 	free(qc->answers);
@@ -464,27 +471,32 @@ static int coupon_queue_read_ok(struct coupon_queue_consumer *qc, redisReply *r)
 	return -1;
 }
 
-/*
- * XREADGROUP: this consumer's pending claims (redo: delivered before, read
- * from "0" at once), or new ones (">"), waiting up to block_ms.
- */
-static int coupon_queue_read(struct coupon_queue_consumer *qc, int redo,
-    int block_ms)
+/* An XREADGROUP (see coupon_queue_read) in argv; returns its argc. */
+static int coupon_queue_read_argv(struct coupon_queue_consumer *qc, int redo,
+    const char *argv[12])
 {
-	char count[NUM_I64_LEN], block[NUM_I64_LEN];
-	const char *argv[12] = { "XREADGROUP", "GROUP", COUPON_QUEUE_GROUP,
-		qc->name, "COUNT", num_format(count, qc->batch) };
-	int argc = 6;
-	redisReply *r;
+	int argc = 0;
 
+	argv[argc++] = "XREADGROUP";
+	argv[argc++] = "GROUP";
+	argv[argc++] = COUPON_QUEUE_GROUP;
+	argv[argc++] = qc->name;
+	argv[argc++] = "COUNT";
+	argv[argc++] = qc->count;
 	if (!redo) {
 		argv[argc++] = "BLOCK";
-		argv[argc++] = num_format(block, block_ms);
+		argv[argc++] = qc->block;
 	}
 	argv[argc++] = "STREAMS";
 	argv[argc++] = COUPON_QUEUE_STREAM;
 	argv[argc++] = redo ? "0" : ">";
-	r = redis_command_wait(qc->redis, redo ? 0 : block_ms, argc, argv);
+	return argc;
+}
+
+/* Adds the claims of an XREADGROUP reply r (freed here); 0 or -1. */
+static int coupon_queue_take_read(struct coupon_queue_consumer *qc,
+    redisReply *r, int redo)
+{
 	if (coupon_queue_read_ok(qc, r) < 0)
 		return -1;
 	/* [[stream, [entries]]], or nil when none came in block_ms. */
@@ -494,6 +506,20 @@ static int coupon_queue_read(struct coupon_queue_consumer *qc, int redo,
 		coupon_queue_add_entries(qc, r->element[0]->element[1], redo);
 	freeReplyObject(r);
 	return 0;
+}
+
+/*
+ * XREADGROUP: this consumer's pending claims (redo: delivered before, read
+ * from "0" at once), or new ones (">"), waiting up to qc->block ms.
+ */
+static int coupon_queue_read(struct coupon_queue_consumer *qc, int redo)
+{
+	const char *argv[12];
+	int argc = coupon_queue_read_argv(qc, redo, argv);
+
+	return coupon_queue_take_read(qc,
+	    redis_command_wait(qc->redis, redo ? 0 : qc->block_ms, argc, argv),
+	    redo);
 }
 
 /*
@@ -616,13 +642,22 @@ static int coupon_queue_commit(struct coupon_queue_consumer *qc)
 	return 0;
 }
 
-/* Sends the n commands of a round's pipeline; 0, or -1 on failure. */
+/*
+ * Sends the n commands of a round's pipeline; 0, or -1 on failure.  With
+ * chained, the last is the next round's read: its reply is kept in
+ * qc->next, and Redis may hold it up to qc->block_ms.
+ */
 static int coupon_queue_pipeline(struct coupon_queue_consumer *qc, int n,
-    const int *argc, const char **const *argv)
+    const int *argc, const char **const *argv, int chained)
 {
 	redisReply **replies = xcalloc((size_t)n, sizeof(*replies));
-	int rc = redis_pipeline(qc->redis, 0, n, argc, argv, replies);
+	int rc = redis_pipeline(qc->redis, chained ? qc->block_ms : 0, n, argc,
+	    argv, replies);
 
+	if (rc == 0 && chained) {
+		qc->next = replies[n - 1];
+		replies[n - 1] = NULL;
+	}
 	for (int i = 0; i < n; i++) {
 		if (replies[i] == NULL)
 			continue;
@@ -639,12 +674,14 @@ static int coupon_queue_pipeline(struct coupon_queue_consumer *qc, int n,
 /*
  * Pushes every answer to its worker's list, then acknowledges and deletes
  * the claims and the dropped entries, in one pipeline: RPUSH and PEXPIRE
- * per claim, then XACK and XDEL.  Returns 0, or -1 when Redis failed (the
+ * per claim, then XACK and XDEL, and with chained the next round's read
+ * (one round trip less per batch).  Returns 0, or -1 when Redis failed (the
  * claims stay pending: their redelivery answers from the database).
  */
-static int coupon_queue_reply(struct coupon_queue_consumer *qc)
+static int coupon_queue_reply(struct coupon_queue_consumer *qc, int chained)
 {
-	int ncmd = 2 * qc->n + 2, nids = qc->n + qc->ndrop, k = 0, rc;
+	int ncmd = 2 * qc->n + 3, nids = qc->n + qc->ndrop, k = 0, rc;
+	const char *read[12];
 	int *argc = xcalloc((size_t)ncmd, sizeof(*argc));
 	const char ***argv = xcalloc((size_t)ncmd, sizeof(*argv));
 	const char **words = xcalloc((size_t)qc->n * 6 + 1, sizeof(*words));
@@ -678,7 +715,11 @@ static int coupon_queue_reply(struct coupon_queue_consumer *qc)
 	argc[k++] = 3 + nids;
 	argv[k] = del;
 	argc[k++] = 2 + nids;
-	rc = coupon_queue_pipeline(qc, ncmd, argc, argv);
+	if (chained) {
+		argv[k] = read;
+		argc[k++] = coupon_queue_read_argv(qc, 0, read);
+	}
+	rc = coupon_queue_pipeline(qc, k, argc, argv, chained);
 	free(del);
 	free(ack);
 	free(words);
@@ -687,16 +728,26 @@ static int coupon_queue_reply(struct coupon_queue_consumer *qc)
 	return rc;
 }
 
+/* Predicate: is the next round's read a plain read of new claims? */
+static int coupon_queue_plain_next(const struct coupon_queue_consumer *qc)
+{
+	return !qc->own_pending && clock_ms() < qc->autoclaim_ms;
+}
+
 /* Reads this round's claims; 0, or -1 when Redis failed. */
-static int coupon_queue_gather(struct coupon_queue_consumer *qc, int block_ms)
+static int coupon_queue_gather(struct coupon_queue_consumer *qc)
 {
 	int64_t now = clock_ms();
+	redisReply *next = qc->next;
 
 	qc->n = qc->ndrop = 0;
+	qc->next = NULL;
+	if (next != NULL) /* read with the last round's answers */
+		return coupon_queue_take_read(qc, next, 0);
 	if (!qc->group_ready && coupon_queue_group(qc) < 0)
 		return -1;
 	if (qc->own_pending) {
-		if (coupon_queue_read(qc, 1, 0) < 0)
+		if (coupon_queue_read(qc, 1) < 0)
 			return -1;
 		/* Read them all (a batch at a time), then go on. */
 		qc->own_pending = qc->n + qc->ndrop > 0;
@@ -710,18 +761,21 @@ static int coupon_queue_gather(struct coupon_queue_consumer *qc, int block_ms)
 		if (qc->n + qc->ndrop > 0)
 			return 0;
 	}
-	return coupon_queue_read(qc, 0, block_ms);
+	return coupon_queue_read(qc, 0);
 }
 
 int coupon_queue_consume(struct coupon_queue_consumer *qc, int block_ms)
 {
-	if (coupon_queue_gather(qc, block_ms) < 0)
+	qc->block_ms = block_ms;
+	num_format(qc->block, block_ms);
+	if (coupon_queue_gather(qc) < 0)
 		return -1;
 	if (qc->n > 0 && coupon_queue_commit(qc) < 0) {
 		qc->own_pending = 1;
 		return -1;
 	}
-	if (qc->n + qc->ndrop > 0 && coupon_queue_reply(qc) < 0) {
+	if (qc->n + qc->ndrop > 0 &&
+	    coupon_queue_reply(qc, coupon_queue_plain_next(qc)) < 0) {
 		qc->own_pending = 1;
 		return -1;
 	}
