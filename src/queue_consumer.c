@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "clock.h"
 #include "config.h"
 #include "coupon_queue.h"
 #include "db.h"
@@ -23,6 +24,12 @@
 #define QUEUE_CONSUMER_BLOCK_MS 200
 /* The pause after Redis or the database failed, before the next round. */
 #define QUEUE_CONSUMER_PAUSE_MS 100
+/*
+ * While no claims come, the database connection is checked this often, so
+ * that one lost (a PostgreSQL restart) is replaced before the next claims
+ * rather than by them: the connections stay workers + 1 + queue_consumers.
+ */
+#define QUEUE_CONSUMER_PING_MS 1000
 
 static volatile sig_atomic_t queue_consumer_stop_requested;
 
@@ -48,6 +55,7 @@ noreturn void queue_consumer_run(const struct config *cfg,
 	char role[32], name[32];
 	struct redis *redis;
 	struct db *db;
+	int64_t ping_at;
 	int got;
 
 	snprintf(role, sizeof(role), "queue consumer %d", n);
@@ -60,6 +68,8 @@ noreturn void queue_consumer_run(const struct config *cfg,
 	db = app_db_create(cfg, "stockade queue consumer", slot);
 	redis = app_redis_create(cfg, slot);
 	qc = coupon_queue_consumer_create(db, redis, name, cfg->queue_batch);
+	(void)db_connect(db); /* now, not with the first batch */
+	ping_at = clock_ms() + QUEUE_CONSUMER_PING_MS;
 	slot->state = WORKER_IDLE;
 	/* SIGTERM comes when the master dies too (signals_die_with_parent);
 	 * the check on the parent, once a round, is a cheap backstop. */
@@ -68,6 +78,10 @@ noreturn void queue_consumer_run(const struct config *cfg,
 		if (got < 0) {
 			queue_consumer_pause();
 			continue;
+		}
+		if (got == 0 && clock_ms() >= ping_at) {
+			(void)db_ping(db);
+			ping_at = clock_ms() + QUEUE_CONSUMER_PING_MS;
 		}
 		if (got > 0) {
 			slot->requests += (uint64_t)got;

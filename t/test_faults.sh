@@ -111,7 +111,7 @@ sed 's/^/# /' "$OUT/run.log" | grep -v '^# faults: ' || true
 stack_wait_ready
 ok $? "after the run: stockade answers /healthz"
 wait_db_conns "$WANT_CONNS" 20
-ok $? "after the run: database connections = workers + 1 ($(db_conns))"
+ok $? "after the run: database connections = workers + 1 (+ queue consumers) = $WANT_CONNS ($(db_conns))"
 is "$(stockade_masters | grep -c .)" 1 "after the run: one master"
 
 # Stopping leaves no process: stop stockade first (its workers, reaper and
