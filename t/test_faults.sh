@@ -103,6 +103,8 @@ run_args=(--url "$STACK_URL" --tokens "$OUT/tokens" --admin-token "$ADMIN"
 	--out "$OUT" --seed "$SEED" --duration "$DURATION" --clients "$CLIENTS")
 [ -z "$KINDS" ] || run_args+=(--kinds "$KINDS")
 [ -z "$GAP" ] || run_args+=(--gap "$GAP")
+# The queue takes only claims without a key: half of them go unkeyed.
+! grep -Eq '^coupon_strategy *= *queue' <<<"$STACK_EXTRA_CONF" || run_args+=(--unkeyed-claims 0.5)
 python3 "$T_DIR/faults/run.py" "${run_args[@]}" 2>"$OUT/run.log"
 ok $? "the run finished (load, faults, retries)"
 sed 's/^/# /' "$OUT/run.log" | grep -v '^# faults: ' || true
