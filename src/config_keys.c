@@ -473,16 +473,16 @@ const struct config_key config_keys[] = {
 	    .min = 1,
 	    .max = 64,
 	    .dflt = "4",
-	    .help = "coupon_strategy = queue: the consumer processes that "
-	            "commit queued claims, one database connection each" },
+	    .help = "with coupon_strategy = queue, the consumer processes "
+	            "that commit queued claims, one database connection each" },
 	{ .name = "queue_batch",
 	    .type = CONFIG_INT,
 	    FIELD(queue_batch),
 	    .min = 1,
 	    .max = CONFIG_QUEUE_BATCH_MAX,
 	    .dflt = "64",
-	    .help = "coupon_strategy = queue: the most claims a consumer "
-	            "commits in one transaction" },
+	    .help = "with coupon_strategy = queue, the most claims a "
+	            "consumer commits in one transaction" },
 	/* logging */
 	{ .name = "log_level",
 	    .type = CONFIG_ENUM,

@@ -16,6 +16,8 @@
  *    so that issues of one policy commit side by side; without an
  *    Idempotency-Key the statement is its own transaction, one round trip.
  *    Once split, every strategy issues from the shards.
+ * (coupon_strategy = queue commits most claims in batches, in
+ * coupon_queue.c; what it leaves to this file goes the pessimistic way.)
  * Whichever, UNIQUE (policy_id, user_id) turns a second coupon for a user
  * into already_issued (SQLSTATE 23505), and the CHECKs on issued_quantity
  * and on each shard make more than total_quantity impossible whatever a bug

@@ -1,7 +1,7 @@
 -- sql/queries/coupon_issue.sql: the statements of the coupon issue path:
--- the worker's copy of a policy's limits (src/coupon_limits.c), the three
+-- the worker's copy of a policy's limits (src/coupon_limits.c), the
 -- strategies of the final defense and the gate's rebuild
--- (src/coupon_issue.c).  docs/coupons.md explains each strategy; the JSON
+-- (src/coupon_issue.c), and the queue's batch (src/coupon_queue.c).  docs/coupons.md explains each strategy; the JSON
 -- shapes are fragments of sql/queries/coupon.sql.
 
 -- name: coupon_limits
