@@ -627,7 +627,15 @@ static int coupon_queue_commit(struct coupon_queue_consumer *qc)
 		    qc->n, db_errmsg(qc->db));
 		return -1;
 	}
-	if (r == NULL || PQntuples(r) != qc->n) {
+	if (r != NULL && PQntuples(r) != qc->n) {
+		/* Committed, but not one answer per claim: read them again,
+		 * as redeliveries answered from the database as it is. */
+		log_error("coupon queue: a batch of %d claims returned %d rows",
+		    qc->n, PQntuples(r));
+		PQclear(r);
+		return -1;
+	}
+	if (r == NULL) {
 		log_warn("coupon queue: a batch of %d claims failed (%s %s); "
 		         "their workers issue them directly",
 		    qc->n, db_status_names[st], db_errmsg(qc->db));
