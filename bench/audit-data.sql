@@ -106,17 +106,10 @@ UPDATE point_accounts a SET balance = l.sum, updated_at = l.at
 FROM (SELECT user_id, sum(amount) AS sum, max(created_at) AS at
       FROM point_ledger GROUP BY user_id) l
 WHERE l.user_id = a.user_id;
--- The sales rollup of the paid orders (sql/007), as its backfill does.
-INSERT INTO product_sales_hour (hour, product_id, quantity, revenue)
-SELECT date_trunc('hour', r.paid_at AT TIME ZONE 'UTC'), o.product_id,
-       sum(i.quantity), sum(i.quantity * i.unit_price)
-  FROM orders r JOIN order_items i ON i.order_id = r.id
-  JOIN product_options o ON o.id = i.option_id
- WHERE r.status = 'paid'
- GROUP BY 1, 2;
-INSERT INTO product_sales_day (day, product_id, quantity, revenue)
-SELECT date_trunc('day', hour), product_id, sum(quantity), sum(revenue)
-  FROM product_sales_hour GROUP BY 1, 2;
+-- The sales rollup of the paid orders (sql/008), as its backfill does.
+INSERT INTO product_sales_bucket (span, at, product_id, quantity, revenue)
+SELECT span, at, product_id, quantity, revenue FROM product_sales_of_orders
+ ORDER BY 1, 2, 3;
 
 SELECT setval(pg_get_serial_sequence('orders', 'id'), :orders),
        setval(pg_get_serial_sequence('products', 'id'), 100),
@@ -126,4 +119,4 @@ SELECT setval(pg_get_serial_sequence('orders', 'id'), :orders),
 COMMIT;
 ANALYZE products, product_options, orders, order_items, stock_movements,
     point_accounts, point_ledger, coupon_policies, user_coupons, coupon_shards,
-    product_sales_hour, product_sales_day;
+    product_sales_bucket;

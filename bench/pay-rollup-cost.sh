@@ -7,7 +7,7 @@
 #   new  order_set_status of sql/queries/order.sql (the update and the
 #        append-only rollup rows),
 #   hot  the update and one row per (product, hour) upserted in the paying
-#        transaction (the design 007 does not use),
+#        transaction (the design 007 and 008 do not use; its own table),
 # alternating, ROUNDS times (5).  Not part of bench/run.
 #     bench/pay-rollup-cost.sh [ROUNDS]
 set -uo pipefail
@@ -26,7 +26,8 @@ psql_ -c "INSERT INTO products (name, description) VALUES ('hot', '');
 INSERT INTO product_options (product_id, name, price, stock) SELECT id, 'o', 100, 1000000 FROM products;
 INSERT INTO orders (user_id, status, total, expires_at) SELECT 1 + g % 1000, 'pending', 100, now() + interval '1 day' FROM generate_series(1, 100000) g;
 INSERT INTO order_items SELECT o.id, (SELECT id FROM product_options), 1, 100 FROM orders o;
-ANALYZE orders, order_items, product_options;" >/dev/null
+ANALYZE orders, order_items, product_options;
+CREATE TABLE hot_hour (hour timestamp, product_id bigint, quantity numeric, revenue numeric, PRIMARY KEY (hour, product_id));" >/dev/null
 cat >"$STACK_DIR/old.pgb" <<'Q'
 \set id random(1, 100000)
 BEGIN;
@@ -40,7 +41,7 @@ cat >"$STACK_DIR/hot.pgb" <<'Q'
 \set id random(1, 100000)
 BEGIN;
 SELECT status FROM orders WHERE id = :id FOR UPDATE;
-WITH o AS (UPDATE orders SET status = 'paid', updated_at = now(), paid_at = now() WHERE id = :id RETURNING id, paid_at) INSERT INTO product_sales_hour AS t (hour, product_id, quantity, revenue) SELECT date_trunc('hour', o.paid_at AT TIME ZONE 'UTC'), po.product_id, sum(i.quantity), sum(i.quantity * i.unit_price) FROM o JOIN order_items i ON i.order_id = o.id JOIN product_options po ON po.id = i.option_id GROUP BY 1, 2 ON CONFLICT (hour, product_id) DO UPDATE SET quantity = t.quantity + excluded.quantity, revenue = t.revenue + excluded.revenue;
+WITH o AS (UPDATE orders SET status = 'paid', updated_at = now(), paid_at = now() WHERE id = :id RETURNING id, paid_at) INSERT INTO hot_hour AS t (hour, product_id, quantity, revenue) SELECT date_trunc('hour', o.paid_at AT TIME ZONE 'UTC'), po.product_id, sum(i.quantity), sum(i.quantity * i.unit_price) FROM o JOIN order_items i ON i.order_id = o.id JOIN product_options po ON po.id = i.option_id GROUP BY 1, 2 ON CONFLICT (hour, product_id) DO UPDATE SET quantity = t.quantity + excluded.quantity, revenue = t.revenue + excluded.revenue;
 COMMIT;
 Q
 for ((round = 1; round <= ROUNDS; round++)); do

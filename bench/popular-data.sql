@@ -2,7 +2,7 @@
 -- (docs/benchmarks.md, "Popular products"): :orders orders (default
 -- 1,000,000) paid at random over the last :days days (30), one line each
 -- of 1-3 units of one of 1,000 options of 200 products (the popular ones
--- more often), and the sales rollup of sql/007 filled from them as its
+-- more often), and the sales rollup of sql/008 filled from them as its
 -- backfill does.  Orders only: no stock movements or ledger rows, so the
 -- audit is not clean on this database; for timing the read alone.
 --     psql -X -v orders=1000000 -v days=30 -f bench/popular-data.sql
@@ -35,24 +35,10 @@ SELECT g.n + 1000000000, g.user_id, 'paid', g.q * o.price, g.paid_at,
   FROM gen g JOIN opts o ON o.n = g.opt;
 INSERT INTO order_items (order_id, option_id, quantity, unit_price)
 SELECT g.n + 1000000000, o.id, g.q, o.price FROM gen g JOIN opts o ON o.n = g.opt;
-INSERT INTO product_sales_hour (hour, product_id, quantity, revenue)
-SELECT date_trunc('hour', r.paid_at AT TIME ZONE 'UTC'), o.product_id,
-       sum(i.quantity), sum(i.quantity * i.unit_price)
-  FROM orders r JOIN order_items i ON i.order_id = r.id
-  JOIN product_options o ON o.id = i.option_id
- WHERE r.status = 'paid' AND r.id > 1000000000
- GROUP BY 1, 2
-ON CONFLICT (hour, product_id) DO UPDATE
-   SET quantity = product_sales_hour.quantity + excluded.quantity,
-       revenue = product_sales_hour.revenue + excluded.revenue;
-INSERT INTO product_sales_day (day, product_id, quantity, revenue)
-SELECT date_trunc('day', r.paid_at AT TIME ZONE 'UTC'), o.product_id,
-       sum(i.quantity), sum(i.quantity * i.unit_price)
-  FROM orders r JOIN order_items i ON i.order_id = r.id
-  JOIN product_options o ON o.id = i.option_id
- WHERE r.status = 'paid' AND r.id > 1000000000
- GROUP BY 1, 2
-ON CONFLICT (day, product_id) DO UPDATE
-   SET quantity = product_sales_day.quantity + excluded.quantity,
-       revenue = product_sales_day.revenue + excluded.revenue;
-ANALYZE orders, order_items, products, product_options, product_sales_hour, product_sales_day, product_sales_recent;
+-- Every paid order is in orders: the buckets are what they give.
+INSERT INTO product_sales_bucket AS t (span, at, product_id, quantity, revenue)
+SELECT span, at, product_id, quantity, revenue FROM product_sales_of_orders
+ ORDER BY 1, 2, 3
+ON CONFLICT (span, at, product_id) DO UPDATE
+   SET quantity = excluded.quantity, revenue = excluded.revenue;
+ANALYZE orders, order_items, products, product_options, product_sales_bucket, product_sales_recent;

@@ -3,7 +3,8 @@
 # ORDERS paid orders over DAYS days (bench/popular-data.sql), read from the
 # rollup (sql/queries/product.sql, product_popular) and the old way, from
 # every paid order of the window, on the same data in the same run.  Its
-# own PostgreSQL (t/lib/stack.sh), migrations applied with psql.
+# own PostgreSQL (t/lib/stack.sh), migrations applied with psql.  JIT off,
+# as in the daemon's sessions (src/db.c; JIT=on to see what it costs).
 #     bench/popular-timing.sh [ORDERS [DAYS [RUNS]]]    (1000000 30 7)
 set -uo pipefail
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +19,7 @@ stack_start_postgres || exit 1
 for f in "$SRCDIR"/sql/0*.sql; do
 	stack_psql_file "$f" >/dev/null || exit 1
 done
-psql_() { "$STACK_PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$STACK_DIR/pg-run" -U stockade -d stockade "$@"; }
+psql_() { PGOPTIONS="-c jit=${JIT:-off}" "$STACK_PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$STACK_DIR/pg-run" -U stockade -d stockade "$@"; }
 echo "generating $ORDERS orders over $DAYS days"
 psql_ -v orders="$ORDERS" -v days="$DAYS" -f "$SRCDIR/bench/popular-data.sql" >/dev/null || exit 1
 # The statement as the daemon prepares it, from sql/queries/product.sql.
@@ -42,7 +43,7 @@ time_it() {
 		printf 'EXECUTE q(%s, 10);\n' "$3" # warm-up, plan cache
 		printf '\\timing on\n'
 		for ((i = 0; i < RUNS; i++)); do printf 'EXECUTE q(%s, 10);\n' "$3"; done
-	} | psql_ 2>&1 | awk '/^Time:/ {print $2}' | sort -n | awk '{a[NR] = $1} END {printf "%s: median %.2f ms (min %.2f, max %.2f, %d runs)\n", "'"$1 $3"' days", a[int((NR + 1) / 2)], a[1], a[NR], NR}'
+	} | psql_ 2>&1 | awk '/^Time:/ {print $2}' | sort -n | awk '{a[NR] = $1} END {printf "%s: median %.2f ms (min %.2f, max %.2f, %d runs; load %s)\n", "'"$1 $3"' days", a[int((NR + 1) / 2)], a[1], a[NR], NR, "'"$(cut -d' ' -f1 /proc/loadavg)"'"}'
 }
 same() {
 	printf 'SET TimeZone = UTC;\nBEGIN ISOLATION LEVEL REPEATABLE READ;\nPREPARE a(int, int) AS %s\nPREPARE b(int, int) AS %s\nEXECUTE a(%s, 50);\nEXECUTE b(%s, 50);\nCOMMIT;\n' \

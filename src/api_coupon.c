@@ -10,6 +10,7 @@
 #include "config.h"
 #include "coupon.h"
 #include "coupon_issue.h"
+#include "coupon_queue.h"
 #include "idempotency.h"
 #include "page.h"
 #include "queries.h"
@@ -251,6 +252,45 @@ static int api_coupon_admit(struct request *req, struct response *res,
 	return 0;
 }
 
+/*
+ * Step 3 through the queue (coupon_strategy = queue, coupon_queue.h): the
+ * claim is answered by a consumer's committed batch, or, when the queue
+ * did not take it or left it undecided, on the direct path.  A claim whose
+ * answer did not come in time is taken over on the direct path, and since
+ * the queue may have committed it meanwhile, a refusal there is checked
+ * against the user's coupon: one held is this claim's (the gate admits a
+ * user once), answered 201.  A take-over that fails leaves the outcome
+ * unknown (503 outcome_unknown), never "nothing changed": the claim may
+ * still be committed from the stream.
+ */
+static enum db_status api_coupon_issue_queued(struct request *req,
+    struct response *res, struct app *app, struct api_coupon_claim *claim)
+{
+	struct coupon_issue *ci = &claim->ci;
+	enum db_status st;
+
+	switch (coupon_queue_claim(ci, response_json(res, 201))) {
+	case COUPON_QUEUE_ANSWERED:
+		if (ci->result != COUPON_ISSUED)
+			api_coupon_refuse(res, ci->result);
+		return DB_OK;
+	case COUPON_QUEUE_LOST:
+		break;
+	default: /* not sent, or left undecided by the batch */
+		response_json(res, 201);
+		return api_coupon_issue_run(req, res, app, claim);
+	}
+	response_json(res, 201);
+	st = api_coupon_issue_run(req, res, app, claim);
+	if (st != DB_OK)
+		return DB_UNKNOWN;
+	if ((ci->result == COUPON_ALREADY_ISSUED ||
+	        ci->result == COUPON_SOLD_OUT) &&
+	    coupon_queue_held(ci, response_json(res, 201)) == 0)
+		api_coupon_refuse(res, ci->result);
+	return DB_OK;
+}
+
 void api_coupon_issue(struct request *req, struct response *res,
     struct app *app)
 {
@@ -262,7 +302,10 @@ void api_coupon_issue(struct request *req, struct response *res,
 	claim.attempt = db_retry_count(app->db);
 	if (api_coupon_admit(req, res, app, &claim.ci) < 0)
 		return;
-	st = api_coupon_issue_run(req, res, app, &claim);
+	if (coupon_queue_wanted(&claim.ci, req->idempotency_key != NULL))
+		st = api_coupon_issue_queued(req, res, app, &claim);
+	else
+		st = api_coupon_issue_run(req, res, app, &claim);
 	coupon_issue_settle(&claim.ci, st);
 	if (st != DB_OK)
 		api_db_failure(res, app, st);

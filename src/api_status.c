@@ -178,8 +178,8 @@ static void status_counter_fields(struct status_fields *fs,
  * rewriting it), kept by the caller while the fields are written.
  */
 static void status_slot_fields(struct status_fields *fs,
-    const struct scoreboard_slot *s, int i, int reaper, int64_t now, int full,
-    char *request, size_t len)
+    const struct scoreboard_slot *s, int i, const char *process, int64_t now,
+    int full, char *request, size_t len)
 {
 	int state = s->state;
 	int64_t ended = s->request_ended_ms, pss;
@@ -188,7 +188,7 @@ static void status_slot_fields(struct status_fields *fs,
 		state = WORKER_EMPTY;
 	snprintf(request, len, "%.*s", (int)len - 1, s->request);
 	status_int(fs, "slot", "slot", i, NULL);
-	status_str(fs, NULL, "process", reaper ? "reaper" : "worker");
+	status_str(fs, NULL, "process", process);
 	status_int(fs, "pid", "pid", s->pid, NULL);
 	status_str(fs, "state", "state", worker_state_names[state]);
 	status_int(fs, "requests", "requests", (int64_t)s->requests, NULL);
@@ -236,7 +236,10 @@ static void status_slot(struct response *res, const struct app *app, int i,
 	char request[SCOREBOARD_REQUEST_MAX];
 
 	status_slot_fields(&fs, &app->scoreboard->slots[i], i,
-	    i >= app->cfg->workers, now, full, request, sizeof(request));
+	    i < app->cfg->workers        ? "worker"
+	        : i == app->cfg->workers ? "reaper"
+	                                 : "queue consumer",
+	    now, full, request, sizeof(request));
 	if (text) {
 		response_printf(res, "\n************************\n");
 		status_write_text(res, &fs);
@@ -262,6 +265,15 @@ static void status_json(struct response *res, struct app *app,
 	/* The last slot is the reaper's; "requests" counts expired orders. */
 	json_key(w, "reaper");
 	status_slot(res, app, workers, now, full, 0);
+	/* Then the queue consumers' (coupon_strategy = queue); "requests"
+	 * counts the claims they answered. */
+	if (app->scoreboard->consumers > 0) {
+		json_key(w, "queue_consumers");
+		json_open_array(w);
+		for (int i = workers + 1; i < app->scoreboard->nslots; i++)
+			status_slot(res, app, i, now, full, 0);
+		json_close_array(w);
+	}
 	status_write_json(w, pool);
 	json_close_object(w);
 }
@@ -271,8 +283,9 @@ static void status_text(struct response *res, struct app *app,
 {
 	response_text(res, 200, STATUS_TEXT_TYPE);
 	status_write_text(res, pool);
-	/* Every slot, the reaper's last (its "requests": expired orders). */
-	for (int i = 0; full && i <= app->cfg->workers; i++)
+	/* Every slot, then the reaper's (its "requests": expired orders),
+	 * then the queue consumers' (claims answered). */
+	for (int i = 0; full && i < app->scoreboard->nslots; i++)
 		status_slot(res, app, i, now, full, 1);
 }
 
@@ -300,7 +313,7 @@ void api_status_page(struct request *req, struct response *res, struct app *app)
 		requests += sb->slots[i].requests;
 	status_pool_fields(&pool, &p, now);
 	status_int(&pool, "db_connections", "db connections",
-	    app_db_connections(app->cfg), NULL);
+	    app_db_connections(app->cfg) + sb->consumers, NULL);
 	status_counter_fields(&pool, &p, requests);
 	if (text)
 		status_text(res, app, &pool, full, now);

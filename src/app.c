@@ -83,9 +83,11 @@ struct db *app_db_create(const struct config *cfg, const char *name,
 /* The Redis circuit breaker opened, or Redis was reached again: count it. */
 static void app_redis_event(void *arg, enum redis_event ev)
 {
-	app_count(arg,
-	    ev == REDIS_EVENT_RECONNECT ? COUNTER_REDIS_RECONNECTS
-	                                : COUNTER_REDIS_BREAKER_OPENS);
+	struct scoreboard_slot *slot = arg;
+
+	slot->counters[ev == REDIS_EVENT_RECONNECT
+	        ? COUNTER_REDIS_RECONNECTS
+	        : COUNTER_REDIS_BREAKER_OPENS]++;
 }
 
 _Static_assert(CONFIG_SENTINELS_MAX <= REDIS_SENTINELS_MAX,
@@ -104,6 +106,24 @@ static void app_sentinels(const struct config *cfg, struct redis_sentinels *s)
 		s->port[i] = cfg->redis_sentinel_port[i];
 	}
 	snprintf(s->name, sizeof(s->name), "%s", cfg->redis_master_name);
+}
+
+struct redis *app_redis_create(const struct config *cfg,
+    struct scoreboard_slot *slot)
+{
+	struct redis_sentinels sentinels;
+
+	app_sentinels(cfg, &sentinels);
+	return redis_create(&(struct redis_options){
+	    .host = cfg->redis_host,
+	    .port = cfg->redis_port,
+	    .unix_path = cfg->redis_unix_path,
+	    .sentinels = &sentinels,
+	    .timeout_ms = cfg->redis_timeout_ms,
+	    .cooldown_ms = cfg->redis_cooldown_ms,
+	    .on_event = app_redis_event,
+	    .on_event_arg = slot,
+	});
 }
 
 /*
@@ -132,7 +152,6 @@ struct app *app_create(const struct config *cfg, const unsigned char *secret,
     size_t secret_len, struct scoreboard *sb, int slot, const char *name)
 {
 	struct app *app = xcalloc(1, sizeof(*app));
-	struct redis_sentinels sentinels;
 
 	app->cfg = cfg;
 	app->secret = secret;
@@ -143,17 +162,7 @@ struct app *app_create(const struct config *cfg, const unsigned char *secret,
 	app->db = app_db_create(cfg, name, &sb->slots[slot]);
 	app->replica = app_read_db_create(cfg, name, &sb->slots[slot], app->db);
 	app->db_read = app->replica != NULL ? app->replica : app->db;
-	app_sentinels(cfg, &sentinels);
-	app->redis = redis_create(&(struct redis_options){
-	    .host = cfg->redis_host,
-	    .port = cfg->redis_port,
-	    .unix_path = cfg->redis_unix_path,
-	    .sentinels = &sentinels,
-	    .timeout_ms = cfg->redis_timeout_ms,
-	    .cooldown_ms = cfg->redis_cooldown_ms,
-	    .on_event = app_redis_event,
-	    .on_event_arg = app,
-	});
+	app->redis = app_redis_create(cfg, &sb->slots[slot]);
 	app->coupons = coupon_cache_create();
 	return app;
 }

@@ -46,6 +46,8 @@ struct app {
 	/* The current request's id (X-Request-Id), for log lines; "-" until
 	 * the worker has parsed it.  Owned by the request. */
 	const char *request_id;
+	/* coupon_strategy = queue: the number of this worker's last claim. */
+	int64_t queue_seq;
 };
 
 /*
@@ -80,6 +82,14 @@ struct db *app_db_create(const struct config *cfg, const char *name,
     struct scoreboard_slot *slot);
 
 /*
+ * A Redis handle configured from cfg, for the workers and the queue
+ * consumers, whose reconnects and breaker openings it counts in slot.
+ * Connects nothing yet.  Never NULL.
+ */
+struct redis *app_redis_create(const struct config *cfg,
+    struct scoreboard_slot *slot);
+
+/*
  * Starts a request: sets its deadline, on the app and the database, and
  * forgets the previous request's id (the worker sets the new one).
  */
@@ -89,7 +99,8 @@ void app_begin_request(struct app *app);
  * The PostgreSQL connections one generation of cfg opens at most: each
  * worker's, a second per worker with a database_read_url (on the
  * replica, or on the primary when prefer-standby finds no standby), and
- * the reaper's (docs/architecture.md, "Processes").  Shown by /status.
+ * the reaper's (docs/architecture.md, "Processes"); the queue consumers
+ * (coupon_strategy = queue) add one each.  Shown by /status.
  */
 int app_db_connections(const struct config *cfg);
 

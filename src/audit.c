@@ -10,10 +10,13 @@
 /*
  * The audit reads whole tables and groups them: with PostgreSQL's default
  * work_mem (4 MB) its hash aggregates spilled to disk on 200,000 orders.
- * Its own session may take more; it changes nothing, so it says so.
+ * Its own session may take more; it changes nothing, so it says so; and
+ * its one long statement may be JIT-compiled, which the daemon's sessions
+ * turn off (db.c).
  */
 static const char audit_session_sql[] =
-    "SET work_mem = '64MB'; SET default_transaction_read_only = on";
+    "SET work_mem = '64MB'; SET default_transaction_read_only = on; "
+    "RESET jit";
 
 /* Writes one field of a result row as one line's worth of text. */
 static void audit_field(FILE *out, const PGresult *r, int row, int col)

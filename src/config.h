@@ -22,6 +22,13 @@
  */
 #define CONFIG_REAPER_BATCH_MAX 10000
 
+/*
+ * The most claims a queue consumer commits in one transaction (key
+ * queue_batch, coupon_strategy = queue): coupon_queue.c sizes its batch
+ * by it.
+ */
+#define CONFIG_QUEUE_BATCH_MAX 1000
+
 /* Size of every string setting, terminating NUL included. */
 #define CONFIG_STRING_MAX 1024
 
@@ -113,6 +120,8 @@ struct config {
 	int coupon_strategy; /* enum coupon_strategy */
 	int coupon_gate; /* enum coupon_gate_kind */
 	int coupon_cache_ttl_ms; /* a worker's copy of a policy's limits */
+	int queue_consumers; /* coupon_strategy = queue: consumer processes */
+	int queue_batch; /* claims a consumer commits per transaction */
 };
 
 /*

@@ -506,8 +506,9 @@ const struct config_key config_keys[] = {
 	    NAMES(coupon_strategy_names),
 	    .dflt = "pessimistic",
 	    .help = "how the database issues a coupon: pessimistic (policy "
-	            "row FOR UPDATE), conditional (one guarded UPDATE) or "
-	            "sharded (the policy split over rows, one statement)" },
+	            "row FOR UPDATE), conditional (one guarded UPDATE), "
+	            "sharded (the policy split over rows, one statement) or "
+	            "queue (a Redis stream, committed in batches)" },
 	{ .name = "coupon_gate",
 	    .type = CONFIG_ENUM,
 	    FIELD(coupon_gate),
@@ -524,6 +525,22 @@ const struct config_key config_keys[] = {
 	    .dflt = "1s",
 	    .help = "how long a worker keeps a policy's total and window for "
 	            "the gate (0: read them for every request)" },
+	{ .name = "queue_consumers",
+	    .type = CONFIG_INT,
+	    FIELD(queue_consumers),
+	    .min = 1,
+	    .max = 64,
+	    .dflt = "4",
+	    .help = "with coupon_strategy = queue, the consumer processes "
+	            "that commit queued claims, one database connection each" },
+	{ .name = "queue_batch",
+	    .type = CONFIG_INT,
+	    FIELD(queue_batch),
+	    .min = 1,
+	    .max = CONFIG_QUEUE_BATCH_MAX,
+	    .dflt = "64",
+	    .help = "with coupon_strategy = queue, the most claims a "
+	            "consumer commits in one transaction" },
 	/* logging */
 	{ .name = "log_level",
 	    .type = CONFIG_ENUM,

@@ -16,6 +16,8 @@
  *    so that issues of one policy commit side by side; without an
  *    Idempotency-Key the statement is its own transaction, one round trip.
  *    Once split, every strategy issues from the shards.
+ * (coupon_strategy = queue commits most claims in batches, in
+ * coupon_queue.c; what it leaves to this file goes the pessimistic way.)
  * Whichever, UNIQUE (policy_id, user_id) turns a second coupon for a user
  * into already_issued (SQLSTATE 23505), and the CHECKs on issued_quantity
  * and on each shard make more than total_quantity impossible whatever a bug
@@ -38,6 +40,7 @@ const char *const coupon_strategy_names[COUPON_STRATEGY__MAX] = {
 	"pessimistic",
 	"conditional",
 	"sharded",
+	"queue",
 };
 
 /* The gate's rebuild reads the users who hold a coupon this many at once. */
@@ -480,7 +483,10 @@ static enum db_status coupon_issue_gate(struct coupon_issue *ci, int keyed)
 		app_count(app, COUNTER_COUPON_GATE_SOLD_OUT);
 		ci->result = COUPON_SOLD_OUT;
 		return DB_OK;
-	default: /* cold and not rebuilt by us, or Redis down */
+	case COUPON_GATE_DOWN:
+		ci->redis_down = 1;
+		break;
+	default: /* cold and not rebuilt by us */
 		break;
 	}
 	app_count(app, COUNTER_COUPON_GATE_BYPASSED);

@@ -32,16 +32,21 @@
  * locks the policy row FOR UPDATE, checks, increments and inserts;
  * COUPON_CONDITIONAL increments WHERE issued_quantity < total_quantity, then
  * inserts; COUPON_SHARDED splits the policy into rows of coupon_shards and
- * takes from any shard not locked by another issue, in one statement.
+ * takes from any shard not locked by another issue, in one statement;
+ * COUPON_QUEUE appends an admitted claim to a Redis stream that consumer
+ * processes commit in batches (coupon_queue.h), and issues the others
+ * (keyed, Redis down, not decided there) as COUPON_PESSIMISTIC does.
  */
 enum coupon_strategy {
 	COUPON_PESSIMISTIC,
 	COUPON_CONDITIONAL,
 	COUPON_SHARDED,
+	COUPON_QUEUE,
 	COUPON_STRATEGY__MAX
 };
 
-/* "pessimistic", "conditional" and "sharded", as in the config file. */
+/* "pessimistic", "conditional", "sharded" and "queue", as in the config
+ * file. */
 extern const char *const coupon_strategy_names[COUPON_STRATEGY__MAX];
 
 /* coupon_strategy = sharded splits what remains of a policy this many ways. */
@@ -72,6 +77,7 @@ struct coupon_issue {
 	char policy[DB_I64_LEN], user[DB_I64_LEN]; /* as parameters */
 	int keyed; /* the request carries an Idempotency-Key */
 	int admitted; /* the gate counted this request */
+	int redis_down; /* the gate found Redis unreachable or failing */
 	int64_t total; /* the policy's, as the gate saw it */
 	enum coupon_issue_result result;
 };

@@ -172,10 +172,13 @@ static void db_notice(void *arg, const char *message)
 		    message);
 }
 
-/* Session settings, so a stuck statement or lock cannot hold a worker. */
+/*
+ * Session settings, so a stuck statement or lock cannot hold a worker (and
+ * no statement waits for a JIT compiler).
+ */
 static int db_configure_session(struct db *db)
 {
-	char sql[256];
+	char sql[320];
 	PGresult *r;
 	int ok;
 
@@ -185,14 +188,19 @@ static int db_configure_session(struct db *db)
 	 * while it waited in a statement (a worker killed by request_timeout
 	 * in a lock wait) otherwise notices only when the statement ends,
 	 * and holds its locks and its connection slot until then; with it,
-	 * the backend ends and rolls back within a second.
+	 * the backend ends and rolls back within a second.  No JIT: every
+	 * statement here takes milliseconds, and compiling one takes 50-150
+	 * ms whenever a row estimate the planner cannot know is large (GET
+	 * /products/popular at 10^7 orders: 2 ms run, 70-150 ms compiled;
+	 * docs/benchmarks.md, target 3).
 	 */
 	snprintf(sql, sizeof(sql),
 	    "SET TimeZone = 'UTC'; "
 	    "SET statement_timeout = %d; "
 	    "SET lock_timeout = %d; "
 	    "SET idle_in_transaction_session_timeout = %d; "
-	    "SET client_connection_check_interval = %d",
+	    "SET client_connection_check_interval = %d; "
+	    "SET jit = off",
 	    db->statement_timeout_ms, db->lock_timeout_ms,
 	    db->idle_in_transaction_timeout_ms, DB_CONNECTION_CHECK_MS);
 	r = PQexec(db->conn, sql);

@@ -47,6 +47,7 @@
 #include "app.h"
 #include "clock.h"
 #include "config.h"
+#include "coupon_issue.h"
 #include "config_file.h"
 #include "config_keys.h"
 #include "config_reload.h"
@@ -56,6 +57,7 @@
 #include "notify.h"
 #include "privs.h"
 #include "scoreboard.h"
+#include "queue_consumer.h"
 #include "reaper.h"
 #include "signals.h"
 #include "watchdog.h"
@@ -91,7 +93,7 @@ struct master_gen {
 	unsigned char *secret; /* config_secret_free */
 	size_t secret_len;
 	struct scoreboard *sb; /* its own: its workers' /status reads it */
-	struct master_slot *slots; /* cfg->workers + 1 */
+	struct master_slot *slots; /* master_nslots */
 	unsigned number; /* 1 for the first, for log lines */
 	int64_t started_ms;
 	int retired; /* told to stop (SIGTERM) */
@@ -122,10 +124,19 @@ struct master {
 
 static void master_begin_stop(struct master *m, int graceful);
 
-/* Slots 0 .. workers-1 are workers; slot `workers` is the reaper. */
+/* The queue consumers a generation runs: coupon_strategy = queue only. */
+static int master_consumers(const struct config *cfg)
+{
+	return cfg->coupon_strategy == COUPON_QUEUE ? cfg->queue_consumers : 0;
+}
+
+/*
+ * Slots 0 .. workers-1 are workers; slot `workers` is the reaper; the
+ * queue consumers, if any, follow it.
+ */
 static int master_nslots(const struct master_gen *g)
 {
-	return g->cfg->workers + 1;
+	return g->cfg->workers + 1 + master_consumers(g->cfg);
 }
 
 /*
@@ -142,6 +153,9 @@ static const char *master_slot_name(const struct master *m,
 		snprintf(gen, sizeof(gen), "generation %u ", g->number);
 	if (i == g->cfg->workers)
 		snprintf(name, sizeof(name), "%sreaper", gen);
+	else if (i > g->cfg->workers)
+		snprintf(name, sizeof(name), "%squeue consumer %d", gen,
+		    i - g->cfg->workers - 1);
 	else
 		snprintf(name, sizeof(name), "%sworker %d", gen, i);
 	return name;
@@ -179,6 +193,7 @@ static struct master_gen *master_gen_create(struct master *m,
 		log_error("cannot map the scoreboard: %s", strerror(errno));
 		goto fail;
 	}
+	g->sb->consumers = master_consumers(cfg);
 	g->slots = xcalloc((size_t)master_nslots(g), sizeof(*g->slots));
 	g->number = ++m->generations;
 	g->started_ms = clock_ms();
@@ -230,6 +245,8 @@ static void master_spawn(struct master *m, struct master_gen *g, int i)
 		master_child_start(m, g, i, self);
 	if (pid == 0 && i == g->cfg->workers)
 		reaper_run(g->cfg, g->sb, i);
+	if (pid == 0 && i > g->cfg->workers)
+		queue_consumer_run(g->cfg, g->sb, i, i - g->cfg->workers - 1);
 	if (pid == 0)
 		worker_run(&params);
 	if (pid < 0) {
@@ -419,7 +436,8 @@ static void master_reap(struct master *m)
 		 * as accept, or died in a request (request_timeout's SIGKILL,
 		 * a crash on one request), is respawned at once
 		 * (master_worker_started).  Not the reaper: it is busy from its
-		 * start, so only its expiries say it got anywhere. */
+		 * start, so only its expiries say it got anywhere (a queue
+		 * consumer only its claims). */
 		started = i < g->cfg->workers
 		    ? master_worker_started(g->sb->slots[i].state,
 		          g->sb->slots[i].requests)

@@ -77,6 +77,22 @@ static const struct metrics_family metrics_families[] = {
 	    "Keyed claims of a user the gate knows, answered from the key's "
 	    "row.",
 	    NULL, { { NULL, COUNTER_COUPON_KEYED_READS } }, 1 },
+	{ "stockade_coupon_queue_claims_total",
+	    "coupon_strategy = queue: claims by how they were answered: by a "
+	    "queue consumer, directly (Redis did not take them, or a consumer "
+	    "left them undecided), or taken over after the wait.",
+	    "outcome",
+	    { { "answered", COUNTER_COUPON_QUEUE_ANSWERED },
+	        { "direct", COUNTER_COUPON_QUEUE_DIRECT },
+	        { "taken_over", COUNTER_COUPON_QUEUE_TAKEOVERS } },
+	    3 },
+	{ "stockade_coupon_queue_committed_total",
+	    "coupon_strategy = queue: what the consumers committed: batches, "
+	    "and the claims in them.",
+	    "kind",
+	    { { "batches", COUNTER_COUPON_QUEUE_BATCHES },
+	        { "claims", COUNTER_COUPON_QUEUE_CLAIMS } },
+	    2 },
 	{ "stockade_point_conflicts_total",
 	    "Optimistic point moves that found the version changed.", NULL,
 	    { { NULL, COUNTER_POINT_CONFLICTS } }, 1 },

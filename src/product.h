@@ -59,8 +59,8 @@ enum db_status product_popular(struct db *db, int64_t days, int64_t limit,
     struct json_writer *w);
 
 /*
- * Moves at most batch uncompacted sales rows into the hourly and daily
- * rollups that product_popular reads (sql/007; the reaper, every round).
+ * Moves at most batch uncompacted sales rows into the buckets of every span
+ * that product_popular reads (sql/008; the reaper, every round).
  * Sets *moved.  Returns DB_OK or a database failure.
  */
 enum db_status product_sales_compact(struct db *db, int batch, int *moved);

@@ -87,7 +87,7 @@ static void reaper_expire_coupons(struct db *db, const struct config *cfg,
 
 /*
  * Moves the sales rows that payments and refunds appended into the rollups
- * GET /products/popular reads (sql/007), every round: a reader sums the
+ * GET /products/popular reads (sql/008), every round: a reader sums the
  * rows not moved yet, so their number is what this keeps small.
  */
 static void reaper_compact_sales(struct db *db, const struct config *cfg)

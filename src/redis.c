@@ -230,6 +230,64 @@ redisReply *redis_command_argv(struct redis *redis, int argc, const char **argv)
 	    redisCommandArgv(redis->ctx, argc, argv, NULL));
 }
 
+/* Sets the context's read timeout to redis_timeout plus wait_ms; 0 or -1. */
+static int redis_set_wait(struct redis *redis, int wait_ms)
+{
+	struct timeval tv = redis->timeout;
+
+	tv.tv_sec += wait_ms / 1000;
+	tv.tv_usec += (wait_ms % 1000) * 1000;
+	if (tv.tv_usec >= 1000000) {
+		tv.tv_sec++;
+		tv.tv_usec -= 1000000;
+	}
+	return redisSetTimeout(redis->ctx, tv) == REDIS_OK ? 0 : -1;
+}
+
+redisReply *redis_command_wait(struct redis *redis, int wait_ms, int argc,
+    const char **argv)
+{
+	redisReply *reply;
+
+	if (redis_pipeline(redis, wait_ms, 1, &argc, &argv, &reply) != 0)
+		return NULL;
+	return reply;
+}
+
+int redis_pipeline(struct redis *redis, int wait_ms, int n, const int *argc,
+    const char **const *argv, redisReply **replies)
+{
+	void *r;
+	int i;
+
+	for (i = 0; i < n; i++)
+		replies[i] = NULL;
+	if (redis_connect(redis) < 0)
+		return -2;
+	if (wait_ms > 0 && redis_set_wait(redis, wait_ms) < 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (redisAppendCommandArgv(redis->ctx, argc[i], argv[i],
+		        NULL) != REDIS_OK)
+			goto fail;
+	for (i = 0; i < n; i++) {
+		if (redisGetReply(redis->ctx, &r) != REDIS_OK || r == NULL)
+			goto fail;
+		replies[i] = r;
+	}
+	if (wait_ms > 0 && redis_set_wait(redis, 0) < 0)
+		goto fail;
+	return 0;
+fail:
+	for (i = 0; i < n; i++) {
+		if (replies[i] != NULL)
+			freeReplyObject(replies[i]);
+		replies[i] = NULL;
+	}
+	(void)redis_checked(redis, NULL);
+	return -1;
+}
+
 void redis_script_prepare(struct redis_script *script)
 {
 	unsigned char md[SHA_DIGEST_LENGTH];

@@ -84,6 +84,25 @@ redisReply *redis_command_argv(struct redis *redis, int argc,
     const char **argv);
 
 /*
+ * The same, for a command that blocks in Redis for up to wait_ms (BLPOP,
+ * XREADGROUP BLOCK): the reply may take that much longer than
+ * redis_timeout before the connection counts as stalled.
+ */
+redisReply *redis_command_wait(struct redis *redis, int wait_ms, int argc,
+    const char **argv);
+
+/*
+ * Sends n commands at once (argc[i] arguments in argv[i]) and reads their n
+ * replies into replies (each owned by the caller, who frees them): one
+ * round trip instead of n.  wait_ms: as for redis_command_wait, when the
+ * last command blocks.  Returns 0; -1 when the connection broke (some
+ * commands may have run); -2 when Redis could not be reached (none was
+ * sent).  On failure no reply is kept (all are NULL).
+ */
+int redis_pipeline(struct redis *redis, int wait_ms, int n, const int *argc,
+    const char **const *argv, redisReply **replies);
+
+/*
  * A Lua script run with EVALSHA, falling back to EVAL when Redis answers
  * NOSCRIPT (restarted, or SCRIPT FLUSH), which also caches it again.
  * Declare one statically with REDIS_SCRIPT(source); its SHA-1 is computed on

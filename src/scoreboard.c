@@ -34,6 +34,11 @@ const char *const slot_counter_names[SLOT_COUNTER__MAX] = {
 	"coupon_gate_sold_out",
 	"coupon_gate_already_issued",
 	"coupon_gate_not_open",
+	"coupon_queue_answered",
+	"coupon_queue_direct",
+	"coupon_queue_takeovers",
+	"coupon_queue_batches",
+	"coupon_queue_claims",
 	"coupon_gate_bypassed",
 	"coupon_db_attempts",
 	"coupon_gate_rebuilds",
@@ -203,7 +208,7 @@ void scoreboard_total(const struct scoreboard *sb, struct scoreboard_totals *t)
 		for (int r = 0; r < SCOREBOARD_ROUTES_MAX; r++)
 			scoreboard_add_route(&t->routes[r], &s->routes[r],
 			    NULL);
-		if (i == sb->nslots - 1)
+		if (i == sb->nslots - 1 - sb->consumers)
 			t->reaper_restarts += s->restarts;
 		else
 			t->worker_restarts += s->restarts;

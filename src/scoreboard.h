@@ -97,6 +97,17 @@ enum slot_counter {
 	COUNTER_COUPON_GATE_ALREADY_ISSUED,
 	/* ... of them outside the policy's window */
 	COUNTER_COUPON_GATE_NOT_OPEN,
+	/* coupon_strategy = queue: claims a queue consumer answered */
+	COUNTER_COUPON_QUEUE_ANSWERED,
+	/* ... claims issued directly: Redis did not take them, or a consumer
+	 * left them undecided */
+	COUNTER_COUPON_QUEUE_DIRECT,
+	/* ... claims whose answer did not come in time, taken over by their
+	 * worker on the direct path */
+	COUNTER_COUPON_QUEUE_TAKEOVERS,
+	/* ... batches the consumers committed, and the claims in them */
+	COUNTER_COUPON_QUEUE_BATCHES,
+	COUNTER_COUPON_QUEUE_CLAIMS,
 	/* coupon requests sent to the database without the gate (gate off,
 	 * Redis down, or the gate not built yet) */
 	COUNTER_COUPON_GATE_BYPASSED,
@@ -183,6 +194,9 @@ struct scoreboard_totals {
 
 struct scoreboard {
 	int nslots;
+	/* The last slots, after the reaper's: the queue consumers
+	 * (coupon_strategy = queue), whose restarts count as workers'. */
+	int consumers;
 	int64_t started_ms; /* master start, wall clock */
 	/*
 	 * Pool counters of this generation, one writer each: requests the
@@ -253,7 +267,8 @@ void scoreboard_observe(struct scoreboard_slot *slot, int route, int status,
 void scoreboard_busy(struct scoreboard *sb, int i, int nworkers);
 
 /*
- * Sets *t to what sb holds in all: its slots, the reaper's the last, plus
+ * Sets *t to what sb holds in all: its slots (the reaper's the last but
+ * the queue consumers'), plus
  * what was carried into it.
  */
 void scoreboard_total(const struct scoreboard *sb, struct scoreboard_totals *t);

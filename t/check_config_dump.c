@@ -55,6 +55,8 @@ START_TEST(test_dump_defaults)
 	                           "coupon_strategy = pessimistic\n"
 	                           "coupon_gate = redis\n"
 	                           "coupon_cache_ttl = 1s\n"
+	                           "queue_consumers = 4\n"
+	                           "queue_batch = 64\n"
 	                           "log_level = info\n"
 	                           "log_format = text\n"
 	                           "log_file = \"\"\n";

@@ -132,6 +132,10 @@ static const struct good_case good_cases[] = {
 	{ "coupon_strategy", "pessimistic", "pessimistic" },
 	{ "coupon_strategy", "conditional", "conditional" },
 	{ "coupon_strategy", "sharded", "sharded" },
+	{ "coupon_strategy", "queue", "queue" },
+	{ "queue_consumers", "1", "1" },
+	{ "queue_consumers", "64", "64" },
+	{ "queue_batch", "1000", "1000" },
 	{ "coupon_gate", "redis", "redis" },
 	{ "coupon_gate", "off", "off" },
 	{ "coupon_gate", "slots", "slots" },
@@ -205,7 +209,7 @@ END_TEST
 	"got "
 #define COUPON_MUST \
 	"coupon_strategy: must be one of pessimistic, conditional, sharded, " \
-	"got "
+	"queue, got "
 #define GATE_MUST "coupon_gate: must be one of redis, off, slots, got "
 #define CACHE_MUST \
 	"coupon_cache_ttl: must be a duration from 0ms to 1h " \

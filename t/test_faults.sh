@@ -24,7 +24,8 @@
 # FAULTS_SEED, FAULTS_DURATION, FAULTS_CLIENTS set the same from the
 # environment; STACK_PG_FAST=0 runs PostgreSQL with fsync on;
 # FAULTS_EXTRA_CONF='coupon_strategy = sharded' (say) adds lines to
-# stockade.conf.  --keep (or
+# stockade.conf (every coupon_strategy runs under it, queue included:
+# FAULTS_EXTRA_CONF='coupon_strategy = queue').  --keep (or
 # STACK_KEEP=1) keeps the directory with the history, the fault log and
 # every server's log.
 #
@@ -69,6 +70,12 @@ export STACK_PG_SYNC_COMMIT=1
 export STACK_EXTRA_CONF="reservation_ttl = 20s
 ${FAULTS_EXTRA_CONF:-}"
 WANT_CONNS=$((STACK_WORKERS + 1))
+# coupon_strategy = queue adds its consumers' connections (queue_consumers,
+# 4 unless set; docs/configuration.md); worker_kill may then kill one.
+if grep -Eq '^coupon_strategy *= *queue' <<<"$STACK_EXTRA_CONF"; then
+	consumers=$(sed -n 's/^queue_consumers *= *//p' <<<"$STACK_EXTRA_CONF")
+	WANT_CONNS=$((WANT_CONNS + ${consumers:-4}))
+fi
 
 # shellcheck disable=SC2119 # no DIR: a fresh temp dir
 stack_init || exit 99
@@ -96,6 +103,8 @@ run_args=(--url "$STACK_URL" --tokens "$OUT/tokens" --admin-token "$ADMIN"
 	--out "$OUT" --seed "$SEED" --duration "$DURATION" --clients "$CLIENTS")
 [ -z "$KINDS" ] || run_args+=(--kinds "$KINDS")
 [ -z "$GAP" ] || run_args+=(--gap "$GAP")
+# The queue takes only claims without a key: half of them go unkeyed.
+! grep -Eq '^coupon_strategy *= *queue' <<<"$STACK_EXTRA_CONF" || run_args+=(--unkeyed-claims 0.5)
 python3 "$T_DIR/faults/run.py" "${run_args[@]}" 2>"$OUT/run.log"
 ok $? "the run finished (load, faults, retries)"
 sed 's/^/# /' "$OUT/run.log" | grep -v '^# faults: ' || true
@@ -104,7 +113,7 @@ sed 's/^/# /' "$OUT/run.log" | grep -v '^# faults: ' || true
 stack_wait_ready
 ok $? "after the run: stockade answers /healthz"
 wait_db_conns "$WANT_CONNS" 20
-ok $? "after the run: database connections = workers + 1 ($(db_conns))"
+ok $? "after the run: database connections = workers + 1 (+ queue consumers) = $WANT_CONNS ($(db_conns))"
 is "$(stockade_masters | grep -c .)" 1 "after the run: one master"
 
 # Stopping leaves no process: stop stockade first (its workers, reaper and

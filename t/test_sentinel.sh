@@ -49,7 +49,7 @@ MASTER=gate # redis_master_name: not the default, so the key is read
 APP_WORKERS=2
 # The failover rush: a policy of FAILOVER_N coupons, claimed by
 # CLAIM_CLIENTS clients one request at a time, each over its own users.
-FAILOVER_N=${SENTINEL_N:-300}
+FAILOVER_N=${SENTINEL_N:-600}
 CLAIM_CLIENTS=6
 CLAIM_USERS=300 # per client: 1,800 users in all
 
@@ -229,6 +229,7 @@ claim_loop() {
 	local p=$1 u res t0 t1 status code soldout=0
 	for ((u = $2; u <= $3; u++)); do
 		[ ! -e "$STACK_DIR/claim.stop" ] || break
+		[ ! -e "$STACK_DIR/claim.slow" ] || sleep 0.15
 		t0=$(now_us)
 		res=$(curl -s -m 15 -w '\n%{http_code}' -X POST -H "Authorization: Bearer ${TOK[$u]}" \
 			"$STACK_URL/api/v1/coupons/$p/issue")
@@ -251,7 +252,7 @@ claim_loop() {
 claim_start() {
 	local k first
 	: >"$4"
-	rm -f "$STACK_DIR/claim.stop"
+	rm -f "$STACK_DIR/claim.stop" "$STACK_DIR/claim.slow"
 	CLAIM_PIDS=()
 	for ((k = 0; k < $3; k++)); do
 		first=$(($2 + k * CLAIM_USERS))
@@ -347,6 +348,13 @@ test_failover() {
 	claim_start "$p" 1001 "$CLAIM_CLIENTS" "$log"
 	wait_issued "$p" $((FAILOVER_N / 5)) || diag "failover: the rush did not get going"
 	diag "failover: r1 SIGKILLed with $(issued_of "$p") of $FAILOVER_N issued"
+	# From the kill until the gate is rebuilt on r2 the clients slow down
+	# (about 40 claims a second, so the coupons left last 10 s or more):
+	# on a fast machine the rush would otherwise be over, every claim
+	# answered through the database, before the Sentinels have even
+	# promoted r2 (about 2 s), and nothing would show the workers finding
+	# it.  Then they go on at full speed until sold out.
+	touch "$STACK_DIR/claim.slow"
 	t_kill=$(now_us)
 	kill -KILL "$(stack_pid r1)"
 	# Until r2 is the primary, named by s1, and the gate rebuilt on it;
@@ -357,6 +365,7 @@ test_failover() {
 			[ "$(r_cli r2 GET "$gate_key" 2>/dev/null)" != "$r2_run" ] || break
 		sleep 0.05
 	done
+	rm -f "$STACK_DIR/claim.slow"
 	t_promoted=$(redis_log_us r2 'MASTER MODE enabled')
 	t_named=$(redis_log_us s1 "+switch-master $MASTER $R1 6379 $R2 6379")
 	t_gate=$(app_log_us "coupon gate $p rebuilt from the database")

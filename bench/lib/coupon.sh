@@ -13,7 +13,8 @@ COUPON_GATES=($BENCH_COUPON_GATES)
 
 # The coupon counters of GET /status, summed over the workers.
 COUPON_COUNTERS=(coupon_gate_passed coupon_gate_refused coupon_gate_bypassed coupon_db_attempts
-	coupon_gate_rebuilds coupon_gate_compensations)
+	coupon_gate_rebuilds coupon_gate_compensations coupon_queue_answered coupon_queue_direct
+	coupon_queue_takeovers coupon_queue_batches coupon_queue_claims)
 
 # coupon_rows ID: "ISSUED|TOTAL|ROWS|USERS|OUTSIDE" for policy ID: its
 # issued quantity (with its shards') and total_quantity, its coupons, the

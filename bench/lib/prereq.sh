@@ -31,7 +31,7 @@ preflight() {
 		-newer "$STOCKADE_BIN" ! -name migrations.c -printf '%P ' 2>/dev/null)
 	[ -z "$STALE" ] || say "warning: $STOCKADE_BIN is older than $STALE- run make?"
 	for v in BENCH_SECONDS BENCH_WORKERS BENCH_USERS BENCH_THREADS \
-		BENCH_COUPON_USERS BENCH_COUPON_TOTAL; do
+		BENCH_COUPON_USERS BENCH_COUPON_TOTAL BENCH_GROWTH_CONNS BENCH_GROWTH_PENDING; do
 		if ! is_uint "${!v}" || [ "${!v}" -eq 0 ]; then
 			die "$v must be a positive integer, not '${!v}'"
 		fi

@@ -11,6 +11,9 @@
 # expiring thousands of them in the middle of a measurement.
 BENCH_TTL_MS=86400000
 BASE_CONF="reservation_ttl = ${BENCH_TTL_MS}ms"
+# BENCH_EXTRA_CONF: more lines for every stockade start (queue_consumers =
+# 2, say); the results' header shows them with the rest of BASE_CONF.
+[ -z "${BENCH_EXTRA_CONF:-}" ] || BASE_CONF+=$'\n'"$BENCH_EXTRA_CONF"
 
 WORK=''      # scratch files, inside the stack's directory
 PGBENCH_DIR='' # the run's pgbench scripts, generated into $WORK

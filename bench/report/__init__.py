@@ -17,7 +17,10 @@ package behind bench/report.py, which is its command line.
     coupons.py     } (coupons.py: ceilings, coupons, issue and storm),
     shop.py        } each rendering its section
     scale.py       }
+    targets.py     the plots of issue 17's targets, across runs: the
+                   work of bench/plot-targets, not of a results file
 
-Every figure comes from a record; these modules only aggregate and lay
-out.  Standard library only.
+Every figure comes from a record (but target 3's in targets.py, which
+have none: bench/results/targets-3-popular.tsv); these modules only
+aggregate and lay out.  Standard library only.
 """

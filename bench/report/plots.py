@@ -23,12 +23,14 @@ class Plots:
                 self.term = full
                 break
 
-    def bars(self, out, name, title, header, rows, ylabel="requests/s"):
+    def bars(self, out, name, title, header, rows, ylabel="requests/s", extra=()):
         """A clustered bar chart: header names the series (the first word
         names the labels), each row is a label and a value per series.
-        Appends its link to out when it was drawn."""
+        extra: more gnuplot commands, run just before the plot (a log
+        scale, a target line, the series' colours).  Appends its link to
+        out and returns the PNG's path when it was drawn, else None."""
         if not self.term or not rows:
-            return
+            return None
         png = os.path.join(self.dir, "%s-%s.png" % (self.stamp, name))
         with tempfile.TemporaryDirectory() as tmp:
             data = os.path.join(tmp, name + ".dat")
@@ -48,6 +50,7 @@ class Plots:
                 "set yrange [0:*]",
                 "set grid ytics",
                 "set key outside right top",
+            ] + list(extra) + [
                 "plot for [i=2:%d] '%s' using i:xtic(1) title columnheader(i)"
                 % (len(header), data.replace("'", "''")),
             ]) + "\n"
@@ -56,6 +59,7 @@ class Plots:
         if r.returncode != 0:
             print("report.py: gnuplot failed for %s: %s" % (name, r.stderr.strip()[:300]),
                   file=sys.stderr)
-            return
+            return None
         out += ["", "![%s](%s)" % (name, os.path.basename(png))]
+        return png
 

@@ -5,6 +5,7 @@ by its audit, then how the run ended."""
 from .coupons import render_ceilings, render_coupon_rush
 from .figures import rush_figures, wrk_figures
 from .foundation import render_foundation
+from .growth import render_growth
 from .header import render_header
 from .markdown import cpu, orq, rate, row, statuses
 from .orders import render_orders
@@ -57,6 +58,7 @@ RENDER = {
     "shop": render_shop,
     "scale": render_scale,
     "ceilings": render_ceilings,
+    "growth": render_growth,
 }
 
 

@@ -1,7 +1,7 @@
 -- sql/queries/coupon_issue.sql: the statements of the coupon issue path:
--- the worker's copy of a policy's limits (src/coupon_limits.c), the three
+-- the worker's copy of a policy's limits (src/coupon_limits.c), the
 -- strategies of the final defense and the gate's rebuild
--- (src/coupon_issue.c).  docs/coupons.md explains each strategy; the JSON
+-- (src/coupon_issue.c), and the queue's batch (src/coupon_queue.c).  docs/coupons.md explains each strategy; the JSON
 -- shapes are fragments of sql/queries/coupon.sql.
 
 -- name: coupon_limits
@@ -84,6 +84,14 @@ SELECT {{coupon_json}} FROM c JOIN p ON p.id = c.policy_id;
 SELECT EXISTS (SELECT 1 FROM user_coupons
                 WHERE policy_id = $1::bigint AND user_id = $2::bigint);
 
+-- name: coupon_held_json
+-- User $2's coupon of policy $1, if any, as JSON: a claim that
+-- coupon_strategy = queue took over after its wait (src/coupon_queue.c)
+-- answers with it.
+SELECT {{coupon_json}}
+  FROM user_coupons c JOIN coupon_policies p ON p.id = c.policy_id
+ WHERE c.policy_id = $1::bigint AND c.user_id = $2::bigint;
+
 -- name: coupon_keyed_answer
 -- A claim of policy $3 by user $1 with Idempotency-Key $2, from a user the
 -- gate knows (src/api_coupon.c): the answer stored under the key, if any,
@@ -155,3 +163,88 @@ UPDATE coupon_policies c SET shards = $2::int FROM p WHERE c.id = p.id;
 -- gate's rebuild reads them in batches.
 SELECT user_id FROM user_coupons WHERE policy_id = $1::bigint
    AND user_id > $2::bigint ORDER BY user_id LIMIT $3::int;
+
+-- name: coupon_queue_commit
+-- coupon_strategy = queue: a batch of claims a queue consumer read from the
+-- stream (src/coupon_queue.c), decided and written in one statement, which
+-- is its own transaction: one commit, one WAL flush, for the whole batch.
+-- $1 the claims' policies, $2 their users, $3 whether each is a redelivery
+-- (a consumer may have committed it before it died), in stream order.  The
+-- policies are locked FOR UPDATE in id order (two consumers never deadlock,
+-- and the direct path's coupon_lock_take queues on the same lock), so the
+-- remaining quantity is read from the row as it is; within a policy the
+-- coupons go to the first claims in stream order.  One row per claim, in
+-- its order: its answer (issued, already_issued, sold_out, not_open,
+-- not_found, held: the claim's coupon exists, for the worker to read, or
+-- direct: not decided here, for the waiting worker to take on the direct
+-- path) and, when issued, the coupon's JSON.
+--  - A user who holds a coupon in this statement's snapshot: already_issued,
+--    or, for a redelivery, issued with that coupon (the gate admits a user
+--    once, so it is this claim's own, committed by the consumer that died).
+--  - A second claim of one user in the batch: already_issued.
+--  - A coupon committed by another transaction while this one waited for
+--    the lock (not in the snapshot) makes the INSERT skip the claim (ON
+--    CONFLICT, UNIQUE (policy_id, user_id)): direct, and the claims refused
+--    for want of coupons then are direct too, unless the policy is full.
+--    For a redelivery it is held: the coupon is the claim's own, committed
+--    by the consumer that died (its statement outlived it), and the worker
+--    reads it, since this statement's snapshot cannot.
+--  - A policy split by coupon_strategy = sharded: direct (its shards hold
+--    what remains).
+WITH claim AS (
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bool[])
+                  WITH ORDINALITY AS c (policy_id, user_id, redo, ord)),
+     p AS (SELECT x.id, x.total_quantity - x.issued_quantity AS remaining,
+                  x.valid_days, x.shards,
+                  now() >= x.starts_at AND now() < x.ends_at AS open
+             FROM coupon_policies x
+            WHERE x.id = ANY ($1::bigint[]) ORDER BY x.id FOR UPDATE),
+     held AS (SELECT c.ord, u.id AS coupon_id FROM claim c
+                JOIN user_coupons u ON u.policy_id = c.policy_id
+                 AND u.user_id = c.user_id),
+     first AS (SELECT DISTINCT ON (c.policy_id, c.user_id) c.ord
+                 FROM claim c ORDER BY c.policy_id, c.user_id, c.ord),
+     cand AS (SELECT c.ord, c.policy_id, c.user_id, p.valid_days,
+                     p.remaining, row_number() OVER (PARTITION BY c.policy_id
+                                                     ORDER BY c.ord) AS rn
+                FROM claim c JOIN p ON p.id = c.policy_id
+               WHERE p.open AND p.shards = 0
+                 AND c.ord IN (SELECT ord FROM first)
+                 AND c.ord NOT IN (SELECT ord FROM held)),
+     take AS (SELECT * FROM cand WHERE rn <= remaining),
+     ins AS (INSERT INTO user_coupons (policy_id, user_id, expires_at)
+             SELECT t.policy_id, t.user_id,
+                    now() + make_interval(days => t.valid_days)
+               FROM take t ORDER BY t.ord
+             ON CONFLICT (policy_id, user_id) DO NOTHING
+             RETURNING *),
+     n AS (SELECT ins.policy_id, count(*) AS n FROM ins
+            GROUP BY ins.policy_id),
+     upd AS (UPDATE coupon_policies x
+                SET issued_quantity = x.issued_quantity + n.n
+               FROM n WHERE x.id = n.policy_id)
+SELECT CASE
+         WHEN p.id IS NULL THEN 'not_found'
+         WHEN h.ord IS NOT NULL AND q.redo THEN 'issued'
+         WHEN h.ord IS NOT NULL THEN 'already_issued'
+         WHEN q.ord NOT IN (SELECT ord FROM first) THEN 'already_issued'
+         WHEN NOT p.open THEN 'not_open'
+         WHEN p.shards > 0 THEN 'direct'
+         WHEN i.id IS NOT NULL THEN 'issued'
+         WHEN t.ord IS NOT NULL AND q.redo THEN 'held'
+         WHEN t.ord IS NOT NULL THEN 'direct'
+         WHEN p.remaining - COALESCE(n.n, 0) <= 0 THEN 'sold_out'
+         ELSE 'direct' END,
+       COALESCE(
+         (SELECT {{coupon_json}} FROM ins c
+            JOIN coupon_policies p ON p.id = c.policy_id WHERE c.id = i.id),
+         (SELECT {{coupon_json}} FROM user_coupons c
+            JOIN coupon_policies p ON p.id = c.policy_id
+           WHERE q.redo AND c.id = h.coupon_id))
+  FROM claim q
+  LEFT JOIN p ON p.id = q.policy_id
+  LEFT JOIN held h ON h.ord = q.ord
+  LEFT JOIN take t ON t.ord = q.ord
+  LEFT JOIN ins i ON i.policy_id = t.policy_id AND i.user_id = t.user_id
+  LEFT JOIN n ON n.policy_id = q.policy_id
+ ORDER BY q.ord;

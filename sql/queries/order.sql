@@ -56,15 +56,15 @@ SELECT status, total, expires_at > now() FROM orders
 
 -- name: order_set_status
 -- Pays or cancels order $1 ($2 'paid' or 'canceled'), and appends what that
--- does to its products' sales (sql/007): a payment adds them at the hour
--- of paid_at; a paid order canceled takes them back at that same hour
--- (paid_at stays); a pending order canceled was never counted.
+-- does to its products' sales (sql/008): a payment adds them at the
+-- minute of paid_at; a paid order canceled takes them back at that same
+-- minute (paid_at stays); a pending order canceled was never counted.
 WITH o AS (UPDATE orders SET status = $2, updated_at = now(),
                paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END
             WHERE id = $1::bigint RETURNING id, paid_at,
                   CASE WHEN $2 = 'paid' THEN 1 ELSE -1 END AS sign)
-INSERT INTO product_sales_recent (hour, product_id, quantity, revenue)
-SELECT date_trunc('hour', o.paid_at AT TIME ZONE 'UTC'), po.product_id,
+INSERT INTO product_sales_recent (at, product_id, quantity, revenue)
+SELECT date_trunc('minute', o.paid_at AT TIME ZONE 'UTC'), po.product_id,
        o.sign * sum(i.quantity), o.sign * sum(i.quantity * i.unit_price)
   FROM o JOIN order_items i ON i.order_id = o.id
   JOIN product_options po ON po.id = i.option_id

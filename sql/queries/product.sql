@@ -22,36 +22,44 @@ SELECT {{product_json}} FROM products p WHERE p.id = $1::bigint;
 -- name: product_popular
 -- Best sellers: quantity in orders paid within the last $1 days; ties
 -- broken by revenue, then by product id, so the order never depends on
--- the plan.  Read from the sales rollup (sql/007), exactly: t0 is where
--- the window starts and h0 the UTC hour holding it, d0 the first whole
--- day after h0.  Orders paid in [t0, h0 + 1 hour) come from orders; the
--- hours from h0 + 1 hour to d0 from product_sales_hour; the days from d0
--- on from product_sales_day; and the rows not compacted yet from
--- product_sales_recent (by hour).  Paid orders only count (a product
--- whose sales were all refunded is not listed, as before).  The first
--- hour's orders are an array of ids, so that their items are found by
--- the primary key whatever the planner guesses of the hour's size.
-WITH w AS (SELECT t0, date_trunc('hour', t0 AT TIME ZONE 'UTC') AS h0,
-                  date_trunc('day', t0 AT TIME ZONE 'UTC')
-                      + interval '1 day' AS d0
-             FROM (SELECT now() - make_interval(days => $1::int) AS t0) t),
-     x AS (SELECT h.product_id, h.quantity, h.revenue
-             FROM w, product_sales_hour h
-            WHERE h.hour > w.h0 AND h.hour < w.d0
-           UNION ALL
-           SELECT d.product_id, d.quantity, d.revenue
-             FROM w, product_sales_day d WHERE d.day >= w.d0
+-- the plan.  Read from the sales rollup (sql/008), exactly: t0 is where
+-- the window starts (t its UTC time).  For each span of
+-- product_sales_span, the buckets from the end of t's bucket of that span
+-- (lo) to the end of t's bucket of the next span (hi; the longest span has
+-- no end); the rows not compacted yet from the end of t's minute on; and,
+-- from orders, those paid in [t0, the end of t's minute).  Paid orders
+-- only count (a product whose sales were all refunded is not listed, as
+-- before).  The buckets are a LATERAL subquery kept apart by OFFSET 0, so
+-- that each span's are one range of the primary key whatever the planner
+-- guesses (joined, the bounds computed from the span made it hash-join
+-- every bucket: 1 s at 10^6 orders); the first minute's orders are an
+-- array of ids, so that their items are found by the primary key.
+WITH w AS (SELECT t0, t0 AT TIME ZONE 'UTC' AS t
+             FROM (SELECT now() - make_interval(days => $1::int) AS t0) x),
+     l AS (SELECT s.span,
+                  date_bin(s.span, w.t, product_sales_origin()) + s.span
+                      AS lo,
+                  coalesce(date_bin(s.next, w.t, product_sales_origin())
+                           + s.next, 'infinity') AS hi
+             FROM w, product_sales_span s),
+     m AS (SELECT date_trunc('minute', w.t) + interval '1 minute' AS lo
+             FROM w),
+     x AS (SELECT b.product_id, b.quantity, b.revenue
+             FROM l CROSS JOIN LATERAL (
+                    SELECT b.product_id, b.quantity, b.revenue
+                      FROM product_sales_bucket b
+                     WHERE b.span = l.span AND b.at >= l.lo
+                       AND b.at < l.hi OFFSET 0) b
            UNION ALL
            SELECT r.product_id, r.quantity, r.revenue
-             FROM w, product_sales_recent r WHERE r.hour > w.h0
+             FROM m, product_sales_recent r WHERE r.at >= m.lo
            UNION ALL
            SELECT o.product_id, i.quantity, i.quantity * i.unit_price
              FROM order_items i JOIN product_options o ON o.id = i.option_id
             WHERE i.order_id = ANY (ARRAY(
-                    SELECT r.id FROM w, orders r
+                    SELECT r.id FROM w, m, orders r
                      WHERE r.status = 'paid' AND r.paid_at >= w.t0
-                       AND r.paid_at < (w.h0 + interval '1 hour')
-                                       AT TIME ZONE 'UTC'))),
+                       AND r.paid_at < m.lo AT TIME ZONE 'UTC'))),
      s AS (SELECT product_id, sum(quantity) AS quantity,
                   sum(revenue) AS revenue
              FROM x GROUP BY product_id HAVING sum(quantity) > 0)
@@ -61,24 +69,20 @@ SELECT json_build_object('id', p.id, 'name', p.name,
  ORDER BY s.quantity DESC, s.revenue DESC, p.id ASC LIMIT $2::int;
 
 -- name: product_sales_compact
--- The reaper: at most $1 of the oldest uncompacted sales rows moved into
--- the hourly and daily rollups, in one statement (a reader sees them in
--- one place or the other, never both or neither).  A row still being
--- written is not visible here and waits for the next round.
+-- The reaper: at most $1 of the oldest uncompacted sales rows added to
+-- their bucket of every span (sql/008), in one statement (a reader sees
+-- them in one place or the other, never both or neither).  A row still
+-- being written is not visible here and waits for the next round.
 WITH d AS (DELETE FROM product_sales_recent WHERE id IN
                (SELECT id FROM product_sales_recent ORDER BY id
                  LIMIT $1::int)
-           RETURNING hour, product_id, quantity, revenue),
-     h AS (INSERT INTO product_sales_hour AS t
-           SELECT hour, product_id, sum(quantity), sum(revenue) FROM d
-            GROUP BY 1, 2
-           ON CONFLICT (hour, product_id) DO UPDATE
-              SET quantity = t.quantity + excluded.quantity,
-                  revenue = t.revenue + excluded.revenue),
-     y AS (INSERT INTO product_sales_day AS t
-           SELECT date_trunc('day', hour), product_id, sum(quantity),
-                  sum(revenue) FROM d GROUP BY 1, 2
-           ON CONFLICT (day, product_id) DO UPDATE
+           RETURNING at, product_id, quantity, revenue),
+     b AS (INSERT INTO product_sales_bucket AS t
+           SELECT s.span, date_bin(s.span, d.at, product_sales_origin()),
+                  d.product_id, sum(d.quantity), sum(d.revenue)
+             FROM d CROSS JOIN product_sales_span s
+            GROUP BY 1, 2, 3
+           ON CONFLICT (span, at, product_id) DO UPDATE
               SET quantity = t.quantity + excluded.quantity,
                   revenue = t.revenue + excluded.revenue)
 SELECT count(*) FROM d;

@@ -413,7 +413,7 @@ reaper_interval = 100ms"
 		TOK[$u]=$t
 	done <"$tokens"
 	USER1=$(tok 1)
-	for t in ${COUPON_PARTS:-test_rush test_one_user test_redis_trouble test_compensation test_pay \
+	for t in ${COUPON_PARTS:-test_rush test_one_user test_redis_trouble test_compensation test_queue test_pay \
 		test_bad_input test_shapes test_idempotency test_twins test_key_in_progress \
 		test_shard_spread test_slots_lower}; do
 		t1=${EPOCHREALTIME/./}

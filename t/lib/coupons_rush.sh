@@ -269,3 +269,72 @@ test_compensation() {
 	is "$(counts "$p")" "10 10" "compensation: still 10"
 	check_coupons "after compensation"
 }
+
+# ---------------------------------------------------------------------------
+# 4b. (test_queue) coupon_strategy = queue: the claims really go through the stream and
+# its consumers, and the count stays exact when a consumer is killed
+# mid-rush (SIGKILL: its claims stay pending in the group; its successor in
+# the slot reads them again) and when the consumers' database connections
+# are terminated mid-batch (the outcome of a batch lost with its
+# connection: redelivered, and a claim already committed answers 201 with
+# its coupon).  Afterwards nothing is left in the stream or pending.
+
+# queue_counters: coupon_queue_{answered,direct,takeovers,batches,claims}
+# of GET /status, summed over the workers and the consumers.
+queue_counters() {
+	stack_get_status >/dev/null || return 1
+	jq -r '[.coupon_queue_answered, .coupon_queue_direct, .coupon_queue_takeovers,
+	    .coupon_queue_batches, .coupon_queue_claims, .coupon_db_attempts]
+	    | map(tostring) | join(" ")' <<<"$HTTP_BODY"
+}
+
+# consumer_pid N: the pid of queue consumer N, from GET /status.
+consumer_pid() {
+	stack_get_status >/dev/null || return 1
+	jq -r ".queue_consumers[$1].pid" <<<"$HTTP_BODY"
+}
+
+queue_kill_consumer() {
+	KILLED_PID=$(consumer_pid 0)
+	kill -KILL "$KILLED_PID" || diag "kill $KILLED_PID failed"
+}
+
+queue_terminate_connections() {
+	sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	      WHERE application_name = 'stockade queue consumer'" >/dev/null
+}
+
+test_queue() {
+	local before after n i pid
+	local -a b a
+	[ "$STRATEGY" = queue ] || return 0
+	stack_get_status >/dev/null
+	n=$(jq -r '.queue_consumers | length' <<<"$HTTP_BODY")
+	is "$n" 4 "queue: /status shows the 4 queue consumers (queue_consumers = 4)"
+	before=$(queue_counters)
+	mid_rush "consumer killed" queue_kill_consumer || return
+	for ((i = 0; i < 100; i++)); do
+		pid=$(consumer_pid 0)
+		[ "$pid" -gt 0 ] && [ "$pid" != "$KILLED_PID" ] && break
+		sleep 0.05
+	done
+	[ "$pid" -gt 0 ] && [ "$pid" != "$KILLED_PID" ]
+	ok $? "queue: the killed consumer was replaced (pid $KILLED_PID -> $pid)"
+	check_coupons "after a queue consumer was killed mid-rush"
+	mid_rush "consumer connections terminated" queue_terminate_connections || return
+	check_coupons "after the consumers' connections were terminated mid-rush"
+	after=$(queue_counters)
+	read -r -a b <<<"$before"
+	read -r -a a <<<"$after"
+	diag "queue: answered $((a[0] - b[0])), direct $((a[1] - b[1])), taken over $((a[2] - b[2])), batches $((a[3] - b[3])) of $((a[4] - b[4])) claims"
+	[ $((a[0] - b[0])) -gt 0 ] && [ $((a[3] - b[3])) -gt 0 ]
+	ok $? "queue: consumers committed batches and answered claims"
+	is "$((a[0] + a[1] + a[2] - b[0] - b[1] - b[2]))" "$((a[5] - b[5]))" \
+		"queue: every claim that reached step 3 went to the queue (answered + direct + taken over = db attempts)"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(stack_redis XLEN '{coupon-queue}:claims')" = 0 ] && break
+		sleep 0.05
+	done
+	is "$(stack_redis XLEN '{coupon-queue}:claims') $(stack_redis XPENDING '{coupon-queue}:claims' consumers | head -1)" "0 0" \
+		"queue: the stream is drained, nothing pending"
+}
