@@ -26,7 +26,7 @@
 -- restocks every option by what the batch takes and charges every user
 -- what the batch uses (ledger id 2(LO + u) - 1, just below the user's first
 -- order of the batch), so stock and balances stay as the setup left them.
--- The sales rollup of sql/007 gets the batch's sales, as its backfill
+-- The sales rollup of sql/008 gets the batch's sales, as its backfill
 -- would.
 --
 -- session_replication_role = replica skips the foreign keys' triggers
@@ -124,22 +124,25 @@ UPDATE point_accounts a SET updated_at = greatest(a.updated_at, b.at)
           FROM growth_orders GROUP BY user_id) b
  WHERE b.user_id = a.user_id;
 
--- The sales rollup of sql/007, by the UTC hour and day of paid_at; a
--- batch's first hour and day may already hold sales of the batch above.
-INSERT INTO product_sales_hour (hour, product_id, quantity, revenue)
-SELECT date_trunc('hour', (at + interval '1 min') AT TIME ZONE 'UTC'),
-       (option_id - 1) / 10 + 1, sum(quantity), sum(quantity * unit_price)
-  FROM growth_lines GROUP BY 1, 2
-ON CONFLICT (hour, product_id) DO UPDATE
-   SET quantity = product_sales_hour.quantity + excluded.quantity,
-       revenue = product_sales_hour.revenue + excluded.revenue;
-INSERT INTO product_sales_day (day, product_id, quantity, revenue)
-SELECT date_trunc('day', (at + interval '1 min') AT TIME ZONE 'UTC'),
-       (option_id - 1) / 10 + 1, sum(quantity), sum(quantity * unit_price)
-  FROM growth_lines GROUP BY 1, 2
-ON CONFLICT (day, product_id) DO UPDATE
-   SET quantity = product_sales_day.quantity + excluded.quantity,
-       revenue = product_sales_day.revenue + excluded.revenue;
+-- The sales rollup of sql/008: the batch's lines summed by the UTC minute
+-- of paid_at and product, then into every span's bucket, as the view
+-- product_sales_of_orders does for all paid orders (the view itself would
+-- read every order again at each batch); a batch's first buckets may
+-- already hold sales of the batch above, hence the sums.
+INSERT INTO product_sales_bucket AS t (span, at, product_id, quantity, revenue)
+SELECT s.span, date_bin(s.span, m.at, product_sales_origin()), m.product_id,
+       sum(m.quantity), sum(m.revenue)
+  FROM (SELECT date_trunc('minute', (l.at + interval '1 min') AT TIME ZONE 'UTC') AS at,
+               o.product_id, sum(l.quantity) AS quantity,
+               sum(l.quantity * l.unit_price) AS revenue
+          FROM growth_lines l JOIN product_options o ON o.id = l.option_id
+         GROUP BY 1, 2) m
+ CROSS JOIN product_sales_span s
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3
+ON CONFLICT (span, at, product_id) DO UPDATE
+   SET quantity = t.quantity + excluded.quantity,
+       revenue = t.revenue + excluded.revenue;
 
 SELECT setval(pg_get_serial_sequence('orders', 'id'),
               greatest(:top, (SELECT last_value FROM orders_id_seq))),

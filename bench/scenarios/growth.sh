@@ -39,7 +39,7 @@ growth_load() {
 		-f "$BENCH_DIR/growth-data.sql" >/dev/null || die "bench/growth-data.sql failed"
 	b=$(now_ms)
 	growth_psql -c 'VACUUM (ANALYZE) orders, order_items, stock_movements, point_ledger,
-		point_accounts, product_options, product_sales_hour, product_sales_day' ||
+		point_accounts, product_options, product_sales_bucket' ||
 		die "VACUUM ANALYZE failed"
 	c=$(now_ms)
 	bytes=$(growth_psql -c "SELECT pg_database_size('stockade')") || die "no database size"
