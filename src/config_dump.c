@@ -3,6 +3,7 @@
  */
 #include "config_dump.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,26 +35,45 @@ static size_t config_conninfo_value_len(const char *s)
 	return i + 1 + strcspn(s + i + 1, blanks);
 }
 
-/* Says whether a parameter may start at src[i].  Returns 1 or 0. */
-static int config_param_start(const char *src, size_t i, int uri)
+/*
+ * Where a URI's query begins: the index of its '?', the first after "://"
+ * (an authority or a path holds none); SIZE_MAX without one.  A parameter
+ * starts only after it: a "&password=" in the host is no parameter to
+ * libpq, and masking it as one would change where the host ends when the
+ * dump is read and dumped again (t/fuzz/fuzz_config found that).
+ */
+static size_t config_uri_query(const char *src)
+{
+	const char *q = strchr(strstr(src, "://") + 3, '?');
+
+	return q != NULL ? (size_t)(q - src) : SIZE_MAX;
+}
+
+/*
+ * Says whether a parameter may start at src[i]: after the query's '?' or
+ * an '&' following it in a URI (query: config_uri_query), at the start or
+ * after a blank in a conninfo (query unused).  Returns 1 or 0.
+ */
+static int config_param_start(const char *src, size_t i, int uri, size_t query)
 {
 	if (uri)
-		return i > 0 && (src[i - 1] == '?' || src[i - 1] == '&');
+		return query != SIZE_MAX && i > query &&
+		    (src[i - 1] == '?' || src[i - 1] == '&');
 	return i == 0 || config_is_blank(src[i - 1]);
 }
 
 /*
  * If a password parameter starts at src[i] ("password=" or "sslpassword="
- * after '?' or '&' in a URI, the keyword in a conninfo), returns the length
- * of its value and sets *keylen to the length of the text before the value.
+ * in a URI's query, the keyword in a conninfo), returns the length of its
+ * value and sets *keylen to the length of the text before the value.
  * Returns 0 otherwise.  (sslpassword unlocks the client's key: as secret.)
  */
 static size_t config_password_param(const char *src, size_t i, int uri,
-    size_t *keylen)
+    size_t query, size_t *keylen)
 {
 	const char *s = src + i, *v;
 
-	if (!config_param_start(src, i, uri))
+	if (!config_param_start(src, i, uri, query))
 		return 0;
 	if (strncmp(s, "password", 8) == 0)
 		v = s + 8;
@@ -103,15 +123,17 @@ static void config_redact(char *dst, size_t dstlen, const char *src)
 {
 	int uri = strncmp(src, "postgresql://", 13) == 0 ||
 	    strncmp(src, "postgres://", 11) == 0;
-	size_t from = 0, to = 0, o = 0, i = 0, keylen, vlen;
+	size_t from = 0, to = 0, o = 0, i = 0, query = SIZE_MAX, keylen, vlen;
 
-	if (uri)
+	if (uri) {
 		config_uri_password(src, &from, &to);
+		query = config_uri_query(src);
+	}
 	while (src[i] != '\0') {
 		if (to > from && i == from) {
 			config_append(dst, dstlen, &o, "****", 4);
 			i = to;
-		} else if ((vlen = config_password_param(src, i, uri,
+		} else if ((vlen = config_password_param(src, i, uri, query,
 		                &keylen)) > 0) {
 			config_append(dst, dstlen, &o, src + i, keylen);
 			config_append(dst, dstlen, &o, "****", 4);
