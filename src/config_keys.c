@@ -509,6 +509,14 @@ const struct config_key config_keys[] = {
 	            "row FOR UPDATE), conditional (one guarded UPDATE), "
 	            "sharded (the policy split over rows, one statement) or "
 	            "queue (a Redis stream, committed in batches)" },
+	{ .name = "coupon_shards",
+	    .type = CONFIG_INT,
+	    FIELD(coupon_shards),
+	    .min = 1,
+	    .max = COUPON_SHARDS_MAX,
+	    .dflt = "16",
+	    .help = "with coupon_strategy = sharded, how many rows a policy's "
+	            "remaining coupons are split into on its first issue" },
 	{ .name = "coupon_gate",
 	    .type = CONFIG_ENUM,
 	    FIELD(coupon_gate),

@@ -10,7 +10,7 @@
  *    total and the window is open, and inserts the coupon in the same
  *    statement; a refusal is explained by a second, unlocked read;
  *  - sharded exists to take that one row out of the rush: it splits what
- *    remains of the policy over COUPON_SHARDS rows of coupon_shards (once;
+ *    remains of the policy over coupon_shards rows of coupon_shards (once;
  *    sql/005) and takes one unit from a shard that no other issue holds
  *    (FOR UPDATE SKIP LOCKED), inserting the coupon in the same statement,
  *    so that issues of one policy commit side by side; without an
@@ -157,11 +157,14 @@ static enum db_status coupon_issue_sharded(struct db *db,
     struct coupon_issue *ci, struct json_writer *w)
 {
 	char start[DB_I64_LEN], shards[DB_I64_LEN];
+	/* The search's start, taken modulo the policy's own number of
+	 * shards by the statement: a policy split before coupon_shards
+	 * changed still spreads its crowd over all its shards. */
 	const char *take_params[] = { ci->policy, ci->user,
 		db_param_i64(start,
-		    (int64_t)((uint64_t)ci->user_id % COUPON_SHARDS)) };
+		    (int64_t)((uint64_t)ci->user_id % COUPON_SHARDS_MAX)) };
 	const char *split_params[] = { ci->policy,
-		db_param_i64(shards, COUPON_SHARDS) };
+		db_param_i64(shards, ci->app->cfg->coupon_shards) };
 	struct coupon_state s;
 	struct retry retry;
 	enum db_status st;
@@ -602,7 +605,7 @@ void coupon_issue_prepare(struct app *app, int64_t policy_id, int64_t total)
 {
 	char id[DB_I64_LEN], shards[DB_I64_LEN];
 	const char *params[] = { db_param_i64(id, policy_id),
-		db_param_i64(shards, COUPON_SHARDS) };
+		db_param_i64(shards, app->cfg->coupon_shards) };
 	int slots = coupon_issue_slots(app);
 
 	if (app->cfg->coupon_strategy == COUPON_SHARDED &&

@@ -49,8 +49,9 @@ enum coupon_strategy {
  * file. */
 extern const char *const coupon_strategy_names[COUPON_STRATEGY__MAX];
 
-/* coupon_strategy = sharded splits what remains of a policy this many ways. */
-#define COUPON_SHARDS 16
+/* The most ways coupon_strategy = sharded may split a policy (coupon_shards):
+ * sql/005's CHECK (shards BETWEEN 0 AND 64). */
+#define COUPON_SHARDS_MAX 64
 
 enum coupon_issue_result {
 	COUPON_UNDECIDED, /* no answer yet: go on (or the database failed) */

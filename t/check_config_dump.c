@@ -53,6 +53,7 @@ START_TEST(test_dump_defaults)
 	                           "max_charge = 1000000\n"
 	                           "max_balance = 1000000000\n"
 	                           "coupon_strategy = pessimistic\n"
+	                           "coupon_shards = 16\n"
 	                           "coupon_gate = redis\n"
 	                           "coupon_cache_ttl = 1s\n"
 	                           "queue_consumers = 4\n"

@@ -133,6 +133,8 @@ static const struct good_case good_cases[] = {
 	{ "coupon_strategy", "conditional", "conditional" },
 	{ "coupon_strategy", "sharded", "sharded" },
 	{ "coupon_strategy", "queue", "queue" },
+	{ "coupon_shards", "1", "1" },
+	{ "coupon_shards", "64", "64" },
 	{ "queue_consumers", "1", "1" },
 	{ "queue_consumers", "64", "64" },
 	{ "queue_batch", "1000", "1000" },
@@ -198,6 +200,7 @@ END_TEST
 	"slow_request: must be 0 (off) or a duration from 100ms to 1h " \
 	"(milliseconds, or a number followed by ms, s, min or h), got "
 #define BATCH_MUST "reaper_batch: must be an integer from 1 to 10000, got "
+#define SHARDS_MUST "coupon_shards: must be an integer from 1 to 64, got "
 #define IDEM_MUST \
 	"idempotency_ttl: must be a duration from 24h to 480h " \
 	"(milliseconds, or a number followed by ms, s, min or h), got "
@@ -336,6 +339,8 @@ static const struct bad_case bad_cases[] = {
 	{ "reaper_batch", "1e3", BATCH_MUST "\"1e3\"" },
 	{ "reaper_batch", "100.0", BATCH_MUST "\"100.0\"" },
 	{ "reaper_batch", "", BATCH_MUST "\"\"" },
+	{ "coupon_shards", "0", SHARDS_MUST "\"0\"" },
+	{ "coupon_shards", "65", SHARDS_MUST "\"65\"" },
 	{ "idempotency_ttl", "23h", IDEM_MUST "\"23h\"" },
 	{ "idempotency_ttl", "1439min", IDEM_MUST "\"1439min\"" },
 	{ "idempotency_ttl", "86399999", IDEM_MUST "\"86399999\"" },

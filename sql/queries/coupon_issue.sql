@@ -113,7 +113,7 @@ SELECT {{policy_issued}}
 -- fragment: coupon_shard_find
 -- Sharded: a shard of open policy $1 with a unit left.  The shards are
 -- searched in the order (shard + $3) mod the policy's number of shards, $3
--- being user_id % COUPON_SHARDS, so that issues of different users begin at
+-- being user_id % COUPON_SHARDS_MAX (64), so that issues of different users begin at
 -- different shards and spread even before any shard is held.  (The modulus
 -- must be the number of shards: with a larger one the sum never wraps and
 -- every issue begins at shard 0.)  The window is checked here, before

@@ -561,10 +561,11 @@ test_key_in_progress() {
 
 # ---------------------------------------------------------------------------
 # 9. coupon_strategy = sharded: issues spread over the policy's shards.  An
-# issue searches the shards in the order (shard + user_id % 16) mod 16, so
-# users 1..16 asking one after another, with no shard held by anyone, take
-# 16 different shards; if the search ignored the user (as when it ordered
-# by mod 64), all 16 would take the first shard.
+# issue searches the shards in the order (shard + user_id % 64) mod the
+# policy's 16 shards, so users 1..16 asking one after another, with no
+# shard held by anyone, take 16 different shards; if the search ignored the
+# user (as when it ordered by mod 64), all 16 would take the first shard.
+# Then coupon_shards = 5 (test_shard_count).
 test_shard_spread() {
 	local p u
 	[ "$STRATEGY" = sharded ] || return 0
@@ -579,6 +580,34 @@ test_shard_spread() {
 	    FROM coupon_shards WHERE policy_id = $p")" "16 1 1" \
 		"shard spread: each of the 16 shards issued one"
 	check_coupons "after the shard spread"
+	test_shard_count "$p"
+}
+
+# test_shard_count OLD: stockade restarted with coupon_shards = 5 splits a
+# new policy into 5 shards, which users 1..5 take one each, while policy
+# OLD, split into 16 before, keeps its 16: user 17 takes its shard 15,
+# where (shard + 17) % 16 is 0.  Then the suite's configuration again.
+test_shard_count() {
+	local old=$1 conf=$STACK_EXTRA_CONF p u
+	STACK_EXTRA_CONF="$conf"$'\n'"coupon_shards = 5"
+	stack_stop_stockade && stack_start_stockade && stack_wait_ready || return
+	p=$(new_policy "five" 500) || return
+	for ((u = 1; u <= 5; u++)); do
+		issue "$(tok "$u")" "$p" >/dev/null || return
+	done
+	is "$(sql "SELECT shards || ' ' || (SELECT count(*) || ' ' || sum(total)
+	    FROM coupon_shards WHERE policy_id = $p) FROM coupon_policies WHERE id = $p")" "5 5 500" \
+		"shard count: coupon_shards = 5 split a new policy of 500 into 5 shards"
+	is "$(sql "SELECT count(DISTINCT shard) || ' ' || count(*) FROM user_coupons
+	    WHERE policy_id = $p")" "5 5" \
+		"shard count: 5 users one after another took the 5 different shards"
+	issue "$(tok 17)" "$old" >/dev/null || return
+	is "$(sql "SELECT (SELECT count(*) FROM coupon_shards WHERE policy_id = $old) || ' '
+	    || (SELECT shard FROM user_coupons WHERE policy_id = $old AND user_id = 17)")" "16 15" \
+		"shard count: the policy split before keeps its 16 shards (user 17 took shard 15)"
+	STACK_EXTRA_CONF=$conf
+	stack_stop_stockade && stack_start_stockade && stack_wait_ready || return
+	check_coupons "after coupon_shards = 5"
 }
 
 # test_slots_lower (coupon_gate = slots): a slots list emptied while the
