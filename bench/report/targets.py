@@ -25,15 +25,21 @@ RUNS_1 = (("before", ("044056", "044855", "045637")),
 # Target 2 ("Target 2: the best issuance against pessimistic, and the queue").
 RUNS_2 = ("062152", "063049", "063605", "064236", "065024")
 QUEUE_CONSUMERS_DEFAULT = 4  # docs/configuration.md, queue_consumers
+# ...and on a quiet machine ("Quiet runs"): pessimistic, sharded and queue
+# (130951), then pessimistic and sharded at each coupon_shards.
+RUNS_2_QUIET = ("130951", "141655", "141931", "141424", "142203", "142433")
+COUPON_SHARDS_DEFAULT = 16  # docs/configuration.md, coupon_shards
 # Target 4 ("The catalogue microcache (target 4) ..."): the page and list
 # points of one run, and four separate shop runs.  The records do not say
 # whether nginx's microcache was on (BENCH_CATALOGUE_CACHE is not in the run
 # record): which was which is what docs/benchmarks.md says of them.  Paired
 # in the order they ran: (off, on).
 RUN_4 = "051525"
+RUN_4_QUIET = "141135"  # catalogue and shop, one quiet run
 SHOP_PAIRS_4 = (("051742", "051525"), ("052434", "052033"))
-# Target 5 ("Cost vs data size (target 5)").
+# Target 5 ("Cost vs data size (target 5)"): loaded, then quiet.
 RUN_5 = "061725"
+RUN_5_QUIET = "142749"  # 10^5 and 10^7, alone on the machine
 POPULAR_3 = "targets-3-popular.tsv"
 
 # The series' colours: "before" or "off" in warm shades, "after" or "on" in
@@ -143,16 +149,23 @@ def target_1(plots, runs):
 # Target 2: queue and sharded against pessimistic, per run and connections.
 
 
-def target_2(plots, runs):
+def conf_value(run, key, default):
+    """The value of key in the run's BENCH_EXTRA_CONF (its base_conf), as an
+    int, or default."""
+    for line in (run.get("base_conf") or "").splitlines():
+        k, _, v = line.partition("=")
+        if k.strip() == key:
+            return int(v)
+    return default
+
+
+def issuance_plot(plots, runs, stamps, name, title, what, queue_series):
+    """One bar pair per run of stamps and clients: queue's and sharded's
+    issued/s over pessimistic's; what(run) is the label's middle line."""
     rows, loads = [], []
-    for st in RUNS_2:
+    for st in stamps:
         run, sec = runs.section(st, "issue")
         loads.append(first_load(run))
-        consumers = QUEUE_CONSUMERS_DEFAULT
-        for line in (run.get("base_conf") or "").splitlines():
-            k, _, v = line.partition("=")
-            if k.strip() == "queue_consumers":
-                consumers = int(v)
         for conns in words(sec.param("conns")):
             pts = {p["strategy"]: p for p in sec.having(role="rush", conns=int(conns))}
             pess = num(rush_rates(pts["pessimistic"])[0])
@@ -160,17 +173,34 @@ def target_2(plots, runs):
             def vs(s):
                 p = pts.get(s)
                 return "%.3f" % (num(rush_rates(p)[0]) / pess) if p else "NaN"
-            label = "%s\\n%s consumer%s\\n%s conns" % (st, consumers, "s" * (consumers > 1), conns)
+            label = "%s\\n%s\\n%s conns" % (st, what(run), conns)
             rows.append([q(marked(label, list(pts.values()))), vs("queue"), vs("sharded")])
     return plots.bars(
-        [], "2-issuance",
-        "Target 2: issued/s over pessimistic's, same run, 20,000 users, gate off, 8 workers "
-        "(2 vCPU VM, loaded: load avg %s at start)" % load_range(loads),
-        ["run", q("queue / pessimistic"), q("sharded / pessimistic")], rows,
+        [], name, title % load_range(loads),
+        ["run", q(queue_series), q("sharded / pessimistic")], rows,
         "issued/s / pessimistic issued/s",
         colours((COOL[1], WARM[0])) + ["set key inside left top", "set yrange [0:5]",
                                        "set xtics font ',9'"]
         + hline(3, "target 3x") + hline(1, "1.0 = pessimistic"))
+
+
+def target_2(plots, runs):
+    def consumers(run):
+        n = conf_value(run, "queue_consumers", QUEUE_CONSUMERS_DEFAULT)
+        return "%d consumer%s" % (n, "s" * (n > 1))
+    return issuance_plot(
+        plots, runs, RUNS_2, "2-issuance",
+        "Target 2: issued/s over pessimistic's, same run, 20,000 users, gate off, 8 workers "
+        "(2 vCPU VM, loaded: load avg %s at start)", consumers, "queue / pessimistic")
+
+
+def target_2_quiet(plots, runs):
+    return issuance_plot(
+        plots, runs, RUNS_2_QUIET, "2-issuance-quiet",
+        "Target 2 on a quiet machine: issued/s over pessimistic's, same run, by coupon_shards "
+        "(2 vCPU VM, load avg %s at start)",
+        lambda run: "%d shards" % conf_value(run, "coupon_shards", COUPON_SHARDS_DEFAULT),
+        "queue / pessimistic (4 consumers)")
 
 
 # ---------------------------------------------------------------------------
@@ -241,6 +271,31 @@ def target_4(plots, runs):
         + hline(1, "1.0 = hello"))
 
 
+def target_4_quiet(plots, runs):
+    """One quiet run: page and list off and on against the catalogue's hello
+    ceiling, the shop (cache on, the default) against its own."""
+    run, sec = runs.section(RUN_4_QUIET, "catalogue")
+    hello = num(wrk_figures(sec.one(target="hello"))["rps"])
+    rows = []
+    for target, label in (("page", "product page"), ("list", "product list")):
+        pts = [sec.one(target=target, cache=c) for c in (0, 1)]
+        rows.append([q(marked(label, pts))]
+                    + ["%.3f" % (num(wrk_figures(p)["rps"]) / hello) for p in pts])
+    ratio, pts, _ = shop_ratio(runs, RUN_4_QUIET)
+    rows.append([q(marked("mixed shop", pts)), "NaN", "%.3f" % ratio])
+    return plots.bars(
+        [], "4-catalogue-quiet",
+        "Target 4, quiet run %s: req/s over the same run's FastCGI hello, "
+        "microcache off / on (2 vCPU VM, load avg %s)"
+        % (RUN_4_QUIET, load_range([first_load(run)])),
+        ["point", q("cache off"), q("cache on")], rows,
+        "req/s / hello req/s (same run)",
+        colours((WARM[0], COOL[0])) + ["set key inside left top", "set yrange [0:2.5]"]
+        + hline(0.6, "page/list target 0.6", "first -0.5", "first 1.5")
+        + hline(0.35, "shop target 0.35", "first 1.5", "first 2.5")
+        + hline(1, "1.0 = hello"))
+
+
 # ---------------------------------------------------------------------------
 # Target 5: the read endpoints at each size.
 
@@ -251,15 +306,15 @@ SHORT_5 = {"healthz": "/healthz\\n(reference)", "page": "product\\npage",
            "history_deep": "points\\noldest page"}
 
 
-def target_5(plots, runs):
-    run, sec = runs.section(RUN_5, "growth")
+def target_5(plots, runs, stamp=RUN_5, suffix="", how="loaded"):
+    run, sec = runs.section(stamp, "growth")
     sizes = [int(s) for s in words(sec.param("sizes"))]
     loads = [first_load(run)] + [num(sec.one(role="load", size=s)["loadavg"]) for s in sizes]
     header = ["endpoint"] + [q("10^%d orders" % (len(str(s)) - 1)) for s in sizes]
     extra = (colours(("#9cc3e6", "#4f8fcf", "#1f3f7f")) + ["set logscale y",
                                                             "set key inside right top"])
-    title = ("Target 5: %%s by data size (wrk, %s conns, cache off; 2 vCPU VM, loaded: "
-             "load avg %s)" % (sec.param("conns"), load_range(loads)))
+    title = ("Target 5: %%s by data size (%s; wrk, %s conns, cache off; 2 vCPU VM, %s: "
+             "load avg %s)" % (stamp, sec.param("conns"), how, load_range(loads)))
     rps, pg = [], []
     for target in ["healthz"] + [t for t, _ in READS]:
         pts = [sec.one(role="read", size=s, target=target) for s in sizes]
@@ -267,9 +322,9 @@ def target_5(plots, runs):
         rps.append([label] + [wrk_figures(p)["rps"] if p else "NaN" for p in pts])
         if target != "healthz":
             pg.append([label] + [top_statement(p)[0] if p else "NaN" for p in pts])
-    return [plots.bars([], "5-growth-rps", title % "req/s per endpoint", header, rps,
+    return [plots.bars([], "5-growth-rps" + suffix, title % "req/s per endpoint", header, rps,
                        "requests/s (log scale)", extra + ["set yrange [10:100000]"]),
-            plots.bars([], "5-growth-pg", title % "each endpoint's statement in PostgreSQL",
+            plots.bars([], "5-growth-pg" + suffix, title % "each endpoint's statement in PostgreSQL",
                        header, pg, "mean ms, pg_stat_statements (log scale)",
                        extra + ["set yrange [0.01:1000]"])]
 
@@ -281,6 +336,9 @@ def draw_all(results):
     if not plots.term:
         raise SystemExit("plot-targets: gnuplot with a PNG terminal is needed")
     runs = Runs(results)
-    drawn = [target_1(plots, runs), target_2(plots, runs), target_3(plots, results),
-             target_4(plots, runs)] + target_5(plots, runs)
+    drawn = [target_1(plots, runs), target_2(plots, runs), target_2_quiet(plots, runs),
+             target_3(plots, results), target_4(plots, runs),
+             target_4_quiet(plots, runs)] + target_5(plots, runs)
+    if RUN_5_QUIET:
+        drawn += target_5(plots, runs, RUN_5_QUIET, "-quiet", "quiet")
     return [p for p in drawn if p]
