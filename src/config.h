@@ -118,7 +118,7 @@ struct config {
 	long long max_charge; /* the largest single charge */
 	long long max_balance; /* a charge may not take a balance past it */
 	int coupon_strategy; /* enum coupon_strategy */
-	int coupon_shards; /* coupon_strategy = sharded: rows a policy splits into */
+	int coupon_shards; /* coupon_strategy = sharded: rows per policy */
 	int coupon_gate; /* enum coupon_gate_kind */
 	int coupon_cache_ttl_ms; /* a worker's copy of a policy's limits */
 	int queue_consumers; /* coupon_strategy = queue: consumer processes */
