@@ -644,8 +644,10 @@ test_read_only() {
 # scale_main USERS PARTS: the namespaces (or exit 77 where they cannot be
 # made), the hosts (start_all and cleanup, which t/test_sentinel.sh defines
 # anew), a token for each user 1..USERS, then each part of PARTS in turn.
-scale_main() {
-	local users=$1 parts=$2 u t tokens
+# scale_begin: the namespaces (or exit 77 to skip where they cannot be
+# made), the stack's directory and the EXIT trap, and STACK_URL through the
+# load balancer; t/test_scaleout_faults.sh begins the same way.
+scale_begin() {
 	if ! netns_init; then
 		echo "SKIP: network namespaces cannot be created here ('ip netns add' failed; needs root)" >&2
 		netns_cleanup
@@ -655,6 +657,11 @@ scale_main() {
 	stack_init || exit 99
 	trap cleanup EXIT
 	STACK_URL="http://$LB:$HTTP_PORT"
+}
+
+scale_main() {
+	local users=$1 parts=$2 u t tokens
+	scale_begin
 	start_all || exit 99
 	sql_open
 	ADMIN=$(stack_token 9000 admin)

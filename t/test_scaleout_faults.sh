@@ -177,15 +177,7 @@ test_split_brain() {
 
 main() {
 	local u rc
-	if ! netns_init; then
-		echo "SKIP: network namespaces cannot be created here ('ip netns add' failed; needs root)" >&2
-		netns_cleanup
-		exit 77
-	fi
-	# shellcheck disable=SC2119 # a new temporary directory, not the script's $1
-	stack_init || exit 99
-	trap cleanup EXIT
-	STACK_URL="http://$LB:$HTTP_PORT"
+	scale_begin
 	# Pending orders expire while the run lasts (as in t/test_faults.sh).
 	APP_EXTRA_CONF='reservation_ttl = 20s'
 	start_all || exit 99
