@@ -31,7 +31,10 @@ bench_env() {
 # versions of nginx, PostgreSQL, Redis, wrk, pgbench, libcurl (when the C
 # clients run) and stockade, its git commit and uncommitted changes, the
 # data's file system, workers, threads, timeout, seconds, base_conf and
-# stale (sources newer than the binary).
+# stale (sources newer than the binary).  The machine's autogroup is the
+# kernel's sched_autogroup_enabled ("" where the kernel has none): with it
+# on, PostgreSQL's backends share the CPU as one group, and a runnable
+# backend was seen waiting 1.6 s for it (docs/benchmarks.md).
 record_run() {
 	local pgbin=${STACK_PG_BIN:-/usr/lib/postgresql/15/bin} curl=''
 	! uses_c_clients "$@" || curl=$(curl-config --version 2>/dev/null || echo libcurl)
@@ -43,6 +46,7 @@ record_run() {
 		--arg cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
 		--arg mem "$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)" \
 		--arg kernel "$(uname -r)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		--arg autogroup "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" \
 		--arg nginx "$(nginx -v 2>&1 | sed 's/^nginx version: //')" \
 		--arg postgres "$("$pgbin/postgres" --version)" \
 		--arg fs "$(df -PT "$STACK_DIR" | awk 'NR == 2 { print $2 " on " $1 }')" \
@@ -56,7 +60,8 @@ record_run() {
 		--arg timeout "$BENCH_TIMEOUT" --argjson seconds "$BENCH_SECONDS" \
 		--arg base_conf "$BASE_CONF" --arg stale "$STALE" \
 		'{type: "run", stamp: $stamp, date: $date, host: $host, scenarios: $scenarios, env: $env,
-		  machine: {cpus: $cpus, cpu: $cpu, mem: $mem, kernel: $kernel, load: $load},
+		  machine: {cpus: $cpus, cpu: $cpu, mem: $mem, kernel: $kernel, load: $load,
+		            autogroup: (if $autogroup == "" then null else ($autogroup | tonumber) end)},
 		  nginx: $nginx, postgres: $postgres, fs: $fs, redis: $redis, wrk: $wrk, pgbench: $pgbench,
 		  curl: (if $curl == "" then null else $curl end), stockade: $stockade, git: $git,
 		  dirty: $dirty, workers: $workers, threads: $threads, timeout: $timeout,

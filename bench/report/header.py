@@ -9,6 +9,12 @@ CHECK_NOTE = (
     "column.")
 
 
+def autogroup(machine):
+    """", autogroup on/off" from the record (older records do not say)."""
+    a = machine.get("autogroup")
+    return "" if a is None else ", sched_autogroup %s" % ("on" if a else "off")
+
+
 def render_header(out, run):
     env = " ".join('%s="%s"' % (k, v) if " " in v else "%s=%s" % (k, v)
                    for k, v in run["env"])
@@ -22,8 +28,8 @@ def render_header(out, run):
         "# stockade benchmark, %s on %s" % (run["date"], run["host"]), "",
         "Command: `bench/run %s` with %s." % (" ".join(run["scenarios"]), env), "",
         "| | |", "|---|---|",
-        "| machine | %s CPUs (%s), %s RAM, kernel %s; load average at the start: %s |"
-        % (m["cpus"], m["cpu"], m["mem"], m["kernel"], m["load"]),
+        "| machine | %s CPUs (%s), %s RAM, kernel %s%s; load average at the start: %s |"
+        % (m["cpus"], m["cpu"], m["mem"], m["kernel"], autogroup(m), m["load"]),
         "| nginx | %s (worker_processes 2, fastcgi_keep_conn off, access log on) |" % run["nginx"],
         "| PostgreSQL | %s; fsync, full_page_writes and synchronous_commit **on** "
         "(STACK_PG_FAST=0); data on %s |" % (run["postgres"], run["fs"]),
