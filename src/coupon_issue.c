@@ -156,13 +156,8 @@ static enum db_status coupon_issue_run_take(struct db *db,
 static enum db_status coupon_issue_sharded(struct db *db,
     struct coupon_issue *ci, struct json_writer *w)
 {
-	char start[DB_I64_LEN], shards[DB_I64_LEN];
-	/* The search's start, taken modulo the policy's own number of
-	 * shards by the statement: a policy split before coupon_shards
-	 * changed still spreads its crowd over all its shards. */
-	const char *take_params[] = { ci->policy, ci->user,
-		db_param_i64(start,
-		    (int64_t)((uint64_t)ci->user_id % COUPON_SHARDS_MAX)) };
+	char shards[DB_I64_LEN];
+	const char *take_params[] = { ci->policy, ci->user };
 	const char *split_params[] = { ci->policy,
 		db_param_i64(shards, ci->app->cfg->coupon_shards) };
 	struct coupon_state s;

@@ -111,18 +111,20 @@ SELECT {{policy_issued}}
   FROM coupon_policies p WHERE p.id = $1::bigint;
 
 -- fragment: coupon_shard_find
--- Sharded: a shard of open policy $1 with a unit left.  The shards are
--- searched in the order (shard + $3) mod the policy's number of shards, $3
--- being user_id % COUPON_SHARDS_MAX (64), so that issues of different users begin at
--- different shards and spread even before any shard is held.  (The modulus
--- must be the number of shards: with a larger one the sum never wraps and
--- every issue begins at shard 0.)  The window is checked here, before
--- anything is taken.
+-- Sharded: a shard of open policy $1 with a unit left, for user $2.  The
+-- shards are searched in the order (shard + user) mod the policy's number
+-- of shards, so that issues of different users begin at different shards
+-- and spread even before any shard is held, whatever number of shards the
+-- policy was split into.  (The modulus must be the number of shards: with
+-- a larger one the sum never wraps and every issue begins at shard 0; the
+-- user is reduced first so that the sum cannot overflow.)  The window is
+-- checked here, before anything is taken.
 SELECT x.policy_id, x.shard FROM coupon_shards x
   JOIN coupon_policies p ON p.id = x.policy_id
  WHERE x.policy_id = $1::bigint AND x.issued < x.total
    AND now() >= p.starts_at AND now() < p.ends_at
- ORDER BY (x.shard + $3::int) % p.shards LIMIT 1 FOR UPDATE OF x
+ ORDER BY (x.shard + $2::bigint % p.shards) % p.shards LIMIT 1
+   FOR UPDATE OF x
 
 -- fragment: coupon_shard_take
 -- ...then the unit taken from shard s, and user $2's coupon of it.

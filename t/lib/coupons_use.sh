@@ -561,7 +561,7 @@ test_key_in_progress() {
 
 # ---------------------------------------------------------------------------
 # 9. coupon_strategy = sharded: issues spread over the policy's shards.  An
-# issue searches the shards in the order (shard + user_id % 64) mod the
+# issue searches the shards in the order (shard + user_id) mod the
 # policy's 16 shards, so users 1..16 asking one after another, with no
 # shard held by anyone, take 16 different shards; if the search ignored the
 # user (as when it ordered by mod 64), all 16 would take the first shard.
