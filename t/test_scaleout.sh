@@ -641,9 +641,6 @@ test_read_only() {
 	audit_clean "read-only: after"
 }
 
-# scale_main USERS PARTS: the namespaces (or exit 77 where they cannot be
-# made), the hosts (start_all and cleanup, which t/test_sentinel.sh defines
-# anew), a token for each user 1..USERS, then each part of PARTS in turn.
 # scale_begin: the namespaces (or exit 77 to skip where they cannot be
 # made), the stack's directory and the EXIT trap, and STACK_URL through the
 # load balancer; t/test_scaleout_faults.sh begins the same way.
@@ -659,6 +656,9 @@ scale_begin() {
 	STACK_URL="http://$LB:$HTTP_PORT"
 }
 
+# scale_main USERS PARTS: scale_begin, the hosts (start_all and cleanup,
+# which t/test_sentinel.sh defines anew), a token for each user 1..USERS,
+# then each part of PARTS in turn.
 scale_main() {
 	local users=$1 parts=$2 u t tokens
 	scale_begin

@@ -339,6 +339,5 @@ def draw_all(results):
     drawn = [target_1(plots, runs), target_2(plots, runs), target_2_quiet(plots, runs),
              target_3(plots, results), target_4(plots, runs),
              target_4_quiet(plots, runs)] + target_5(plots, runs)
-    if RUN_5_QUIET:
-        drawn += target_5(plots, runs, RUN_5_QUIET, "-quiet", "quiet")
+    drawn += target_5(plots, runs, RUN_5_QUIET, "-quiet", "quiet")
     return [p for p in drawn if p]
